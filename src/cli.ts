@@ -1,0 +1,109 @@
+import yargs, {type Argv} from 'yargs';
+import {processContext, type Context} from './context.js';
+import {OvlError, UsageError} from './core/errors.js';
+import {exitCodes} from './core/exit-codes.js';
+import {formatFindings} from './ui/findings.js';
+import {createRequire} from 'node:module';
+
+type Global = {json: boolean; plain: boolean; verbose: boolean; color: boolean | undefined};
+
+const epilogue = `Exit codes: 0 ok · 1 operation failed · 2 usage or validation error · 4 needs root · 130 interrupted
+Environment: NO_COLOR, FORCE_COLOR, CI (plain output), OVL_RUN_DIR (mount registry, default /run/ovl)`;
+
+function contextFrom(argv: Global): Context {
+	return processContext({json: argv.json, plain: argv.plain, verbose: argv.verbose, ...(argv.color === undefined ? {} : {color: argv.color})});
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+
+/** Builds and runs the yargs CLI. Commands load lazily, so --version and completion stay light. */
+export async function runCli(args: string[]): Promise<number> {
+	let ctx: Context | undefined;
+	const run = async (argv: Global, action: (c: Context) => Promise<number | void>): Promise<void> => {
+		ctx = contextFrom(argv);
+		const code = await action(ctx);
+		if (typeof code === 'number') process.exitCode = code;
+	};
+	const version = (createRequire(import.meta.url)('../package.json') as {version: string}).version;
+	const cli: Argv<Global> = yargs(args)
+		.scriptName('ovl')
+		.usage('$0 <command> [options]\n\nMake kernel overlayfs legible and safe: prepare layers, validate and mount them, see what the kernel did.')
+		.option('json', {type: 'boolean', default: false, describe: 'one JSON document on stdout'})
+		.option('plain', {type: 'boolean', default: false, describe: 'plain text even on a terminal'})
+		.option('verbose', {type: 'boolean', default: false, describe: 'show mount(8) output and argv'})
+		.option('color', {type: 'boolean', describe: 'force colour on or off (NO_COLOR is honoured)'})
+		.command('prepare <dir>', 'lay out lower/upper/work/merged directories and write <dir>/ovl.yaml', (y) => y
+			.positional('dir', {type: 'string', demandOption: true, describe: 'directory to lay out (created if missing)'})
+			.option('lower', {type: 'string', array: true, describe: 'lower layer name, bottom → top (default: lower1 lower2)'})
+			.option('upper', {type: 'string', default: 'upper', describe: 'upper layer name'})
+			.option('work', {type: 'string', default: 'work', describe: 'work dir name'})
+			.option('merged', {type: 'string', default: 'merged', describe: 'mount point name'})
+			.option('read-only', {type: 'boolean', default: false, describe: 'no upper/work: a read-only stack'})
+			.option('option', {alias: 'o', type: 'string', array: true, describe: 'mount option k=v for the stack file'})
+			.option('put', {type: 'string', array: true, describe: 'seed a file: LAYER/PATH=TEXT (\\n for newline)'})
+			.option('seed', {type: 'string', describe: 'YAML file mapping layer → {path: contents}'})
+			.option('force', {type: 'boolean', default: false, describe: 'rewrite an existing, different ovl.yaml'})
+			.example('$0 prepare demo --put lower1/a=\'docker\\noverlay\\n\' --put lower1/b=x --put lower2/b=\'filesystem\\n\'', 'the classic two-lower experiment')
+			.example('$0 prepare img --lower base --lower app --lower config', 'three lowers, bottom → top'),
+		async (argv) => run(argv, async (c) => (await import('./commands/prepare.js')).prepareCommand({
+			dir: String(argv.dir), lowers: strings(argv.lower), upper: argv.readOnly ? undefined : argv.upper, work: argv.readOnly ? undefined : argv.work,
+			merged: argv.merged, options: strings(argv.option), puts: strings(argv.put), seedFile: argv.seed, force: argv.force,
+		}, c)))
+		.command('mount [dir] [merged]', 'validate a stack and mount it with mount -t overlay', (y) => y
+			.positional('dir', {type: 'string', describe: 'directory holding ovl.yaml (or the mount point when layers come from flags)'})
+			.positional('merged', {type: 'string', describe: 'mount point (overrides the stack file)'})
+			.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
+			.option('lower', {type: 'string', array: true, describe: 'lower layer, bottom → top (repeat)'})
+			.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
+			.option('upper', {type: 'string', describe: 'upper (writable) layer'})
+			.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
+			.option('option', {alias: 'o', type: 'string', array: true, describe: 'mount option k=v or flag (repeat)'})
+			.option('dry-run', {type: 'boolean', default: false, describe: 'print the plan and findings; mount nothing'})
+			.example('$0 mount demo', 'mount the stack in demo/ovl.yaml on demo/merged')
+			.example('$0 mount --lower base --lower app --upper up --work wk /mnt/x', 'layers from flags, bottom → top')
+			.example('$0 mount --lowerdir app:base /mnt/ro --dry-run', 'kernel order (top first), read-only'),
+		async (argv) => run(argv, async (c) => (await import('./commands/mount.js')).mountCommand({
+			dir: argv.dir, merged: argv.merged, stack: argv.stack, lowers: strings(argv.lower), lowerdir: argv.lowerdir,
+			upper: argv.upper, work: argv.work, options: strings(argv.option), dryRun: argv.dryRun,
+		}, c)))
+		.command('umount <merged>', 'unmount an overlay (only if it is one); names what keeps it busy', (y) => y
+			.positional('merged', {type: 'string', demandOption: true})
+			.option('lazy', {type: 'boolean', default: false, describe: 'detach now, clean up when no longer busy (umount -l)'})
+			.example('$0 umount demo/merged', ''),
+		async (argv) => run(argv, async (c) => (await import('./commands/umount.js')).umountCommand({merged: String(argv.merged), lazy: argv.lazy}, c)))
+		.command('ls', 'list every overlay mount on this host, decoded', (y) => y.example('$0 ls --json', 'for scripts'),
+			async (argv) => run(argv, async (c) => (await import('./commands/ls.js')).lsCommand(c)))
+		.command('doctor', 'what this kernel and host support; with --path, a real test mount there', (y) => y
+			.option('path', {type: 'string', describe: 'directory whose filesystem would hold upper/work; a temp dir is made there and removed'})
+			.example('$0 doctor --path /var/lib/overlays', ''),
+		async (argv) => run(argv, async (c) => (await import('./commands/doctor.js')).doctorCommand({path: argv.path}, c)))
+		.completion('completion', 'print a bash/zsh completion script')
+		.demandCommand(1, 'name a command; see ovl --help')
+		.recommendCommands()
+		.strict()
+		.version(version)
+		.help()
+		.alias('h', 'help')
+		.epilogue(epilogue)
+		.wrap(Math.min(110, process.stdout.columns || 100))
+		.fail((msg, err) => {
+			throw err ?? new UsageError(msg, 'see ovl --help, or ovl <command> --help');
+		}) as unknown as Argv<Global>;
+	try {
+		await cli.parseAsync();
+		return typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok;
+	} catch (error) {
+		if (!(error instanceof OvlError)) throw error;
+		const c = ctx ?? processContext({json: args.includes('--json')});
+		reportError(error, c);
+		return error.exitCode;
+	}
+}
+
+function reportError(error: OvlError, ctx: Context): void {
+	if (ctx.mode === 'json') ctx.out(`${JSON.stringify({error: {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode, findings: error.findings}}, null, 2)}\n`);
+	const s = ctx.style;
+	if (error.findings.length > 0) ctx.err(formatFindings(error.findings, s));
+	if (ctx.verbose && 'toolOutput' in error) ctx.err(s.dim(`mount(8) said: ${String((error as {toolOutput: string}).toolOutput)}\n`));
+	ctx.err(`${s.red('✗')} ${error.message}\n  ${s.dim('hint:')} ${error.hint}\n`);
+}

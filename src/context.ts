@@ -1,0 +1,43 @@
+import {makeStyle, type Style} from './ui/style.js';
+
+export type OutputMode = 'json' | 'plain' | 'human';
+
+/** What every command gets: where to write and how. Built once in main, faked in tests. */
+export type Context = {
+	readonly out: (s: string) => void;
+	readonly err: (s: string) => void;
+	readonly mode: OutputMode;
+	readonly verbose: boolean;
+	readonly style: Style;
+	readonly cwd: string;
+};
+
+/** Decided once, before anything heavy loads: --json → json; a real terminal → human; else plain. */
+export function decideMode(flags: {json: boolean; plain?: boolean}, env: NodeJS.ProcessEnv, isTTY: boolean): OutputMode {
+	if (flags.json) return 'json';
+	if (flags.plain || !isTTY || env['CI'] || env['TERM'] === 'dumb') return 'plain';
+	return 'human';
+}
+
+export function wantsColor(flags: {color?: boolean}, env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+	if (flags.color !== undefined) return flags.color;
+	if (env['NO_COLOR'] || env['FORCE_COLOR'] === '0' || env['TERM'] === 'dumb') return false;
+	return isTTY;
+}
+
+export function processContext(flags: {json: boolean; plain?: boolean; color?: boolean; verbose?: boolean}): Context {
+	const mode = decideMode(flags, process.env, Boolean(process.stdout.isTTY));
+	const color = mode === 'human' && wantsColor(flags, process.env, Boolean(process.stderr.isTTY));
+	return {
+		out: (s) => process.stdout.write(s),
+		err: (s) => process.stderr.write(s),
+		mode,
+		verbose: flags.verbose ?? false,
+		style: makeStyle(color),
+		cwd: process.cwd(),
+	};
+}
+
+export function writeJson(ctx: Context, value: unknown): void {
+	ctx.out(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,135 @@
+import {parseLowerdir, unescapeLayerPath} from './lowerdir.js';
+import type {LowerLayer, MountInfoEntry, MountOption, OverlayMount} from './types.js';
+
+// The kernel escapes space, tab, newline and backslash (and ',' in option values) as \ooo octal.
+export function unescapeOctal(s: string): string {
+	if (!s.includes('\\')) return s;
+	const bytes: number[] = [];
+	const raw = Buffer.from(s, 'utf8');
+	for (let i = 0; i < raw.length; i++) {
+		const b = raw[i] as number;
+		if (b === 0x5c && i + 3 < raw.length && isOctal(raw[i + 1]) && isOctal(raw[i + 2]) && isOctal(raw[i + 3])) {
+			bytes.push(parseInt(String.fromCharCode(raw[i + 1]!, raw[i + 2]!, raw[i + 3]!), 8));
+			i += 3;
+		} else {
+			bytes.push(b);
+		}
+	}
+	return Buffer.from(bytes).toString('utf8');
+}
+
+function isOctal(b: number | undefined): boolean {
+	return b !== undefined && b >= 0x30 && b <= 0x37;
+}
+
+/**
+ Parses /proc/<pid>/mountinfo text. Fields are split on single spaces (an empty source field
+ shows as two spaces on old kernels), optional fields end at the lone `-`.
+ */
+export function parseMountinfo(text: string): MountInfoEntry[] {
+	const entries: MountInfoEntry[] = [];
+	for (const line of text.split('\n')) {
+		if (line.trim() === '') continue;
+		const entry = parseMountinfoLine(line);
+		if (entry) entries.push(entry);
+	}
+	return entries;
+}
+
+export function parseMountinfoLine(line: string): MountInfoEntry | undefined {
+	const fields = line.split(' ');
+	const sep = fields.indexOf('-', 6);
+	if (fields.length < 10 || sep < 0 || fields.length < sep + 4) return undefined;
+	const [mountId, parentId, majorMinor, root, mountPoint, mountOptions] = fields;
+	return {
+		mountId: Number(mountId),
+		parentId: Number(parentId),
+		majorMinor: majorMinor ?? '',
+		root: unescapeOctal(root ?? ''),
+		mountPoint: unescapeOctal(mountPoint ?? ''),
+		mountOptions: (mountOptions ?? '').split(','),
+		optionalFields: fields.slice(6, sep),
+		fsType: unescapeOctal(fields[sep + 1] ?? ''),
+		source: unescapeOctal(fields[sep + 2] ?? ''),
+		// Option values are octal-escaped per option, so split on the raw commas first.
+		superOptions: fields.slice(sep + 3).join(' ').split(',').map(unescapeOctal),
+	};
+}
+
+/** Splits `key=value` super options; the value keeps ovl/kernel backslash escapes. */
+export function splitOption(option: string): MountOption {
+	const eq = option.indexOf('=');
+	return eq < 0 ? {key: option} : {key: option.slice(0, eq), value: option.slice(eq + 1)};
+}
+
+/** Decodes an overlay mountinfo entry into layers and options. Returns undefined for other fs types. */
+export function decodeOverlay(entry: MountInfoEntry): OverlayMount | undefined {
+	if (entry.fsType !== 'overlay') return undefined;
+	let lowers: LowerLayer[] = [];
+	const plusLowers: LowerLayer[] = [];
+	let upper: string | undefined;
+	let work: string | undefined;
+	let userxattr = false;
+	const options: MountOption[] = [];
+	for (const raw of entry.superOptions) {
+		const opt = splitOption(raw);
+		switch (opt.key) {
+			case 'lowerdir': {
+				const parsed = parseLowerdir(opt.value ?? '');
+				lowers = parsed.ok ? parsed.layers : [{path: opt.value ?? '', dataOnly: false}];
+				break;
+			}
+			// lowerdir+/datadir+ values are not unescaped by the kernel (ovl_mount_dir_noesc).
+			case 'lowerdir+':
+				plusLowers.push({path: opt.value ?? '', dataOnly: false});
+				break;
+			case 'datadir+':
+				plusLowers.push({path: opt.value ?? '', dataOnly: true});
+				break;
+			case 'upperdir':
+				upper = unescapeLayerPath(opt.value ?? '');
+				break;
+			case 'workdir':
+				work = unescapeLayerPath(opt.value ?? '');
+				break;
+			case 'rw':
+			case 'ro':
+				break;
+			default:
+				if (opt.key === 'userxattr') userxattr = true;
+				options.push(opt);
+		}
+	}
+	if (lowers.length === 0) lowers = plusLowers;
+	return {
+		entry,
+		layers: {lowers, ...(upper === undefined ? {} : {upper}), ...(work === undefined ? {} : {work})},
+		options,
+		readOnly: entry.superOptions.includes('ro') || entry.mountOptions.includes('ro'),
+		xattrNamespace: userxattr ? 'user' : 'trusted',
+	};
+}
+
+export function overlayMounts(entries: readonly MountInfoEntry[]): OverlayMount[] {
+	return entries.flatMap((e) => {
+		const o = decodeOverlay(e);
+		return o ? [o] : [];
+	});
+}
+
+/** The mount that is visible at `mountPoint`: the last one stacked there. */
+export function topMountAt(entries: readonly MountInfoEntry[], mountPoint: string): MountInfoEntry | undefined {
+	return entries.findLast((e) => e.mountPoint === mountPoint);
+}
+
+/** The mount that contains an absolute, canonical path: the longest matching mount point. */
+export function mountContaining(entries: readonly MountInfoEntry[], absPath: string): MountInfoEntry | undefined {
+	let best: MountInfoEntry | undefined;
+	for (const e of entries) {
+		const mp = e.mountPoint;
+		const inside = mp === '/' || absPath === mp || absPath.startsWith(`${mp}/`);
+		// Later entries with an equal mount point are stacked on top and win.
+		if (inside && (!best || mp.length >= best.mountPoint.length)) best = e;
+	}
+	return best;
+}

@@ -1,0 +1,44 @@
+import path from 'node:path';
+
+/** True when `child` is `parent` itself or lies below it (both absolute and normalised). */
+export function isSameOrInside(child: string, parent: string): boolean {
+	if (child === parent) return true;
+	const base = parent.endsWith('/') ? parent : `${parent}/`;
+	return child.startsWith(base);
+}
+
+/** The deepest directory containing every path (all absolute). */
+export function commonAncestor(paths: readonly string[]): string {
+	if (paths.length === 0) return '/';
+	let parts = (paths[0] ?? '/').split('/');
+	for (const p of paths.slice(1)) {
+		const other = p.split('/');
+		let i = 0;
+		while (i < parts.length && i < other.length && parts[i] === other[i]) i++;
+		parts = parts.slice(0, i);
+	}
+	const joined = parts.join('/');
+	return joined === '' ? '/' : joined;
+}
+
+/**
+ Resolves a user-relative path inside `root`, refusing anything that would land outside it:
+ absolute paths, `..` that climbs out, empty names. Pure: symlinks are checked by the caller.
+ */
+export function resolveInside(root: string, relative: string): string | undefined {
+	if (relative === '' || relative.includes('\0') || path.isAbsolute(relative)) return undefined;
+	const resolved = path.resolve(root, relative);
+	if (resolved === root || !isSameOrInside(resolved, root)) return undefined;
+	return resolved;
+}
+
+/** For `ancestors('/a/b/c')`: ['/a/b', '/a', '/']. */
+export function ancestors(p: string): string[] {
+	const out: string[] = [];
+	let current = path.dirname(p);
+	for (;;) {
+		out.push(current);
+		if (current === '/' || current === '.') return out;
+		current = path.dirname(current);
+	}
+}

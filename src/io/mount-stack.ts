@@ -1,0 +1,98 @@
+import {mkdir, rmdir} from 'node:fs/promises';
+import {MountFailedError, PrivilegeError, ValidationError} from '../core/errors.js';
+import {hasErrors} from '../core/finding.js';
+import {kernelLineFinding} from '../core/kernel-log.js';
+import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
+import {withDefaults} from '../core/options.js';
+import {planMount} from '../core/plan.js';
+import type {Finding, MountPlan, Stack} from '../core/types.js';
+import {validateStack} from '../core/validate.js';
+import {verifyMount} from '../core/verify.js';
+import {onInterrupt} from '../interrupt.js';
+import {runMount, runUmount} from './exec.js';
+import {kernelLogCursor, overlayLinesSince} from './kmsg.js';
+import {gatherStackFacts} from './probe.js';
+import {readMountinfo} from './proc.js';
+import {writeRecord, type MountRecord} from './registry.js';
+
+export type MountOutcome = {
+	readonly plan: MountPlan;
+	/** Validation findings plus the kernel's own lines logged during the mount. */
+	readonly findings: readonly Finding[];
+	readonly kernelLines: readonly string[];
+	readonly record?: MountRecord;
+};
+
+/** Validates and plans a canonical stack; nothing is touched. */
+export async function planStack(stack: Stack): Promise<MountPlan> {
+	const facts = await gatherStackFacts(stack);
+	const findings = validateStack(stack, facts);
+	const options = withDefaults(stack.options, {hasUpper: stack.upper !== undefined, hasIndexParam: 'index' in facts.kernel.params});
+	return planMount(stack, options, {pageSize: facts.kernel.pageSize, findings});
+}
+
+/**
+ Validate → plan → create missing upper/work/merged → mount(8) → verify against mountinfo →
+ registry. On any failure, what this call created is removed and a verified-bad mount undone.
+ */
+export async function mountStack(stack: Stack, options: {dryRun: boolean}): Promise<MountOutcome> {
+	const plan = await planStack(stack);
+	if (options.dryRun) return {plan, findings: plan.findings, kernelLines: []};
+	const errors = plan.findings.filter((f) => f.severity === 'error');
+	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT')) throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
+	if (hasErrors(plan.findings) || plan.strategy === 'refused') throw new ValidationError(plan.findings);
+
+	const created: string[] = [];
+	let mounted = false;
+	const undo = async (): Promise<void> => {
+		if (mounted) await runUmount(stack.merged, false);
+		for (const dir of created.reverse()) await rmdir(dir).catch(() => undefined);
+	};
+	const release = onInterrupt(undo);
+	try {
+		for (const dir of [stack.upper, stack.work, stack.merged]) {
+			if (dir === undefined) continue;
+			const made = await mkdir(dir).then(() => true, (error: NodeJS.ErrnoException) => {
+				if (error.code === 'EEXIST') return false;
+				throw error;
+			});
+			if (made) created.push(dir);
+		}
+		const cursor = kernelLogCursor();
+		const result = await runMount(plan);
+		const lines = overlayLinesSince(cursor) ?? [];
+		const kernelFindings = lines.map(kernelLineFinding);
+		if (!result.ok) {
+			const first = kernelFindings.find((f) => f.severity === 'error') ?? kernelFindings[0];
+			const reason = first ? first.message : cursor.readable ? `mount(8) failed: ${result.output.split('\n')[0] ?? ''}` : `mount(8) failed (${result.output.split('\n')[0] ?? ''}); the kernel log is not readable here, so its reason is unknown`;
+			throw new MountFailedError(first?.code ?? 'OVL_MOUNT_FAILED', reason, first?.hint ?? 'run with --verbose to see mount(8) output; check `dmesg | grep overlay`', {argv: plan.argv, toolOutput: result.output, findings: [...plan.findings, ...kernelFindings]});
+		}
+		mounted = true;
+		const entries = await readMountinfo();
+		const top = topMountAt(entries, stack.merged);
+		const overlay = top ? decodeOverlay(top) : undefined;
+		const mismatches = verifyMount(plan, overlay);
+		if (mismatches.length > 0) {
+			throw new MountFailedError(mismatches[0]?.code ?? 'OVL_VERIFY_MISMATCH', mismatches[0]?.message ?? 'mount verification failed', mismatches[0]?.hint ?? '', {argv: plan.argv, toolOutput: result.output, findings: [...kernelFindings, ...mismatches]});
+		}
+		const record: MountRecord = {
+			schema: 'ovl.mount/v1',
+			merged: stack.merged,
+			lowers: stack.lowers,
+			...(stack.upper === undefined ? {} : {upper: stack.upper}),
+			...(stack.work === undefined ? {} : {work: stack.work}),
+			options: plan.options,
+			strategy: plan.strategy as MountRecord['strategy'],
+			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
+			mountId: top?.mountId ?? -1,
+			mountedAt: new Date().toISOString(),
+		};
+		await writeRecord(record);
+		return {plan, findings: [...plan.findings, ...kernelFindings], kernelLines: lines, record};
+	} catch (error) {
+		await undo();
+		throw error;
+	} finally {
+		release();
+	}
+}

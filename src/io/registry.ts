@@ -1,0 +1,60 @@
+import {createHash} from 'node:crypto';
+import {mkdir, readFile, readdir, rename, rm, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import type {LowerLayer, Strategy} from '../core/types.js';
+
+/** What ovl remembers about a mount it made; mountinfo stays the source of truth. */
+export type MountRecord = {
+	readonly schema: 'ovl.mount/v1';
+	readonly merged: string;
+	/** Absolute canonical paths, bottom→top. */
+	readonly lowers: readonly LowerLayer[];
+	readonly upper?: string;
+	readonly work?: string;
+	readonly options: string;
+	readonly strategy: Strategy;
+	readonly cwd?: string;
+	readonly mountId: number;
+	readonly mountedAt: string;
+};
+
+// /run is a tmpfs: records vanish at reboot along with the mounts they describe.
+export const registryDir = (): string => process.env['OVL_RUN_DIR'] ?? '/run/ovl';
+
+const fileFor = (merged: string): string => path.join(registryDir(), `${createHash('sha256').update(merged).digest('hex').slice(0, 24)}.json`);
+
+export async function writeRecord(record: MountRecord): Promise<void> {
+	await mkdir(registryDir(), {recursive: true, mode: 0o755});
+	const file = fileFor(record.merged);
+	const tmp = `${file}.${process.pid}.tmp`;
+	await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, {mode: 0o644});
+	await rename(tmp, file);
+}
+
+export async function removeRecord(merged: string): Promise<void> {
+	await rm(fileFor(merged), {force: true});
+}
+
+export async function readRecord(merged: string): Promise<MountRecord | undefined> {
+	try {
+		const rec = JSON.parse(await readFile(fileFor(merged), 'utf8')) as MountRecord;
+		return rec.schema === 'ovl.mount/v1' && rec.merged === merged ? rec : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+export async function readRegistry(): Promise<MountRecord[]> {
+	const names = await readdir(registryDir()).catch(() => [] as string[]);
+	const records = await Promise.all(
+		names.filter((n) => n.endsWith('.json')).map(async (n) => {
+			try {
+				const rec = JSON.parse(await readFile(path.join(registryDir(), n), 'utf8')) as MountRecord;
+				return rec.schema === 'ovl.mount/v1' ? rec : undefined;
+			} catch {
+				return undefined;
+			}
+		}),
+	);
+	return records.filter((r): r is MountRecord => r !== undefined);
+}

@@ -1,0 +1,46 @@
+import type {Severity} from '../core/types.js';
+
+/** Minimal ANSI styling; off when colour is off (NO_COLOR, --no-color, pipes). */
+export type Style = {
+	readonly bold: (s: string) => string;
+	readonly dim: (s: string) => string;
+	readonly red: (s: string) => string;
+	readonly yellow: (s: string) => string;
+	readonly green: (s: string) => string;
+	readonly cyan: (s: string) => string;
+};
+
+const wrap = (on: boolean, open: number, close: number) => (s: string): string => (on ? `\u001B[${open}m${s}\u001B[${close}m` : s);
+
+export function makeStyle(color: boolean): Style {
+	return {
+		bold: wrap(color, 1, 22),
+		dim: wrap(color, 2, 22),
+		red: wrap(color, 31, 39),
+		yellow: wrap(color, 33, 39),
+		green: wrap(color, 32, 39),
+		cyan: wrap(color, 36, 39),
+	};
+}
+
+export const plainStyle = makeStyle(false);
+
+export function severityMark(severity: Severity, s: Style): string {
+	switch (severity) {
+		case 'error':
+			return s.red('✗ error');
+		case 'warning':
+			return s.yellow('! warning');
+		case 'info':
+			return s.dim('- info');
+		default: {
+			const never: never = severity;
+			return never;
+		}
+	}
+}
+
+/** Quotes an argv element for display only (ovl never runs a shell). */
+export function displayArg(a: string): string {
+	return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
