@@ -59,12 +59,13 @@ export async function runCli(args: string[]): Promise<number> {
 			.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
 			.option('option', {alias: 'o', type: 'string', array: true, describe: 'mount option k=v or flag (repeat)'})
 			.option('dry-run', {type: 'boolean', default: false, describe: 'print the plan and findings; mount nothing'})
+			.option('force', {type: 'boolean', default: false, describe: 'turn validation errors into warnings and let the kernel decide (option-string safety still applies)'})
 			.example('$0 mount demo', 'mount the stack in demo/ovl.yaml on demo/merged')
 			.example('$0 mount --lower base --lower app --upper up --work wk /mnt/x', 'layers from flags, bottom → top')
 			.example('$0 mount --lowerdir app:base /mnt/ro --dry-run', 'kernel order (top first), read-only'),
 		async (argv) => run(argv, async (c) => (await import('./commands/mount.js')).mountCommand({
 			dir: argv.dir, merged: argv.merged, stack: argv.stack, lowers: strings(argv.lower), lowerdir: argv.lowerdir,
-			upper: argv.upper, work: argv.work, options: strings(argv.option), dryRun: argv.dryRun,
+			upper: argv.upper, work: argv.work, options: strings(argv.option), dryRun: argv.dryRun, force: argv.force,
 		}, c)))
 		.command('umount <merged>', 'unmount an overlay (only if it is one); names what keeps it busy', (y) => y
 			.positional('merged', {type: 'string', demandOption: true})
@@ -103,7 +104,8 @@ export async function runCli(args: string[]): Promise<number> {
 function reportError(error: OvlError, ctx: Context): void {
 	if (ctx.mode === 'json') ctx.out(`${JSON.stringify({error: {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode, findings: error.findings}}, null, 2)}\n`);
 	const s = ctx.style;
-	if (error.findings.length > 0) ctx.err(formatFindings(error.findings, s));
+	const shown = error.findings.filter((f) => f.message !== error.message);
+	if (shown.length > 0) ctx.err(formatFindings(shown, s));
 	if (ctx.verbose && 'toolOutput' in error) ctx.err(s.dim(`mount(8) said: ${String((error as {toolOutput: string}).toolOutput)}\n`));
 	ctx.err(`${s.red('✗')} ${error.message}\n  ${s.dim('hint:')} ${error.hint}\n`);
 }

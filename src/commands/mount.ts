@@ -6,14 +6,14 @@ import {formatFindings} from '../ui/findings.js';
 import {formatPlan} from '../ui/plan-text.js';
 import {canonicalStack, readStackInput, type StackInput} from './stack-input.js';
 
-export type MountOptions = StackInput & {readonly dryRun: boolean};
+export type MountOptions = StackInput & {readonly dryRun: boolean; readonly force: boolean};
 
 /** `ovl mount`: print the plan, then (unless --dry-run) mount and verify. */
 export async function mountCommand(o: MountOptions, ctx: Context): Promise<number> {
 	const {stack: raw, source} = await readStackInput(o, ctx.cwd);
 	const stack = await canonicalStack(raw);
 	if (o.dryRun) {
-		const {plan} = await mountStack(stack, {dryRun: true});
+		const {plan} = await mountStack(stack, {dryRun: true, force: o.force});
 		const ok = !hasErrors(plan.findings) && plan.strategy !== 'refused';
 		if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.mount-plan/v1', source, ok, plan});
 		else {
@@ -23,7 +23,7 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		}
 		return ok ? exitCodes.ok : exitCodes.usage;
 	}
-	const outcome = await mountStack(stack, {dryRun: false});
+	const outcome = await mountStack(stack, {dryRun: false, force: o.force});
 	if (ctx.mode === 'json') {
 		writeJson(ctx, {schema: 'ovl.mount/v1', source, mounted: true, plan: outcome.plan, record: outcome.record, findings: outcome.findings, kernelLines: outcome.kernelLines});
 		return 0;

@@ -34,11 +34,10 @@ export class UsageError extends OvlError {
 export class ValidationError extends OvlError {
 	constructor(findings: readonly Finding[]) {
 		const errors = findings.filter((f) => f.severity === 'error');
-		const first = errors[0];
 		super(
-			first?.code ?? 'OVL_INVALID',
-			errors.length === 1 ? (first?.message ?? 'invalid stack') : `${errors.length} problems found; nothing was mounted`,
-			first?.hint ?? 'fix the problems listed above',
+			errors[0]?.code ?? 'OVL_INVALID',
+			`${errors.length} error${errors.length === 1 ? '' : 's'} found before mounting; nothing was changed`,
+			'fix the errors listed above (ovl mount --dry-run shows the plan); --force lets the kernel decide',
 			{exitCode: exitCodes.usage, findings},
 		);
 	}

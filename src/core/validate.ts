@@ -82,7 +82,8 @@ function overlaps(all: readonly Role[]): Finding[] {
 		const p = canonical(r.facts);
 		const other = byPath.get(p);
 		if (other) {
-			if (!(other.kind === 'upper' && r.kind === 'work')) out.push(finding('OVL_LAYER_DUPLICATE', 'error', `${other.name} and ${r.name} are the same directory: ${p}`, 'use each directory once (the kernel says "conflicting … path", ELOOP)', p));
+			if (other.kind === 'upper' && r.kind === 'work') out.push(finding('OVL_WORK_UPPER_NESTED', 'error', `upper and work are the same directory: ${p}`, 'upper and work must be separate subtrees: make them siblings, e.g. DIR/upper and DIR/work', p));
+			else out.push(finding('OVL_LAYER_DUPLICATE', 'error', `${other.name} and ${r.name} are the same directory: ${p}`, 'use each directory once (the kernel says "conflicting … path", ELOOP)', p));
 		} else byPath.set(p, r);
 	}
 	// Walk each path's ancestors through the map: O(layers × depth), fine for 500 layers.

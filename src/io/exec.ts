@@ -18,11 +18,10 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 		const result = await execa(cmd ?? 'mount', args, {
 			reject: false,
 			all: true,
-			stdin: 'ignore',
 			env: mountEnv,
 			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
 			// execa's types only list fds 3-9 here; any inherited descriptor works at run time.
-			...(fds.length === 0 ? {} : {stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as ['ignore', 'pipe', 'pipe']}),
+			...(fds.length === 0 ? {stdin: 'ignore' as const} : {stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as ['ignore', 'pipe', 'pipe']}),
 		});
 		return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 	} finally {

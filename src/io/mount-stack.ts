@@ -1,6 +1,6 @@
 import {mkdir, rmdir} from 'node:fs/promises';
 import {MountFailedError, PrivilegeError, ValidationError} from '../core/errors.js';
-import {hasErrors} from '../core/finding.js';
+import {forceFindings, hasErrors} from '../core/finding.js';
 import {kernelLineFinding} from '../core/kernel-log.js';
 import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
 import {withDefaults} from '../core/options.js';
@@ -24,9 +24,10 @@ export type MountOutcome = {
 };
 
 /** Validates and plans a canonical stack; nothing is touched. */
-export async function planStack(stack: Stack): Promise<MountPlan> {
+export async function planStack(stack: Stack, force = false): Promise<MountPlan> {
 	const facts = await gatherStackFacts(stack);
-	const findings = validateStack(stack, facts);
+	const checked = validateStack(stack, facts);
+	const findings = force ? forceFindings(checked) : checked;
 	const options = withDefaults(stack.options, {hasUpper: stack.upper !== undefined, hasIndexParam: 'index' in facts.kernel.params});
 	return planMount(stack, options, {pageSize: facts.kernel.pageSize, findings});
 }
@@ -35,8 +36,8 @@ export async function planStack(stack: Stack): Promise<MountPlan> {
  Validate → plan → create missing upper/work/merged → mount(8) → verify against mountinfo →
  registry. On any failure, what this call created is removed and a verified-bad mount undone.
  */
-export async function mountStack(stack: Stack, options: {dryRun: boolean}): Promise<MountOutcome> {
-	const plan = await planStack(stack);
+export async function mountStack(stack: Stack, options: {dryRun: boolean; force?: boolean}): Promise<MountOutcome> {
+	const plan = await planStack(stack, options.force ?? false);
 	if (options.dryRun) return {plan, findings: plan.findings, kernelLines: []};
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT')) throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
