@@ -34,13 +34,13 @@ export async function runCli(args: string[]): Promise<number> {
 		.option('color', {type: 'boolean', describe: 'force colour on or off (NO_COLOR is honoured)'})
 		.command('prepare <dir>', 'lay out lower/upper/work/merged directories and write <dir>/ovl.yaml', (y) => y
 			.positional('dir', {type: 'string', demandOption: true, describe: 'directory to lay out (created if missing)'})
-			.option('lower', {type: 'string', array: true, describe: 'lower layer name, bottom → top (default: lower1 lower2)'})
+			.option('lower', {type: 'string', describe: 'lower layer name, bottom → top; repeat it (default: lower1 lower2)'})
 			.option('upper', {type: 'string', default: 'upper', describe: 'upper layer name'})
 			.option('work', {type: 'string', default: 'work', describe: 'work dir name'})
 			.option('merged', {type: 'string', default: 'merged', describe: 'mount point name'})
 			.option('read-only', {type: 'boolean', default: false, describe: 'no upper/work: a read-only stack'})
-			.option('option', {alias: 'o', type: 'string', array: true, describe: 'mount option k=v for the stack file'})
-			.option('put', {type: 'string', array: true, describe: 'seed a file: LAYER/PATH=TEXT (\\n for newline)'})
+			.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v for the stack file (repeat)'})
+			.option('put', {type: 'string', describe: 'seed a file: LAYER/PATH=TEXT, \\n for newline (repeat)'})
 			.option('seed', {type: 'string', describe: 'YAML file mapping layer → {path: contents}'})
 			.option('force', {type: 'boolean', default: false, describe: 'rewrite an existing, different ovl.yaml'})
 			.example('$0 prepare demo --put lower1/a=\'docker\\noverlay\\n\' --put lower1/b=x --put lower2/b=\'filesystem\\n\'', 'the classic two-lower experiment')
@@ -53,11 +53,11 @@ export async function runCli(args: string[]): Promise<number> {
 			.positional('dir', {type: 'string', describe: 'directory holding ovl.yaml (or the mount point when layers come from flags)'})
 			.positional('merged', {type: 'string', describe: 'mount point (overrides the stack file)'})
 			.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
-			.option('lower', {type: 'string', array: true, describe: 'lower layer, bottom → top (repeat)'})
+			.option('lower', {type: 'string', describe: 'lower layer, bottom → top (repeat)'})
 			.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
 			.option('upper', {type: 'string', describe: 'upper (writable) layer'})
 			.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
-			.option('option', {alias: 'o', type: 'string', array: true, describe: 'mount option k=v or flag (repeat)'})
+			.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'})
 			.option('dry-run', {type: 'boolean', default: false, describe: 'print the plan and findings; mount nothing'})
 			.option('force', {type: 'boolean', default: false, describe: 'turn validation errors into warnings and let the kernel decide (option-string safety still applies)'})
 			.example('$0 mount demo', 'mount the stack in demo/ovl.yaml on demo/merged')
@@ -107,5 +107,5 @@ function reportError(error: OvlError, ctx: Context): void {
 	const shown = error.findings.filter((f) => f.message !== error.message);
 	if (shown.length > 0) ctx.err(formatFindings(shown, s));
 	if (ctx.verbose && 'toolOutput' in error) ctx.err(s.dim(`mount(8) said: ${String((error as {toolOutput: string}).toolOutput)}\n`));
-	ctx.err(`${s.red('✗')} ${error.message}\n  ${s.dim('hint:')} ${error.hint}\n`);
+	ctx.err(`${s.red("✗")} ${s.bold(error.code)}: ${error.message}\n  ${s.dim("hint:")} ${error.hint}\n`);
 }
