@@ -2,7 +2,7 @@ import {writeJson, type Context} from '../context.js';
 import {renderOption} from '../core/options.js';
 import type {OverlayMount} from '../core/types.js';
 import {readMountinfo} from '../io/proc.js';
-import {readRegistry, type MountRecord} from '../io/registry.js';
+import {readRegistry, recordFor, type MountRecord} from '../io/registry.js';
 import {overlayMounts} from '../core/mountinfo.js';
 
 export type ListedMount = {
@@ -22,9 +22,9 @@ export type ListedMount = {
 };
 
 export function listMount(o: OverlayMount, registry: readonly MountRecord[]): ListedMount {
-	const rec = registry.find((r) => r.merged === o.entry.mountPoint);
+	const rec = recordFor(registry, o);
 	const recorded = o.layers.lowers.map((l) => l.path);
-	const fromRecord = rec !== undefined && rec.lowers.length === o.layers.lowers.length;
+	const fromRecord = rec !== undefined;
 	return {
 		mountPoint: o.entry.mountPoint,
 		mountId: o.entry.mountId,

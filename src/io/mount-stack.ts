@@ -1,6 +1,6 @@
 import {mkdir, rmdir} from 'node:fs/promises';
 import {MountFailedError, PrivilegeError, ValidationError} from '../core/errors.js';
-import {forceFindings, hasErrors} from '../core/finding.js';
+import {finding, forceFindings, hasErrors} from '../core/finding.js';
 import {kernelLineFinding} from '../core/kernel-log.js';
 import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
 import {withDefaults} from '../core/options.js';
@@ -13,7 +13,7 @@ import {runMount, runUmount} from './exec.js';
 import {kernelLogCursor, overlayLinesSince} from './kmsg.js';
 import {gatherStackFacts} from './probe.js';
 import {readMountinfo} from './proc.js';
-import {writeRecord, type MountRecord} from './registry.js';
+import {registryDir, writeRecord, type MountRecord} from './registry.js';
 
 export type MountOutcome = {
 	readonly plan: MountPlan;
@@ -86,10 +86,12 @@ export async function mountStack(stack: Stack, options: {dryRun: boolean; force?
 			strategy: plan.strategy as MountRecord['strategy'],
 			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
 			mountId: top?.mountId ?? -1,
+			recorded: overlay ? [...overlay.layers.lowers.map((l) => l.path), ...[overlay.layers.upper, overlay.layers.work].filter((p): p is string => p !== undefined)] : [],
 			mountedAt: new Date().toISOString(),
 		};
-		await writeRecord(record);
-		return {plan, findings: [...plan.findings, ...kernelFindings], kernelLines: lines, record};
+		// The registry only adds detail (absolute paths for relative/fd mounts); failing to write it is not a failed mount.
+		const registryProblem = await writeRecord(record).then(() => [], (error: NodeJS.ErrnoException) => [finding('OVL_REGISTRY_UNWRITABLE', 'warning', `could not record the mount in ${registryDir()}: ${error.code ?? error.message}`, 'ovl ls/inspect will show the kernel\'s layer strings for this mount; set OVL_RUN_DIR to a writable directory')]);
+		return {plan, findings: [...plan.findings, ...kernelFindings, ...registryProblem], kernelLines: lines, record};
 	} catch (error) {
 		await undo();
 		throw error;

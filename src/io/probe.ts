@@ -4,7 +4,7 @@ import type {HostFacts, PathFacts, StackFacts} from '../core/facts.js';
 import {mountContaining, overlayMounts} from '../core/mountinfo.js';
 import type {MountInfoEntry, OverlayMount, Stack} from '../core/types.js';
 import {effectiveUid, isInUserNamespace, readKernelFacts, readMountinfo} from './proc.js';
-import {readRegistry} from './registry.js';
+import {readRegistry, recordFor} from './registry.js';
 
 // Gathers the facts validateStack() needs. Reads only; follows symlinks the way the kernel will.
 
@@ -31,7 +31,7 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[]): Promise<OverlayMount[]> {
 	const registry = await readRegistry();
 	return overlayMounts(mountinfo).map((o) => {
-		const rec = registry.find((r) => r.merged === o.entry.mountPoint);
+		const rec = recordFor(registry, o);
 		if (!rec || (rec.strategy !== 'fd' && rec.strategy !== 'relative')) return o;
 		const lowers = [...rec.lowers].reverse();
 		return {...o, layers: {lowers, ...(rec.upper === undefined ? {} : {upper: rec.upper}), ...(rec.work === undefined ? {} : {work: rec.work})}};

@@ -1,6 +1,5 @@
 import {readFile, readdir} from 'node:fs/promises';
 import os from 'node:os';
-import {execa} from 'execa';
 import {parseKernelVersion, type KernelFacts} from '../core/facts.js';
 import {parseMountinfo} from '../core/mountinfo.js';
 import type {MountInfoEntry} from '../core/types.js';
@@ -36,6 +35,7 @@ let pageSize: number | undefined;
 export async function readPageSize(): Promise<number> {
 	if (pageSize !== undefined) return pageSize;
 	try {
+		const {execa} = await import('execa'); // lazy: most commands never need it
 		const {stdout} = await execa('getconf', ['PAGESIZE']);
 		pageSize = Number(stdout.trim()) || 4096;
 	} catch {

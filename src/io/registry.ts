@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto';
 import {mkdir, readFile, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import type {LowerLayer, Strategy} from '../core/types.js';
+import type {LowerLayer, OverlayMount, Strategy} from '../core/types.js';
 
 /** What ovl remembers about a mount it made; mountinfo stays the source of truth. */
 export type MountRecord = {
@@ -15,8 +15,16 @@ export type MountRecord = {
 	readonly strategy: Strategy;
 	readonly cwd?: string;
 	readonly mountId: number;
+	/** Layer strings as mountinfo shows them (top-first lowers, then upper, work): with mountId, ties the record to this very mount. */
+	readonly recorded: readonly string[];
 	readonly mountedAt: string;
 };
+
+/** The record for a mount, only if it describes that very mount (mount ids are reused after umount). */
+export function recordFor(records: readonly MountRecord[], o: OverlayMount): MountRecord | undefined {
+	const recorded = [...o.layers.lowers.map((l) => l.path), ...(o.layers.upper === undefined ? [] : [o.layers.upper]), ...(o.layers.work === undefined ? [] : [o.layers.work])];
+	return records.find((r) => r.merged === o.entry.mountPoint && r.mountId === o.entry.mountId && r.recorded.length === recorded.length && r.recorded.every((x, i) => x === recorded[i]));
+}
 
 // /run is a tmpfs: records vanish at reboot along with the mounts they describe.
 export const registryDir = (): string => process.env['OVL_RUN_DIR'] ?? '/run/ovl';

@@ -15,13 +15,17 @@ export function kernelUnavailable(): string | undefined {
  */
 export function describeKernel(name: string, body: () => void): void {
 	const reason = kernelUnavailable();
-	if (reason === undefined) return describe(name, body);
+	if (reason === undefined) {
+		describe(name, body);
+		return;
+	}
 	if (process.env['OVL_REQUIRE_KERNEL'] === '1') {
-		return describe(name, () => {
+		describe(name, () => {
 			test('kernel is usable', () => {
 				throw new Error(`OVL_REQUIRE_KERNEL=1 but ${reason}`);
 			});
 		});
+		return;
 	}
-	return describe.skip(`${name} (skipped: ${reason})`, body);
+	describe.skip(`${name} (skipped: ${reason})`, body);
 }

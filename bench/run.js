@@ -1,0 +1,31 @@
+// npm run bench: start-up cost of the CLI against bare node, as a ratio (median of N runs).
+// Benchmarks live here, never in timed tests.
+import {execFileSync} from 'node:child_process';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ovl = path.join(root, 'bin', 'ovl.js');
+const runs = Number(process.env.OVL_BENCH_RUNS ?? 25);
+
+function median(args) {
+	const times = [];
+	for (let i = 0; i < runs; i++) {
+		const t = process.hrtime.bigint();
+		execFileSync(process.execPath, args, {stdio: 'ignore'});
+		times.push(Number(process.hrtime.bigint() - t) / 1e6);
+	}
+	times.sort((a, b) => a - b);
+	return times[Math.floor(times.length / 2)];
+}
+
+execFileSync(process.execPath, [ovl, '--version'], {stdio: 'ignore'}); // warm the disk cache
+const floor = median(['-e', '0']);
+const rows = [
+	['ovl --version', median([ovl, '--version'])],
+	['ovl ls --json', median([ovl, 'ls', '--json'])],
+	['ovl --help', median([ovl, '--help'])],
+];
+console.log(`start-up, median of ${runs} runs (node ${process.version})`);
+console.log(`  node -e 0            ${floor.toFixed(1)} ms`);
+for (const [name, ms] of rows) console.log(`  ${name.padEnd(20)} ${ms.toFixed(1)} ms   ${(ms / floor).toFixed(2)}× node`);
