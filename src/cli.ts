@@ -14,6 +14,20 @@ function contextFrom(argv: Global): Context {
 	return processContext({json: argv.json, plain: argv.plain, verbose: argv.verbose, ...(argv.color === undefined ? {} : {color: argv.color})});
 }
 
+function layerOptions<T>(y: Argv<T>) {
+	return y
+		.positional('merged', {type: 'string', describe: 'mount point of the overlay'})
+		.option('upper', {type: 'string', describe: 'offline: the upper layer'})
+		.option('lower', {type: 'string', describe: 'offline: a lower layer, bottom → top (repeat)'})
+		.option('work', {type: 'string', describe: 'offline: the work dir (for its findings)'})
+		.option('userxattr', {type: 'boolean', default: false, describe: 'offline: the layers use user.overlay.* xattrs'})
+		.option('root', {type: 'string', describe: 'resolve relative layer paths recorded by the kernel against DIR'});
+}
+
+function layerArgs(argv: {merged?: string | undefined; upper?: string | undefined; lower?: unknown; work?: string | undefined; userxattr: boolean; root?: string | undefined}) {
+	return {merged: argv.merged, upper: argv.upper, lowers: strings(argv.lower), work: argv.work, userxattr: argv.userxattr, root: argv.root};
+}
+
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
 
 /** Builds and runs the yargs CLI. Commands load lazily, so --version and completion stay light. */
@@ -78,6 +92,18 @@ export async function runCli(args: string[]): Promise<number> {
 			.option('path', {type: 'string', describe: 'directory whose filesystem would hold upper/work; a temp dir is made there and removed'})
 			.example('$0 doctor --path /var/lib/overlays', ''),
 		async (argv) => run(argv, async (c) => (await import('./commands/doctor.js')).doctorCommand({path: argv.path}, c)))
+		.command('inspect [merged]', 'classify every upper entry of an overlay and explain it', (y) => layerOptions(y)
+			.option('kind', {type: 'string', describe: `only these kinds, comma-separated (${'whiteout,xwhiteout,opaque-dir,redirect-dir,merge-dir,copy-up,metacopy,new,anomaly'})`})
+			.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
+			.example('$0 inspect demo/merged', 'what the upper layer holds, and why')
+			.example('$0 inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2 --json', 'offline, for scripts')
+			.example('$0 inspect /var/lib/docker/overlay2/<id>/merged --kind whiteout,copy-up', 'a container\'s deletions and copies'),
+		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).inspectCommand({...layerArgs(argv), kinds: strings(argv.kind), strict: argv.strict}, c)))
+		.command('diff [merged]', 'Added / Changed / Deleted / Renamed paths, like docker diff, computed from the layers', (y) => layerOptions(y)
+			.option('all', {type: 'boolean', default: false, describe: 'list every path below added, deleted and renamed directories'})
+			.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
+			.example('$0 diff demo/merged', 'what changed, compared with the lower layers'),
+		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).diffCommand({...layerArgs(argv), all: argv.all, strict: argv.strict}, c)))
 		.completion('completion', 'print a bash/zsh completion script')
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()

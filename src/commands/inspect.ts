@@ -1,0 +1,58 @@
+import {writeJson, type Context} from '../context.js';
+import {entryKinds, type EntryKind} from '../core/entry.js';
+import {UsageError} from '../core/errors.js';
+import {exitCodes} from '../core/exit-codes.js';
+import type {Report} from '../core/report.js';
+import {buildReport, filterKinds} from '../io/inspect.js';
+import {locateMount, locateOffline, type Located} from '../io/locate.js';
+import {formatFindings} from '../ui/findings.js';
+import {humanReport, plainChanges, plainEntries} from '../ui/inspect-text.js';
+
+export type LayerArgs = {
+	readonly merged: string | undefined;
+	readonly upper: string | undefined;
+	readonly lowers: readonly string[];
+	readonly work: string | undefined;
+	readonly userxattr: boolean;
+	readonly root: string | undefined;
+};
+
+export async function locate(o: LayerArgs): Promise<Located> {
+	if (o.upper !== undefined || o.lowers.length > 0) {
+		if (o.merged !== undefined) throw new UsageError('give either a mount point or --upper/--lower, not both', 'ovl inspect MERGED, or ovl inspect --upper U --lower L1 --lower L2');
+		if (o.upper === undefined || o.lowers.length === 0) throw new UsageError('offline inspection needs --upper and at least one --lower (bottom → top)', 'e.g. ovl inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2');
+		return locateOffline(o.upper, o.lowers, o.work, o.userxattr);
+	}
+	if (o.merged === undefined) throw new UsageError('name an overlay mount point, or give --upper and --lower', 'ovl ls lists the overlay mounts');
+	return locateMount(o.merged, o.root);
+}
+
+function parseKinds(list: readonly string[]): EntryKind[] {
+	const kinds = list.flatMap((k) => k.split(',')).filter((k) => k !== '');
+	const bad = kinds.filter((k) => !(entryKinds as readonly string[]).includes(k));
+	if (bad.length > 0) throw new UsageError(`unknown kind ${bad.join(', ')}`, `kinds: ${entryKinds.join(', ')}`);
+	return kinds as EntryKind[];
+}
+
+const strictExit = (report: Report, strict: boolean): number => (strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok);
+
+/** `ovl inspect`: classify every upper entry and explain it. */
+export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; strict: boolean}, ctx: Context): Promise<number> {
+	const kinds = parseKinds(o.kinds);
+	const report = filterKinds(await buildReport(await locate(o), {withChanges: false}), kinds);
+	if (ctx.mode === 'json') writeJson(ctx, report);
+	else if (ctx.mode === 'plain') ctx.out(plainEntries(report));
+	else ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
+	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
+	return strictExit(report, o.strict);
+}
+
+/** `ovl diff`: Added / Changed / Deleted / Renamed between the lowers and the merged view. */
+export async function diffCommand(o: LayerArgs & {all: boolean; strict: boolean}, ctx: Context): Promise<number> {
+	const report = await buildReport(await locate(o), {withChanges: true});
+	const set = report.changes ?? {changes: [], renames: []};
+	if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.diff/v1', mount: report.mount, changes: set.changes, renames: set.renames, findings: report.findings});
+	else ctx.out(plainChanges(set, o.all));
+	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
+	return strictExit(report, o.strict);
+}

@@ -1,0 +1,145 @@
+import type {Change, Entry, EntryKind, LowerHit, RawEntry, StatLite} from './entry.js';
+
+const isWhiteoutStat = (s: StatLite): boolean => s.type === 'char' && s.rdev === 0;
+
+/** Resolves a redirect value against the overlay path of the entry that carries it. */
+export function resolveRedirect(entryPath: string, value: string): string {
+	if (value.startsWith('/')) return value;
+	const parent = entryPath.slice(0, entryPath.lastIndexOf('/'));
+	return `${parent}/${value}`;
+}
+
+/** What differs between an upper copy and its lower original, without reading file contents. */
+export function compareWithLower(upper: StatLite, lower: StatLite, upperX: readonly string[], lowerX: readonly string[] | undefined): Change[] {
+	const out: Change[] = [];
+	if (upper.type !== lower.type) return ['type'];
+	if (upper.type !== 'dir' && (upper.size !== lower.size || upper.mtimeMs !== lower.mtimeMs)) out.push('data');
+	if (upper.type === 'dir' && upper.mtimeMs !== lower.mtimeMs) out.push('mtime');
+	if (upper.perm !== lower.perm) out.push('mode');
+	if (upper.uid !== lower.uid || upper.gid !== lower.gid) out.push('owner');
+	if (lowerX !== undefined && [...upperX].sort().join('\0') !== [...lowerX].sort().join('\0')) out.push('xattrs');
+	return out;
+}
+
+/** ovl_fb: version, magic 0xfb, len, flags, fid type, uuid[16], fid. Returns a readable summary. */
+export function describeOrigin(hex: string): string {
+	if (hex === '') return 'empty (copied up, origin unknown)';
+	const b = Buffer.from(hex, 'hex');
+	if (b.length < 21 || b[1] !== 0xfb) return `unparsed handle ${hex}`;
+	const uuid = b.subarray(5, 21).toString('hex');
+	return `fh type ${b[4]} uuid ${/^0+$/.test(uuid) ? 'null' : uuid} fid ${b.subarray(21).toString('hex')}`;
+}
+
+/** metacopy xattr: empty, or {version 0, len, flags, digest algo, digest}. */
+export function parseMetacopy(hex: string): {digest?: string; valid: boolean} {
+	if (hex === '') return {valid: true};
+	const b = Buffer.from(hex, 'hex');
+	if (b.length < 4 || b[0] !== 0 || b[1] !== b.length) return {valid: false};
+	return {valid: true, digest: `alg ${b[3]}:${b.subarray(4).toString('hex')}`};
+}
+
+/**
+ Classifies one upper entry (reference §3, "Classifying an upper-layer entry"; order matters).
+ Never throws: odd combinations become 'anomaly' with the reason.
+ */
+export function classifyEntry(raw: RawEntry): Entry {
+	const s = raw.stat;
+	const x = raw.xattrs;
+	const reasons: string[] = [];
+	const top = raw.shadows[0];
+	const base = {
+		path: raw.path,
+		type: s.type,
+		shadows: raw.shadows.map((h) => h.layer),
+		size: s.size,
+		bytes: s.blocks * 512,
+		xattrs: x,
+		...(s.nlink > 1 && s.type !== 'dir' ? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}} : x['nlink'] !== undefined ? {hardlink: {nlink: s.nlink, indexed: true}} : {}),
+	};
+	const done = (kind: EntryKind, extra: Partial<Entry> = {}): Entry => ({...base, kind, reasons, ...extra});
+	if ('origin' in x) reasons.push(`origin: ${describeOrigin(x['origin'] ?? '')}`);
+
+	if (isWhiteoutStat(s)) {
+		reasons.unshift('char device 0:0');
+		if (s.nlink > 1) reasons.push(`nlink ${s.nlink}: shares the work dir's whiteout inode`);
+		reasons.push(top ? `hides lower ${top.layer}` : 'nothing beneath it');
+		return done('whiteout');
+	}
+	if ('whiteout' in x) {
+		reasons.unshift('overlay.whiteout xattr');
+		if (s.type === 'file' && s.size === 0) {
+			reasons.push('xattr whiteouts belong in lower layers; the kernel does not honour this one in the upper');
+			return done('xwhiteout');
+		}
+		reasons.push(`on a ${s.type} of ${s.size} bytes: not a valid xattr whiteout`);
+		return done('anomaly');
+	}
+	if (s.type === 'dir') return classifyDir(raw, reasons, done);
+	if ('metacopy' in x) {
+		const m = parseMetacopy(x['metacopy'] ?? '');
+		reasons.unshift(`metacopy${m.digest ? ` (digest ${m.digest})` : ' (no digest)'}`);
+		if (!m.valid) {
+			reasons.push('malformed metacopy xattr: the kernel returns EIO');
+			return done('anomaly');
+		}
+		const redirect = x['redirect'];
+		const dataPath = redirect === undefined ? raw.path : resolveRedirect(raw.path, redirect);
+		if (redirect !== undefined) reasons.push(`redirect ${redirect} → data at ${dataPath}`);
+		const hit = raw.dataHit;
+		reasons.push(hit ? `data in lower ${hit.layer}` : 'no lower holds the data');
+		return done('metacopy', {
+			metacopy: {...(m.digest ? {digest: m.digest} : {}), ...(hit ? {dataLayer: hit.layer, dataPath: hit.path, lowerSize: hit.stat.size} : {}), ...(hit ? {} : {dataPath})},
+			...(redirect === undefined ? {} : {origin: dataPath}),
+		});
+	}
+	if ('origin' in x || top) {
+		if (!top) {
+			reasons.push('origin recorded but no lower holds this path now');
+			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: [], withOrigin: true}});
+		}
+		if (!('origin' in x)) reasons.push(`no origin xattr; lower ${top.layer} holds the same path${s.nlink > 1 || top.stat.nlink > 1 ? ' (a hard link copied up with index=off gets no origin)' : ''}`);
+		else reasons.push(`copied from lower ${top.layer}`);
+		if ('redirect' in x) reasons.push(`redirect ${x['redirect']}`);
+		const changes = compareWithLower(s, top.stat, raw.otherXattrs, raw.shadowXattrs);
+		if (changes.includes('type')) {
+			reasons.push(`replaces a lower ${top.stat.type} with a ${s.type}`);
+			return done('new', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x}});
+		}
+		return done('copy-up', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x}});
+	}
+	reasons.push('no lower holds this path');
+	return done('new');
+}
+
+function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: Partial<Entry>) => Entry): Entry {
+	const x = raw.xattrs;
+	const top: LowerHit | undefined = raw.shadows[0];
+	if (x['opaque'] === 'y') {
+		reasons.unshift('opaque=y');
+		const replaced = top !== undefined;
+		// The kernel marks every directory it creates in the upper opaque, new ones included.
+		reasons.push(replaced ? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden` : 'new directory (the kernel marks directories it creates opaque)');
+		return done('opaque-dir', {opaque: replaced ? 'replaced' : 'new'});
+	}
+	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
+	if (x['redirect'] !== undefined) {
+		const value = x['redirect'];
+		const absolute = value.startsWith('/');
+		const origin = resolveRedirect(raw.path, value);
+		const hits = raw.redirectHits ?? [];
+		reasons.unshift(`redirect ${value} (${absolute ? 'absolute' : 'relative'})`);
+		reasons.push(hits.length > 0 ? `renamed from ${origin} (lower ${hits.map((h) => h.layer).join(', ')})` : `origin ${origin} is in no lower layer`);
+		return done('redirect-dir', {redirect: {value, absolute, origin, originLayers: hits.map((h) => h.layer)}, origin});
+	}
+	if (top && top.stat.type === 'dir') {
+		reasons.unshift('origin' in x ? 'copied up to hold changed children' : `merges with lower ${top.layer} (no origin xattr)`);
+		const changes = compareWithLower(raw.stat, top.stat, raw.otherXattrs, raw.shadowXattrs);
+		return done('merge-dir', {copyUp: {fromLayer: top.layer, lowerSize: 0, changes, withOrigin: 'origin' in x}});
+	}
+	if ('origin' in x) {
+		reasons.push('origin recorded but no lower directory at this path');
+		return done('anomaly');
+	}
+	reasons.push(top ? `replaces lower ${top.layer}'s ${top.stat.type} without opaque=y` : 'no lower holds this path');
+	return done('new');
+}

@@ -1,0 +1,106 @@
+import {compareWithLower} from './classify.js';
+import type {Change, Entry, FileType, ScannedEntry, StatLite} from './entry.js';
+
+export type DiffOp = 'A' | 'C' | 'D';
+
+/** One path that differs between the lower-only view and the merged view. */
+export type DiffChange = {
+	readonly op: DiffOp;
+	readonly path: string;
+	readonly type?: FileType;
+	/** For C: what differs (data, mode, owner, mtime, xattrs, type). */
+	readonly changes?: readonly Change[];
+	/** Set on paths that belong to a rename (collapsed into one R line for people). */
+	readonly rename?: string;
+};
+
+export type Rename = {readonly from: string; readonly to: string; readonly type: FileType};
+
+export type ChangeSet = {
+	/** Every differing path, sorted: what a tree comparison of the two views would find. */
+	readonly changes: readonly DiffChange[];
+	readonly renames: readonly Rename[];
+};
+
+/** ext4 and most filesystems encode FILEID_INO32_GEN (type 1, 2): the lower inode number leads the fid. */
+export function originInode(originHex: string | undefined): number | undefined {
+	if (!originHex) return undefined;
+	const b = Buffer.from(originHex, 'hex');
+	if (b.length < 29 || b[1] !== 0xfb || (b[4] !== 1 && b[4] !== 2)) return undefined;
+	return b.readUInt32LE(21);
+}
+
+const statChanges = (after: StatLite, before: StatLite, ax: readonly string[] = [], bx: readonly string[] = []): Change[] => compareWithLower(after, before, ax, bx);
+
+/**
+ The change set of an upper layer, docker-diff style (Added / Changed / Deleted), plus renames
+ recovered from redirects and origin handles. Pure: everything comes from the scan.
+ */
+export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly Entry[]): ChangeSet {
+	const out = new Map<string, DiffChange>();
+	const add = (c: DiffChange): void => {
+		out.set(c.path, c);
+	};
+	const whiteoutInodes = new Map<number, string>();
+	scanned.forEach((s, i) => {
+		const e = entries[i] as Entry;
+		if (e.kind === 'whiteout') {
+			if (s.before) {
+				add({op: 'D', path: s.path, type: s.before.type});
+				whiteoutInodes.set(s.before.ino, s.path);
+			}
+		} else if (!s.before) {
+			add({op: 'A', path: s.path, type: s.stat.type});
+		} else {
+			const changes = statChanges(s.stat, s.before, s.otherXattrs, s.beforeXattrs);
+			if (changes.length > 0) add({op: 'C', path: s.path, type: s.stat.type, changes});
+		}
+		for (const h of s.hidden ?? []) add({op: 'D', path: h});
+		for (const r of s.revealed ?? []) {
+			if (r.same) continue;
+			if (!r.before) add({op: 'A', path: r.path, type: r.hit.type});
+			else {
+				const changes = statChanges(r.hit, r.before);
+				if (changes.length > 0) add({op: 'C', path: r.path, type: r.hit.type, changes});
+			}
+		}
+	});
+	const renames: Rename[] = [];
+	scanned.forEach((s, i) => {
+		const e = entries[i] as Entry;
+		let from: string | undefined;
+		if (e.kind === 'redirect-dir' || (e.kind === 'metacopy' && e.origin !== undefined)) from = e.redirect?.origin ?? e.origin;
+		else if (e.kind === 'copy-up' && !s.before) {
+			const ino = originInode(s.xattrs['origin']);
+			from = ino === undefined ? undefined : whiteoutInodes.get(ino);
+		}
+		if (from === undefined || from === s.path || out.get(from)?.op !== 'D') return;
+		renames.push({from, to: s.path, type: s.stat.type});
+	});
+	const result = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	const tagged = result.map((c) => {
+		const r = renames.find((x) => c.path === x.from || c.path.startsWith(`${x.from}/`) || c.path === x.to || c.path.startsWith(`${x.to}/`));
+		return r && c.op !== 'C' ? {...c, rename: `${r.from} → ${r.to}`} : c;
+	});
+	return {changes: tagged, renames};
+}
+
+/**
+ The lines people read: renames as one R line, and below a deleted, added or renamed directory
+ only the directory itself (the full list stays in --all and --json).
+ */
+export function collapseChanges(set: ChangeSet): {op: DiffOp | 'R'; path: string; detail: string}[] {
+	const lines: {op: DiffOp | 'R'; path: string; detail: string}[] = [];
+	const collapsedRoots: string[] = [];
+	for (const r of set.renames) {
+		lines.push({op: 'R', path: r.to, detail: `from ${r.from}`});
+		collapsedRoots.push(r.from, r.to);
+	}
+	for (const c of set.changes) {
+		if (c.rename !== undefined) continue;
+		if (collapsedRoots.some((root) => c.path.startsWith(`${root}/`))) continue;
+		if ((c.op === 'D' || c.op === 'A') && (c.type === 'dir' || c.type === undefined)) collapsedRoots.push(c.path);
+		lines.push({op: c.op, path: c.path, detail: c.op === 'C' ? (c.changes ?? []).join(',') : ''});
+	}
+	return lines.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

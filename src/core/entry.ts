@@ -1,0 +1,96 @@
+// Types for inspecting an overlay's layers. Plain data; JSON-serialisable.
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
+
+export type StatLite = {
+	readonly type: FileType;
+	/** Permission bits (mode & 0o7777). */
+	readonly perm: number;
+	readonly uid: number;
+	readonly gid: number;
+	readonly size: number;
+	/** 512-byte blocks allocated. */
+	readonly blocks: number;
+	readonly nlink: number;
+	readonly ino: number;
+	readonly dev: number;
+	readonly rdev: number;
+	readonly mtimeMs: number;
+};
+
+/** A lower layer as inspect numbers it: 1 is the bottom, as everywhere in ovl. */
+export type LayerRef = {readonly layer: number; readonly path: string; readonly dataOnly: boolean};
+
+/** One place in a lower layer that holds a path. */
+export type LowerHit = {
+	readonly layer: number;
+	readonly path: string;
+	readonly stat: StatLite;
+};
+
+/** What the scanner saw for one upper entry, before classification. */
+export type RawEntry = {
+	/** Overlay path, '/'-rooted. */
+	readonly path: string;
+	readonly stat: StatLite;
+	/** overlay.* xattrs of the live namespace, names without the prefix; binary values as hex. */
+	readonly xattrs: Readonly<Record<string, string>>;
+	/** Names of user-visible (non-overlay) xattrs. */
+	readonly otherXattrs: readonly string[];
+	/** Lower layers holding the same path in this dir's merge context, top first. */
+	readonly shadows: readonly LowerHit[];
+	/** For a redirect: the lower dirs/files the redirect resolves to, top first. */
+	readonly redirectHits?: readonly LowerHit[];
+	/** For metacopy: where the data comes from (redirect or same path; data-only layers included). */
+	readonly dataHit?: LowerHit;
+	/** Same-named user-visible xattrs of the top shadow, for metadata comparison. */
+	readonly shadowXattrs?: readonly string[];
+};
+
+export type EntryKind =
+	| 'whiteout'
+	| 'xwhiteout'
+	| 'opaque-dir'
+	| 'redirect-dir'
+	| 'merge-dir'
+	| 'copy-up'
+	| 'metacopy'
+	| 'new'
+	| 'anomaly';
+
+export const entryKinds: readonly EntryKind[] = ['whiteout', 'xwhiteout', 'opaque-dir', 'redirect-dir', 'merge-dir', 'copy-up', 'metacopy', 'new', 'anomaly'];
+
+export type Change = 'data' | 'mode' | 'owner' | 'mtime' | 'xattrs' | 'type';
+
+export type Entry = {
+	readonly path: string;
+	readonly type: FileType;
+	readonly kind: EntryKind;
+	/** The facts that decided the kind, e.g. "rdev 0:0", "opaque=y". */
+	readonly reasons: readonly string[];
+	/** Lower layers holding the same path, top first (layer numbers, 1 = bottom). */
+	readonly shadows: readonly number[];
+	readonly size: number;
+	/** Bytes allocated in the upper (blocks × 512). */
+	readonly bytes: number;
+	readonly xattrs: Readonly<Record<string, string>>;
+	readonly opaque?: 'replaced' | 'new';
+	readonly redirect?: {readonly value: string; readonly absolute: boolean; readonly origin: string; readonly originLayers: readonly number[]};
+	readonly metacopy?: {readonly digest?: string; readonly dataLayer?: number; readonly dataPath?: string; readonly lowerSize?: number};
+	readonly copyUp?: {readonly fromLayer: number; readonly lowerSize: number; readonly changes: readonly Change[]; readonly withOrigin: boolean};
+	readonly hardlink?: {readonly nlink: number; readonly indexed: boolean; readonly group?: readonly string[]};
+	readonly origin?: string;
+};
+
+/** A lower entry the new view shows at `path` (below a renamed or opaque dir), and what the lower-only view had there. */
+export type Revealed = {readonly path: string; readonly hit: StatLite; readonly before?: StatLite; readonly same: boolean};
+
+/** A raw entry plus what a change set needs: the lower-only view at the same path. */
+export type ScannedEntry = RawEntry & {
+	readonly before?: StatLite;
+	readonly beforeXattrs?: readonly string[];
+	/** Lower-only paths this entry makes disappear (below whiteouts, opaque and renamed dirs). */
+	readonly hidden?: readonly string[];
+	/** Lower paths that appear below a renamed dir. */
+	readonly revealed?: readonly Revealed[];
+};

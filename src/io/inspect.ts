@@ -1,0 +1,51 @@
+import {classifyEntry} from '../core/classify.js';
+import {diffEntries} from '../core/diff.js';
+import type {EntryKind} from '../core/entry.js';
+import {OvlError} from '../core/errors.js';
+import {inspectFindings, summarize, type Report} from '../core/report.js';
+import {upperSpace, workIncompat, type Located} from './locate.js';
+import {scanLayers} from './scan.js';
+
+export type InspectOptions = {
+	readonly withChanges: boolean;
+	readonly onProgress?: (scanned: number, dir: string) => void;
+};
+
+/** locate → scan → classify → summarise → findings (→ change set). */
+export async function buildReport(located: Located, options: InspectOptions): Promise<Report> {
+	if (located.upper === undefined) {
+		throw new OvlError('OVL_NO_UPPER', 'this overlay has no upper layer (read-only): nothing was written, so there is nothing to classify', 'ovl ls shows its lower layers', {exitCode: 2});
+	}
+	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace, ...(options.onProgress ? {onProgress: options.onProgress} : {})});
+	const entries = scan.entries.map(classifyEntry);
+	const inodeKeys = scan.entries.map((e) => `${e.stat.dev}:${e.stat.ino}`);
+	const group = new Map<string, string[]>();
+	scan.entries.forEach((e, i) => {
+		if (e.stat.nlink > 1 && e.stat.type !== 'dir') group.set(inodeKeys[i] as string, [...(group.get(inodeKeys[i] as string) ?? []), e.path]);
+	});
+	const withGroups = entries.map((e, i) => (e.hardlink ? {...e, hardlink: {...e.hardlink, group: group.get(inodeKeys[i] as string) ?? [e.path]}} : e));
+	const [space, incompat] = await Promise.all([upperSpace(located.upper), workIncompat(located.work)]);
+	const findings = [
+		...inspectFindings(withGroups, {
+			...(space ? {space} : {}),
+			incompat,
+			newestLowerMtimeMs: scan.newestLowerMtimeMs,
+			...(located.facts.mountedAt ? {mountedAt: located.facts.mountedAt} : {}),
+			...(located.facts.sharedWith ? {sharedWith: located.facts.sharedWith} : {}),
+		}),
+		...scan.problems.map((p) => ({code: 'OVL_SCAN_PROBLEM', severity: 'warning' as const, message: `${p.path}: ${p.message}`, hint: 'the upper changed while ovl read it; run again for a consistent view', path: p.path})),
+	];
+	return {
+		schema: 'ovl.inspect/v1',
+		mount: located.facts,
+		summary: summarize(withGroups, inodeKeys, space),
+		entries: withGroups,
+		findings,
+		...(options.withChanges ? {changes: diffEntries(scan.entries, entries)} : {}),
+	};
+}
+
+export function filterKinds(report: Report, kinds: readonly EntryKind[]): Report {
+	if (kinds.length === 0) return report;
+	return {...report, entries: report.entries.filter((e) => kinds.includes(e.kind))};
+}

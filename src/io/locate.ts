@@ -1,0 +1,124 @@
+import {existsSync} from 'node:fs';
+import {readdir, realpath, statfs} from 'node:fs/promises';
+import path from 'node:path';
+import type {LayerRef} from '../core/entry.js';
+import {OvlError, UsageError} from '../core/errors.js';
+import {decodeOverlay, overlayMounts, topMountAt} from '../core/mountinfo.js';
+import {renderOption} from '../core/options.js';
+import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
+import type {OverlayMount} from '../core/types.js';
+import {readMountinfo} from './proc.js';
+import {readRegistry, recordFor} from './registry.js';
+
+/** Where inspect reads from: the layers, bottom→top, and the facts to report. */
+export type Located = {
+	readonly upper: string | undefined;
+	readonly work: string | undefined;
+	readonly lowers: readonly LayerRef[];
+	readonly facts: MountFacts;
+	readonly mount?: OverlayMount;
+};
+
+// Docker's overlay2 keeps relative `l/<id>` lowerdirs in mountinfo (moby overlay.go, mountFrom).
+const dockerRoots = ['/var/lib/docker/overlay2'];
+
+function resolveRecorded(recorded: string, roots: readonly string[]): string | undefined {
+	if (path.isAbsolute(recorded)) return recorded;
+	for (const r of roots) {
+		const p = path.join(r, recorded);
+		if (existsSync(p)) return p;
+	}
+	return undefined;
+}
+
+/** Finds the overlay mounted at `merged` and makes every layer path absolute. */
+export async function locateMount(merged: string, root: string | undefined): Promise<Located> {
+	const target = await realpath(merged).catch(() => {
+		throw new OvlError('OVL_NOT_MOUNTED', `${merged} does not exist`, 'give the mount point of an overlay (ovl ls lists them), or use --upper/--lower', {exitCode: 2});
+	});
+	const entries = await readMountinfo();
+	const top = topMountAt(entries, target);
+	const o = top ? decodeOverlay(top) : undefined;
+	if (!o) throw new OvlError('OVL_NOT_OVERLAY', top ? `${target} is a ${top.fsType} mount, not an overlay` : `nothing is mounted on ${target}`, 'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…', {exitCode: 2});
+	const record = recordFor(await readRegistry(), o);
+	const topFirst = o.layers.lowers;
+	let lowers: {path: string; dataOnly: boolean; recorded: string}[];
+	let upper: string | undefined;
+	let work: string | undefined;
+	if (record) {
+		lowers = [...record.lowers].reverse().map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path}));
+		upper = record.upper;
+		work = record.work;
+	} else {
+		const roots = [...(root === undefined ? [] : [root]), ...dockerRoots];
+		const unresolved: string[] = [];
+		const abs = (p: string): string => resolveRecorded(p, roots) ?? (unresolved.push(p), p);
+		lowers = topFirst.map((l) => ({path: abs(l.path), dataOnly: l.dataOnly, recorded: l.path}));
+		upper = o.layers.upper === undefined ? undefined : abs(o.layers.upper);
+		work = o.layers.work === undefined ? undefined : abs(o.layers.work);
+		if (unresolved.length > 0) {
+			throw new UsageError(`the kernel recorded relative layer paths (${unresolved.slice(0, 2).join(', ')}) and ovl cannot tell what they were relative to`, 'pass --root DIR (the directory mount(8) ran in; for Docker, <data-root>/overlay2)', 'OVL_RELATIVE_LAYERS');
+		}
+	}
+	const n = lowers.length;
+	const layers: LayerInfo[] = [
+		...(upper === undefined ? [] : [{role: 'upper' as const, layer: 0, path: upper, ...(o.layers.upper !== upper ? {recorded: o.layers.upper ?? ''} : {})}]),
+		...lowers.map((l, i) => ({role: l.dataOnly ? ('data-only' as const) : ('lower' as const), layer: n - i, path: l.path, ...(l.recorded !== l.path ? {recorded: l.recorded} : {})})),
+	];
+	const sharedWith = overlayMounts(entries).filter((x) => x !== o && x.entry.mountId !== o.entry.mountId && x.layers.upper !== undefined && x.layers.upper === o.layers.upper && path.isAbsolute(x.layers.upper));
+	return {
+		upper,
+		work,
+		lowers: lowers.map((l, i) => ({layer: n - i, path: l.path, dataOnly: l.dataOnly})).reverse(),
+		mount: o,
+		facts: {
+			mountPoint: target,
+			mountId: o.entry.mountId,
+			options: o.options.map(renderOption),
+			xattrNamespace: o.xattrNamespace,
+			layers,
+			...(work === undefined ? {} : {work}),
+			source: 'mountinfo',
+			...(record ? {mountedAt: record.mountedAt} : {}),
+			...(sharedWith.length > 0 ? {sharedWith: sharedWith.map((x) => x.entry.mountPoint)} : {}),
+		},
+	};
+}
+
+/** Layers given on the command line (bottom→top), for an unmounted overlay. */
+export async function locateOffline(upper: string, lowersBottomUp: readonly string[], work: string | undefined, userxattr: boolean): Promise<Located> {
+	const abs = async (p: string): Promise<string> =>
+		realpath(p).catch(() => {
+			throw new OvlError('OVL_LAYER_MISSING', `${p} does not exist`, 'check the layer paths', {exitCode: 2});
+		});
+	const up = await abs(upper);
+	const lowers = await Promise.all(lowersBottomUp.map(abs));
+	const w = work === undefined ? undefined : await abs(work);
+	const refs: LayerRef[] = lowers.map((p, i) => ({layer: i + 1, path: p, dataOnly: false}));
+	return {
+		upper: up,
+		work: w,
+		lowers: refs,
+		facts: {
+			options: userxattr ? ['userxattr'] : [],
+			xattrNamespace: userxattr ? 'user' : 'trusted',
+			layers: [{role: 'upper', layer: 0, path: up}, ...[...refs].reverse().map((r) => ({role: 'lower' as const, layer: r.layer, path: r.path}))],
+			...(w === undefined ? {} : {work: w}),
+			source: 'offline',
+		},
+	};
+}
+
+export async function upperSpace(upper: string): Promise<SpaceFacts | undefined> {
+	try {
+		const s = await statfs(upper);
+		return {blocksFree: s.bavail, blocksTotal: s.blocks, blockSize: s.bsize, inodesFree: s.ffree, inodesTotal: s.files};
+	} catch {
+		return undefined;
+	}
+}
+
+export async function workIncompat(work: string | undefined): Promise<string[]> {
+	if (work === undefined) return [];
+	return readdir(path.join(work, 'work', 'incompat')).catch(() => []);
+}

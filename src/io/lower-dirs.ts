@@ -1,0 +1,123 @@
+import {lstatSync, readdirSync, type Dirent, type Stats} from 'node:fs';
+import path from 'node:path';
+import type {FileType, StatLite} from '../core/entry.js';
+import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
+import {getAttributeSync} from '@napi-rs/xattr';
+
+export type LowerDirEntry = {readonly type: FileType; readonly whiteout: boolean};
+
+export function statLite(st: Stats): StatLite {
+	return {type: fileTypeOfMode(st.mode), perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, blocks: st.blocks, nlink: st.nlink, ino: st.ino, dev: st.dev, rdev: st.rdev, mtimeMs: st.mtimeMs};
+}
+
+const direntType = (d: Dirent): FileType | undefined =>
+	d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : d.isSocket() ? 'socket' : d.isCharacterDevice() ? 'char' : d.isBlockDevice() ? 'block' : undefined;
+
+/**
+ Reads each lower directory once (readdir into a map) and answers lookups from memory, as the
+ kernel's merge would see them: whiteouts (0/0 char devices, xattr whiteouts) and opaque dirs in
+ lower layers stop the merge. Never follows symlinks.
+ */
+export class LowerDirs {
+	private readonly cache = new Map<string, Map<string, LowerDirEntry>>();
+	private readonly opaqueCache = new Map<string, boolean>();
+	private readonly ns: 'trusted' | 'user';
+	dirsRead = 0;
+
+	constructor(ns: 'trusted' | 'user') {
+		this.ns = ns;
+	}
+
+	read(dir: string): Map<string, LowerDirEntry> {
+		let m = this.cache.get(dir);
+		if (m) return m;
+		m = new Map();
+		let dirents: Dirent[] = [];
+		try {
+			dirents = readdirSync(dir, {withFileTypes: true});
+			this.dirsRead++;
+		} catch {
+			// Vanished or unreadable: an empty dir to the merge.
+		}
+		for (const d of dirents) {
+			const type = direntType(d) ?? fileTypeOfMode(lstatSync(path.join(dir, d.name)).mode);
+			let whiteout = false;
+			if (type === 'char') whiteout = lstatSync(path.join(dir, d.name), {throwIfNoEntry: false})?.rdev === 0;
+			else if (type === 'file' && this.hasXattr(path.join(dir, d.name), 'whiteout')) whiteout = true;
+			m.set(d.name, {type, whiteout});
+		}
+		this.cache.set(dir, m);
+		return m;
+	}
+
+	private hasXattr(p: string, name: string): boolean {
+		try {
+			return getAttributeSync(p, `${this.ns}.overlay.${name}`) !== null;
+		} catch {
+			return false;
+		}
+	}
+
+	isOpaque(dir: string): boolean {
+		let v = this.opaqueCache.get(dir);
+		if (v === undefined) {
+			try {
+				v = getAttributeSync(dir, `${this.ns}.overlay.opaque`)?.toString() === 'y';
+			} catch {
+				v = false;
+			}
+			this.opaqueCache.set(dir, v);
+		}
+		return v;
+	}
+
+	/** Lower hits for a name in a merge context, top first, up to a whiteout. */
+	hits(ctx: readonly CtxDir[], name: string): LowerName[] {
+		const out: LowerName[] = [];
+		for (const d of ctx) {
+			const e = this.read(d.path).get(name);
+			if (!e) continue;
+			if (e.whiteout) break;
+			out.push({layer: d.layer, path: path.join(d.path, name), type: e.type});
+			if (e.type !== 'dir') break;
+		}
+		return out;
+	}
+
+	/** The merge context of a child directory: lower dirs by that name, stopping at non-dirs and opaque lower dirs. */
+	childCtx(ctx: readonly CtxDir[], name: string): CtxDir[] {
+		const out: CtxDir[] = [];
+		for (const h of this.hits(ctx, name)) {
+			if (h.type !== 'dir') break;
+			out.push({layer: h.layer, path: h.path});
+			if (this.isOpaque(h.path)) break;
+		}
+		return out;
+	}
+
+	/** Names visible in a merge context (lower-only view), with the topmost hit for each. */
+	children(ctx: readonly CtxDir[]): Map<string, LowerName> {
+		const out = new Map<string, LowerName>();
+		const hidden = new Set<string>();
+		for (const d of ctx) {
+			for (const [name, e] of this.read(d.path)) {
+				if (out.has(name) || hidden.has(name)) continue;
+				if (e.whiteout) hidden.add(name);
+				else out.set(name, {layer: d.layer, path: path.join(d.path, name), type: e.type});
+			}
+			// Below a non-dir the lower dirs are not merged; ctx already stops there.
+		}
+		// A name that is a non-dir in a higher layer hides lower dirs of the same name: hits() handles that.
+		return out;
+	}
+
+	/** Every path below `rel` in a lower-only view (overlay path → topmost hit). */
+	tree(ctx: readonly CtxDir[], rel: string, out = new Map<string, LowerName>()): Map<string, LowerName> {
+		for (const [name, hit] of this.children(ctx)) {
+			const p = `${rel}/${name}`;
+			out.set(p, hit);
+			if (hit.type === 'dir') this.tree(this.childCtx(ctx, name), p, out);
+		}
+		return out;
+	}
+}

@@ -1,0 +1,210 @@
+import {lstatSync, readdirSync} from 'node:fs';
+import path from 'node:path';
+import {getAttributeSync, listAttributesSync} from '@napi-rs/xattr';
+import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
+import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
+import {resolveRedirect} from '../core/classify.js';
+import {LowerDirs, statLite} from './lower-dirs.js';
+
+export type ScanInput = {
+	readonly upper: string;
+	/** Bottom→top; data-only layers (at the bottom) only serve metacopy redirects. */
+	readonly lowers: readonly LayerRef[];
+	readonly ns: 'trusted' | 'user';
+	readonly onProgress?: (scanned: number, dir: string) => void;
+};
+
+
+
+export type ScanResult = {
+	readonly entries: ScannedEntry[];
+	readonly lowerDirsRead: number;
+	readonly problems: readonly {path: string; message: string}[];
+	/** Newest mtime seen on a lower directory or file that inspect looked at. */
+	readonly newestLowerMtimeMs: number;
+};
+
+const textXattrs = new Set(['opaque', 'redirect', 'nlink', 'protattr', 'impure']);
+
+function overlayXattrs(p: string, ns: string): {overlay: Record<string, string>; other: string[]} {
+	const overlay: Record<string, string> = {};
+	const other: string[] = [];
+	let names: string[] = [];
+	try {
+		names = listAttributesSync(p);
+	} catch {
+		return {overlay, other};
+	}
+	const prefix = `${ns}.overlay.`;
+	for (const n of names) {
+		if (n.startsWith(prefix)) {
+			const key = n.slice(prefix.length);
+			const v = safeGet(p, n);
+			overlay[key] = v === undefined ? '' : textXattrs.has(key) ? v.toString('utf8') : v.toString('hex');
+		} else if (!n.startsWith('trusted.overlay.') && !n.startsWith('user.overlay.')) {
+			other.push(`${n}=${safeGet(p, n)?.toString('hex') ?? ''}`);
+		}
+	}
+	return {overlay, other};
+}
+
+function safeGet(p: string, name: string): Buffer | undefined {
+	try {
+		return getAttributeSync(p, name) ?? undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+type DirJob = {readonly rel: string; readonly abs: string; readonly merge: CtxDir[]; readonly view: CtxDir[]};
+
+/**
+ Walks the upper layer (lstat, no-follow xattrs, never file contents) and pairs every entry with
+ the lower layers: `merge` is the kernel's merge context for classification (it follows upper
+ redirects and stops at upper opaque dirs); `view` is what the lowers alone show at the same path,
+ which is what a change set compares against. Each lower directory is read once.
+ */
+export function scanLayers(input: ScanInput): ScanResult {
+	const lowers = new LowerDirs(input.ns);
+	const regular = [...input.lowers].filter((l) => !l.dataOnly).reverse();
+	const all = [...input.lowers].reverse();
+	const rootCtx: CtxDir[] = regular.map((l) => ({layer: l.layer, path: l.path}));
+	const entries: ScannedEntry[] = [];
+	const index = new Map<string, number>();
+	const problems: {path: string; message: string}[] = [];
+	let newest = 0;
+	const lowerStat = (p: string): StatLite | undefined => {
+		const st = lstatSync(p, {throwIfNoEntry: false});
+		if (!st) return undefined;
+		if (st.mtimeMs > newest) newest = st.mtimeMs;
+		return statLite(st);
+	};
+	const toHit = (n: LowerName): LowerHit | undefined => {
+		const stat = lowerStat(n.path);
+		return stat ? {layer: n.layer, path: n.path, stat} : undefined;
+	};
+	const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
+		for (const l of layers) {
+			const stat = lowerStat(path.join(l.path, overlayPath));
+			if (stat) return {layer: l.layer, path: path.join(l.path, overlayPath), stat};
+		}
+		return undefined;
+	};
+	const redirectCtx = (job: DirJob, value: string): CtxDir[] => {
+		if (value.startsWith('/')) {
+			const out: CtxDir[] = [];
+			for (const l of regular) {
+				const p = path.join(l.path, value);
+				const st = lstatSync(p, {throwIfNoEntry: false});
+				if (!st) continue;
+				if (!st.isDirectory()) break;
+				out.push({layer: l.layer, path: p});
+				if (lowers.isOpaque(p)) break;
+			}
+			return out;
+		}
+		return lowers.childCtx(job.merge, value);
+	};
+
+	const stack: DirJob[] = [{rel: '', abs: input.upper, merge: rootCtx, view: rootCtx}];
+	let scanned = 0;
+	while (stack.length > 0) {
+		const job = stack.pop() as DirJob;
+		for (const d of job.merge) lowerStat(d.path);
+		let names: string[];
+		try {
+			names = readdirSync(job.abs).sort();
+		} catch (error) {
+			problems.push({path: job.rel || '/', message: (error as Error).message});
+			continue;
+		}
+		const children: DirJob[] = [];
+		for (const name of names) {
+			const abs = path.join(job.abs, name);
+			const rel = `${job.rel}/${name}`;
+			const st = lstatSync(abs, {throwIfNoEntry: false});
+			if (!st) {
+				problems.push({path: rel, message: 'vanished while scanning'});
+				continue;
+			}
+			scanned++;
+			const stat = statLite(st);
+			const {overlay, other} = overlayXattrs(abs, input.ns);
+			const shadows = lowers.hits(job.merge, name).map(toHit).filter((h): h is LowerHit => h !== undefined);
+			const viewHits = lowers.hits(job.view, name);
+			const before = viewHits[0];
+			const top = shadows[0];
+			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows};
+			if (top) raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			if (before) {
+				const same = top !== undefined && top.path === before.path;
+				const beforeStat = same ? top.stat : lowerStat(before.path);
+				if (beforeStat) raw.before = beforeStat;
+				raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
+			}
+			if ('metacopy' in overlay) {
+				const r = overlay['redirect'];
+				const dataPath = r === undefined ? rel : resolveRedirect(rel, r);
+				const hit = r !== undefined && r.startsWith('/') ? resolveInLayers(all, dataPath) : r !== undefined ? lowers.hits(job.merge, r).map(toHit)[0] : top;
+				if (hit) raw.dataHit = hit;
+			}
+			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
+			if (isWhiteout && before?.type === 'dir') raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
+			if (stat.type === 'dir') {
+				const viewCtx = lowers.childCtx(job.view, name);
+				let merge: CtxDir[];
+				if (overlay['opaque'] === 'y') merge = [];
+				else if (overlay['redirect'] !== undefined) {
+					merge = redirectCtx(job, overlay['redirect']);
+					raw.redirectHits = merge.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'})).filter((h): h is LowerHit => h !== undefined);
+				} else merge = lowers.childCtx(job.merge, name);
+				children.push({rel, abs, merge, view: viewCtx});
+			}
+			index.set(rel, entries.length);
+			entries.push(raw);
+		}
+		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
+		// between the new view and the lower-only view: record what disappears and what appears.
+		if (!sameCtx(job.merge, job.view) && job.rel !== '') {
+			const delta = lowerDelta(lowers, job, new Set(names), lowerStat);
+			const i = index.get(job.rel);
+			const parent = i === undefined ? undefined : entries[i];
+			if (parent && i !== undefined && (delta.hidden.length > 0 || delta.revealed.length > 0)) {
+				entries[i] = {...parent, hidden: [...(parent.hidden ?? []), ...delta.hidden], revealed: delta.revealed};
+			}
+		}
+		stack.push(...children.reverse());
+		input.onProgress?.(scanned, job.rel || '/');
+	}
+	entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	return {entries, lowerDirsRead: lowers.dirsRead, problems, newestLowerMtimeMs: newest};
+}
+
+/** Compares the lower-provided children of one directory under its merge and view contexts. */
+function lowerDelta(lowers: LowerDirs, job: DirJob, upperNames: ReadonlySet<string>, stat: (p: string) => StatLite | undefined): {hidden: string[]; revealed: Revealed[]} {
+	const hidden: string[] = [];
+	const revealed: Revealed[] = [];
+	const merged = new Map<string, LowerName>();
+	const viewed = new Map<string, LowerName>();
+	for (const [name, hit] of lowers.children(job.merge)) {
+		if (upperNames.has(name)) continue;
+		const p = `${job.rel}/${name}`;
+		merged.set(p, hit);
+		if (hit.type === 'dir') lowers.tree(lowers.childCtx(job.merge, name), p, merged);
+	}
+	for (const [name, hit] of lowers.children(job.view)) {
+		if (upperNames.has(name)) continue;
+		const p = `${job.rel}/${name}`;
+		viewed.set(p, hit);
+		if (hit.type === 'dir') lowers.tree(lowers.childCtx(job.view, name), p, viewed);
+	}
+	for (const [p, hit] of merged) {
+		const v = viewed.get(p);
+		const hitStat = stat(hit.path);
+		if (!hitStat) continue;
+		const beforeStat = v ? stat(v.path) : undefined;
+		revealed.push({path: p, hit: hitStat, ...(beforeStat ? {before: beforeStat} : {}), same: v?.path === hit.path});
+	}
+	for (const p of viewed.keys()) if (!merged.has(p)) hidden.push(p);
+	return {hidden, revealed};
+}
