@@ -101,9 +101,10 @@ export async function runCli(args: string[]): Promise<number> {
 		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).inspectCommand({...layerArgs(argv), kinds: strings(argv.kind), strict: argv.strict}, c)))
 		.command('diff [merged]', 'Added / Changed / Deleted / Renamed paths, like docker diff, computed from the layers', (y) => layerOptions(y)
 			.option('all', {type: 'boolean', default: false, describe: 'list every path below added, deleted and renamed directories'})
+			.option('content', {type: 'boolean', default: false, describe: 'read copied-up files to tell data changes from touch (hashes contents)'})
 			.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
 			.example('$0 diff demo/merged', 'what changed, compared with the lower layers'),
-		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).diffCommand({...layerArgs(argv), all: argv.all, strict: argv.strict}, c)))
+		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).diffCommand({...layerArgs(argv), all: argv.all, strict: argv.strict, content: argv.content}, c)))
 		.completion('completion', 'print a bash/zsh completion script')
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()

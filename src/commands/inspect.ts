@@ -48,8 +48,8 @@ export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; s
 }
 
 /** `ovl diff`: Added / Changed / Deleted / Renamed between the lowers and the merged view. */
-export async function diffCommand(o: LayerArgs & {all: boolean; strict: boolean}, ctx: Context): Promise<number> {
-	const report = await buildReport(await locate(o), {withChanges: true});
+export async function diffCommand(o: LayerArgs & {all: boolean; strict: boolean; content: boolean}, ctx: Context): Promise<number> {
+	const report = await buildReport(await locate(o), {withChanges: true, content: o.content});
 	const set = report.changes ?? {changes: [], renames: []};
 	if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.diff/v1', mount: report.mount, changes: set.changes, renames: set.renames, findings: report.findings});
 	else ctx.out(plainChanges(set, o.all));

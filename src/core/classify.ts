@@ -13,8 +13,10 @@ export function resolveRedirect(entryPath: string, value: string): string {
 export function compareWithLower(upper: StatLite, lower: StatLite, upperX: readonly string[], lowerX: readonly string[] | undefined): Change[] {
 	const out: Change[] = [];
 	if (upper.type !== lower.type) return ['type'];
-	if (upper.type !== 'dir' && (upper.size !== lower.size || upper.mtimeMs !== lower.mtimeMs)) out.push('data');
-	if (upper.type === 'dir' && upper.mtimeMs !== lower.mtimeMs) out.push('mtime');
+	// Without reading contents: a size change is a data change; an mtime change may be either
+	// (write or touch). --content settles it by hashing (contentDiffers).
+	if (upper.type !== 'dir' && upper.size !== lower.size) out.push('data');
+	if (upper.mtimeMs !== lower.mtimeMs) out.push('mtime');
 	if (upper.perm !== lower.perm) out.push('mode');
 	if (upper.uid !== lower.uid || upper.gid !== lower.gid) out.push('owner');
 	if (lowerX !== undefined && [...upperX].sort().join('\0') !== [...lowerX].sort().join('\0')) out.push('xattrs');
@@ -101,6 +103,8 @@ export function classifyEntry(raw: RawEntry): Entry {
 		else reasons.push(`copied from lower ${top.layer}`);
 		if ('redirect' in x) reasons.push(`redirect ${x['redirect']}`);
 		const changes = compareWithLower(s, top.stat, raw.otherXattrs, raw.shadowXattrs);
+		if (raw.contentDiffers === true && !changes.includes('data')) changes.unshift('data');
+		if (raw.contentDiffers !== undefined) reasons.push(raw.contentDiffers ? 'contents differ from the lower copy' : 'contents identical to the lower copy');
 		if (changes.includes('type')) {
 			reasons.push(`replaces a lower ${top.stat.type} with a ${s.type}`);
 			return done('new', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x}});
@@ -117,8 +121,8 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 	if (x['opaque'] === 'y') {
 		reasons.unshift('opaque=y');
 		const replaced = top !== undefined;
-		// The kernel marks every directory it creates in the upper opaque, new ones included.
-		reasons.push(replaced ? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden` : 'new directory (the kernel marks directories it creates opaque)');
+		// With redirect_dir=on the kernel marks every directory it creates opaque, new ones included.
+		reasons.push(replaced ? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden` : 'new directory (with redirect_dir=on the kernel marks the directories it creates opaque)');
 		return done('opaque-dir', {opaque: replaced ? 'replaced' : 'new'});
 	}
 	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
@@ -142,4 +146,21 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 	}
 	reasons.push(top ? `replaces lower ${top.layer}'s ${top.stat.type} without opaque=y` : 'no lower holds this path');
 	return done('new');
+}
+
+/**
+ A copy-up with an origin but nothing at its own path in the lowers was renamed or hard-linked
+ after copy-up: find its lower original by the inode in the origin handle (FILEID_INO32_GEN),
+ among the lower files the scan saw (a rename leaves a whiteout that shadows the original).
+ */
+export function linkOrigins(entries: readonly Entry[], raws: readonly RawEntry[], originInode: (hex: string | undefined) => number | undefined): Entry[] {
+	const byInode = new Map<number, LowerHit>();
+	for (const r of raws) for (const h of r.shadows) if (h.stat.type !== 'dir') byInode.set(h.stat.ino, h);
+	return entries.map((e, i) => {
+		if (e.kind !== 'copy-up' || !e.copyUp || e.copyUp.fromLayer !== 0) return e;
+		const ino = originInode(raws[i]?.xattrs['origin']);
+		const hit = ino === undefined ? undefined : byInode.get(ino);
+		if (!hit) return e;
+		return {...e, reasons: [...e.reasons.filter((r) => !r.startsWith('origin recorded but')), `origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`], copyUp: {...e.copyUp, fromLayer: hit.layer, lowerSize: hit.stat.size}};
+	});
 }

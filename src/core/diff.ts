@@ -53,6 +53,7 @@ export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly 
 			add({op: 'A', path: s.path, type: s.stat.type});
 		} else {
 			const changes = statChanges(s.stat, s.before, s.otherXattrs, s.beforeXattrs);
+			if (s.contentDiffers === true && !changes.includes('data')) changes.unshift('data');
 			if (changes.length > 0) add({op: 'C', path: s.path, type: s.stat.type, changes});
 		}
 		for (const h of s.hidden ?? []) add({op: 'D', path: h});

@@ -45,6 +45,8 @@ export type RawEntry = {
 	readonly dataHit?: LowerHit;
 	/** Same-named user-visible xattrs of the top shadow, for metadata comparison. */
 	readonly shadowXattrs?: readonly string[];
+	/** Only with --content: whether the bytes differ from the top shadow's. */
+	readonly contentDiffers?: boolean;
 };
 
 export type EntryKind =

@@ -60,11 +60,11 @@ export function summarize(entries: readonly Entry[], inodeKeys: readonly string[
 	entries.forEach((e, i) => {
 		counts[e.kind]++;
 		const key = inodeKeys[i] ?? e.path;
-		if (!seen.has(key)) {
-			seen.add(key);
-			upperBytes += e.bytes;
-		}
-		if (e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0) duplicatedBytes += e.copyUp.lowerSize;
+		const first = !seen.has(key);
+		seen.add(key);
+		if (first) upperBytes += e.bytes;
+		// Hard links share one copy: count their bytes once.
+		if (first && e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0) duplicatedBytes += e.copyUp.lowerSize;
 		if (e.kind === 'metacopy') metacopySavedBytes += e.metacopy?.lowerSize ?? 0;
 	});
 	return {counts, entries: entries.length, upperBytes, upperInodes: seen.size, duplicatedBytes, metacopySavedBytes, ...(space ? {upperSpace: space} : {})};

@@ -1,5 +1,5 @@
-import {classifyEntry} from '../core/classify.js';
-import {diffEntries} from '../core/diff.js';
+import {classifyEntry, linkOrigins} from '../core/classify.js';
+import {diffEntries, originInode} from '../core/diff.js';
 import type {EntryKind} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {inspectFindings, summarize, type Report} from '../core/report.js';
@@ -8,6 +8,7 @@ import {scanLayers} from './scan.js';
 
 export type InspectOptions = {
 	readonly withChanges: boolean;
+	readonly content?: boolean;
 	readonly onProgress?: (scanned: number, dir: string) => void;
 };
 
@@ -16,14 +17,20 @@ export async function buildReport(located: Located, options: InspectOptions): Pr
 	if (located.upper === undefined) {
 		throw new OvlError('OVL_NO_UPPER', 'this overlay has no upper layer (read-only): nothing was written, so there is nothing to classify', 'ovl ls shows its lower layers', {exitCode: 2});
 	}
-	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace, ...(options.onProgress ? {onProgress: options.onProgress} : {})});
-	const entries = scan.entries.map(classifyEntry);
+	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace, content: options.content ?? false, ...(options.onProgress ? {onProgress: options.onProgress} : {})});
+	const entries = linkOrigins(scan.entries.map(classifyEntry), scan.entries, originInode);
 	const inodeKeys = scan.entries.map((e) => `${e.stat.dev}:${e.stat.ino}`);
 	const group = new Map<string, string[]>();
 	scan.entries.forEach((e, i) => {
 		if (e.stat.nlink > 1 && e.stat.type !== 'dir') group.set(inodeKeys[i] as string, [...(group.get(inodeKeys[i] as string) ?? []), e.path]);
 	});
-	const withGroups = entries.map((e, i) => (e.hardlink ? {...e, hardlink: {...e.hardlink, group: group.get(inodeKeys[i] as string) ?? [e.path]}} : e));
+	const withGroups = entries.map((e, i) => {
+		if (!e.hardlink) return e;
+		const members = group.get(inodeKeys[i] as string) ?? [e.path];
+		const others = members.filter((p) => p !== e.path);
+		const reason = `hard link, nlink ${e.hardlink.nlink}${others.length > 0 ? ` (also ${others.join(', ')})` : ''}${e.hardlink.indexed ? `, indexed (nlink=${e.xattrs['nlink'] ?? ''})` : ''}`;
+		return {...e, reasons: [...e.reasons, reason], hardlink: {...e.hardlink, group: members}};
+	});
 	const [space, incompat] = await Promise.all([upperSpace(located.upper), workIncompat(located.work)]);
 	const findings = [
 		...inspectFindings(withGroups, {

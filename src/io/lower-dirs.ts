@@ -71,7 +71,7 @@ export class LowerDirs {
 		return v;
 	}
 
-	/** Lower hits for a name in a merge context, top first, up to a whiteout. */
+	/** Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the first is visible. */
 	hits(ctx: readonly CtxDir[], name: string): LowerName[] {
 		const out: LowerName[] = [];
 		for (const d of ctx) {
@@ -79,7 +79,6 @@ export class LowerDirs {
 			if (!e) continue;
 			if (e.whiteout) break;
 			out.push({layer: d.layer, path: path.join(d.path, name), type: e.type});
-			if (e.type !== 'dir') break;
 		}
 		return out;
 	}

@@ -1,4 +1,4 @@
-import {lstatSync, readdirSync} from 'node:fs';
+import {closeSync, lstatSync, openSync, readSync, readdirSync, constants} from 'node:fs';
 import path from 'node:path';
 import {getAttributeSync, listAttributesSync} from '@napi-rs/xattr';
 import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
@@ -12,6 +12,8 @@ export type ScanInput = {
 	readonly lowers: readonly LayerRef[];
 	readonly ns: 'trusted' | 'user';
 	readonly onProgress?: (scanned: number, dir: string) => void;
+	/** Hash copied-up files against their lower copy (reads contents; off by default). */
+	readonly content?: boolean;
 };
 
 
@@ -90,6 +92,18 @@ export function scanLayers(input: ScanInput): ScanResult {
 		}
 		return undefined;
 	};
+	// A lower file may itself be a metacopy stub (composefs-style) whose absolute redirect points
+	// into a lower or data-only layer below it: follow the chain to the layer that holds the bytes.
+	const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
+		let current: LowerHit | undefined = hit;
+		for (let depth = 0; current && depth < 8; depth++) {
+			if (safeGet(current.path, `${input.ns}.overlay.metacopy`) === undefined) return current;
+			const next: string | undefined = safeGet(current.path, `${input.ns}.overlay.redirect`)?.toString();
+			const below: LayerRef[] = all.filter((l) => l.layer < (current as LowerHit).layer);
+			current = next !== undefined && next.startsWith('/') ? resolveInLayers(below, next) : resolveInLayers(below, current.path.slice((all.find((l) => l.layer === (current as LowerHit).layer)?.path ?? '').length));
+		}
+		return current;
+	};
 	const redirectCtx = (job: DirJob, value: string): CtxDir[] => {
 		if (value.startsWith('/')) {
 			const out: CtxDir[] = [];
@@ -136,6 +150,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 			const top = shadows[0];
 			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows};
 			if (top) raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay)) raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
 			if (before) {
 				const same = top !== undefined && top.path === before.path;
 				const beforeStat = same ? top.stat : lowerStat(before.path);
@@ -146,7 +161,8 @@ export function scanLayers(input: ScanInput): ScanResult {
 				const r = overlay['redirect'];
 				const dataPath = r === undefined ? rel : resolveRedirect(rel, r);
 				const hit = r !== undefined && r.startsWith('/') ? resolveInLayers(all, dataPath) : r !== undefined ? lowers.hits(job.merge, r).map(toHit)[0] : top;
-				if (hit) raw.dataHit = hit;
+				const data = hit ? followLowerMetacopy(hit) : undefined;
+				if (data) raw.dataHit = data;
 			}
 			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
 			if (isWhiteout && before?.type === 'dir') raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
@@ -207,4 +223,23 @@ function lowerDelta(lowers: LowerDirs, job: DirJob, upperNames: ReadonlySet<stri
 	}
 	for (const p of viewed.keys()) if (!merged.has(p)) hidden.push(p);
 	return {hidden, revealed};
+}
+
+/** Compares two regular files chunk by chunk, opened without following links. */
+function sameContents(a: string, b: string): boolean {
+	const fa = openSync(a, constants.O_RDONLY | constants.O_NOFOLLOW);
+	const fb = openSync(b, constants.O_RDONLY | constants.O_NOFOLLOW);
+	try {
+		const ba = Buffer.alloc(1 << 16);
+		const bb = Buffer.alloc(1 << 16);
+		for (;;) {
+			const na = readSync(fa, ba, 0, ba.length, null);
+			const nb = readSync(fb, bb, 0, bb.length, null);
+			if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+			if (na === 0) return true;
+		}
+	} finally {
+		closeSync(fa);
+		closeSync(fb);
+	}
 }

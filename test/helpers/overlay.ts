@@ -1,0 +1,31 @@
+import {mkdir, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+
+/** Mounts an overlay directly with mount(8) (lowers bottom→top), for tests that study the kernel. */
+export async function mountOverlay(o: {lowers: string[]; upper?: string; work?: string; merged: string; options?: string[]}): Promise<void> {
+	await mkdir(o.merged, {recursive: true});
+	if (o.upper) await mkdir(o.upper, {recursive: true});
+	if (o.work) await mkdir(o.work, {recursive: true});
+	const opts = [`lowerdir=${[...o.lowers].reverse().join(':')}`];
+	if (o.upper && o.work) opts.push(`upperdir=${o.upper}`, `workdir=${o.work}`);
+	opts.push(...(o.options ?? []));
+	await execa('mount', ['-t', 'overlay', 'overlay', '-o', opts.join(','), o.merged]);
+}
+
+export async function umount(p: string): Promise<void> {
+	await execa('umount', [p]);
+}
+
+/** Creates files (content strings) and dirs (trailing '/') below root. */
+export async function makeTree(root: string, spec: Record<string, string>): Promise<void> {
+	await mkdir(root, {recursive: true});
+	for (const [rel, content] of Object.entries(spec)) {
+		const p = path.join(root, rel);
+		if (rel.endsWith('/')) await mkdir(p, {recursive: true});
+		else {
+			await mkdir(path.dirname(p), {recursive: true});
+			await writeFile(p, content);
+		}
+	}
+}

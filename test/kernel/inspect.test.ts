@@ -1,0 +1,247 @@
+import {appendFileSync, chmodSync, chownSync, closeSync, linkSync, openSync, renameSync, rmSync, mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync, lstatSync} from 'node:fs';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterEach, beforeEach, expect, test} from 'vitest';
+import type {Entry} from '../../src/core/entry.js';
+import type {Report} from '../../src/core/report.js';
+import {buildReport} from '../../src/io/inspect.js';
+import {locateMount, locateOffline} from '../../src/io/locate.js';
+import {describeKernel} from '../helpers/kernel.js';
+import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
+import {runOvl} from '../helpers/run-ovl.js';
+import {cleanScratch, makeScratch} from '../helpers/scratch.js';
+import {hashTree} from '../helpers/tree-hash.js';
+
+let dir = '';
+let guarded: [string, string][] = [];
+const p = (...parts: string[]): string => path.join(dir, ...parts);
+const m = (rel: string): string => path.join(dir, 'm', rel);
+
+async function setup(trees: Record<string, string>[], options: string[] = []): Promise<void> {
+	const lowers = trees.map((_, i) => p(`l${i + 1}`));
+	for (const [i, t] of trees.entries()) await makeTree(lowers[i] as string, t);
+	guarded = await Promise.all(lowers.map(async (l) => [l, await hashTree(l)] as [string, string]));
+	await mountOverlay({lowers, upper: p('u'), work: p('w'), merged: p('m'), options});
+}
+
+async function inspect(): Promise<Report> {
+	return buildReport(await locateMount(p('m'), undefined), {withChanges: true});
+}
+
+function entry(r: Report, rel: string): Entry {
+	const e = r.entries.find((x) => x.path === rel);
+	if (!e) throw new Error(`no entry ${rel}; have ${r.entries.map((x) => x.path).join(' ')}`);
+	return e;
+}
+const kinds = (r: Report): Record<string, string> => Object.fromEntries(r.entries.map((e) => [e.path, e.kind]));
+
+describeKernel('ovl inspect on real overlays', () => {
+	beforeEach(async () => {
+		dir = await makeScratch('ovl-inspect-');
+		guarded = [];
+	});
+	afterEach(async () => {
+		const changed: string[] = [];
+		for (const [l, h] of guarded) if ((await hashTree(l)) !== h) changed.push(l);
+		await cleanScratch(dir);
+		expect(changed, 'lower layers changed').toEqual([]);
+	});
+
+	test('the seed experiment: whiteout for a, b served by lower2, nothing else', async () => {
+		await setup([{a: 'docker\noverlay\n', b: 'old\n'}, {b: 'filesystem\n'}]);
+		rmSync(m('a'));
+		const r = await inspect();
+		expect(kinds(r)).toEqual({'/a': 'whiteout'});
+		expect(entry(r, '/a')).toMatchObject({type: 'char', shadows: [1]});
+		expect(r.changes?.changes).toEqual([{op: 'D', path: '/a', type: 'file'}]);
+		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([['upper', 0], ['lower', 2], ['lower', 1]]);
+	});
+
+	test('every operation of the copy-up table (metacopy off)', async () => {
+		await setup([{w: 'w', rdwr: 'r', trunc: 'tttt', ch: 'c', own: 'o', ut: 'u', xa: 'x', ln: 'l', mv: 'm', ro: 'ro', st: 'st'}]);
+		appendFileSync(m('w'), 'more');
+		closeSync(openSync(m('rdwr'), 'r+'));
+		truncateSync(m('trunc'), 1);
+		chmodSync(m('ch'), 0o600);
+		chownSync(m('own'), 1000, 1000);
+		utimesSync(m('ut'), 1000, 1000);
+		await execa('setfattr', ['-n', 'user.k', '-v', 'v', m('xa')]);
+		linkSync(m('ln'), m('ln2'));
+		renameSync(m('mv'), m('mv2'));
+		closeSync(openSync(m('ro'), 'r'));
+		lstatSync(m('st'));
+		const r = await inspect();
+		expect(kinds(r)).toEqual({
+			'/ch': 'copy-up', '/ln': 'copy-up', '/ln2': 'copy-up', '/mv': 'whiteout', '/mv2': 'copy-up', '/own': 'copy-up',
+			'/rdwr': 'copy-up', '/trunc': 'copy-up', '/ut': 'copy-up', '/w': 'copy-up', '/xa': 'copy-up',
+		});
+		expect(entry(r, '/w').copyUp?.changes).toEqual(['data', 'mtime']);
+		expect(entry(r, '/rdwr').copyUp?.changes).toEqual([]);
+		expect(entry(r, '/ch').copyUp?.changes).toEqual(['mode']);
+		expect(entry(r, '/own').copyUp?.changes).toEqual(['owner']);
+		expect(entry(r, '/ut').copyUp?.changes).toEqual(['mtime']);
+		expect(entry(r, '/xa').copyUp?.changes).toEqual(['xattrs']);
+		expect(entry(r, '/ln').hardlink?.group).toEqual(['/ln', '/ln2']);
+		// w rdwr trunc ch own ut xa ln(=ln2, one inode) mv2
+		expect(r.summary.duplicatedBytes).toBe(1 + 1 + 4 + 1 + 1 + 1 + 1 + 1 + 1);
+		expect(r.changes?.renames).toEqual([{from: '/mv', to: '/mv2', type: 'file'}]);
+		const cli = await runOvl(['diff', p('m')]);
+		expect(cli.stdout).toContain('R\t/mv2\tfrom /mv');
+		expect(cli.stdout).toContain('C\t/ch\tmode');
+	});
+
+	test('directory rename: EXDEV without redirect_dir, a redirect with redirect_dir=on', async () => {
+		await setup([{'d/f': '1', 'd/sub/g': '2', 'e/': ''}]);
+		expect(() => renameSync(m('d'), m('d2'))).toThrow(/EXDEV/);
+		await umount(p('m'));
+		rmSync(p('u'), {recursive: true});
+		rmSync(p('w'), {recursive: true});
+		await mountOverlay({lowers: [p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['redirect_dir=on']});
+		renameSync(m('d'), m('d2'));
+		mkdirSync(m('x'));
+		renameSync(m('e'), m('x/e'));
+		const r = await inspect();
+		expect(entry(r, '/d2')).toMatchObject({kind: 'redirect-dir', redirect: {value: 'd', absolute: false, origin: '/d', originLayers: [1]}});
+		expect(entry(r, '/x/e')).toMatchObject({kind: 'redirect-dir', redirect: {value: '/e', absolute: true, origin: '/e'}});
+		expect(kinds(r)['/d']).toBe('whiteout');
+		expect(entry(r, '/x')).toMatchObject({kind: 'opaque-dir', opaque: 'new'});
+		expect(r.changes?.renames.map((x) => `${x.from}>${x.to}`).sort()).toEqual(['/d>/d2', '/e>/x/e']);
+		expect(r.changes?.changes.filter((c) => c.op === 'A').map((c) => c.path)).toEqual(expect.arrayContaining(['/d2', '/d2/f', '/d2/sub', '/d2/sub/g']));
+	});
+
+	test('rm -rf + mkdir: an opaque dir that replaced a lower dir', async () => {
+		await setup([{'d/f': '1', 'd/sub/g': '2'}]);
+		rmSync(m('d'), {recursive: true});
+		mkdirSync(m('d'));
+		writeFileSync(m('d/new'), 'n');
+		mkdirSync(m('fresh'));
+		const r = await inspect();
+		expect(entry(r, '/d')).toMatchObject({kind: 'opaque-dir', opaque: 'replaced'});
+		// Without redirect_dir=on a brand-new dir is not marked opaque (with it, it is: next test).
+		expect(entry(r, '/fresh')).toMatchObject({kind: 'new'});
+		expect(r.changes?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(expect.arrayContaining(['D /d/f', 'D /d/sub', 'D /d/sub/g', 'A /d/new', 'A /fresh']));
+	});
+
+	test('metacopy=on: chmod/chown copy metadata only; the first write copies the data', async () => {
+		await setup([{big: 'x'.repeat(100_000), small: 's'}], ['metacopy=on']);
+		chmodSync(m('big'), 0o600);
+		chownSync(m('small'), 1, 1);
+		let r = await inspect();
+		expect(entry(r, '/big')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, lowerSize: 100_000}});
+		expect(entry(r, '/big').bytes).toBeLessThan(100_000);
+		expect(r.summary.metacopySavedBytes).toBe(100_001);
+		expect(r.summary.duplicatedBytes).toBe(0);
+		appendFileSync(m('big'), 'y');
+		r = await inspect();
+		expect(entry(r, '/big')).toMatchObject({kind: 'copy-up', copyUp: {fromLayer: 1, lowerSize: 100_000}});
+		expect(r.summary.duplicatedBytes).toBe(100_000);
+	});
+
+	test('hard links: index=off breaks them (no origin); index=on keeps them indexed', async () => {
+		await setup([{h: 'h'}]);
+		linkSync(path.join(dir, 'l1', 'h'), path.join(dir, 'l1', 'h2'));
+		// (the lower was prepared before the mount; re-hash after our own edit)
+		guarded = [[p('l1'), await hashTree(p('l1'))]];
+		await umount(p('m'));
+		await mountOverlay({lowers: [p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['index=off']});
+		appendFileSync(m('h'), '+');
+		let r = await inspect();
+		expect(entry(r, '/h')).toMatchObject({kind: 'copy-up', copyUp: {withOrigin: false}});
+		expect(entry(r, '/h').reasons.join(' ')).toMatch(/no origin xattr.*hard link copied up with index=off/);
+		await umount(p('m'));
+		rmSync(p('u'), {recursive: true});
+		rmSync(p('w'), {recursive: true});
+		await mountOverlay({lowers: [p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['index=on']});
+		appendFileSync(m('h'), '+');
+		r = await inspect();
+		expect(entry(r, '/h')).toMatchObject({kind: 'copy-up', hardlink: {indexed: true}});
+		expect(entry(r, '/h').xattrs['nlink']).toMatch(/^[UL][+-]\d+$/);
+	});
+
+	test('three lowers: shadows are listed top first', async () => {
+		await setup([{s: '1', only1: '1'}, {s: '2'}, {s: '3'}]);
+		appendFileSync(m('s'), '!');
+		rmSync(m('only1'));
+		const r = await inspect();
+		expect(entry(r, '/s')).toMatchObject({kind: 'copy-up', shadows: [3, 2, 1], copyUp: {fromLayer: 3}});
+		expect(entry(r, '/only1').shadows).toEqual([1]);
+	});
+
+	test('a data-only layer: metacopy data found through a lower stub\'s redirect', async () => {
+		await makeTree(p('data'), {blob: 'blobdata\n'});
+		await makeTree(p('l1'), {});
+		writeFileSync(p('l1', 'f'), '');
+		truncateSync(p('l1', 'f'), 9);
+		await execa('setfattr', ['-n', 'trusted.overlay.metacopy', p('l1', 'f')]);
+		await execa('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/blob', p('l1', 'f')]);
+		await mountOverlay({lowers: [p('data'), p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['metacopy=on']});
+		// mountOverlay joined them with ':'; remount with '::' to make the bottom one data-only.
+		await umount(p('m'));
+		rmSync(p('u'), {recursive: true});
+		rmSync(p('w'), {recursive: true});
+		await execa('mkdir', ['-p', p('u'), p('w')]);
+		await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${p('l1')}::${p('data')},upperdir=${p('u')},workdir=${p('w')},metacopy=on`, p('m')]);
+		chmodSync(m('f'), 0o600);
+		const r = await inspect();
+		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([['upper', 0], ['lower', 2], ['data-only', 1]]);
+		expect(entry(r, '/f')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, dataPath: p('data', 'blob')}});
+	});
+
+	test('offline inspection with --upper/--lower, symlinks and fifos, and the JSON schema', async () => {
+		await setup([{t: 'target', 'd/': ''}, {}]);
+		symlinkSync('t', m('link'));
+		execa('mkfifo', [m('fifo')]);
+		await new Promise((r) => setTimeout(r, 100));
+		chmodSync(m('d'), 0o700);
+		await umount(p('m'));
+		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
+		expect(kinds(r)).toMatchObject({'/link': 'new', '/fifo': 'new', '/d': 'merge-dir'});
+		expect(entry(r, '/link').type).toBe('symlink');
+		expect(entry(r, '/d').copyUp?.changes).toEqual(['mode']);
+		const cli = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--json']);
+		const doc = JSON.parse(cli.stdout);
+		expect(doc.schema).toBe('ovl.inspect/v1');
+		expect(Object.keys(doc).sort()).toEqual(['entries', 'findings', 'mount', 'schema', 'summary']);
+		expect(Object.keys(doc.summary).sort()).toEqual(['counts', 'duplicatedBytes', 'entries', 'metacopySavedBytes', 'upperBytes', 'upperInodes', 'upperSpace']);
+		expect(doc.entries[0]).toEqual(expect.objectContaining({path: expect.any(String), kind: expect.any(String), type: expect.any(String), reasons: expect.any(Array), shadows: expect.any(Array), bytes: expect.any(Number)}));
+		const plain = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--kind', 'new']);
+		expect(plain.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('new\t'))).toBe(true);
+	});
+
+	test('findings: orphan whiteout, dangling redirect, xattr whiteout in upper, leftover volatile', async () => {
+		await setup([{a: 'a', 'd/f': 'f'}, {}], ['redirect_dir=on']);
+		renameSync(m('d'), m('d2'));
+		rmSync(m('a'));
+		await umount(p('m'));
+		// Offline damage, the kind fsck finds: lowers changed, hand-made entries, a volatile leftover.
+		rmSync(p('l1', 'a'));
+		rmSync(p('l1', 'd'), {recursive: true});
+		guarded = [];
+		writeFileSync(p('u', 'xw'), '');
+		await execa('setfattr', ['-n', 'trusted.overlay.whiteout', p('u', 'xw')]);
+		mkdirSync(p('w', 'work', 'incompat', 'volatile'), {recursive: true});
+		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
+		const codes = r.findings.map((f) => f.code).sort();
+		expect(codes).toEqual(expect.arrayContaining(['OVL_DANGLING_REDIRECT', 'OVL_ORPHAN_WHITEOUT', 'OVL_WORK_INCOMPAT', 'OVL_XWHITEOUT_IN_UPPER']));
+		const strict = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--work', p('w'), '--strict']);
+		expect(strict.exitCode).toBe(1);
+		const lax = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--work', p('w')]);
+		expect(lax.exitCode).toBe(0);
+	});
+
+	test('userxattr overlay made in a user namespace, inspected offline with --userxattr', async () => {
+		await makeTree(p('l1'), {a: 'a', 'd/f': 'f'});
+		await makeTree(p('l2'), {});
+		const script = `mount -t overlay overlay -o lowerdir=${p('l2')}:${p('l1')},upperdir=${p('u')},workdir=${p('w')},userxattr ${p('m')} && rm ${p('m', 'a')} && rm -r ${p('m', 'd')} && mkdir ${p('m', 'd')} && echo x >> ${p('m', 'new')}`;
+		mkdirSync(p('u'));
+		mkdirSync(p('w'));
+		mkdirSync(p('m'));
+		await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script]);
+		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, true), {withChanges: false});
+		expect(kinds(r)).toEqual({'/a': 'whiteout', '/d': 'opaque-dir', '/new': 'new'});
+		expect(entry(r, '/d').xattrs).toMatchObject({opaque: 'y'});
+		const wrongNs = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, false), {withChanges: false});
+		// Read with the wrong namespace, the opaque marker is invisible: /d looks like a merge dir.
+		expect(kinds(wrongNs)['/d']).toBe('merge-dir');
+	});
+});
