@@ -56,7 +56,7 @@ export function classifyEntry(raw: RawEntry): Entry {
 		size: s.size,
 		bytes: s.blocks * 512,
 		xattrs: x,
-		...(s.nlink > 1 && s.type !== 'dir' ? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}} : x['nlink'] !== undefined ? {hardlink: {nlink: s.nlink, indexed: true}} : {}),
+		...(s.nlink > 1 && s.type !== 'dir' && !isWhiteoutStat(s) ? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}} : x['nlink'] !== undefined ? {hardlink: {nlink: s.nlink, indexed: true}} : {}),
 	};
 	const done = (kind: EntryKind, extra: Partial<Entry> = {}): Entry => ({...base, kind, reasons, ...extra});
 	if ('origin' in x) reasons.push(`origin: ${describeOrigin(x['origin'] ?? '')}`);

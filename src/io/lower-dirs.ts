@@ -20,7 +20,7 @@ const direntType = (d: Dirent): FileType | undefined =>
  */
 export class LowerDirs {
 	private readonly cache = new Map<string, Map<string, LowerDirEntry>>();
-	private readonly opaqueCache = new Map<string, boolean>();
+	private readonly opaqueCache = new Map<string, string>();
 	private readonly ns: 'trusted' | 'user';
 	dirsRead = 0;
 
@@ -39,11 +39,15 @@ export class LowerDirs {
 		} catch {
 			// Vanished or unreadable: an empty dir to the merge.
 		}
+		// xattr whiteouts are never made by the kernel; layers that carry them (composefs) mark the
+		// directory opaque=x, which is also what the kernel's readdir relies on. Checking only there
+		// saves a getxattr per lower file.
+		const xwhiteouts = dirents.length > 0 && this.opaqueValue(dir) === 'x';
 		for (const d of dirents) {
 			const type = direntType(d) ?? fileTypeOfMode(lstatSync(path.join(dir, d.name)).mode);
 			let whiteout = false;
 			if (type === 'char') whiteout = lstatSync(path.join(dir, d.name), {throwIfNoEntry: false})?.rdev === 0;
-			else if (type === 'file' && this.hasXattr(path.join(dir, d.name), 'whiteout')) whiteout = true;
+			else if (xwhiteouts && type === 'file' && this.hasXattr(path.join(dir, d.name), 'whiteout')) whiteout = true;
 			m.set(d.name, {type, whiteout});
 		}
 		this.cache.set(dir, m);
@@ -58,17 +62,21 @@ export class LowerDirs {
 		}
 	}
 
-	isOpaque(dir: string): boolean {
+	private opaqueValue(dir: string): string {
 		let v = this.opaqueCache.get(dir);
 		if (v === undefined) {
 			try {
-				v = getAttributeSync(dir, `${this.ns}.overlay.opaque`)?.toString() === 'y';
+				v = getAttributeSync(dir, `${this.ns}.overlay.opaque`)?.toString() ?? '';
 			} catch {
-				v = false;
+				v = '';
 			}
 			this.opaqueCache.set(dir, v);
 		}
 		return v;
+	}
+
+	isOpaque(dir: string): boolean {
+		return this.opaqueValue(dir) === 'y';
 	}
 
 	/** Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the first is visible. */

@@ -14,6 +14,8 @@ export type ScanInput = {
 	readonly onProgress?: (scanned: number, dir: string) => void;
 	/** Hash copied-up files against their lower copy (reads contents; off by default). */
 	readonly content?: boolean;
+	/** Also gather what a change set needs (the lower-only view at each path). */
+	readonly forDiff?: boolean;
 };
 
 
@@ -81,9 +83,17 @@ export function scanLayers(input: ScanInput): ScanResult {
 		if (st.mtimeMs > newest) newest = st.mtimeMs;
 		return statLite(st);
 	};
-	const toHit = (n: LowerName): LowerHit | undefined => {
-		const stat = lowerStat(n.path);
-		return stat ? {layer: n.layer, path: n.path, stat} : undefined;
+	// Lower stats are read on first use: a whiteout only needs its layer number, a copy-up its size.
+	const toHit = (n: LowerName): LowerHit => {
+		let cached: StatLite | undefined;
+		return {
+			layer: n.layer,
+			path: n.path,
+			get stat(): StatLite {
+				cached ??= lowerStat(n.path) ?? {type: n.type, perm: 0, uid: 0, gid: 0, size: 0, blocks: 0, nlink: 0, ino: -1, dev: 0, rdev: 0, mtimeMs: 0};
+				return cached;
+			},
+		};
 	};
 	const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
 		for (const l of layers) {
@@ -143,19 +153,23 @@ export function scanLayers(input: ScanInput): ScanResult {
 			}
 			scanned++;
 			const stat = statLite(st);
-			const {overlay, other} = overlayXattrs(abs, input.ns);
-			const shadows = lowers.hits(job.merge, name).map(toHit).filter((h): h is LowerHit => h !== undefined);
+			// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
+			const {overlay, other} = stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns);
+			const shadows = lowers.hits(job.merge, name).map(toHit);
 			const viewHits = lowers.hits(job.view, name);
 			const before = viewHits[0];
 			const top = shadows[0];
 			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows};
-			if (top) raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
+			// Lower xattrs matter only for comparing a full copy with its original.
+			if (top && !isWhiteout && !('metacopy' in overlay) && stat.type !== 'dir') raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			else if (top && stat.type === 'dir' && !('opaque' in overlay)) raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
 			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay)) raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
-			if (before) {
+			if (before && input.forDiff) {
 				const same = top !== undefined && top.path === before.path;
 				const beforeStat = same ? top.stat : lowerStat(before.path);
 				if (beforeStat) raw.before = beforeStat;
-				raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
+				if (!isWhiteout) raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
 			}
 			if ('metacopy' in overlay) {
 				const r = overlay['redirect'];
@@ -164,15 +178,14 @@ export function scanLayers(input: ScanInput): ScanResult {
 				const data = hit ? followLowerMetacopy(hit) : undefined;
 				if (data) raw.dataHit = data;
 			}
-			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
-			if (isWhiteout && before?.type === 'dir') raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
+			if (input.forDiff && isWhiteout && before?.type === 'dir') raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
 			if (stat.type === 'dir') {
 				const viewCtx = lowers.childCtx(job.view, name);
 				let merge: CtxDir[];
 				if (overlay['opaque'] === 'y') merge = [];
 				else if (overlay['redirect'] !== undefined) {
 					merge = redirectCtx(job, overlay['redirect']);
-					raw.redirectHits = merge.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'})).filter((h): h is LowerHit => h !== undefined);
+					raw.redirectHits = merge.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
 				} else merge = lowers.childCtx(job.merge, name);
 				children.push({rel, abs, merge, view: viewCtx});
 			}
@@ -181,7 +194,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 		}
 		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
 		// between the new view and the lower-only view: record what disappears and what appears.
-		if (!sameCtx(job.merge, job.view) && job.rel !== '') {
+		if (input.forDiff && !sameCtx(job.merge, job.view) && job.rel !== '') {
 			const delta = lowerDelta(lowers, job, new Set(names), lowerStat);
 			const i = index.get(job.rel);
 			const parent = i === undefined ? undefined : entries[i];
