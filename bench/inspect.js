@@ -5,6 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export function inspectBench({root, ovl, runs}) {
+	if (spawnSync('getfattr', ['--version']).error) {
+		console.log('inspect bench needs getfattr for its floor: apt-get install attr');
+		return;
+	}
 	const fx = path.join(root, 'fixture');
 	const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => path.join(fx, n));
 	const ready = path.join(fx, '.ready');

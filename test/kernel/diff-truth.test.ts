@@ -1,6 +1,6 @@
 import {appendFileSync, chmodSync, chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
-import {execaSync} from 'execa';
+import {setAttributeSync} from '@napi-rs/xattr';
 import {afterAll, afterEach, beforeEach, expect, test} from 'vitest';
 import {describeKernel} from '../helpers/kernel.js';
 import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
@@ -66,13 +66,13 @@ const ops: Op[] = [
 	(m, pick, r) => { const t = pick('dir'); if (!t) return 'skip'; const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/rd${Math.floor(r() * 1000)}`; try { renameSync(path.join(m, t.path), path.join(m, to)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EXDEV') return `mv dir ${t.path}: EXDEV`; throw e; } return `mv dir ${t.path} ${to}`; },
 	(m, pick, r) => { const t = pick(); const dir = t?.dir ? t.path : '/'; const p = `${dir === '/' ? '' : dir}/sym${Math.floor(r() * 1000)}`; symlinkSync('target', path.join(m, p)); return `symlink ${p}`; },
 	(m, pick, r) => { const t = pick(); const dir = t?.dir ? t.path : '/'; const p = `${dir === '/' ? '' : dir}/dir${Math.floor(r() * 1000)}`; mkdirSync(path.join(m, p)); return `mkdir ${p}`; },
-	(m, pick) => { const t = pick(); if (!t) return 'skip'; execaSyncSetfattr(path.join(m, t.path)); return `setfattr ${t.path}`; },
+	(m, pick) => { const t = pick(); if (!t) return 'skip'; setUserXattr(path.join(m, t.path)); return `setfattr ${t.path}`; },
 ];
 
-function execaSyncSetfattr(p: string): void {
+function setUserXattr(p: string): void {
 	// user.* xattrs are not allowed on symlinks; only files and dirs get one.
 	if (lstatSync(p).isSymbolicLink()) return;
-	execaSync('setfattr', ['-n', 'user.prop', '-v', 'v1', p]);
+	setAttributeSync(p, 'user.prop', 'v1');
 }
 
 let dir = '';

@@ -1,6 +1,7 @@
 import {appendFileSync, chmodSync, chownSync, closeSync, linkSync, openSync, renameSync, rmSync, mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync, lstatSync} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
+import {setAttributeSync} from '@napi-rs/xattr';
 import {afterEach, beforeEach, expect, test} from 'vitest';
 import type {Entry} from '../../src/core/entry.js';
 import type {Report} from '../../src/core/report.js';
@@ -65,7 +66,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		chmodSync(m('ch'), 0o600);
 		chownSync(m('own'), 1000, 1000);
 		utimesSync(m('ut'), 1000, 1000);
-		await execa('setfattr', ['-n', 'user.k', '-v', 'v', m('xa')]);
+		setAttributeSync(m('xa'), 'user.k', 'v');
 		linkSync(m('ln'), m('ln2'));
 		renameSync(m('mv'), m('mv2'));
 		closeSync(openSync(m('ro'), 'r'));
@@ -172,8 +173,8 @@ describeKernel('ovl inspect on real overlays', () => {
 		await makeTree(p('l1'), {});
 		writeFileSync(p('l1', 'f'), '');
 		truncateSync(p('l1', 'f'), 9);
-		await execa('setfattr', ['-n', 'trusted.overlay.metacopy', p('l1', 'f')]);
-		await execa('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/blob', p('l1', 'f')]);
+		setAttributeSync(p('l1', 'f'), 'trusted.overlay.metacopy', '');
+		setAttributeSync(p('l1', 'f'), 'trusted.overlay.redirect', '/blob');
 		await mountOverlay({lowers: [p('data'), p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['metacopy=on']});
 		// mountOverlay joined them with ':'; remount with '::' to make the bottom one data-only.
 		await umount(p('m'));
@@ -218,7 +219,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		rmSync(p('l1', 'd'), {recursive: true});
 		guarded = [];
 		writeFileSync(p('u', 'xw'), '');
-		await execa('setfattr', ['-n', 'trusted.overlay.whiteout', p('u', 'xw')]);
+		setAttributeSync(p('u', 'xw'), 'trusted.overlay.whiteout', '');
 		mkdirSync(p('w', 'work', 'incompat', 'volatile'), {recursive: true});
 		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
 		const codes = r.findings.map((f) => f.code).sort();
