@@ -245,4 +245,24 @@ describeKernel('ovl inspect on real overlays', () => {
 		// Read with the wrong namespace, the opaque marker is invisible: /d looks like a merge dir.
 		expect(kinds(wrongNs)['/d']).toBe('merge-dir');
 	});
+
+	test('relative lowerdirs recorded by the kernel (Docker style) need --root, then resolve', async () => {
+		await makeTree(p('root', 'l', 'A'), {a: 'a', b: 'b'});
+		await makeTree(p('root', 'l', 'B'), {b: 'B'});
+		await makeTree(p('root', 'c', 'diff'), {});
+		await makeTree(p('root', 'c', 'work'), {});
+		await makeTree(p('m'), {});
+		await execa('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=l/B:l/A,upperdir=c/diff,workdir=c/work', p('m')], {cwd: p('root')});
+		rmSync(m('a'));
+		const without = await runOvl(['inspect', p('m')]);
+		expect(without.exitCode).toBe(2);
+		expect(without.stderr).toContain('OVL_RELATIVE_LAYERS');
+		const r = await buildReport(await locateMount(p('m'), p('root')), {withChanges: false});
+		expect(r.mount.layers).toEqual([
+			{role: 'upper', layer: 0, path: p('root', 'c', 'diff'), recorded: 'c/diff'},
+			{role: 'lower', layer: 2, path: p('root', 'l', 'B'), recorded: 'l/B'},
+			{role: 'lower', layer: 1, path: p('root', 'l', 'A'), recorded: 'l/A'},
+		]);
+		expect(kinds(r)).toEqual({'/a': 'whiteout'});
+	});
 });
