@@ -10,6 +10,10 @@ export type Context = {
 	readonly verbose: boolean;
 	readonly style: Style;
 	readonly cwd: string;
+	/** A person at a terminal (stdin and stdout TTYs, human mode): interactive views allowed. */
+	readonly interactive: boolean;
+	/** stderr is a terminal: progress lines allowed. */
+	readonly stderrTTY: boolean;
 };
 
 /** Decided once, before anything heavy loads: --json → json; a real terminal → human; else plain. */
@@ -35,6 +39,8 @@ export function processContext(flags: {json: boolean; plain?: boolean; color?: b
 		verbose: flags.verbose ?? false,
 		style: makeStyle(color),
 		cwd: process.cwd(),
+		interactive: mode === 'human' && Boolean(process.stdin.isTTY),
+		stderrTTY: Boolean(process.stderr.isTTY),
 	};
 }
 

@@ -6,6 +6,9 @@ import type {Report} from '../core/report.js';
 import {buildReport, filterKinds} from '../io/inspect.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
+import {scanProgress} from '../ui/progress.js';
+import {layerDetails} from '../io/layer-details.js';
+import {lowerListing} from '../io/lower-listing.js';
 import {humanReport, plainChanges, plainEntries} from '../ui/inspect-text.js';
 
 export type LayerArgs = {
@@ -39,17 +42,28 @@ const strictExit = (report: Report, strict: boolean): number => (strict && repor
 /** `ovl inspect`: classify every upper entry and explain it. */
 export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; strict: boolean}, ctx: Context): Promise<number> {
 	const kinds = parseKinds(o.kinds);
-	const report = filterKinds(await buildReport(await locate(o), {withChanges: false}), kinds);
+	const located = await locate(o);
+	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
+	const full = await buildReport(located, {withChanges: false, onProgress: progress.onProgress});
+	progress.done();
+	const report = filterKinds(full, kinds);
 	if (ctx.mode === 'json') writeJson(ctx, report);
 	else if (ctx.mode === 'plain') ctx.out(plainEntries(report));
-	else ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
+	else if (ctx.interactive) {
+		const {runExplorer} = await import('../ui/render.js');
+		const layers = located.facts.layers;
+		await runExplorer(report, () => lowerListing(located.lowers, full.entries, located.facts.xattrNamespace), (node) => layerDetails(layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin));
+		return strictExit(report, o.strict);
+	} else ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
 	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
 	return strictExit(report, o.strict);
 }
 
 /** `ovl diff`: Added / Changed / Deleted / Renamed between the lowers and the merged view. */
 export async function diffCommand(o: LayerArgs & {all: boolean; strict: boolean; content: boolean}, ctx: Context): Promise<number> {
-	const report = await buildReport(await locate(o), {withChanges: true, content: o.content});
+	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
+	const report = await buildReport(await locate(o), {withChanges: true, content: o.content, onProgress: progress.onProgress});
+	progress.done();
 	const set = report.changes ?? {changes: [], renames: []};
 	if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.diff/v1', mount: report.mount, changes: set.changes, renames: set.renames, findings: report.findings});
 	else ctx.out(plainChanges(set, o.all));

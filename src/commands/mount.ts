@@ -17,8 +17,14 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		const ok = !hasErrors(plan.findings) && plan.strategy !== 'refused';
 		if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.mount-plan/v1', source, ok, plan});
 		else {
-			ctx.out(formatPlan(plan, ctx.style));
-			ctx.err(formatFindings(plan.findings, ctx.style));
+			if (ctx.mode === 'human') {
+				const ui = await import('../ui/render.js');
+				ctx.out(ui.renderPlan(plan));
+				ctx.err(ui.renderFindings(plan.findings));
+			} else {
+				ctx.out(formatPlan(plan, ctx.style));
+				ctx.err(formatFindings(plan.findings, ctx.style));
+			}
 			ctx.out(ok ? 'dry run: nothing mounted; the plan is valid\n' : 'dry run: this plan would be refused\n');
 		}
 		return ok ? exitCodes.ok : exitCodes.usage;
@@ -28,8 +34,14 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		writeJson(ctx, {schema: 'ovl.mount/v1', source, mounted: true, plan: outcome.plan, record: outcome.record, findings: outcome.findings, kernelLines: outcome.kernelLines});
 		return 0;
 	}
-	if (ctx.verbose || ctx.mode === 'human') ctx.out(formatPlan(outcome.plan, ctx.style));
-	ctx.err(formatFindings(outcome.findings, ctx.style));
+	if (ctx.mode === 'human') {
+		const ui = await import('../ui/render.js');
+		ctx.out(ui.renderPlan(outcome.plan));
+		ctx.err(ui.renderFindings(outcome.findings));
+	} else {
+		if (ctx.verbose) ctx.out(formatPlan(outcome.plan, ctx.style));
+		ctx.err(formatFindings(outcome.findings, ctx.style));
+	}
 	const p = outcome.plan;
 	ctx.out(`${ctx.style.green('✓')} mounted overlay on ${stack.merged} (${stack.lowers.length} lower layer${stack.lowers.length === 1 ? '' : 's'}${stack.upper === undefined ? ', read-only' : ''}; ${p.strategy}, ${p.optionBytes}/${p.budget} bytes; verified against mountinfo)\n`);
 	return 0;

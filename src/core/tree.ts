@@ -1,0 +1,120 @@
+import type {Entry, EntryKind, FileType} from './entry.js';
+
+/** A path in the explorer: an upper entry, or (on demand) a lower entry the upper did not touch. */
+export type TreeNode = {
+	readonly name: string;
+	readonly path: string;
+	readonly depth: number;
+	readonly type: FileType;
+	readonly entry?: Entry;
+	/** For lower-only nodes: the layer serving it, and whether an upper whiteout/opaque dir hides it. */
+	readonly lower?: {readonly layer: number; readonly hidden: boolean};
+	readonly children: TreeNode[];
+	/** Upper entries in this subtree (itself included). */
+	upperCount: number;
+};
+
+export type LowerListing = {readonly path: string; readonly type: FileType; readonly layer: number; readonly hidden: boolean};
+
+const compare = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Builds the merged tree from upper entries and (optionally) the lower-only listing. Pure. */
+export function buildTree(entries: readonly Entry[], lower: readonly LowerListing[] = []): TreeNode {
+	const root: TreeNode = {name: '/', path: '/', depth: 0, type: 'dir', children: [], upperCount: 0};
+	const byPath = new Map<string, TreeNode>([['', root]]);
+	const ensure = (p: string, make: (parent: TreeNode, name: string) => TreeNode): TreeNode => {
+		const existing = byPath.get(p);
+		if (existing) return existing;
+		const cut = p.lastIndexOf('/');
+		const parentPath = p.slice(0, cut);
+		const parent = byPath.get(parentPath) ?? ensure(parentPath, (pp, n) => ({name: n, path: parentPath, depth: pp.depth + 1, type: 'dir', children: [], upperCount: 0}));
+		const node = make(parent, p.slice(cut + 1));
+		parent.children.push(node);
+		byPath.set(p, node);
+		return node;
+	};
+	for (const e of entries) {
+		const existing = byPath.get(e.path);
+		if (existing) {
+			byPath.set(e.path, Object.assign(existing, {entry: e, type: e.type}));
+			continue;
+		}
+		ensure(e.path, (parent, name) => ({name, path: e.path, depth: parent.depth + 1, type: e.type, entry: e, children: [], upperCount: 0}));
+	}
+	for (const l of lower) {
+		if (byPath.has(l.path)) continue;
+		ensure(l.path, (parent, name) => ({name, path: l.path, depth: parent.depth + 1, type: l.type, lower: {layer: l.layer, hidden: l.hidden}, children: [], upperCount: 0}));
+	}
+	const finish = (n: TreeNode): number => {
+		n.children.sort(compare);
+		n.upperCount = (n.entry ? 1 : 0) + n.children.reduce((s, c) => s + finish(c), 0);
+		return n.upperCount;
+	};
+	finish(root);
+	return root;
+}
+
+export type ViewState = {
+	readonly expanded: ReadonlySet<string>;
+	readonly showLower: boolean;
+	readonly kinds: ReadonlySet<EntryKind> | undefined;
+	readonly search: string;
+};
+
+export type Row = {readonly node: TreeNode; readonly expandable: boolean; readonly expanded: boolean};
+
+const matches = (n: TreeNode, v: ViewState): boolean => {
+	if (v.kinds && !(n.entry && v.kinds.has(n.entry.kind))) return false;
+	if (v.search !== '' && !n.path.toLowerCase().includes(v.search.toLowerCase())) return false;
+	return v.kinds !== undefined || v.search !== '';
+};
+
+/**
+ The rows to show, in order. Lower-only nodes appear only with showLower. With a kind filter or a
+ search, only matching nodes and their ancestors are shown, all expanded.
+ */
+export function flattenTree(root: TreeNode, v: ViewState): Row[] {
+	const rows: Row[] = [];
+	const filtering = v.kinds !== undefined || v.search !== '';
+	const visible = (n: TreeNode): boolean => v.showLower || n.upperCount > 0;
+	// With a filter, a subtree is shown when something in it matches.
+	const hits = new Map<TreeNode, boolean>();
+	const anyMatch = (n: TreeNode): boolean => {
+		let r = hits.get(n);
+		if (r === undefined) {
+			r = visible(n) && (matches(n, v) || n.children.some(anyMatch));
+			hits.set(n, r);
+		}
+		return r;
+	};
+	const walk = (n: TreeNode): void => {
+		for (const c of n.children) {
+			if (!visible(c) || (filtering && !anyMatch(c))) continue;
+			const kids = c.children.some((k) => visible(k) && (!filtering || anyMatch(k)));
+			const open = kids && (filtering || v.expanded.has(c.path));
+			rows.push({node: c, expandable: kids, expanded: open});
+			if (open) walk(c);
+		}
+	};
+	walk(root);
+	return rows;
+}
+
+/** Directories to open at start: every dir holding upper entries, unless that is too many rows. */
+export function initialExpanded(root: TreeNode, maxRows = 2000): Set<string> {
+	const out = new Set<string>();
+	let rows = 0;
+	const queue: TreeNode[] = [root];
+	while (queue.length > 0) {
+		const n = queue.shift() as TreeNode;
+		for (const c of n.children) {
+			if (c.upperCount === 0) continue;
+			rows++;
+			if (c.children.length > 0 && rows < maxRows) {
+				out.add(c.path);
+				queue.push(c);
+			}
+		}
+	}
+	return out;
+}

@@ -1,0 +1,111 @@
+import {Box, Text, useApp, useInput, useStdout} from 'ink';
+import {useEffect, useMemo, useRef, useState} from 'react';
+import type {EntryKind} from '../core/entry.js';
+import {InterruptedError} from '../core/errors.js';
+import type {Report} from '../core/report.js';
+import {flattenTree, initialExpanded, type Row, type TreeNode} from '../core/tree.js';
+import {explorerStep, splitKeys, type ExplorerState} from './explorer-state.js';
+import {Details} from './Details.js';
+import {FindingsView, HelpView} from './FindingsView.js';
+import {Header} from './Header.js';
+import type {LayerDetail} from './model.js';
+import {TreeView} from './TreeView.js';
+
+export type ExplorerProps = {
+	readonly report: Report;
+	readonly tree: TreeNode;
+	/** Builds the tree with lower-only entries (reads the lowers once, on first use). */
+	readonly loadLowerTree: () => TreeNode;
+	readonly details: (node: TreeNode) => readonly LayerDetail[];
+	/** Fixed size for tests; otherwise the terminal's, following resizes. */
+	readonly size?: {columns: number; rows: number};
+};
+
+function useTerminalSize(fixed?: {columns: number; rows: number}): {columns: number; rows: number} {
+	const {stdout} = useStdout();
+	const read = () => fixed ?? {columns: stdout.columns || 80, rows: stdout.rows || 24};
+	const [size, setSize] = useState(read);
+	useEffect(() => {
+		if (fixed) return;
+		const onResize = () => setSize(read());
+		stdout.on('resize', onResize);
+		return () => {
+			stdout.off('resize', onResize);
+		};
+	}, [stdout]);
+	return size;
+}
+
+/** The interactive explorer. All data arrives as props; the only side effect is reading details on selection. */
+export function Explorer({report, tree: upperTree, loadLowerTree, details, size: fixed}: ExplorerProps) {
+	const {exit} = useApp();
+	const {columns, rows} = useTerminalSize(fixed);
+	const [lowerTree, setLowerTree] = useState<TreeNode | undefined>(undefined);
+	const [state, setState] = useState<ExplorerState>(() => ({expanded: initialExpanded(upperTree), showLower: false, kindIndex: -1, search: '', mode: 'tree', cursor: 0}));
+	const kinds = useMemo(() => (Object.entries(report.summary.counts) as [EntryKind, number][]).filter(([, n]) => n > 0).map(([k]) => k), [report]);
+
+	// Frame must stay shorter than the terminal: ink 6 wipes the scrollback otherwise.
+	const headerHeight = 4 + Math.min(report.mount.layers.length, 4) + (report.mount.layers.length > 4 ? 1 : 0);
+	const bodyHeight = Math.max(3, rows - headerHeight - 2);
+	const side = columns >= 110;
+	const treeWidth = side ? Math.floor(columns * 0.55) : columns;
+	const treeHeight = side ? bodyHeight : Math.max(3, bodyHeight - Math.min(10, Math.floor(bodyHeight / 2)));
+	const detailsHeight = side ? bodyHeight : bodyHeight - treeHeight;
+
+	const rowsFor = (s: ExplorerState, lower = lowerTree): readonly Row[] => {
+		const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
+		return flattenTree(s.showLower && lower ? lower : upperTree, {expanded: s.expanded, showLower: s.showLower, kinds: kind ? new Set([kind]) : undefined, search: s.search});
+	};
+	const list = useMemo(() => rowsFor(state), [state, lowerTree]);
+	const at = Math.min(state.cursor, Math.max(0, list.length - 1));
+	const offset = Math.min(Math.max(0, at - Math.floor(treeHeight / 2)), Math.max(0, list.length - treeHeight));
+	const selected = list[at]?.node;
+	const layerRows = useMemo(() => (selected ? details(selected) : []), [selected]);
+
+	// Keys can arrive before React re-renders: always step from the latest state, not the render's.
+	const latest = useRef({state, lowerTree});
+	latest.current = {state, lowerTree};
+	useInput((input, key) => {
+		let lower = latest.current.lowerTree;
+		let next = latest.current.state;
+		for (const e of splitKeys({...key, input})) {
+			if (e.input === 'l' && next.mode === 'tree' && !lower) lower = loadLowerTree();
+			const l = lower;
+			next = explorerStep(next, e, {kinds, page: Math.max(1, treeHeight - 1), rows: (s) => rowsFor(s, l)});
+			if (next.exit) break;
+		}
+		if (lower !== latest.current.lowerTree) setLowerTree(lower);
+		latest.current = {state: next, lowerTree: lower};
+		if (next.exit === 'interrupt') return exit(new InterruptedError());
+		if (next.exit === 'quit') return exit();
+		setState(next);
+	});
+
+	const kind = state.kindIndex >= 0 ? kinds[state.kindIndex] : undefined;
+	const status = [
+		state.mode === 'search' ? `/${state.search}▏ (Enter: keep, Esc: clear)` : state.search ? `search "${state.search}"` : '',
+		kind ? `kind: ${kind}` : '',
+		state.showLower ? 'lower entries shown' : '',
+		`${list.length === 0 ? 0 : at + 1}/${list.length}`,
+		'? help · q quit',
+	].filter(Boolean).join(' · ');
+	return (
+		<Box flexDirection="column" width={columns} height={rows - 1}>
+			<Header report={report} width={columns} />
+			<Text dimColor>{'─'.repeat(Math.max(0, columns - 1))}</Text>
+			{state.mode === 'findings' ? (
+				<FindingsView findings={report.findings} height={bodyHeight} width={columns} />
+			) : state.mode === 'help' ? (
+				<HelpView height={bodyHeight} />
+			) : (
+				<Box flexDirection={side ? 'row' : 'column'}>
+					<TreeView rows={list} cursor={at} offset={offset} height={treeHeight} width={treeWidth} />
+					<Details node={selected} layers={layerRows} width={side ? columns - treeWidth : columns} height={detailsHeight} />
+				</Box>
+			)}
+			<Text inverse wrap="truncate-end">
+				{` ${status} `.padEnd(Math.max(0, columns - 1))}
+			</Text>
+		</Box>
+	);
+}

@@ -1,0 +1,53 @@
+import {mkdir, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execa} from 'execa';
+import {renderToString} from 'ink';
+import {afterEach, beforeEach, describe, expect, test} from 'vitest';
+import {hostChecks, verdict} from '../../src/core/doctor.js';
+import {planMount} from '../../src/core/plan.js';
+import {DoctorView, PlanView} from '../../src/ui/PlanView.js';
+import {ovlBin} from '../helpers/run-ovl.js';
+import {cleanScratch, makeScratch} from '../helpers/scratch.js';
+
+describe('static views (mount --dry-run and doctor on a terminal)', () => {
+	test('PlanView shows layers top → bottom, the string, the budget bar and fds', () => {
+		const plan = planMount({lowers: [{path: '/s/l1', dataOnly: false}, {path: '/s/x,y', dataOnly: false}], upper: '/s/u', work: '/s/w', merged: '/s/m', options: []}, [], {pageSize: 4096});
+		const out = renderToString(<PlanView plan={plan} />, {columns: 100});
+		expect(out).toMatch(/upper\s+\/s\/u\n\s+lower 2\s+\/s\/x,y\n\s+lower 1\s+\/s\/l1/);
+		expect(out).toContain('strategy   fd (mount runs in /proc/self/fd)');
+		expect(out).toMatch(/options\s+█*░+ \d+\/4095 bytes/);
+		expect(out).toContain('fd 3 = /s/x,y');
+	});
+	test('DoctorView lists checks and the verdict', () => {
+		const checks = hostChecks({release: '6.18.44', version: [6, 18], overlayListed: true, moduleLoaded: true, params: {index: 'N'}, utilLinux: 'mount from util-linux 2.38.1', euid: 0, inUserNamespace: false, maxUserNamespaces: 1000, unprivilegedUsernsClone: undefined, pageSize: 4096, kmsgReadable: true});
+		const out = renderToString(<DoctorView checks={checks} verdict={verdict(checks)} kernelLines={[]} />, {columns: 100});
+		expect(out).toContain('✓ overlay filesystem   available (module loaded)');
+		expect(out).toContain('userxattr yes, data-only layers yes, lowerdir+ yes, layers by fd yes');
+		expect(out).toContain('verdict: ok');
+	});
+});
+
+describe('no Ink where it is not wanted', () => {
+	let dir = '';
+	const forbid = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/forbid-ink.mjs');
+	beforeEach(async () => {
+		dir = await makeScratch('ovl-noink-');
+		for (const d of ['u', 'l1', 'l2']) await mkdir(path.join(dir, d));
+		await writeFile(path.join(dir, 'u', 'f'), 'x');
+	});
+	afterEach(async () => cleanScratch(dir));
+	test.each([
+		[['--version']],
+		[['ls', '--json']],
+		[['ls']],
+		[['inspect', '--upper', 'u', '--lower', 'l1', '--lower', 'l2']],
+		[['inspect', '--upper', 'u', '--lower', 'l1', '--lower', 'l2', '--json']],
+		[['diff', '--upper', 'u', '--lower', 'l1', '--lower', 'l2']],
+	])('ovl %j loads neither ink nor react, and pipes carry no escape codes', async (args) => {
+		const r = await execa(process.execPath, ['--import', forbid, ovlBin, ...args], {cwd: dir, reject: false, env: {FORCE_COLOR: '1'}});
+		expect(r.stderr).not.toContain('FORBIDDEN');
+		expect(r.exitCode, r.stderr).toBe(0);
+		expect(r.stdout + r.stderr).not.toContain('\u001B');
+	});
+});
