@@ -144,3 +144,25 @@ describe('summary and findings', () => {
 		expect(codes).toEqual(['OVL_ORPHAN_WHITEOUT', 'OVL_METACOPY_NO_DATA', 'OVL_DUPLICATE_REDIRECT', 'OVL_WORK_INCOMPAT', 'OVL_LOWER_CHANGED', 'OVL_UPPER_SHARED', 'OVL_UPPER_LOW_SPACE', 'OVL_UPPER_LOW_INODES']);
 	});
 });
+
+describe('scanProgress', async () => {
+	const {scanProgress} = await import('../../src/ui/progress.js');
+	test('throttled to 10 per second, one line, cleared at the end; silent when disabled', () => {
+		const out: string[] = [];
+		let t = 0;
+		const p = scanProgress(true, (s) => out.push(s), () => t);
+		t = 150;
+		p.onProgress(100, '/a');
+		t = 200;
+		p.onProgress(200, '/b');
+		t = 300;
+		p.onProgress(300, '/c');
+		p.done();
+		expect(out).toEqual(['\r\u001B[K scanning: 100 entries, 667/s · /a', '\r\u001B[K scanning: 300 entries, 1000/s · /c', '\r\u001B[K']);
+		const quiet: string[] = [];
+		const q = scanProgress(false, (s) => quiet.push(s));
+		q.onProgress(1, '/');
+		q.done();
+		expect(quiet).toEqual([]);
+	});
+});
