@@ -105,6 +105,19 @@ export async function runCli(args: string[]): Promise<number> {
 			.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
 			.example('$0 diff demo/merged', 'what changed, compared with the lower layers'),
 		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).diffCommand({...layerArgs(argv), all: argv.all, strict: argv.strict, content: argv.content}, c)))
+		.command('lab', 'reproducible overlay experiments: ovl lab list | show NAME | run FILE|NAME', (y) => y
+			.command('list', 'the built-in experiments', (z) => z, async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labList(c)))
+			.command('show <name>', 'print a built-in experiment as YAML, to copy and edit', (z) => z.positional('name', {type: 'string', demandOption: true}), async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labShow(String(argv.name), c)))
+			.command('run <target>', 'run an experiment file or a built-in, and report what the kernel did', (z) => z
+				.positional('target', {type: 'string', demandOption: true, describe: 'a built-in name (ovl lab list) or a YAML file'})
+				.option('keep', {type: 'boolean', default: false, describe: 'leave the layers (and the mount) in place and say where'})
+				.option('markdown', {type: 'string', describe: 'also write a shareable Markdown report to FILE'})
+				.option('in-userns', {type: 'boolean', default: false, hidden: true})
+				.example('$0 lab run blog', 'the classic two-lower experiment')
+				.example('$0 lab run copy-up-cost --markdown cost.md', 'time copy-ups and keep a report'),
+			async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labRun({target: String(argv.target), keep: Boolean(argv.keep), markdown: argv.markdown as string | undefined, inUserns: Boolean(argv.inUserns)}, c, args.filter((a) => a !== '--in-userns'))))
+			.demandCommand(1, 'ovl lab list | show NAME | run FILE|NAME')
+			.example('$0 lab run blog', 'run the built-in blog experiment'), () => undefined)
 		.completion('completion', 'print a bash/zsh completion script')
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()

@@ -1,0 +1,58 @@
+import {readFile, writeFile} from 'node:fs/promises';
+import path from 'node:path';
+import {execa} from 'execa';
+import {writeJson, type Context} from '../context.js';
+import {UsageError} from '../core/errors.js';
+import {exitCodes} from '../core/exit-codes.js';
+import {builtins} from '../lab/builtins.js';
+import {parseExperiment, type Experiment} from '../lab/experiment.js';
+import {labMarkdown, labText} from '../lab/report-text.js';
+import {runExperiment} from '../lab/runner.js';
+
+export function labList(ctx: Context): void {
+	const rows = Object.entries(builtins).map(([name, text]) => ({name, description: parseExperiment(text, name).description}));
+	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.lab-list/v1', experiments: rows});
+	for (const r of rows) ctx.out(ctx.mode === 'plain' ? `${r.name}\t${r.description}\n` : `${ctx.style.bold(r.name.padEnd(14))} ${r.description}\n`);
+}
+
+export function labShow(name: string, ctx: Context): void {
+	const text = builtins[name];
+	if (text === undefined) throw new UsageError(`no built-in experiment "${name}"`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	ctx.out(text);
+}
+
+async function load(target: string, cwd: string): Promise<Experiment> {
+	const text = builtins[target];
+	if (text !== undefined) return parseExperiment(text, target);
+	const file = path.resolve(cwd, target);
+	const content = await readFile(file, 'utf8').catch(() => {
+		throw new UsageError(`"${target}" is neither a built-in experiment nor a readable file`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	});
+	return parseExperiment(content, file);
+}
+
+export type LabRunOptions = {target: string; keep: boolean; markdown: string | undefined; inUserns: boolean};
+
+/** `ovl lab run`: as root directly; otherwise again inside a user namespace (no sudo needed). */
+export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly string[]): Promise<number> {
+	const exp = await load(o.target, ctx.cwd);
+	if (process.geteuid?.() !== 0 && !o.inUserns) {
+		ctx.err('ovl lab: not root; running the experiment in a user namespace (unshare --user --map-root-user --mount) with userxattr\n');
+		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', process.execPath, process.argv[1] ?? 'ovl', ...argv, '--in-userns'], {stdio: 'inherit', reject: false});
+		return r.exitCode ?? exitCodes.failure;
+	}
+	const live = ctx.mode === 'human' ? await import('../ui/lab-live.js') : undefined;
+	const progress = live?.startLabProgress(exp);
+	const report = await runExperiment(exp, {
+		keep: o.keep,
+		userns: o.inUserns || process.geteuid?.() !== 0,
+		onStep: (r, i) => {
+			progress?.step(r, i);
+			if (ctx.mode === 'plain' && !live) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
+		},
+	}).finally(() => progress?.stop());
+	if (o.markdown !== undefined) await writeFile(path.resolve(ctx.cwd, o.markdown), labMarkdown(report));
+	if (ctx.mode === 'json') writeJson(ctx, report);
+	else ctx.out(labText(report));
+	return report.passed ? exitCodes.ok : exitCodes.failure;
+}

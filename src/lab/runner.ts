@@ -1,0 +1,302 @@
+import {closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, linkSync} from 'node:fs';
+import {mkdtemp} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {classifyEntry} from '../core/classify.js';
+import {diffEntries} from '../core/diff.js';
+import type {EntryKind, LayerRef} from '../core/entry.js';
+import {OvlError} from '../core/errors.js';
+import {parseOptionArg} from '../core/options.js';
+import type {Strategy} from '../core/types.js';
+import {runUmount, toolVersion} from '../io/exec.js';
+import {mountStack} from '../io/mount-stack.js';
+import {scanLayers} from '../io/scan.js';
+import {onInterrupt} from '../interrupt.js';
+import {describeOp, type Experiment, type Expectation, type FileSpec, type Step} from './experiment.js';
+import {fingerprint} from './fingerprint.js';
+import {performOp, safeJoin, type OpResult} from './ops.js';
+
+export type Verdict = {readonly expect: string; readonly ok: boolean; readonly detail: string};
+export type UpperChange = {readonly change: '+' | '~' | '-'; readonly path: string; readonly kind?: EntryKind; readonly was?: EntryKind};
+
+export type StepResult = {
+	readonly id: string;
+	readonly label: string;
+	readonly op: string;
+	readonly ok: boolean;
+	readonly durationMs: number;
+	readonly errno?: string;
+	readonly result?: OpResult;
+	readonly upperDelta: readonly UpperChange[];
+	readonly verdicts: readonly Verdict[];
+};
+
+export type LabReport = {
+	readonly schema: 'ovl.lab/v1';
+	readonly experiment: string;
+	readonly description: string;
+	readonly kernel: string;
+	readonly utilLinux: string;
+	readonly userNamespace: boolean;
+	readonly options: readonly string[];
+	readonly strategy?: Strategy | 'refused';
+	readonly root: string;
+	readonly kept: boolean;
+	readonly startedAt: string;
+	readonly durationMs: number;
+	readonly passed: boolean;
+	readonly steps: readonly StepResult[];
+};
+
+type UpperState = Map<string, {kind: EntryKind; size: number; mtimeMs: number; perm: number}>;
+
+function fill(p: string, spec: FileSpec): void {
+	if (typeof spec === 'string') {
+		const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+		try {
+			writeSync(fd, spec);
+		} finally {
+			closeSync(fd);
+		}
+		return;
+	}
+	// Real bytes, not a sparse file: copy-up skips holes, which would hide the cost being measured.
+	const chunk = Buffer.alloc(Math.min(spec.size, 1 << 20), 0x61);
+	const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+	try {
+		for (let left = spec.size; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+	} finally {
+		closeSync(fd);
+	}
+}
+
+/** Runs an experiment in a fresh temp dir and reports what the kernel really did. Always cleans up unless keep. */
+export async function runExperiment(exp: Experiment, options: {keep: boolean; userns: boolean; onStep?: (r: StepResult, index: number) => void; onStart?: (root: string) => void}): Promise<LabReport> {
+	const started = Date.now();
+	const root = await mkdtemp(path.join(os.tmpdir(), `ovl-lab-${exp.name.replace(/[^\w.-]/g, '_')}-`));
+	const dirs = {lowers: path.join(root, 'lowers'), upper: path.join(root, 'upper'), work: path.join(root, 'work'), merged: path.join(root, 'merged')};
+	const previousRunDir = process.env['OVL_RUN_DIR'];
+	process.env['OVL_RUN_DIR'] = path.join(root, 'run');
+	options.onStart?.(root);
+	let mounted = false;
+	const cleanup = async (): Promise<void> => {
+		if (mounted) {
+			const r = await runUmount(dirs.merged, false);
+			if (!r.ok) await runUmount(dirs.merged, true);
+			mounted = false;
+		}
+		rmSync(root, {recursive: true, force: true});
+	};
+	const release = onInterrupt(cleanup);
+	try {
+		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
+		const layers: {name: string; dir: string}[] = [];
+		for (const spec of exp.lowers) {
+			const names = spec.repeat === undefined ? [spec.name] : Array.from({length: spec.repeat}, (_, i) => `${spec.name}-${i + 1}`);
+			for (const name of names) {
+				const dir = path.join(dirs.lowers, name);
+				mkdirSync(dir, {recursive: true});
+				for (const d of spec.dirs) mkdirSync(safeJoin(dir, d, false), {recursive: true});
+				for (const [f, content] of Object.entries(spec.files)) {
+					mkdirSync(path.dirname(safeJoin(dir, f, false)), {recursive: true});
+					fill(safeJoin(dir, f, false), content);
+				}
+				for (const [link, target] of Object.entries(spec.links)) linkSync(safeJoin(dir, target, false), safeJoin(dir, link, false));
+				layers.push({name, dir});
+			}
+		}
+		const layerDir = (name: string): string => {
+			const l = layers.find((x) => x.name === name);
+			if (!l) throw new OvlError('OVL_LAB_NO_LAYER', `no layer ${name}`, 'check lower-write');
+			return l.dir;
+		};
+		const ns = options.userns ? 'user' : 'trusted';
+		let active = layers;
+		let mountOptions = [...exp.options];
+		let strategy: Strategy | 'refused' | undefined;
+		const withNs = (o: readonly string[]): string[] => (options.userns && !o.includes('userxattr') ? [...o, 'userxattr'] : [...o]);
+		const doMount = async (): Promise<void> => {
+			const upper = exp.upper;
+			const outcome = await mountStack(
+				{
+					lowers: active.map((l) => ({path: l.dir, dataOnly: false})),
+					...(upper ? {upper: dirs.upper, work: dirs.work} : {}),
+					merged: dirs.merged,
+					options: withNs(mountOptions).map(parseOptionArg),
+				},
+				{dryRun: false},
+			);
+			strategy = outcome.plan.strategy;
+			mounted = true;
+		};
+		const lowerRefs = (): LayerRef[] => active.map((l, i) => ({layer: i + 1, path: l.dir, dataOnly: false}));
+		const scanUpper = (): UpperState => {
+			const out: UpperState = new Map();
+			if (!exp.upper || lstatSync(dirs.upper, {throwIfNoEntry: false}) === undefined) return out;
+			for (const raw of scanLayers({upper: dirs.upper, lowers: lowerRefs(), ns}).entries) {
+				const e = classifyEntry(raw);
+				out.set(e.path, {kind: e.kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
+			}
+			return out;
+		};
+		const lowerPrints = (): string => layers.map((l) => fingerprint(l.dir)).join(',');
+
+		mkdirSync(dirs.merged);
+		await doMount();
+		let baseline = lowerPrints();
+		let upperBefore = scanUpper();
+		const results: StepResult[] = [];
+		const durations = new Map<string, number>();
+		for (const [index, step] of exp.steps.entries()) {
+			let result: OpResult | undefined;
+			let errno: string | undefined;
+			let error: string | undefined;
+			const t0 = process.hrtime.bigint();
+			try {
+				if (step.op.op === 'umount') {
+					const r = await runUmount(dirs.merged, false);
+					if (!r.ok) throw new OvlError('OVL_UMOUNT_FAILED', r.output.trim(), 'see the kernel log');
+					mounted = false;
+				} else if (step.op.op === 'mount') {
+					if (mounted) throw new OvlError('OVL_LAB_MOUNTED', 'the overlay is still mounted', 'add an umount step before mount');
+					if (step.op.options) mountOptions = [...step.op.options];
+					if (step.op.lowers !== undefined) active = layers.slice(0, Math.max(1, Math.min(layers.length, step.op.lowers)));
+					if (step.op.fresh) {
+						rmSync(dirs.upper, {recursive: true, force: true});
+						rmSync(dirs.work, {recursive: true, force: true});
+					}
+					await doMount();
+				} else {
+					if (!mounted && step.op.op !== 'lower-write') throw new OvlError('OVL_LAB_NOT_MOUNTED', 'the overlay is not mounted', 'add a mount step');
+					result = performOp(step.op, dirs.merged, layerDir);
+				}
+			} catch (e) {
+				const err = e as NodeJS.ErrnoException;
+				errno = err.code !== undefined && /^E[A-Z0-9]+$/.test(err.code) ? err.code : undefined;
+				error = err instanceof OvlError ? `${err.code}: ${err.message}` : err.message;
+			}
+			const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+			durations.set(step.id, durationMs);
+			if (step.op.op === 'lower-write' && errno === undefined && error === undefined) baseline = lowerPrints();
+			const upperAfter = scanUpper();
+			const upperDelta = delta(upperBefore, upperAfter);
+			upperBefore = upperAfter;
+			const verdicts = check(step, {errno, error, result, upperDelta, upperAfter, lowerSame: () => lowerPrints() === baseline, merged: dirs.merged, mounted, diff: () => diffNow(dirs.upper, lowerRefs(), ns)});
+			const r: StepResult = {
+				id: step.id,
+				label: step.label,
+				op: describeOp(step.op),
+				ok: verdicts.every((v) => v.ok),
+				durationMs,
+				...(errno ? {errno} : {}),
+				...(result ? {result} : {}),
+				upperDelta,
+				verdicts,
+			};
+			results.push(r);
+			options.onStep?.(r, index);
+		}
+		// Timing comparisons may name a later step: judge them once every duration is known.
+		const final = results.map((r, i) => {
+			const s = (exp.steps[i] as Step).expect?.slowerThan;
+			if (!s) return r;
+			const other = durations.get(s.step) ?? 0;
+			const ratio = other > 0 ? r.durationMs / other : Infinity;
+			const v: Verdict = {expect: `slower than ${s.step} × ${s.factor}`, ok: r.durationMs > other * s.factor, detail: `${r.durationMs.toFixed(2)} ms vs ${other.toFixed(2)} ms (${Number.isFinite(ratio) ? ratio.toFixed(1) : '∞'}×)`};
+			return {...r, verdicts: [...r.verdicts, v], ok: r.ok && v.ok};
+		});
+		const report: LabReport = {
+			schema: 'ovl.lab/v1',
+			experiment: exp.name,
+			description: exp.description,
+			kernel: os.release(),
+			utilLinux: /util-linux [\d.]+/.exec((await toolVersion('mount')) ?? '')?.[0] ?? 'util-linux (unknown version)',
+			userNamespace: options.userns,
+			options: withNs(exp.options),
+			...(strategy ? {strategy} : {}),
+			root,
+			kept: options.keep,
+			startedAt: new Date(started).toISOString(),
+			durationMs: Date.now() - started,
+			passed: final.every((r) => r.ok),
+			steps: final,
+		};
+		return report;
+	} finally {
+		if (!options.keep) await cleanup();
+		release();
+		if (previousRunDir === undefined) delete process.env['OVL_RUN_DIR'];
+		else process.env['OVL_RUN_DIR'] = previousRunDir;
+	}
+}
+
+function delta(before: UpperState, after: UpperState): UpperChange[] {
+	const out: UpperChange[] = [];
+	for (const [p, a] of after) {
+		const b = before.get(p);
+		if (!b) out.push({change: '+', path: p, kind: a.kind});
+		else if (b.kind !== a.kind || b.size !== a.size || b.mtimeMs !== a.mtimeMs || b.perm !== a.perm) out.push({change: '~', path: p, kind: a.kind, ...(b.kind !== a.kind ? {was: b.kind} : {})});
+	}
+	for (const [p, b] of before) if (!after.has(p)) out.push({change: '-', path: p, was: b.kind});
+	return out;
+}
+
+function diffNow(upper: string, lowers: LayerRef[], ns: 'trusted' | 'user'): {op: string; path: string}[] {
+	const scan = scanLayers({upper, lowers, ns, forDiff: true});
+	return diffEntries(scan.entries, scan.entries.map(classifyEntry)).changes.map((c) => ({op: c.op, path: c.path}));
+}
+
+type CheckContext = {
+	errno: string | undefined;
+	error: string | undefined;
+	result: OpResult | undefined;
+	upperDelta: readonly UpperChange[];
+	upperAfter: UpperState;
+	lowerSame: () => boolean;
+	merged: string;
+	mounted: boolean;
+	diff: () => {op: string; path: string}[];
+};
+
+function readMerged(merged: string, rel: string): string | null {
+	const p = safeJoin(merged, rel.replace(/^\/+/, ''), true);
+	if (lstatSync(p, {throwIfNoEntry: false}) === undefined) return null;
+	const st = lstatSync(p);
+	return st.isFile() ? readFileSync(p, 'utf8') : `<${st.isDirectory() ? 'dir' : 'special'}>`;
+}
+
+/** Judges one step's expectations against what was observed. */
+function check(step: Step, c: CheckContext): Verdict[] {
+	const e: Expectation = step.expect ?? {};
+	const out: Verdict[] = [];
+	if (e.errno !== undefined) out.push({expect: `fails with ${e.errno}`, ok: c.errno === e.errno, detail: c.errno ? `failed with ${c.errno}` : c.error ? c.error : 'succeeded'});
+	else if (c.error !== undefined) out.push({expect: 'succeeds', ok: false, detail: c.error});
+	if (e.content !== undefined) {
+		const got = c.result?.content ?? ('path' in step.op ? readMerged(c.merged, step.op.path) : null);
+		out.push({expect: `content ${JSON.stringify(e.content)}`, ok: got === e.content, detail: `got ${JSON.stringify(got)}`});
+	}
+	if (e.listing !== undefined) {
+		const got = c.result?.listing ?? [];
+		out.push({expect: `listing [${e.listing.join(', ')}]`, ok: JSON.stringify(got) === JSON.stringify([...e.listing].sort()), detail: `got [${got.join(', ')}]`});
+	}
+	for (const [p, want] of Object.entries(e.merged ?? {})) {
+		const got = c.mounted ? readMerged(c.merged, p) : null;
+		out.push({expect: want === null ? `merged/${p} absent` : `merged/${p} = ${JSON.stringify(want)}`, ok: got === want, detail: got === null ? 'absent' : `got ${JSON.stringify(got)}`});
+	}
+	for (const [p, want] of Object.entries(e.upper ?? {})) {
+		const got = c.upperAfter.get(p)?.kind ?? null;
+		out.push({expect: want === null ? `upper${p} absent` : `upper${p} is ${want}`, ok: got === want, detail: got === null ? 'absent' : got});
+	}
+	if (e.upperUnchanged !== undefined) out.push({expect: e.upperUnchanged ? 'upper unchanged' : 'upper changed', ok: (c.upperDelta.length === 0) === e.upperUnchanged, detail: c.upperDelta.length === 0 ? 'no change' : c.upperDelta.map((d) => `${d.change}${d.path}`).join(' ')});
+	if (e.lowerUnchanged) out.push({expect: 'lower layers unchanged', ok: c.lowerSame(), detail: c.lowerSame() ? 'identical metadata' : 'a lower layer changed'});
+	if (e.diff) {
+		const changes = c.diff();
+		for (const op of ['A', 'C', 'D'] as const) {
+			for (const p of e.diff[op] ?? []) {
+				const hit = changes.find((x) => x.path === p);
+				out.push({expect: `diff ${op} ${p}`, ok: hit?.op === op, detail: hit ? `${hit.op} ${p}` : 'not in the change set'});
+			}
+		}
+	}
+	return out;
+}
