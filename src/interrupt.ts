@@ -1,20 +1,25 @@
 import {exitCodes} from './core/exit-codes.js';
 
-// Ctrl-C: run registered clean-ups (bounded in time), say so, exit 130.
+// Ctrl-C / SIGTERM: run registered clean-ups (bounded in time), say so, exit 130. A second
+// signal exits at once. The listener stays registered (process.on, not once): execa's
+// signal-exit re-raises the signal to kill the process when it finds itself the only listener.
 const cleanups = new Set<() => Promise<void>>();
 let installed = false;
+let cleaning = false;
 
 export function onInterrupt(cleanup: () => Promise<void>): () => void {
 	if (!installed) {
 		installed = true;
 		const handler = (signal: NodeJS.Signals): void => {
+			if (cleaning) process.exit(exitCodes.interrupted);
+			cleaning = true;
 			process.stderr.write(`\novl: ${signal}: cleaning up…\n`);
 			const all = Promise.allSettled([...cleanups].map((c) => c()));
-			const timeout = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+			const timeout = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
 			void Promise.race([all, timeout]).then(() => process.exit(exitCodes.interrupted));
 		};
-		process.once('SIGINT', handler);
-		process.once('SIGTERM', handler);
+		process.on('SIGINT', handler);
+		process.on('SIGTERM', handler);
 	}
 	cleanups.add(cleanup);
 	return () => cleanups.delete(cleanup);

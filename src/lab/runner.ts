@@ -5,7 +5,7 @@ import path from 'node:path';
 import {classifyEntry} from '../core/classify.js';
 import {diffEntries} from '../core/diff.js';
 import type {EntryKind, LayerRef} from '../core/entry.js';
-import {OvlError} from '../core/errors.js';
+import {InterruptedError, OvlError} from '../core/errors.js';
 import {parseOptionArg} from '../core/options.js';
 import type {Strategy} from '../core/types.js';
 import {runUmount, toolVersion} from '../io/exec.js';
@@ -79,15 +79,27 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 	process.env['OVL_RUN_DIR'] = path.join(root, 'run');
 	options.onStart?.(root);
 	let mounted = false;
-	const cleanup = async (): Promise<void> => {
+	let aborted = false;
+	const cleanup = async (lazy = false): Promise<void> => {
 		if (mounted) {
-			const r = await runUmount(dirs.merged, false);
-			if (!r.ok) await runUmount(dirs.merged, true);
+			// Interrupted mid-step, files may still be open: detach at once (umount -l) so removing
+			// the temp dir can never walk into the overlay.
+			const r = await runUmount(dirs.merged, lazy);
+			if (!r.ok && !lazy) await runUmount(dirs.merged, true);
 			mounted = false;
 		}
 		rmSync(root, {recursive: true, force: true});
 	};
-	const release = onInterrupt(cleanup);
+	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
+	// everything, and the signal handler waits for that before exiting 130.
+	let finished: () => void = () => undefined;
+	const done = new Promise<void>((resolve) => {
+		finished = resolve;
+	});
+	const release = onInterrupt(async () => {
+		aborted = true;
+		await done;
+	});
 	try {
 		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
 		const layers: {name: string; dir: string}[] = [];
@@ -148,6 +160,7 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		const results: StepResult[] = [];
 		const durations = new Map<string, number>();
 		for (const [index, step] of exp.steps.entries()) {
+			if (aborted) break;
 			let result: OpResult | undefined;
 			let errno: string | undefined;
 			let error: string | undefined;
@@ -196,6 +209,7 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 			results.push(r);
 			options.onStep?.(r, index);
 		}
+		if (aborted) throw new InterruptedError();
 		// Timing comparisons may name a later step: judge them once every duration is known.
 		const final = results.map((r, i) => {
 			const s = (exp.steps[i] as Step).expect?.slowerThan;
@@ -223,7 +237,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		};
 		return report;
 	} finally {
-		if (!options.keep) await cleanup();
+		if (!options.keep || aborted) await cleanup(aborted).catch(() => undefined);
+		finished();
 		release();
 		if (previousRunDir === undefined) delete process.env['OVL_RUN_DIR'];
 		else process.env['OVL_RUN_DIR'] = previousRunDir;
