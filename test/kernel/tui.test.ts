@@ -36,7 +36,8 @@ describeKernel('the explorer in a real terminal', () => {
 	});
 
 	const start = async (): Promise<void> => {
-		const cmd = `cd ${dir} && OVL_RUN_DIR=${dir}/run ${process.execPath} ${ovlBin} inspect demo/merged; echo EXIT=$?; sleep 60`;
+		// CI=true (as CI sets it) would rightly make ovl print plain text: this test is a person at a terminal.
+		const cmd = `cd ${dir} && env -u CI TERM=xterm-256color OVL_RUN_DIR=${dir}/run ${process.execPath} ${ovlBin} inspect demo/merged; echo EXIT=$?; sleep 60`;
 		const r = await tmux('new-session', '-d', '-s', 'ovl', '-x', '100', '-y', '30', cmd);
 		expect(r.exitCode, r.stderr).toBe(0);
 		await waitFor((s) => s.includes('? help · q quit'), 'the explorer');
