@@ -118,6 +118,16 @@ export async function runCli(args: string[]): Promise<number> {
 			async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labRun({target: String(argv.target), keep: Boolean(argv.keep), markdown: argv.markdown as string | undefined, inUserns: Boolean(argv.inUserns)}, c, args.filter((a) => a !== '--in-userns'))))
 			.demandCommand(1, 'ovl lab list | show NAME | run FILE|NAME')
 			.example('$0 lab run blog', 'run the built-in blog experiment'), () => undefined)
+		.command('docker', "Docker's overlays: ovl docker driver | ls | inspect <container|image>", (y) => y
+			.option('data-root', {type: 'string', describe: 'Docker data-root (default: docker info, daemon.json, /var/lib/docker)'})
+			.command('driver', 'the active storage driver and what every driver directory holds', (z) => z.example('$0 docker driver', ''), async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/docker.js')).dockerDriver({dataRoot: argv['data-root'] as string | undefined}, c)))
+			.command('ls', 'containers and image layers on disk, with their overlay directories', (z) => z.example('$0 docker ls --json', ''), async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/docker.js')).dockerLs({dataRoot: argv['data-root'] as string | undefined}, c)))
+			.command('inspect <ref>', 'ovl inspect for a container (its layer over the image) or an image (its top layer over the rest)', (z) => z
+				.positional('ref', {type: 'string', demandOption: true, describe: 'container id, name, image id or tag'})
+				.option('strict', {type: 'boolean', default: false})
+				.example('$0 docker inspect web', 'what the container changed, layer by layer'),
+			async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/docker.js')).dockerInspectCommand({ref: String(argv.ref), dataRoot: argv['data-root'] as string | undefined, strict: Boolean(argv.strict)}, c)))
+			.demandCommand(1, 'ovl docker driver | ls | inspect REF'), () => undefined)
 		.completion('completion', 'print a bash/zsh completion script')
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()

@@ -11,6 +11,8 @@ export type LayerInfo = {
 	readonly path: string;
 	/** What mountinfo recorded, when it differs (relative paths, fd strategy). */
 	readonly recorded?: string;
+	/** A name for people: the image layer's diff id and the command that made it. */
+	readonly label?: string;
 };
 
 export type MountFacts = {

@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs';
+import {existsSync, realpathSync} from 'node:fs';
 import {readdir, realpath, statfs} from 'node:fs/promises';
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
@@ -26,7 +26,8 @@ function resolveRecorded(recorded: string, roots: readonly string[]): string | u
 	if (path.isAbsolute(recorded)) return recorded;
 	for (const r of roots) {
 		const p = path.join(r, recorded);
-		if (existsSync(p)) return p;
+		// Docker's l/<short> entries are symlinks to ../<id>/diff: report the real directory.
+		if (existsSync(p)) return realpathSync(p);
 	}
 	return undefined;
 }
@@ -50,7 +51,9 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 		upper = record.upper;
 		work = record.work;
 	} else {
-		const roots = [...(root === undefined ? [] : [root]), ...dockerRoots];
+		// Docker mounts <home>/<id>/merged with cwd <home>: that is the first place to resolve l/… in.
+		const dockerHome = path.basename(target) === 'merged' ? path.dirname(path.dirname(target)) : undefined;
+		const roots = [...(root === undefined ? [] : [root]), ...(dockerHome ? [dockerHome] : []), ...dockerRoots];
 		const unresolved: string[] = [];
 		const abs = (p: string): string => resolveRecorded(p, roots) ?? (unresolved.push(p), p);
 		lowers = topFirst.map((l) => ({path: abs(l.path), dataOnly: l.dataOnly, recorded: l.path}));

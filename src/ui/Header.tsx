@@ -22,6 +22,7 @@ export function Header({report, width}: {readonly report: Report; readonly width
 			{m.layers.slice(0, maxLayers).map((l) => (
 				<Text key={`${l.role}${l.layer}`} wrap="truncate-end">
 					<Text color={l.role === 'upper' ? 'green' : 'cyan'}>{l.role === 'upper' ? ' upper   ' : l.role === 'data-only' ? ` data ${String(l.layer).padEnd(3)}` : ` lower ${String(l.layer).padEnd(2)}`}</Text> {l.path}
+					{l.label ? <Text dimColor>  {l.label}</Text> : null}
 				</Text>
 			))}
 			{m.layers.length > maxLayers ? <Text dimColor> … {m.layers.length - maxLayers} more layers (bottom: {m.layers.at(-1)?.path})</Text> : null}

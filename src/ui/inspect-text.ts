@@ -43,7 +43,7 @@ export function humanReport(report: Report, s: Style, limit: number): string {
 	const m = report.mount;
 	const sum = report.summary;
 	const lines: string[] = [s.bold(m.mountPoint ? `overlay on ${m.mountPoint}` : 'overlay layers (offline)')];
-	for (const l of m.layers) lines.push(`  ${l.role === 'upper' ? s.green('upper    ') : l.role === 'data-only' ? `data ${String(l.layer).padEnd(4)}` : s.cyan(`lower ${String(l.layer).padEnd(3)}`)} ${l.path}${l.recorded ? s.dim(` (recorded as ${l.recorded})`) : ''}`);
+	for (const l of m.layers) lines.push(`  ${l.role === 'upper' ? s.green('upper    ') : l.role === 'data-only' ? `data ${String(l.layer).padEnd(4)}` : s.cyan(`lower ${String(l.layer).padEnd(3)}`)} ${l.path}${l.recorded ? s.dim(` (recorded as ${l.recorded})`) : ''}${l.label ? s.dim(`  ${l.label}`) : ''}`);
 	lines.push(`  options  ${m.options.join(',') || '(defaults)'}   xattrs ${m.xattrNamespace}.overlay.*`);
 	const counts = Object.entries(sum.counts).filter(([, n]) => n > 0).map(([k, n]) => `${badge[k]?.(s)(k) ?? k} ${n}`);
 	lines.push(`  ${sum.entries} upper entries: ${counts.join('  ') || 'none'}`);
