@@ -57,11 +57,13 @@ export async function runCli(args: string[]): Promise<number> {
 			.option('put', {type: 'string', describe: 'seed a file: LAYER/PATH=TEXT, \\n for newline (repeat)'})
 			.option('seed', {type: 'string', describe: 'YAML file mapping layer → {path: contents}'})
 			.option('force', {type: 'boolean', default: false, describe: 'rewrite an existing, different ovl.yaml'})
+			.option('layer-tar', {type: 'string', describe: 'an OCI/Docker layer tarball (plain or gzip), bottom → top; repeat it. .wh. files become whiteouts'})
+			.example('$0 prepare img --layer-tar base.tar.gz --layer-tar app.tar', 'image layers as lowers, whiteouts converted')
 			.example('$0 prepare demo --put lower1/a=\'docker\\noverlay\\n\' --put lower1/b=x --put lower2/b=\'filesystem\\n\'', 'the classic two-lower experiment')
 			.example('$0 prepare img --lower base --lower app --lower config', 'three lowers, bottom → top'),
 		async (argv) => run(argv, async (c) => (await import('./commands/prepare.js')).prepareCommand({
 			dir: String(argv.dir), lowers: strings(argv.lower), upper: argv.readOnly ? undefined : argv.upper, work: argv.readOnly ? undefined : argv.work,
-			merged: argv.merged, options: strings(argv.option), puts: strings(argv.put), seedFile: argv.seed, force: argv.force,
+			merged: argv.merged, options: strings(argv.option), puts: strings(argv.put), seedFile: argv.seed, force: argv.force, layerTars: strings(argv.layerTar),
 		}, c)))
 		.command('mount [dir] [merged]', 'validate a stack and mount it with mount -t overlay', (y) => y
 			.positional('dir', {type: 'string', describe: 'directory holding ovl.yaml (or the mount point when layers come from flags)'})

@@ -1,4 +1,4 @@
-import {lstat, mkdir, readFile, realpath, writeFile} from 'node:fs/promises';
+import {lstat, mkdir, readFile, readdir, realpath, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {parse as parseYaml} from 'yaml';
 import {writeJson, type Context} from '../context.js';
@@ -20,6 +20,8 @@ export type PrepareOptions = {
 	readonly puts: readonly string[];
 	readonly seedFile: string | undefined;
 	readonly force: boolean;
+	/** OCI/Docker layer tarballs, bottom → top, unpacked into layer1, layer2, … */
+	readonly layerTars: readonly string[];
 };
 
 async function readSeedFile(file: string): Promise<Record<string, Record<string, string>>> {
@@ -31,7 +33,8 @@ async function readSeedFile(file: string): Promise<Record<string, Record<string,
 
 /** `ovl prepare`: directories plus ovl.yaml, idempotent, nothing written outside <dir>. */
 export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<void> {
-	const lowers = o.lowers.length > 0 ? o.lowers : ['lower1', 'lower2'];
+	if (o.layerTars.length > 0 && o.lowers.length > 0) throw new UsageError('give lowers either as --lower names or as --layer-tar files', 'with --layer-tar the lowers are named layer1, layer2, … bottom → top');
+	const lowers = o.layerTars.length > 0 ? o.layerTars.map((_, i) => `layer${i + 1}`) : o.lowers.length > 0 ? o.lowers : ['lower1', 'lower2'];
 	const seed: Record<string, Record<string, string>> = o.seedFile === undefined ? {} : await readSeedFile(path.resolve(ctx.cwd, o.seedFile));
 	for (const put of o.puts) {
 		const [layer, file, text] = parsePutArg(put, [...lowers, ...(o.upper === undefined ? [] : [o.upper])]);
@@ -51,6 +54,8 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	if (changing.length > 0) await refuseIfMounted(root, changing);
 	const creation = new Creation(root);
 	const written: string[] = [];
+	const importedDirs: string[] = [];
+	const imported: {file: string; layer: string; entries?: number; whiteouts?: number; opaques?: number; skipped?: string}[] = [];
 	try {
 		for (const name of [...layout.lowers.map((l) => l.path), layout.upper, layout.work, layout.merged]) {
 			if (name !== undefined) await creation.ensureDir(name);
@@ -60,12 +65,29 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 				if (await creation.writeFile(path.join(layer, file), contents)) written.push(path.join(layer, file));
 			}
 		}
+		const ns = layout.options.some((x) => x.key === 'userxattr') ? 'user' : 'trusted';
+		const tars = o.layerTars.length > 0 ? await import('../docker/layer-tar.js') : undefined;
+		// Check every tarball before unpacking any: a hostile third layer must not leave two behind.
+		for (const file of o.layerTars) await tars?.checkLayerTar(path.resolve(ctx.cwd, file));
+		for (const [i, file] of o.layerTars.entries()) {
+			const layer = path.join(root, lowers[i] as string);
+			// Import only into an empty layer: re-running prepare must not mix two tarballs.
+			if ((await readdir(layer)).length > 0) {
+				imported.push({file, layer: lowers[i] as string, skipped: 'layer not empty (already imported?)'});
+				continue;
+			}
+			importedDirs.push(layer);
+			const check = await (tars as typeof import('../docker/layer-tar.js')).importLayerTar(path.resolve(ctx.cwd, file), layer, ns);
+			imported.push({file, layer: lowers[i] as string, entries: check.entries, whiteouts: check.whiteouts.length, opaques: check.opaques.length});
+		}
 		if (existing !== text) await writeFile(stackPath, text, {mode: 0o644});
 	} catch (error) {
+		// Layers this run unpacked into were empty before it: empty them again, then undo the rest.
+		for (const d of importedDirs) await rm(d, {recursive: true, force: true});
 		await creation.undo();
 		throw error;
 	}
-	const result = {schema: 'ovl.prepare/v1', dir: root, stackFile: stackPath, created: creation.created, seeded: written, stack: layout};
+	const result = {schema: 'ovl.prepare/v1', dir: root, stackFile: stackPath, created: creation.created, seeded: written, imported, stack: layout};
 	if (ctx.mode === 'json') return writeJson(ctx, result);
 	const s = ctx.style;
 	ctx.out(`${s.bold(`prepared ${root}`)}\n`);
@@ -73,6 +95,7 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
 	ctx.out(`  mount point: ${layout.merged}\n  stack file: ${stackPath}${existing === text ? ' (unchanged)' : ''}\n`);
 	ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
+	for (const t of imported) ctx.out(`  ${t.layer} ← ${t.file}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
 	ctx.out(`next: ovl mount ${o.dir}\n`);
 }
 
