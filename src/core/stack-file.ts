@@ -1,6 +1,6 @@
 import path from 'node:path';
-import {isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node} from 'yaml';
-import {UsageError} from './errors.js';
+import {isMap, isScalar, isSeq, stringify, type Node} from 'yaml';
+import {parseYamlFile} from './yaml-file.js';
 import {parseOptionArg, renderOption} from './options.js';
 import type {LowerLayer, MountOption, Stack} from './types.js';
 
@@ -36,18 +36,7 @@ export function renderStackFile(s: StackFile): string {
 
 /** Parses ovl.yaml; errors name the file, the line and what is wrong. */
 export function parseStackFile(text: string, fileName: string): StackFile {
-	const lc = new LineCounter();
-	const doc = parseDocument(text, {lineCounter: lc, uniqueKeys: true});
-	const fail = (node: Node | null | undefined, what: string): never => {
-		const line = node?.range ? lc.linePos(node.range[0]).line : 1;
-		throw new UsageError(`${fileName}:${line}: ${what}`, 'fix the stack file (see README "Stack file"), or recreate it with ovl prepare', 'OVL_STACK_FILE_INVALID');
-	};
-	const firstError = doc.errors[0];
-	if (firstError) {
-		const line = firstError.linePos?.[0].line ?? 1;
-		throw new UsageError(`${fileName}:${line}: ${firstError.message.split('\n')[0]}`, 'fix the YAML syntax', 'OVL_STACK_FILE_INVALID');
-	}
-	const root = doc.contents;
+	const {root, fail} = parseYamlFile(text, fileName, 'fix the stack file (see README "Stack file"), or recreate it with ovl prepare', 'OVL_STACK_FILE_INVALID');
 	if (!isMap(root)) return fail(root, 'expected a mapping with lowers, upper, work, merged');
 	const allowed = new Set(['version', 'lowers', 'upper', 'work', 'merged', 'options', 'seed']);
 	for (const pair of root.items) {

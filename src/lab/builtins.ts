@@ -90,27 +90,13 @@ stack:
       repeat: 499
   upper: true
 steps:
-  - umount: {}
-  - mount: {lowers: 1}
+${[1, 10, 100, 500]
+	.map((n) => `  - umount: {}
+  - mount: {lowers: ${n}}
   - walk: /
-    id: depth-1
-    label: 200 lookups with 1 lower layer
-  - umount: {}
-  - mount: {lowers: 10}
-  - walk: /
-    id: depth-10
-    label: 200 lookups with 10 lower layers
-  - umount: {}
-  - mount: {lowers: 100}
-  - walk: /
-    id: depth-100
-    label: 200 lookups with 100 lower layers
-  - umount: {}
-  - mount: {lowers: 500}
-  - walk: /
-    id: depth-500
-    label: 200 lookups with 500 lower layers
-    expect: {slowerThan: {step: depth-1, factor: 2}}
+    id: depth-${n}
+    label: 200 lookups with ${n} lower layer${n === 1 ? '' : 's'}${n === 500 ? '\n    expect: {slowerThan: {step: depth-1, factor: 2}}' : ''}`)
+	.join('\n')}
 `,
 	'opaque-dir': `name: opaque-dir
 description: >-

@@ -1,6 +1,6 @@
 // The experiment model: what a lab file says, validated. Pure (text in, data or errors out).
-import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap} from 'yaml';
-import {UsageError} from '../core/errors.js';
+import {isMap, isScalar, isSeq, type Node, type YAMLMap} from 'yaml';
+import {parseYamlFile, type Fail} from '../core/yaml-file.js';
 import {resolveInside} from '../core/paths.js';
 import type {EntryKind} from '../core/entry.js';
 import {entryKinds} from '../core/entry.js';
@@ -52,15 +52,7 @@ const expectKeys = ['errno', 'content', 'listing', 'merged', 'upper', 'upperUnch
 
 /** Parses and validates an experiment file: errors say file:line and what is wrong. */
 export function parseExperiment(text: string, fileName: string): Experiment {
-	const lc = new LineCounter();
-	const doc = parseDocument(text, {lineCounter: lc, uniqueKeys: true});
-	const fail = (node: Node | null | undefined, what: string): never => {
-		const line = node?.range ? lc.linePos(node.range[0]).line : 1;
-		throw new UsageError(`${fileName}:${line}: ${what}`, 'see `ovl lab show blog` for a complete example, and the README section "Experiment files"', 'OVL_LAB_INVALID');
-	};
-	const err = doc.errors[0];
-	if (err) throw new UsageError(`${fileName}:${err.linePos?.[0].line ?? 1}: ${err.message.split('\n')[0]}`, 'fix the YAML syntax', 'OVL_LAB_INVALID');
-	const root = doc.contents;
+	const {root, fail} = parseYamlFile(text, fileName, 'see `ovl lab show blog` for a complete example, and the README section "Experiment files"', 'OVL_LAB_INVALID');
 	if (!isMap(root)) return fail(root, 'an experiment is a mapping with name, stack and steps');
 	only(root, ['name', 'description', 'stack', 'steps'], fail);
 	const name = str(root, 'name', fail) ?? fail(root, '"name" is required');
@@ -92,8 +84,6 @@ export function parseExperiment(text: string, fileName: string): Experiment {
 	}
 	return {name, description: str(root, 'description', fail) ?? '', lowers, upper: upperNode === undefined ? true : (upperNode as {value: boolean}).value, options, steps};
 }
-
-type Fail = (node: Node | null | undefined, what: string) => never;
 
 function only(map: YAMLMap, keys: readonly string[], fail: Fail): void {
 	for (const pair of map.items) {
