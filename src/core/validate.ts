@@ -19,7 +19,7 @@ export function validateStack(stack: Stack, facts: StackFacts): Finding[] {
 		...userNamespace(stack, facts),
 		...existence(roles(facts)),
 		...overlaps(roles(facts)),
-		...upperAndWork(facts),
+		...upperAndWork(facts, hasFlag(stack.options, 'userxattr')),
 		...mergedChecks(facts, roles(facts)),
 		...inUse(facts),
 	];
@@ -113,7 +113,7 @@ function parent(p: string): string | undefined {
 	return i <= 0 ? '/' : p.slice(0, i);
 }
 
-function upperAndWork(facts: StackFacts): Finding[] {
+function upperAndWork(facts: StackFacts, userxattr: boolean): Finding[] {
 	const out: Finding[] = [];
 	const {upper, work} = facts;
 	for (const [name, f] of [['upper', upper], ['work', work]] as const) {
@@ -122,6 +122,11 @@ function upperAndWork(facts: StackFacts): Finding[] {
 		if (m.fsType === 'overlay') out.push(finding('OVL_UPPER_ON_OVERLAY', 'error', `${name} ${f.path} is on an overlay filesystem (mounted at ${m.mountPoint}); the kernel refuses it as upperdir`, 'put upper and work on a real local filesystem (ext4, xfs, btrfs, tmpfs)', f.path));
 		if (m.mountOptions.includes('ro') || m.superOptions.includes('ro')) out.push(finding('OVL_UPPER_READONLY', 'error', `${name} ${f.path} is on a read-only mount (${m.mountPoint})`, 'remount it read-write, or choose a writable place', f.path));
 		if (['nfs', 'nfs4', 'cifs', 'smb3', '9p', 'fuse'].includes(m.fsType) || m.fsType.startsWith('fuse.')) out.push(finding('OVL_UPPER_FS_UNSUITABLE', 'warning', `${name} is on ${m.fsType}, which usually lacks d_type, whiteouts or trusted xattrs`, 'use a local filesystem; run `ovl doctor --path DIR` to test it', f.path));
+	}
+	// tmpfs gained user.* xattrs in 6.6; before that a userxattr overlay on tmpfs fails later, on
+	// the first whiteout of a directory (EIO, "failed to set xattr on upper"). Seen on Debian 6.1.
+	if (upper?.mount?.fsType === 'tmpfs' && facts.kernel.version[0] > 0 && !atLeast(facts.kernel.version, 6, 6) && userxattr) {
+		out.push(finding('OVL_USERXATTR_TMPFS', 'error', `upper ${upper.path} is on tmpfs, which has no user.* xattrs before Linux 6.6 (this is ${facts.kernel.version.join('.')}): removing a lower directory would fail with EIO`, 'put upper and work on ext4 or xfs, drop userxattr (as real root), or use Linux 6.6+', upper.path));
 	}
 	if (upper?.mount && work?.mount && upper.mount.mountId !== work.mount.mountId) {
 		const same = upper.mount.majorMinor === work.mount.majorMinor;

@@ -117,3 +117,11 @@ describe('validateStack', () => {
 		expect(forced.find((f) => f.code === 'OVL_OPTION_LAYER_KEY')?.severity).toBe('error');
 	});
 });
+
+test('userxattr with a tmpfs upper before 6.6 is refused', () => {
+	const s: Stack = {...base, upper: '/mnt/tmpfs/u', work: '/mnt/tmpfs/w', options: [{key: 'userxattr'}]};
+	const k = (v: [number, number]) => ({kernel: {release: v.join('.'), version: v, overlayListed: true, params: {}, pageSize: 4096}});
+	expect(codes(s, k([6, 1]))).toContain('error:OVL_USERXATTR_TMPFS');
+	expect(codes(s, k([6, 6]))).not.toContain('error:OVL_USERXATTR_TMPFS');
+	expect(codes({...s, options: []}, k([6, 1]))).not.toContain('error:OVL_USERXATTR_TMPFS');
+});
