@@ -23,6 +23,7 @@ const rules: readonly Rule[] = [
 	{re: /is in-use as upperdir\/workdir of another mount, mount with/, code: 'OVL_UPPER_IN_USE', severity: 'error', hint: 'unmount the other overlay first (ovl ls shows it)'},
 	{re: /is in-use as upperdir\/workdir of another mount/, code: 'OVL_UPPER_IN_USE', severity: 'warning', hint: 'two overlays share a layer: unmount one of them'},
 	{re: /at least 2 lowerdir are needed/, code: 'OVL_TOO_FEW_LOWERS', severity: 'error', hint: 'add a lower layer, or an upper and work dir'},
+	{re: /lower data-only dirs require metacopy support/, code: 'OVL_DATA_ONLY_NEEDS_METACOPY', severity: 'error', hint: 'add -o metacopy=on (measured: Debian 6.12 requires it, 6.18 does not)'},
 	{re: /at least one non-data lowerdir is required/, code: 'OVL_ONLY_DATA_LAYERS', severity: 'error', hint: 'make the top lower a regular layer'},
 	{re: /regular lower layers cannot follow data/, code: 'OVL_DATA_ONLY_NOT_BOTTOM', severity: 'error', hint: 'data-only layers go at the bottom'},
 	{re: /requires permission to access trusted xattrs|try mounting with 'userxattr'/, code: 'OVL_NEEDS_USERXATTR', severity: 'error', hint: 'add -o userxattr (in a user namespace trusted.* xattrs are off limits)'},

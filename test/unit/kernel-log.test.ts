@@ -50,3 +50,7 @@ describe('paths', () => {
 		expect(resolveInside('/r', 'a\0b')).toBeUndefined();
 	});
 });
+
+test('data-only layers without metacopy (Debian 6.12)', () => {
+	expect(kernelLineFinding('overlayfs: lower data-only dirs require metacopy support.').code).toBe('OVL_DATA_ONLY_NEEDS_METACOPY');
+});
