@@ -31,14 +31,3 @@ export function resolveInside(root: string, relative: string): string | undefine
 	if (resolved === root || !isSameOrInside(resolved, root)) return undefined;
 	return resolved;
 }
-
-/** For `ancestors('/a/b/c')`: ['/a/b', '/a', '/']. */
-export function ancestors(p: string): string[] {
-	const out: string[] = [];
-	let current = path.dirname(p);
-	for (;;) {
-		out.push(current);
-		if (current === '/' || current === '.') return out;
-		current = path.dirname(current);
-	}
-}

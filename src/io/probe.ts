@@ -1,4 +1,4 @@
-import {lstat, readdir, realpath, stat} from 'node:fs/promises';
+import {readdir, realpath, stat} from 'node:fs/promises';
 import path from 'node:path';
 import type {HostFacts, PathFacts, StackFacts} from '../core/facts.js';
 import {mountContaining, overlayMounts} from '../core/mountinfo.js';
@@ -53,8 +53,4 @@ export async function gatherStackFacts(stack: Stack): Promise<StackFacts> {
 		probePath(stack.merged, mi),
 	]);
 	return {lowers, ...(upper ? {upper} : {}), ...(work ? {work} : {}), merged, kernel, host};
-}
-
-export async function isDirectoryNoFollow(p: string): Promise<boolean> {
-	return (await lstat(p).catch(() => undefined))?.isDirectory() ?? false;
 }

@@ -23,8 +23,6 @@ export function makeStyle(color: boolean): Style {
 	};
 }
 
-export const plainStyle = makeStyle(false);
-
 export function severityMark(severity: Severity, s: Style): string {
 	switch (severity) {
 		case 'error':
