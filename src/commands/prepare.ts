@@ -1,4 +1,4 @@
-import {lstat, mkdir, readFile, readdir, realpath, rm, writeFile} from 'node:fs/promises';
+import {lstat, readFile, readdir, realpath, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {parse as parseYaml} from 'yaml';
 import {writeJson, type Context} from '../context.js';
@@ -7,7 +7,7 @@ import {parsePutArg, planLayout} from '../core/layout.js';
 import {parseOptionArg} from '../core/options.js';
 import {renderStackFile, stackFileName} from '../core/stack-file.js';
 import {isSameOrInside} from '../core/paths.js';
-import {Creation} from '../io/layout-fs.js';
+import {Creation, makeDirs} from '../io/layout-fs.js';
 import {gatherHostFacts} from '../io/probe.js';
 
 export type PrepareOptions = {
@@ -48,7 +48,7 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	if (existing !== undefined && existing !== text && !o.force) {
 		throw new OvlError('OVL_STACK_EXISTS', `${stackPath} exists with a different stack`, 'pass --force to rewrite it (layer directories and their files are kept), or choose another directory', {exitCode: 2});
 	}
-	await mkdir(requested, {recursive: true});
+	await makeDirs(requested);
 	const root = await realpath(requested);
 	const changing = await changedSeedLayers(root, layout.seed);
 	if (changing.length > 0) await refuseIfMounted(root, changing);

@@ -10,6 +10,8 @@ export type PathFacts = {
 	readonly realPath?: string;
 	/** The mount containing realPath. */
 	readonly mount?: MountInfoEntry;
+	/** For a missing path: its parent is missing too (ovl only creates the last component). */
+	readonly parentMissing?: boolean;
 	/** Top-level names (work dir only). */
 	readonly entries?: readonly string[];
 	/** Names inside work/work/incompat (work dir only): the kernel refuses to mount when any exist. */

@@ -65,6 +65,7 @@ function existence(all: readonly Role[]): Finding[] {
 		const f = r.facts;
 		if (!f.exists) {
 			if (r.kind === 'lower') out.push(finding('OVL_LAYER_MISSING', 'error', `${r.name} does not exist: ${f.path}`, 'create it (ovl prepare does) or fix the path', f.path));
+			else if (f.parentMissing) out.push(finding('OVL_PARENT_MISSING', 'error', `${r.name} ${f.path} does not exist, nor does its parent; ovl creates only the last component`, 'create the parent directory first, or lay the stack out with ovl prepare', f.path));
 			else out.push(finding('OVL_WILL_CREATE', 'info', `${r.name} ${f.path} does not exist; ovl will create it`, 'nothing to do', f.path));
 		} else if (!f.isDirectory) {
 			out.push(finding('OVL_LAYER_NOT_DIR', 'error', `${r.name} is not a directory: ${f.path}`, 'every layer must be a directory', f.path));
@@ -142,6 +143,7 @@ function upperAndWork(facts: StackFacts, userxattr: boolean): Finding[] {
 function mergedChecks(facts: StackFacts, all: readonly Role[]): Finding[] {
 	const out: Finding[] = [];
 	const m = canonical(facts.merged);
+	if (!facts.merged.exists && facts.merged.parentMissing) out.push(finding('OVL_PARENT_MISSING', 'error', `mount point ${facts.merged.path} does not exist, nor does its parent`, 'create the parent directory first (ovl creates only the mount point itself)', facts.merged.path));
 	if (facts.merged.exists && !facts.merged.isDirectory) out.push(finding('OVL_LAYER_NOT_DIR', 'error', `mount point is not a directory: ${facts.merged.path}`, 'choose a directory', facts.merged.path));
 	for (const r of all) {
 		const p = canonical(r.facts);

@@ -1,5 +1,5 @@
 import {constants} from 'node:fs';
-import {lstat, mkdir, open, readFile, rmdir, unlink} from 'node:fs/promises';
+import {lstat, mkdir, open, readFile, rmdir, stat, unlink} from 'node:fs/promises';
 import path from 'node:path';
 import {OvlError} from '../core/errors.js';
 
@@ -60,4 +60,27 @@ export class Creation {
 		}
 		this.created.length = 0;
 	}
+}
+
+/**
+ mkdir -p for the directory the user named, one component at a time. Node 20's recursive mkdir
+ never returns for a path under /proc (seen here: `mkdir('/proc/foo', {recursive: true})` hangs),
+ and we want a clear error for any component that cannot be created.
+ */
+export async function makeDirs(target: string): Promise<void> {
+	let current = '/';
+	for (const part of target.split('/').filter(Boolean)) {
+		current = path.join(current, part);
+		const st = await lstat(current).catch(() => undefined);
+		if (st?.isDirectory() || (st?.isSymbolicLink() && (await realpathIsDir(current)))) continue;
+		if (st) throw new OvlError('OVL_LAYER_NOT_DIR', `${current} exists and is not a directory`, 'choose another directory', {exitCode: 2});
+		await mkdir(current, {mode: 0o755}).catch((error: NodeJS.ErrnoException) => {
+			if (error.code === 'EEXIST') return;
+			throw new OvlError('OVL_CANNOT_CREATE', `cannot create ${current}: ${error.code ?? error.message}`, 'choose a directory on a writable filesystem', {exitCode: 1, cause: error});
+		});
+	}
+}
+
+async function realpathIsDir(p: string): Promise<boolean> {
+	return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
 }

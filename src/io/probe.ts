@@ -16,7 +16,7 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 		// Missing: report the mount the parent would be created on, so same-mount checks still work.
 		const parent = await realpath(path.dirname(p)).catch(() => undefined);
 		const mount = parent === undefined ? undefined : mountContaining(mountinfo, path.join(parent, path.basename(p)));
-		return {path: p, exists: false, isDirectory: false, ...(mount ? {mount} : {})};
+		return {path: p, exists: false, isDirectory: false, ...(mount ? {mount} : {}), ...(parent === undefined ? {parentMissing: true} : {})};
 	}
 	const st = await stat(real);
 	const mount = mountContaining(mountinfo, real);

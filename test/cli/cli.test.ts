@@ -83,6 +83,11 @@ describe('prepare', () => {
 		expect(readdirSync(outside)).toEqual([]);
 		expect(readdirSync(path.join(dir, 'd')).sort()).toEqual(['lower1']);
 	});
+	test('a directory that cannot be created fails fast with a clear error (Node\'s recursive mkdir hangs under /proc)', async () => {
+		const r = await runOvl(['prepare', '/proc/ovl-cannot-exist'], {cwd: dir});
+		expect(r.exitCode).toBe(1);
+		expect(r.stderr).toContain('OVL_CANNOT_CREATE: cannot create /proc/ovl-cannot-exist');
+	});
 	test('--seed FILE', async () => {
 		await writeFile(path.join(dir, 'seed.yaml'), 'lower1:\n  etc/conf: "x=1\\n"\nupper:\n  new: hi\n');
 		const r = await runOvl(['prepare', 'd', '--seed', 'seed.yaml'], {cwd: dir});
@@ -108,6 +113,13 @@ describe('mount --dry-run', () => {
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_LAYER_OVERLAP');
 		expect(r.stdout).toContain('would be refused');
+	});
+	test('a mount point whose parent is missing is refused, not an internal error', async () => {
+		for (const l of ['a', 'b']) await mkdir(path.join(dir, l));
+		const r = await runOvl(['mount', '--lower', 'a', '--lower', 'b', 'no/such/m', '--dry-run'], {cwd: dir});
+		expect(r.exitCode).toBe(2);
+		expect(r.stderr).toContain('OVL_PARENT_MISSING');
+		expect(r.stderr).not.toContain('internal error');
 	});
 	test('stack file errors carry file and line', async () => {
 		await mkdir(path.join(dir, 's'));

@@ -40,6 +40,10 @@ describe('validateStack', () => {
 		expect(codes(base, {}, {'/s/l1': {exists: false, isDirectory: false}})).toContain('error:OVL_LAYER_MISSING');
 		expect(codes(base, {}, {'/s/u': {exists: false, isDirectory: false}})).toEqual(['info:OVL_WILL_CREATE']);
 	});
+	test('missing upper or mount point whose parent is missing too', () => {
+		expect(codes(base, {}, {'/s/u': {exists: false, isDirectory: false, parentMissing: true}})).toEqual(['error:OVL_PARENT_MISSING']);
+		expect(codes(base, {}, {'/s/m': {exists: false, isDirectory: false, parentMissing: true}})).toEqual(['error:OVL_PARENT_MISSING']);
+	});
 	test('a layer that is a file', () => expect(codes(base, {}, {'/s/l2': {isDirectory: false}})).toContain('error:OVL_LAYER_NOT_DIR'));
 	test('the same layer twice', () => expect(codes({...base, lowers: [...base.lowers, {path: '/s/l1', dataOnly: false}]})).toContain('error:OVL_LAYER_DUPLICATE'));
 	test('a symlink to another layer is a duplicate (canonical paths compared)', () => {
