@@ -1,4 +1,6 @@
+import {existsSync} from 'node:fs';
 import {writeJson, type Context} from '../context.js';
+import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {driverReport} from '../docker/driver.js';
 import {dockerInfo} from '../docker/host.js';
@@ -11,7 +13,9 @@ import {formatFindings} from '../ui/findings.js';
 import {formatBytes, humanReport, plainEntries} from '../ui/inspect-text.js';
 
 async function dataRootOf(flag: string | undefined): Promise<string> {
-	return flag ?? (await driverReport(undefined)).dataRoot;
+	const root = flag ?? (await driverReport(undefined)).dataRoot;
+	if (!existsSync(root)) throw new OvlError('OVL_DOCKER_NO_DATA_ROOT', `Docker's data-root ${root} does not exist`, 'give --data-root DIR (see "DockerRootDir" in docker info, or "data-root" in /etc/docker/daemon.json)', {exitCode: 2});
+	return root;
 }
 
 /** `ovl docker driver`: which storage driver is active, and what every driver directory holds. */

@@ -97,6 +97,14 @@ describe('prepare', () => {
 	});
 });
 
+describe('docker', () => {
+	test('a data-root that does not exist is an error, not an empty listing', async () => {
+		const r = await runOvl(['docker', 'ls', '--data-root', path.join(dir, 'none')]);
+		expect(r.exitCode).toBe(2);
+		expect(r.stderr).toContain('OVL_DOCKER_NO_DATA_ROOT');
+	});
+});
+
 describe('mount --dry-run', () => {
 	test('--lowerdir is read top-first and shown bottom→top in the plan', async () => {
 		for (const l of ['top', 'mid', 'bottom']) await mkdir(path.join(dir, l));
