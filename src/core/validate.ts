@@ -12,15 +12,16 @@ type Role = {readonly name: string; readonly kind: 'lower' | 'upper' | 'work'; r
 /** Every check the kernel makes (or silently skips) before a mount, as findings. Pure. */
 export function validateStack(stack: Stack, facts: StackFacts): Finding[] {
 	const hasUpper = stack.upper !== undefined;
+	const all = roles(facts);
 	return [
 		...privilege(facts),
 		...shape(stack),
 		...validateOptions(stack.options, {hasUpper, version: facts.kernel.version, hasDataOnly: stack.lowers.some((l) => l.dataOnly)}),
 		...userNamespace(stack, facts),
-		...existence(roles(facts)),
-		...overlaps(roles(facts)),
+		...existence(all),
+		...overlaps(all),
 		...upperAndWork(facts, hasFlag(stack.options, 'userxattr')),
-		...mergedChecks(facts, roles(facts)),
+		...mergedChecks(facts, all),
 		...inUse(facts),
 	];
 }

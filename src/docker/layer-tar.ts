@@ -1,4 +1,4 @@
-import {existsSync, lstatSync, mkdirSync} from 'node:fs';
+import {lstatSync, mkdirSync} from 'node:fs';
 import path from 'node:path';
 import {setAttributeSync} from '@napi-rs/xattr';
 import {execa} from 'execa';
@@ -79,7 +79,7 @@ export async function importLayerTar(file: string, dir: string, ns: 'trusted' | 
 	for (const w of check.whiteouts) {
 		const target = safeJoin(dir, w, false);
 		mkdirSync(path.dirname(target), {recursive: true});
-		if (existsSync(target) || lstatSync(target, {throwIfNoEntry: false})) refuse(file, w, 'is both whited out and present in the same layer');
+		if (lstatSync(target, {throwIfNoEntry: false})) refuse(file, w, 'is both whited out and present in the same layer');
 		const r = await execa('mknod', [target, 'c', '0', '0'], {reject: false});
 		if (r.exitCode !== 0) throw new OvlError('OVL_WHITEOUT_FAILED', `cannot create the whiteout ${w}: ${String(r.stderr).trim()}`, 'creating 0/0 character devices needs root (or Linux 5.8+ in a user namespace)');
 	}

@@ -1,5 +1,5 @@
 import {existsSync} from 'node:fs';
-import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, rmdir, writeFile} from 'node:fs/promises';
+import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import type {HostReport, PathProbe} from '../core/doctor.js';
 import {OvlError} from '../core/errors.js';
@@ -87,7 +87,6 @@ export async function probePath(dir: string): Promise<PathProbe> {
 			await removeRecord(m);
 		}
 		await rm(scratch, {recursive: true, force: true});
-		await rmdir(scratch).catch(() => undefined);
 	}
 	return result;
 }
