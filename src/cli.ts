@@ -142,6 +142,7 @@ export async function runCli(args: string[]): Promise<number> {
 		.fail((msg, err) => {
 			throw err ?? new UsageError(msg, 'see ovl --help, or ovl <command> --help');
 		}) as unknown as Argv<Global>;
+	skipHelpCache(cli);
 	try {
 		await cli.parseAsync();
 		return typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok;
@@ -151,6 +152,18 @@ export async function runCli(args: string[]): Promise<number> {
 		reportError(error, c);
 		return error.exitCode;
 	}
+}
+
+/**
+ yargs renders the full help text before every command handler, only to print it should the
+ handler fail; ours never do that (failures are OvlErrors, rendered by reportError). The render
+ measures every word's width and costs ~60 ms per run, on every command. Internal API: if yargs
+ changes it, this quietly does nothing.
+ */
+function skipHelpCache(cli: Argv<Global>): void {
+	const internal = (cli as unknown as {getInternalMethods?: () => {getUsageInstance?: () => {cacheHelpMessage?: () => void}}}).getInternalMethods?.();
+	const usage = internal?.getUsageInstance?.();
+	if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 function reportError(error: OvlError, ctx: Context): void {

@@ -1,14 +1,17 @@
 import {lstatSync, readdirSync, type Dirent, type Stats} from 'node:fs';
-import path from 'node:path';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {getAttributeSync} from '@napi-rs/xattr';
 
-export type LowerDirEntry = {readonly type: FileType; readonly whiteout: boolean};
+/** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
+export type LowerDirEntry = FileType | 'whiteout';
 
 export function statLite(st: Stats): StatLite {
 	return {type: fileTypeOfMode(st.mode), perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, blocks: st.blocks, nlink: st.nlink, ino: st.ino, dev: st.dev, rdev: st.rdev, mtimeMs: st.mtimeMs};
 }
+
+/** path.join for a normalised absolute dir and one name, without join's normalising pass (hot: once per lower hit). */
+export const childPath = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
 
 const direntType = (d: Dirent): FileType | undefined =>
 	d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : d.isSocket() ? 'socket' : d.isCharacterDevice() ? 'char' : d.isBlockDevice() ? 'block' : undefined;
@@ -44,11 +47,11 @@ export class LowerDirs {
 		// saves a getxattr per lower file.
 		const xwhiteouts = dirents.length > 0 && this.opaqueValue(dir) === 'x';
 		for (const d of dirents) {
-			const type = direntType(d) ?? fileTypeOfMode(lstatSync(path.join(dir, d.name)).mode);
+			const type = direntType(d) ?? fileTypeOfMode(lstatSync(childPath(dir, d.name)).mode);
 			let whiteout = false;
-			if (type === 'char') whiteout = lstatSync(path.join(dir, d.name), {throwIfNoEntry: false})?.rdev === 0;
-			else if (xwhiteouts && type === 'file' && this.hasXattr(path.join(dir, d.name), 'whiteout')) whiteout = true;
-			m.set(d.name, {type, whiteout});
+			if (type === 'char') whiteout = lstatSync(childPath(dir, d.name), {throwIfNoEntry: false})?.rdev === 0;
+			else if (xwhiteouts && type === 'file' && this.hasXattr(childPath(dir, d.name), 'whiteout')) whiteout = true;
+			m.set(d.name, whiteout ? 'whiteout' : type);
 		}
 		this.cache.set(dir, m);
 		return m;
@@ -85,8 +88,8 @@ export class LowerDirs {
 		for (const d of ctx) {
 			const e = this.read(d.path).get(name);
 			if (!e) continue;
-			if (e.whiteout) break;
-			out.push({layer: d.layer, path: path.join(d.path, name), type: e.type});
+			if (e === 'whiteout') break;
+			out.push({layer: d.layer, path: childPath(d.path, name), type: e});
 		}
 		return out;
 	}
@@ -109,8 +112,8 @@ export class LowerDirs {
 		for (const d of ctx) {
 			for (const [name, e] of this.read(d.path)) {
 				if (out.has(name) || hidden.has(name)) continue;
-				if (e.whiteout) hidden.add(name);
-				else out.set(name, {layer: d.layer, path: path.join(d.path, name), type: e.type});
+				if (e === 'whiteout') hidden.add(name);
+				else out.set(name, {layer: d.layer, path: childPath(d.path, name), type: e});
 			}
 			// Below a non-dir the lower dirs are not merged; ctx already stops there.
 		}

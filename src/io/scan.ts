@@ -4,7 +4,7 @@ import {getAttributeSync, listAttributesSync} from '@napi-rs/xattr';
 import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {resolveRedirect} from '../core/classify.js';
-import {LowerDirs, statLite} from './lower-dirs.js';
+import {LowerDirs, childPath, statLite} from './lower-dirs.js';
 
 export type ScanInput = {
 	readonly upper: string;
@@ -144,7 +144,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 		}
 		const children: DirJob[] = [];
 		for (const name of names) {
-			const abs = path.join(job.abs, name);
+			const abs = childPath(job.abs, name);
 			const rel = `${job.rel}/${name}`;
 			const st = lstatSync(abs, {throwIfNoEntry: false});
 			if (!st) {
