@@ -1,5 +1,8 @@
 import {defineConfig} from 'vitest/config';
 
+// Software-emulated VMs (npm run test:vagrant) run the same suite about 10x slower.
+const scale = Math.max(1, Number(process.env.OVL_TEST_TIMEOUT_SCALE ?? 1) || 1);
+
 export default defineConfig({
 	test: {
 		include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
@@ -7,7 +10,7 @@ export default defineConfig({
 		reporters: ['default', './test/summary-reporter.ts'],
 		// Kernel tests mount for real; running files in parallel on 2 cores only adds noise to dmesg.
 		fileParallelism: false,
-		testTimeout: 60_000,
-		hookTimeout: 60_000,
+		testTimeout: 60_000 * scale,
+		hookTimeout: 60_000 * scale,
 	},
 });

@@ -29,6 +29,9 @@ describe.runIf(hasVagrant || required)('vagrant/Vagrantfile', () => {
 		expect(String(r.stdout)).toContain('Vagrantfile validated successfully');
 		const qemu = await validate(vagrantDir, {OVL_LIBVIRT_DRIVER: 'qemu', OVL_BOX: 'local/bookworm-ovl'});
 		expect(qemu.exitCode, String(qemu.stderr)).toBe(0);
+		// What npm run test:vagrant sets: its own pool, an isolated network, a console log, offline npm.
+		const harness = await validate(vagrantDir, {OVL_LIBVIRT_DRIVER: 'qemu', OVL_BOX: 'ovl/local', OVL_LIBVIRT_POOL: 'ovl-vagrant', OVL_LIBVIRT_NETWORK: 'ovl-vagrant', OVL_VM_CONSOLE_LOG: path.join(home, 'console.log'), OVL_SSH_INSERT_KEY: '0', OVL_NPM_OFFLINE: '1', OVL_VM_CPUS: '2'});
+		expect(harness.exitCode, String(harness.stdout) + String(harness.stderr)).toBe(0);
 	});
 	test('a typo in the libvirt block is caught (so the block really is checked)', async () => {
 		const dir = await makeScratch('ovl-vagrant-');

@@ -7,6 +7,7 @@ import {builtins} from '../../src/lab/builtins.js';
 import {describeKernel} from '../helpers/kernel.js';
 import {ovlBin, runOvl} from '../helpers/run-ovl.js';
 import {cleanScratch, makeScratch, mountsUnder} from '../helpers/scratch.js';
+import {waitUntil} from '../helpers/wait.js';
 
 let dir = '';
 // Experiments make their temp dirs under TMPDIR: point it at the scratch dir so nothing escapes.
@@ -78,7 +79,7 @@ describeKernel('ovl lab on the real kernel', () => {
 	test('SIGINT mid-run leaves no mount and no temp dir', async () => {
 		const child = execa(process.execPath, [ovlBin, 'lab', 'run', 'copy-up-cost', '--json'], {env: env(), reject: false});
 		// Wait until the experiment is mounted, then interrupt it.
-		for (let i = 0; i < 200 && !readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))); i++) await new Promise((r) => setTimeout(r, 25));
+		await waitUntil(() => readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))), 5_000);
 		expect(mountsUnder(dir).length).toBe(1);
 		child.kill('SIGINT');
 		const r = await child;

@@ -1,4 +1,4 @@
-import {existsSync, lstatSync, readFileSync, readdirSync} from 'node:fs';
+import {existsSync, lstatSync, readFileSync, readdirSync, readlinkSync} from 'node:fs';
 import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {afterAll, afterEach, beforeEach, expect, test} from 'vitest';
@@ -7,6 +7,7 @@ import {describeKernel} from '../helpers/kernel.js';
 import {runOvl} from '../helpers/run-ovl.js';
 import {cleanScratch, makeScratch, mountsUnder} from '../helpers/scratch.js';
 import {hashTree} from '../helpers/tree-hash.js';
+import {waitUntil} from '../helpers/wait.js';
 
 let dir = '';
 let env: Record<string, string> = {};
@@ -188,7 +189,8 @@ describeKernel('ovl mount on the real kernel', () => {
 		const {execa} = await import('execa');
 		const holder = execa('sleep', ['30'], {cwd: path.join(dir, 'm'), reject: false});
 		try {
-			await new Promise((r) => setTimeout(r, 200));
+			// The holder must have its cwd inside the overlay before umount looks.
+			await waitUntil(() => { try { return readlinkSync(`/proc/${holder.pid}/cwd`) === path.join(dir, 'm'); } catch { return false; } }, 5_000);
 			const busy = await runOvl(['umount', path.join(dir, 'm')], {env});
 			expect(busy.exitCode).toBe(1);
 			expect(busy.stderr).toContain('OVL_MOUNT_BUSY');

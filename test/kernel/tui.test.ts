@@ -5,6 +5,7 @@ import {afterEach, beforeEach, expect, test} from 'vitest';
 import {describeKernel} from '../helpers/kernel.js';
 import {ovlBin, runOvl} from '../helpers/run-ovl.js';
 import {cleanScratch, makeScratch} from '../helpers/scratch.js';
+import {waitUntil} from '../helpers/wait.js';
 
 // The explorer in a real terminal (tmux), on a real mount: navigate to a whiteout, read its
 // details, quit, and check the shell screen is back.
@@ -15,12 +16,9 @@ const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args], {reje
 const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-t', 'ovl')).stdout;
 const waitFor = async (pred: (s: string) => boolean, what: string): Promise<string> => {
 	let s = '';
-	for (let i = 0; i < 100; i++) {
-		s = await screen();
-		if (pred(s)) return s;
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+	const hit = await waitUntil(async () => pred((s = await screen())) && s, 10_000, 100);
+	if (hit === undefined) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
+	return hit;
 };
 
 describeKernel('the explorer in a real terminal', () => {

@@ -5,8 +5,9 @@ import {Explorer} from '../../src/ui/Explorer.js';
 import {explorerStep, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
 import type {LayerDetail} from '../../src/ui/model.js';
 import {bigReport, sampleReport} from '../helpers/report-fixture.js';
+import {timeScale} from '../helpers/wait.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 30));
+const tick = () => new Promise((r) => setTimeout(r, 30 * timeScale));
 const details = (): LayerDetail[] => [
 	{role: 'upper', layer: 0, path: '/srv/demo/upper/a', stat: {type: 'char', perm: 0, uid: 0, gid: 0, size: 0, blocks: 0, nlink: 2, ino: 9, dev: 1, rdev: 0, mtimeMs: 0}},
 	{role: 'lower', layer: 2, path: '/srv/demo/lower2/a'},

@@ -2,40 +2,15 @@
 // in sid) through a private apt configuration of this machine's own Debian mirror (the system's
 // apt is untouched), builds one initramfs (busybox, the overlay modules, node and its libraries,
 // the built ovl and test/vm/guest), boots each kernel with QEMU's software emulation and prints a
-// kernel × test table. Downloads are cached in .cache/kernels. Exit 1 if any test failed.
-import {execFileSync, spawn, spawnSync} from 'node:child_process';
+// kernel × test table. Downloads are cached in /var/cache/ovl-kernels. Exit 1 if any test failed.
+import {execFileSync, spawn} from 'node:child_process';
 import {copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, statSync} from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {cacheDir, debianMirror, log, need, root, sh} from './host.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// Outside the work tree, so a fresh clone on the same machine (CI) reuses the downloads.
-const cache = process.env.OVL_KERNEL_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/ovl-kernels' : path.join(process.env.HOME ?? root, '.cache', 'ovl-kernels'));
+const cache = process.env.OVL_KERNEL_CACHE ?? cacheDir('ovl-kernels');
 const suites = (process.env.OVL_KERNEL_SUITES ?? 'bullseye bookworm trixie sid').split(/\s+/).filter(Boolean);
 const timeoutS = Number(process.env.OVL_KERNEL_TIMEOUT ?? 600);
-const t0 = Date.now();
-const log = (s) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
-const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts});
-
-function need(tools) {
-	const missing = tools.filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0).map(([, pkg]) => pkg);
-	if (missing.length === 0) return;
-	log(`installing ${missing.join(' ')}`);
-	sh('apt-get', ['update', '-qq']);
-	sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {env: {...process.env, DEBIAN_FRONTEND: 'noninteractive'}});
-}
-
-/** The machine's configured Debian mirror (deb822 or one-line sources), never a hard-coded host. */
-function debianMirror() {
-	const files = ['/etc/apt/sources.list', ...readdirSync('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`)].filter((f) => /\.(list|sources)$/.test(f) && existsSync(f));
-	for (const f of files) {
-		const text = readFileSync(f, 'utf8');
-		const uris = [...text.matchAll(/^URIs:\s*(\S+)/gm), ...text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/gm)].map((m) => m[1]);
-		const hit = uris.find((u) => /debian\/?$/.test(u) && !/security/.test(u));
-		if (hit) return hit.replace(/\/$/, '');
-	}
-	throw new Error('no Debian mirror found in /etc/apt/sources.list{,.d}');
-}
 
 function aptEnv() {
 	const a = path.join(cache, 'apt');

@@ -121,3 +121,31 @@ test('500 lower layers mount (relative strategy) and 501 are refused', () => inS
 	const refused = run(args(501), {cwd: dir});
 	assert.equal(refused.status, 2);
 }));
+
+test('volatile: mounts on every kernel (mountinfo says volatile or fsync=volatile); the leftover incompat dir is refused next time', () => inScratch((dir) => {
+	for (const d of ['l', 'u', 'w', 'm']) mkdirSync(path.join(dir, d));
+	const args = ['mount', '--lower', 'l', '--upper', 'u', '--work', 'w', '-o', 'volatile', 'm'];
+	let r = run(args, {cwd: dir});
+	assert.equal(r.status, 0, r.stderr);
+	const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === path.join(dir, 'm'));
+	assert.match(line ?? '', atLeast(6, 12) ? /,fsync=volatile\b/ : /,volatile\b/);
+	assert.equal(run(['umount', path.join(dir, 'm')]).status, 0);
+	assert.ok(lstatSync(path.join(dir, 'w/work/incompat/volatile')).isDirectory());
+	r = run([...args, '--json'], {cwd: dir});
+	assert.equal(r.status, 2);
+	assert.equal(JSON.parse(r.stdout).error.code, 'OVL_WORK_INCOMPAT');
+}));
+
+test('metacopy=on: chmod copies metadata only (inspect: metacopy), the first write copies the data (copy-up)', () => inScratch((dir) => {
+	for (const d of ['l', 'u', 'w', 'm']) mkdirSync(path.join(dir, d));
+	writeFileSync(path.join(dir, 'l/f'), 'x'.repeat(65536));
+	const r = run(['mount', '--lower', 'l', '--upper', 'u', '--work', 'w', '-o', 'metacopy=on', '-o', 'redirect_dir=on', 'm'], {cwd: dir});
+	assert.equal(r.status, 0, r.stderr);
+	const kind = () => JSON.parse(run(['inspect', path.join(dir, 'm'), '--json']).stdout).entries.find((e) => e.path === '/f')?.kind;
+	execFileSync('chmod', ['600', path.join(dir, 'm/f')]);
+	assert.equal(kind(), 'metacopy');
+	assert.ok(lstatSync(path.join(dir, 'u/f')).blocks < 128, 'the upper stub holds no data (at most an xattr block)');
+	writeFileSync(path.join(dir, 'm/f'), 'y', {flag: 'a'});
+	assert.equal(kind(), 'copy-up');
+	assert.equal(readFileSync(path.join(dir, 'l/f'), 'utf8').length, 65536);
+}));
