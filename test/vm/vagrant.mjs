@@ -22,7 +22,7 @@ let current; // the running child, killed on Ctrl-C
 let interrupted = false;
 
 /** Runs a command with a timeout (its whole process group is killed), output to a log file and optionally echoed. */
-function run(cmd, args, {timeoutS, env, cwd, logName, echo = false} = {}) {
+function run(cmd, args, {timeoutS, env, cwd, logName, echo = false, onData} = {}) {
 	return new Promise((resolve) => {
 		const out = logName ? createWriteStream(path.join(cache, 'logs', logName), {flags: 'a'}) : undefined;
 		const child = spawn(cmd, args, {cwd, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], detached: true});
@@ -32,6 +32,7 @@ function run(cmd, args, {timeoutS, env, cwd, logName, echo = false} = {}) {
 			text += d;
 			out?.write(d);
 			if (echo) process.stderr.write(d);
+			onData?.(text);
 		};
 		child.stdout.on('data', take);
 		child.stderr.on('data', take);
@@ -64,6 +65,24 @@ async function must(label, cmd, args, opts) {
 	const r = await run(cmd, args, {logName: 'steps.log', ...opts});
 	if (r.code !== 0) throw new Error(`${label} failed (${r.timedOut ? `timed out after ${opts.timeoutS} s` : `exit ${r.code}`}):\n${r.text.slice(-3000)}`);
 	return r.text;
+}
+
+/** Times the parts of `vagrant up` from markers in its output, as they appear. */
+function upPhases(now = () => Date.now()) {
+	const marks = [
+		['  boot to SSH', /Machine booted and ready/],
+		['  rsync, hostname', /Running provisioner/],
+		['  npm ci (offline; builds dist)', /added \d+ packages/],
+		['  npm test (build, typecheck, vitest)', /tests: \d+ passed/],
+	];
+	const start = now();
+	const seen = [];
+	return {
+		see: (text) => {
+			while (seen.length < marks.length && marks[seen.length][1].test(text)) seen.push(now());
+		},
+		done: () => seen.map((t, i) => [marks[i][0], (t - (i === 0 ? start : seen[i - 1])) / 1000]),
+	};
 }
 
 const sha = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
@@ -204,7 +223,7 @@ async function main() {
 		OVL_VM_CONSOLE_LOG: path.join(cache, 'logs', 'console.log'), OVL_SSH_INSERT_KEY: '0', OVL_NPM_OFFLINE: '1',
 		OVL_TEST_TIMEOUT_SCALE: process.env.OVL_TEST_TIMEOUT_SCALE ?? (kvm.driver === 'qemu' ? '10' : '1'),
 	};
-	const vagrant = (args, timeoutS, logName, echo = false) => run('ip', ['netns', 'exec', ns, 'vagrant', ...args], {cwd: path.join(root, 'vagrant'), env: vagrantEnv, timeoutS, logName, echo});
+	const vagrant = (args, timeoutS, logName, echo = false, onData = undefined) => run('ip', ['netns', 'exec', ns, 'vagrant', ...args], {cwd: path.join(root, 'vagrant'), env: vagrantEnv, timeoutS, logName, echo, onData});
 
 	await step('vagrant box add', async () => {
 		const list = await run('vagrant', ['box', 'list'], {env: vagrantEnv, timeoutS: 120});
@@ -226,7 +245,9 @@ async function main() {
 		// The box's base volume is re-uploaded when the box changes (its name carries the recipe's hash).
 		for (const f of readdirSync(path.join(cache, 'pool')).filter((f) => f.startsWith('ovl-VAGRANTSLASH-local-') && !f.includes(key))) rmSync(path.join(cache, 'pool', f), {force: true});
 		await virsh('pool-refresh', ns);
-		const up = await step('vagrant up (boot, rsync, provision: npm ci && npm test)', () => vagrant(['up', '--provider=libvirt'], upTimeoutS, 'vagrant-up.log', true));
+		const phases = upPhases();
+		const up = await step('vagrant up (boot, rsync, provision: npm ci && npm test)', () => vagrant(['up', '--provider=libvirt'], upTimeoutS, 'vagrant-up.log', true, phases.see));
+		timings.push(...phases.done());
 		result = {up, summary: /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(up.text), kernel: /kernel (\S+), node (\S+)/.exec(up.text)};
 	} finally {
 		await step('teardown (destroy, daemons, namespace)', async () => {
