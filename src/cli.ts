@@ -157,7 +157,7 @@ export async function runCli(args: string[]): Promise<number> {
 /**
  yargs renders the full help text before every command handler, only to print it should the
  handler fail; ours never do that (failures are OvlErrors, rendered by reportError). The render
- measures every word's width and costs ~60 ms per run, on every command. Internal API: if yargs
+ measures every word's width and costs ~30 ms of CPU per run, on every command. Internal API: if yargs
  changes it, this quietly does nothing.
  */
 function skipHelpCache(cli: Argv<Global>): void {
