@@ -1,7 +1,6 @@
 import {defineConfig} from 'vitest/config';
-
 // Software-emulated VMs (npm run test:vagrant) run the same suite about 10x slower.
-const scale = Math.max(1, Number(process.env.OVL_TEST_TIMEOUT_SCALE ?? 1) || 1);
+import {timeScale as scale} from './helpers/wait.js';
 
 export default defineConfig({
 	test: {

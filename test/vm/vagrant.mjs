@@ -171,21 +171,23 @@ async function startDaemons() {
 		daemons.push(d.pid);
 	}
 	for (let i = 0; ; i++) {
-		const r = await run('virsh', ['-c', 'qemu:///system', 'version'], {timeoutS: 60});
+		const r = await run('virsh', virshArgs(['version']), {timeoutS: 60});
 		if (r.code === 0) break;
 		if (i >= 30) throw new Error(`libvirtd did not answer: ${r.text}`);
 		await new Promise((res) => setTimeout(res, 2000));
 	}
 }
 
-const virsh = (...args) => run('virsh', ['-c', 'qemu:///system', ...args], {timeoutS: 120, logName: 'steps.log'});
+const virshArgs = (args) => ['-c', 'qemu:///system', ...args];
+const virsh = (...args) => run('virsh', virshArgs(args), {timeoutS: 120, logName: 'steps.log'});
+const mustVirsh = (...args) => must(`virsh ${args[0]}`, 'virsh', virshArgs(args), {timeoutS: 120});
 
 async function definePool() {
 	await virsh('pool-destroy', ns);
 	await virsh('pool-undefine', ns);
 	mkdirSync(path.join(cache, 'pool'), {recursive: true});
-	await must('pool define', 'virsh', ['-c', 'qemu:///system', 'pool-define-as', ns, 'dir', '--target', path.join(cache, 'pool')], {timeoutS: 120});
-	await must('pool start', 'virsh', ['-c', 'qemu:///system', 'pool-start', ns], {timeoutS: 120});
+	await mustVirsh('pool-define-as', ns, 'dir', '--target', path.join(cache, 'pool'));
+	await mustVirsh('pool-start', ns);
 }
 
 /** /dev/kvm as udev would leave it (root:kvm 0660): with root-only 0600 libvirt re-probes QEMU on every call (~50 s each). */
@@ -208,7 +210,8 @@ async function main() {
 	await step('preflight (tools)', async () => preflight());
 	const mirror = debianMirror();
 	const lockSha = sha(readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
-	const node = sh('dpkg-query', ['-W', '-f', '${Version}', 'nodejs']);
+	// The box copies the nodejs package and the host's npm as it is now (npm may be updated on its own).
+	const node = `${sh('dpkg-query', ['-W', '-f', '${Version}', 'nodejs'])} npm ${sh('npm', ['--version']).trim()}`;
 	const npmDir = await step('npm cache for the box', () => npmCache(lockSha));
 	const key = sha(readFileSync(path.join(root, 'test/vm/vagrant-box.sh'), 'utf8'), mirror, suite, node, lockSha);
 	const box = await step(`box (debootstrap ${suite} from ${mirror})`, () => buildBox(key, mirror, npmDir));
