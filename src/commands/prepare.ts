@@ -1,14 +1,19 @@
-import {lstat, readFile, readdir, realpath, rm, writeFile} from 'node:fs/promises';
+import {realpath} from 'node:fs/promises';
 import path from 'node:path';
-import {parse as parseYaml} from 'yaml';
 import {writeJson, type Context} from '../context.js';
+import {decodePath, encodePath, hasRawBytes, printablePath} from '../core/bytes.js';
 import {OvlError, UsageError} from '../core/errors.js';
+import {exitCodes} from '../core/exit-codes.js';
 import {parsePutArg, planLayout} from '../core/layout.js';
 import {parseOptionArg} from '../core/options.js';
+import {parseSeedFile} from '../core/seed-file.js';
 import {renderStackFile, stackFileName} from '../core/stack-file.js';
 import {isSameOrInside} from '../core/paths.js';
-import {Creation, makeDirs} from '../io/layout-fs.js';
+import {openRoot, readFileIn, readUserFile, type Dir} from '../io/beneath.js';
+import {Creation, makeParents} from '../io/layout-fs.js';
 import {gatherHostFacts} from '../io/probe.js';
+import {onInterrupt} from '../interrupt.js';
+import type {TarCheck} from '../docker/layer-tar.js';
 
 export type PrepareOptions = {
 	readonly dir: string;
@@ -24,92 +29,96 @@ export type PrepareOptions = {
 	readonly layerTars: readonly string[];
 };
 
-async function readSeedFile(file: string): Promise<Record<string, Record<string, string>>> {
-	const data: unknown = parseYaml(await readFile(file, 'utf8'));
-	const ok = typeof data === 'object' && data !== null && Object.values(data).every((files) => typeof files === 'object' && files !== null && Object.values(files as object).every((v) => typeof v === 'string'));
-	if (!ok) throw new UsageError(`${file}: a seed file maps each layer to {path: contents}`, 'e.g.\nlower1:\n  a: "docker\\noverlay\\n"', 'OVL_SEED_INVALID');
-	return data as Record<string, Record<string, string>>;
-}
+const maxStackFile = 1 << 20;
+const maxSeedFile = 16 << 20;
 
-/** `ovl prepare`: directories plus ovl.yaml, idempotent, nothing written outside <dir>. */
+type Imported = {file: string; layer: string; entries?: number; whiteouts?: number; opaques?: number; skipped?: string};
+
+/** `ovl prepare`: directories plus ovl.yaml, idempotent, nothing written outside <dir>, nothing through a link. */
 export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<void> {
 	if (o.layerTars.length > 0 && o.lowers.length > 0) throw new UsageError('give lowers either as --lower names or as --layer-tar files', 'with --layer-tar the lowers are named layer1, layer2, … bottom → top');
 	const lowers = o.layerTars.length > 0 ? o.layerTars.map((_, i) => `layer${i + 1}`) : o.lowers.length > 0 ? o.lowers : ['lower1', 'lower2'];
-	const seed: Record<string, Record<string, string>> = o.seedFile === undefined ? {} : await readSeedFile(path.resolve(ctx.cwd, o.seedFile));
+	const seed: Record<string, Record<string, string>> = {};
+	if (o.seedFile !== undefined) {
+		const file = path.resolve(ctx.cwd, o.seedFile);
+		Object.assign(seed, parseSeedFile(readUserFile(file, maxSeedFile, 'seed file'), printablePath(file)));
+	}
 	for (const put of o.puts) {
 		const [layer, file, text] = parsePutArg(put, [...lowers, ...(o.upper === undefined ? [] : [o.upper])]);
 		seed[layer] = {...seed[layer], [file]: text};
 	}
 	const requested = path.resolve(ctx.cwd, o.dir);
+	const names = [...lowers, o.upper, o.work, o.merged, ...Object.values(seed).flatMap((f) => Object.keys(f))].filter((n): n is string => n !== undefined);
+	const odd = names.find(hasRawBytes);
+	if (odd !== undefined) throw new UsageError(`"${printablePath(odd)}" is not valid UTF-8; ovl.yaml is UTF-8 text and cannot name it`, 'use UTF-8 names in a stack; ovl mount --lower/--upper takes any bytes', 'OVL_PATH_NOT_UTF8');
 	const layout = planLayout(requested, {lowers, upper: o.upper, work: o.work, merged: o.merged, options: o.options.map(parseOptionArg), seed});
 	const text = renderStackFile(layout);
-	const stackPath = path.join(requested, stackFileName);
-	const existing = await readFile(stackPath, 'utf8').catch(() => undefined);
-	if (existing !== undefined && existing !== text && !o.force) {
-		throw new OvlError('OVL_STACK_EXISTS', `${stackPath} exists with a different stack`, 'pass --force to rewrite it (layer directories and their files are kept), or choose another directory', {exitCode: 2});
-	}
-	await makeDirs(requested);
-	const root = await realpath(requested);
-	const changing = await changedSeedLayers(root, layout.seed);
-	if (changing.length > 0) await refuseIfMounted(root, changing);
-	const creation = new Creation(root);
-	const written: string[] = [];
-	const importedDirs: string[] = [];
-	const imported: {file: string; layer: string; entries?: number; whiteouts?: number; opaques?: number; skipped?: string}[] = [];
+	const tars = o.layerTars.length > 0 ? await import('../docker/layer-tar.js') : undefined;
+	const importer = o.layerTars.length > 0 ? await import('../docker/layer-import.js') : undefined;
+	// Check every tarball before anything is written: a hostile third layer must not leave two behind.
+	const checks: TarCheck[] = [];
+	for (const file of o.layerTars) checks.push(await (tars as typeof import('../docker/layer-tar.js')).checkLayerTar(path.resolve(ctx.cwd, file)));
+
+	const madeRoot = await makeParents(requested);
+	const root = openPreparedRoot(requested);
+	const creation = new Creation(root, madeRoot ? requested : undefined);
+	const release = onInterrupt(async () => creation.undo());
 	try {
-		for (const name of [...layout.lowers.map((l) => l.path), layout.upper, layout.work, layout.merged]) {
-			if (name !== undefined) await creation.ensureDir(name);
+		const existingBytes = readFileIn(root, stackFileName, maxStackFile);
+		const existing = existingBytes?.toString('utf8');
+		if (existing !== undefined && existing !== text && !o.force) {
+			throw new OvlError('OVL_STACK_EXISTS', `${printablePath(path.join(requested, stackFileName))} exists with a different stack`, 'pass --force to rewrite it (layer directories and their files are kept), or choose another directory', {exitCode: exitCodes.usage});
 		}
+		const changing = creation.changedSeedLayers(layout.seed);
+		if (changing.length > 0) await refuseIfMounted(decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})), changing);
+		for (const name of [...layout.lowers.map((l) => l.path), layout.upper, layout.work, layout.merged]) {
+			if (name !== undefined) creation.ensureDir(name);
+		}
+		const written: string[] = [];
 		for (const [layer, files] of Object.entries(layout.seed)) {
 			for (const [file, contents] of Object.entries(files)) {
-				if (await creation.writeFile(path.join(layer, file), contents)) written.push(path.join(layer, file));
+				if (creation.writeFile(path.posix.join(layer, file), contents)) written.push(path.posix.join(layer, file));
 			}
 		}
+		const imported: Imported[] = [];
 		const ns = layout.options.some((x) => x.key === 'userxattr') ? 'user' : 'trusted';
-		const tars = o.layerTars.length > 0 ? await import('../docker/layer-tar.js') : undefined;
-		// Check every tarball before unpacking any: a hostile third layer must not leave two behind.
-		for (const file of o.layerTars) await tars?.checkLayerTar(path.resolve(ctx.cwd, file));
 		for (const [i, file] of o.layerTars.entries()) {
-			const layer = path.join(root, lowers[i] as string);
-			// Import only into an empty layer: re-running prepare must not mix two tarballs.
-			if ((await readdir(layer)).length > 0) {
-				imported.push({file, layer: lowers[i] as string, skipped: 'layer not empty (already imported?)'});
-				continue;
-			}
-			importedDirs.push(layer);
-			const check = await (tars as typeof import('../docker/layer-tar.js')).importLayerTar(path.resolve(ctx.cwd, file), layer, ns);
-			imported.push({file, layer: lowers[i] as string, entries: check.entries, whiteouts: check.whiteouts.length, opaques: check.opaques.length});
+			const layer = lowers[i] as string;
+			const check = checks[i] as TarCheck;
+			const outcome = await (importer as typeof import('../docker/layer-import.js')).importLayerTar(path.resolve(ctx.cwd, file), check, {root, layer, ns, creation});
+			imported.push({file, layer, ...outcome});
 		}
-		if (existing !== text) await writeFile(stackPath, text, {mode: 0o644});
+		if (existing !== text) creation.writeFile(stackFileName, text);
+		creation.done();
+		const result = {schema: 'ovl.prepare/v1', dir: requested, stackFile: path.join(requested, stackFileName), created: creation.created, seeded: written, imported, stack: layout};
+		if (ctx.mode === 'json') return writeJson(ctx, result);
+		const s = ctx.style;
+		ctx.out(`${s.bold(`prepared ${printablePath(requested)}`)}\n`);
+		ctx.out(`  lowers (bottom → top): ${layout.lowers.map((l) => l.path).join(', ')}\n`);
+		if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
+		ctx.out(`  mount point: ${layout.merged}\n  stack file: ${printablePath(result.stackFile)}${existing === text ? ' (unchanged)' : ''}\n`);
+		ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
+		for (const t of imported) ctx.out(`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
+		ctx.out(`next: ovl mount ${printablePath(o.dir)}\n`);
 	} catch (error) {
-		// Layers this run unpacked into were empty before it: empty them again, then undo the rest.
-		for (const d of importedDirs) await rm(d, {recursive: true, force: true});
-		await creation.undo();
+		creation.undo();
 		throw error;
+	} finally {
+		release();
+		root.close();
 	}
-	const result = {schema: 'ovl.prepare/v1', dir: root, stackFile: stackPath, created: creation.created, seeded: written, imported, stack: layout};
-	if (ctx.mode === 'json') return writeJson(ctx, result);
-	const s = ctx.style;
-	ctx.out(`${s.bold(`prepared ${root}`)}\n`);
-	ctx.out(`  lowers (bottom → top): ${layout.lowers.map((l) => l.path).join(', ')}\n`);
-	if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
-	ctx.out(`  mount point: ${layout.merged}\n  stack file: ${stackPath}${existing === text ? ' (unchanged)' : ''}\n`);
-	ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
-	for (const t of imported) ctx.out(`  ${t.layer} ← ${t.file}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
-	ctx.out(`next: ovl mount ${o.dir}\n`);
 }
 
-/** Layers whose seed files differ from what is on disk (only those need writing). */
-async function changedSeedLayers(root: string, seed: Readonly<Record<string, Readonly<Record<string, string>>>>): Promise<string[]> {
-	const out = new Set<string>();
-	for (const [layer, files] of Object.entries(seed)) {
-		for (const [file, contents] of Object.entries(files)) {
-			const target = path.join(root, layer, file);
-			const st = await lstat(target).catch(() => undefined);
-			if (!st?.isFile() || (await readFile(target, 'utf8')) !== contents) out.add(layer);
+/** The prepared directory, opened without following a final symlink: `lab -> /etc` must be named as /etc. */
+function openPreparedRoot(requested: string): Dir {
+	try {
+		return openRoot(requested);
+	} catch (error) {
+		if (error instanceof OvlError && error.code === 'OVL_PATH_SYMLINK') {
+			throw new OvlError('OVL_PATH_SYMLINK', `${printablePath(requested)} is a symbolic link; ovl prepare does not write through it`, 'name the directory it points to, if that is what you mean (see `realpath`)', {exitCode: exitCodes.usage});
 		}
+		throw error;
 	}
-	return [...out];
 }
 
 /** Seeding a lower that a live overlay uses is undefined behaviour in the kernel: refuse. */

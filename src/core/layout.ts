@@ -20,6 +20,7 @@ export type LayoutRequest = {
 export function planLayout(dir: string, req: LayoutRequest): StackFile {
 	const names = [...req.lowers, req.upper, req.work, req.merged].filter((n): n is string => n !== undefined);
 	for (const n of names) {
+		if (n.split('/').includes('..')) throw new UsageError(`layer name "${n}" uses ".."`, 'use plain names such as lower1 or layers/base', 'OVL_PATH_ESCAPES');
 		if (resolveInside(dir, n) === undefined) throw new UsageError(`layer name "${n}" would leave ${dir}`, 'use plain names such as lower1 or layers/base', 'OVL_PATH_ESCAPES');
 	}
 	const seen = new Set<string>();
@@ -32,6 +33,7 @@ export function planLayout(dir: string, req: LayoutRequest): StackFile {
 		if (!req.lowers.includes(layer) && layer !== req.upper) throw new UsageError(`seed names layer "${layer}", which is not a lower or the upper of this stack`, `layers: ${[...req.lowers, req.upper].filter(Boolean).join(', ')}`, 'OVL_SEED_UNKNOWN_LAYER');
 		for (const f of Object.keys(files)) {
 			if (resolveInside('/layer', f) === undefined) throw new UsageError(`seed path "${layer}/${f}" escapes its layer`, 'seed paths are relative to their layer and may not use .. to leave it', 'OVL_PATH_ESCAPES');
+			if (f.endsWith('/') || f.split('/').some((c) => c === '..' || c === '.')) throw new UsageError(`seed path "${layer}/${f}" does not name a file`, 'seed paths are relative file paths inside their layer, such as etc/motd (no trailing "/", no "." or ".." parts)', 'OVL_SEED_PATH_INVALID');
 		}
 	}
 	return {

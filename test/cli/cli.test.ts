@@ -78,7 +78,7 @@ describe('prepare', () => {
 		await mkdir(path.join(dir, 'd/lower1'), {recursive: true});
 		symlinkSync(outside, path.join(dir, 'd/lower1/link'));
 		const r = await runOvl(['prepare', 'd', '--put', 'lower1/link/x=1'], {cwd: dir});
-		expect(r.exitCode).toBe(1);
+		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_PATH_SYMLINK');
 		expect(readdirSync(outside)).toEqual([]);
 		expect(readdirSync(path.join(dir, 'd')).sort()).toEqual(['lower1']);

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "ovl_native",
+      "sources": ["native/ovl.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

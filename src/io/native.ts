@@ -1,0 +1,41 @@
+import {createRequire} from 'node:module';
+
+/** The C helper's calls (native/ovl.c). Paths are Buffers; errors carry an errno `code`. */
+export type NativeApi = {
+	openat2(dirfd: number, path: Buffer, flags: number, mode: number, resolve: number): number;
+	mknodat(dirfd: number, name: Buffer, mode: number, major: number, minor: number): void;
+	renameat2(oldDirfd: number, oldName: Buffer, newDirfd: number, newName: Buffer, flags: number): void;
+	lgetxattr(path: Buffer, name: string): Buffer | null;
+	llistxattr(path: Buffer): string[];
+	lsetxattr(path: Buffer, name: string, value: Buffer, flags: number): void;
+	umount2(path: Buffer, flags: number): void;
+};
+
+export type NativeStatus = {readonly loaded: boolean; readonly reason: string};
+
+export const resolveFlags = {beneath: 0x08, noSymlinks: 0x04, noMagiclinks: 0x02, noXdev: 0x01} as const;
+export const renameFlags = {noReplace: 1, exchange: 2, whiteout: 4} as const;
+
+let api: NativeApi | undefined;
+let status: NativeStatus | undefined;
+
+/** The native helper, or undefined when it was not built (or OVL_NATIVE=0 forces the JS fallback). */
+export function native(): NativeApi | undefined {
+	if (status) return api;
+	if (process.env['OVL_NATIVE'] === '0') {
+		status = {loaded: false, reason: 'OVL_NATIVE=0 forces the pure-JS fallback'};
+		return undefined;
+	}
+	try {
+		api = createRequire(import.meta.url)('../../build/Release/ovl_native.node') as NativeApi;
+		status = {loaded: true, reason: 'build/Release/ovl_native.node'};
+	} catch (error) {
+		status = {loaded: false, reason: `not built (${(error as NodeJS.ErrnoException).code ?? 'load failed'}); npm install builds it when a C compiler is present`};
+	}
+	return api;
+}
+
+export function nativeStatus(): NativeStatus {
+	native();
+	return status as NativeStatus;
+}
