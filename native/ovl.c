@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -259,6 +260,17 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+// flock(fd, op): the lock dies with the process, so a killed ovl never leaves a stale one.
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+	napi_value a[2];
+	if (!args(env, info, 2, a)) return NULL;
+	int32_t fd, op;
+	CHECK(napi_get_value_int32(env, a[0], &fd));
+	CHECK(napi_get_value_int32(env, a[1], &op));
+	if (flock(fd, op) < 0) return throw_errno(env, errno, "flock");
+	return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
 	napi_property_descriptor props[] = {
 		{"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_default, NULL},
@@ -268,6 +280,7 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 	return exports;

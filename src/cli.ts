@@ -1,6 +1,7 @@
 import yargs, {type Argv} from 'yargs';
 import {processContext, type Context} from './context.js';
 import {OvlError, UsageError} from './core/errors.js';
+import {fsError} from './io/beneath.js';
 import {exitCodes} from './core/exit-codes.js';
 import {formatFindings} from './ui/findings.js';
 import {createRequire} from 'node:module';
@@ -146,8 +147,10 @@ export async function runCli(args: string[]): Promise<number> {
 	try {
 		await cli.parseAsync();
 		return typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok;
-	} catch (error) {
-		if (!(error instanceof OvlError)) throw error;
+	} catch (caught) {
+		// An errno nobody mapped (ENOSPC, EIO, EROFS…) is still a clear, coded message, not a trace.
+		const error = caught instanceof OvlError ? caught : isErrno(caught) ? fsError(caught, caught.path ?? caught.syscall ?? '') : undefined;
+		if (!error) throw caught;
 		const c = ctx ?? processContext({json: args.includes('--json')});
 		reportError(error, c);
 		return error.exitCode;
@@ -164,6 +167,10 @@ function skipHelpCache(cli: Argv<Global>): void {
 	const internal = (cli as unknown as {getInternalMethods?: () => {getUsageInstance?: () => {cacheHelpMessage?: () => void}}}).getInternalMethods?.();
 	const usage = internal?.getUsageInstance?.();
 	if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
+function isErrno(e: unknown): e is NodeJS.ErrnoException {
+	return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code as string) && typeof (e as NodeJS.ErrnoException).syscall === 'string';
 }
 
 function reportError(error: OvlError, ctx: Context): void {

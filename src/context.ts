@@ -29,12 +29,25 @@ export function wantsColor(flags: {color?: boolean}, env: NodeJS.ProcessEnv, isT
 	return isTTY;
 }
 
+// A reader that goes away (`ovl ls | head -1`) is not an error: further output is dropped and the
+// command finishes what it started (a lab still unmounts), then exits with its own code.
+let stdoutGone = false;
+let stderrGone = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+	if (error.code !== 'EPIPE') throw error;
+	stdoutGone = true;
+});
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+	if (error.code !== 'EPIPE') throw error;
+	stderrGone = true;
+});
+
 export function processContext(flags: {json: boolean; plain?: boolean; color?: boolean; verbose?: boolean}): Context {
 	const mode = decideMode(flags, process.env, Boolean(process.stdout.isTTY));
 	const color = mode === 'human' && wantsColor(flags, process.env, Boolean(process.stderr.isTTY));
 	return {
-		out: (s) => process.stdout.write(s),
-		err: (s) => process.stderr.write(s),
+		out: (s) => void (stdoutGone || process.stdout.write(s)),
+		err: (s) => void (stderrGone || process.stderr.write(s)),
 		mode,
 		verbose: flags.verbose ?? false,
 		style: makeStyle(color),

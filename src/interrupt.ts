@@ -7,7 +7,8 @@ const cleanups = new Set<() => Promise<void>>();
 let installed = false;
 let cleaning = false;
 
-export function onInterrupt(cleanup: () => Promise<void>): () => void {
+/** Installs the handler; main does it first thing, so a signal during start-up also exits 130. */
+export function installInterruptHandler(): void {
 	if (!installed) {
 		installed = true;
 		const handler = (signal: NodeJS.Signals): void => {
@@ -20,7 +21,12 @@ export function onInterrupt(cleanup: () => Promise<void>): () => void {
 		};
 		process.on('SIGINT', handler);
 		process.on('SIGTERM', handler);
+		process.on('SIGHUP', handler);
 	}
+}
+
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+	installInterruptHandler();
 	cleanups.add(cleanup);
 	return () => cleanups.delete(cleanup);
 }

@@ -4,6 +4,9 @@ import {exitCodes} from './core/exit-codes.js';
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 must be set before it is ever imported.
 if (process.env['NO_COLOR'] && process.env['FORCE_COLOR'] === undefined) process.env['FORCE_COLOR'] = '0';
 
+const {installInterruptHandler} = await import('./interrupt.js');
+installInterruptHandler();
+
 const args = process.argv.slice(2);
 // `ovl --version` is the start-up benchmark and what scripts probe: answer it without loading yargs.
 if (args.length === 1 && args[0] === '--version') {

@@ -1,8 +1,11 @@
-import {readFile, writeFile} from 'node:fs/promises';
+import {constants, existsSync} from 'node:fs';
+import {access, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
 import {writeJson, type Context} from '../context.js';
+import {fsPath, printablePath} from '../core/bytes.js';
 import {UsageError} from '../core/errors.js';
+import {fsError, readUserFile} from '../io/beneath.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {builtins} from '../lab/builtins.js';
 import {parseExperiment, type Experiment} from '../lab/experiment.js';
@@ -25,10 +28,19 @@ async function load(target: string, cwd: string): Promise<Experiment> {
 	const text = builtins[target];
 	if (text !== undefined) return parseExperiment(text, target);
 	const file = path.resolve(cwd, target);
-	const content = await readFile(file, 'utf8').catch(() => {
-		throw new UsageError(`"${target}" is neither a built-in experiment nor a readable file`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	if (!existsSync(fsPath(file))) throw new UsageError(`"${printablePath(target)}" is neither a built-in experiment nor a file`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	return parseExperiment(readUserFile(file, 4 << 20, 'experiment file').toString('utf8'), file);
+}
+
+async function checkWritableTarget(file: string): Promise<void> {
+	const dir = path.dirname(file);
+	const st = await stat(fsPath(dir)).catch(() => undefined);
+	if (!st?.isDirectory()) throw new UsageError(`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not a directory`, 'give --markdown a path in an existing directory', 'OVL_OUTPUT_UNWRITABLE');
+	await access(fsPath(dir), constants.W_OK).catch(() => {
+		throw new UsageError(`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not writable`, 'give --markdown a path in a writable directory', 'OVL_OUTPUT_UNWRITABLE');
 	});
-	return parseExperiment(content, file);
+	const target = await stat(fsPath(file)).catch(() => undefined);
+	if (target && !target.isFile()) throw new UsageError(`cannot write the report to ${printablePath(file)}: it exists and is not a regular file`, 'choose another file name', 'OVL_OUTPUT_UNWRITABLE');
 }
 
 export type LabRunOptions = {target: string; keep: boolean; markdown: string | undefined; inUserns: boolean};
@@ -36,6 +48,8 @@ export type LabRunOptions = {target: string; keep: boolean; markdown: string | u
 /** `ovl lab run`: as root directly; otherwise again inside a user namespace (no sudo needed). */
 export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly string[]): Promise<number> {
 	const exp = await load(o.target, ctx.cwd);
+	// Find out now, not after the experiment ran, that the report cannot be written.
+	if (o.markdown !== undefined) await checkWritableTarget(path.resolve(ctx.cwd, o.markdown));
 	if (process.geteuid?.() !== 0 && !o.inUserns) {
 		ctx.err('ovl lab: not root; running the experiment in a user namespace (unshare --user --map-root-user --mount) with userxattr\n');
 		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', process.execPath, process.argv[1] ?? 'ovl', ...argv, '--in-userns'], {stdio: 'inherit', reject: false});
@@ -51,7 +65,12 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 			if (ctx.mode === 'plain' && !live) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
 		},
 	}).finally(() => progress?.stop());
-	if (o.markdown !== undefined) await writeFile(path.resolve(ctx.cwd, o.markdown), labMarkdown(report));
+	if (o.markdown !== undefined) {
+		const target = path.resolve(ctx.cwd, o.markdown);
+		await writeFile(fsPath(target), labMarkdown(report)).catch((error: unknown) => {
+			throw fsError(error, target);
+		});
+	}
 	if (ctx.mode === 'json') writeJson(ctx, report);
 	else ctx.out(labText(report));
 	return report.passed ? exitCodes.ok : exitCodes.failure;

@@ -1,4 +1,4 @@
-import {realpath} from 'node:fs/promises';
+import {realpath, rmdir} from 'node:fs/promises';
 import path from 'node:path';
 import {writeJson, type Context} from '../context.js';
 import {decodePath, encodePath, hasRawBytes, printablePath} from '../core/bytes.js';
@@ -59,10 +59,22 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	const checks: TarCheck[] = [];
 	for (const file of o.layerTars) checks.push(await (tars as typeof import('../docker/layer-tar.js')).checkLayerTar(path.resolve(ctx.cwd, file)));
 
-	const madeRoot = await makeParents(requested);
-	const root = openPreparedRoot(requested);
-	const creation = new Creation(root, madeRoot ? requested : undefined);
-	const release = onInterrupt(async () => creation.undo());
+	// Registered before the first write: a signal at any point removes what this run made.
+	let creation: Creation | undefined;
+	let madeRoot = false;
+	const release = onInterrupt(async () => {
+		if (creation) creation.undo();
+		else if (madeRoot) await rmdir(encodePath(requested)).catch(() => undefined);
+	});
+	let root: Dir;
+	try {
+		madeRoot = await makeParents(requested);
+		root = openPreparedRoot(requested);
+	} catch (error) {
+		release();
+		throw error;
+	}
+	creation = new Creation(root, madeRoot ? requested : undefined);
 	try {
 		const existingBytes = readFileIn(root, stackFileName, maxStackFile);
 		const existing = existingBytes?.toString('utf8');

@@ -1,5 +1,7 @@
 import {mkdir, rmdir} from 'node:fs/promises';
-import {MountFailedError, PrivilegeError, ValidationError} from '../core/errors.js';
+import path from 'node:path';
+import {fsPath} from '../core/bytes.js';
+import {InterruptedError, MountFailedError, PrivilegeError, ValidationError} from '../core/errors.js';
 import {finding, forceFindings, hasErrors} from '../core/finding.js';
 import {kernelLineFinding} from '../core/kernel-log.js';
 import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
@@ -13,7 +15,8 @@ import {runMount, runUmount} from './exec.js';
 import {kernelLogCursor, overlayLinesSince} from './kmsg.js';
 import {gatherStackFacts} from './probe.js';
 import {readMountinfo} from './proc.js';
-import {registryDir, writeRecord, type MountRecord} from './registry.js';
+import {lockPaths} from './lock.js';
+import {registryDir, removeRecord, writeRecord, type MountRecord} from './registry.js';
 
 export type MountOutcome = {
 	readonly plan: MountPlan;
@@ -37,30 +40,69 @@ export async function planStack(stack: Stack, force = false): Promise<MountPlan>
  registry. On any failure, what this call created is removed and a verified-bad mount undone.
  */
 export async function mountStack(stack: Stack, options: {dryRun: boolean; force?: boolean}): Promise<MountOutcome> {
-	const plan = await planStack(stack, options.force ?? false);
-	if (options.dryRun) return {plan, findings: plan.findings, kernelLines: []};
+	if (options.dryRun) {
+		const plan = await planStack(stack, options.force ?? false);
+		return {plan, findings: plan.findings, kernelLines: []};
+	}
+	// Two ovl processes on one upper, work dir or mount point: the second waits, then validates
+	// against what the first mounted (and is refused), instead of both passing at once.
+	const keys = [stack.merged, ...[stack.upper, stack.work].filter((p): p is string => p !== undefined)];
+	const lock = await lockPaths(path.join(registryDir(), 'locks'), keys);
+	try {
+		return await mountLocked(stack, options.force ?? false);
+	} finally {
+		lock.release();
+	}
+}
+
+async function mountLocked(stack: Stack, force: boolean): Promise<MountOutcome> {
+	const plan = await planStack(stack, force);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT')) throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
 	if (hasErrors(plan.findings) || plan.strategy === 'refused') throw new ValidationError(plan.findings);
 
 	const created: string[] = [];
-	let mounted = false;
-	const undo = async (): Promise<void> => {
-		if (mounted) await runUmount(stack.merged, false);
-		for (const dir of created.reverse()) await rmdir(dir).catch(() => undefined);
+	const before = new Set((await readMountinfo()).filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
+	let recorded = false;
+	// A signal only sets this flag; the flow notices it at its next step and undoes what it did
+	// itself, after mount(8) has returned: undoing while mount(8) runs would miss its mount.
+	let aborted = false;
+	let settled: () => void = () => undefined;
+	const finished = new Promise<void>((resolve) => {
+		settled = resolve;
+	});
+	const release = onInterrupt(async () => {
+		aborted = true;
+		await finished;
+	});
+	const step = (): void => {
+		if (aborted) throw new InterruptedError();
 	};
-	const release = onInterrupt(undo);
+	const undo = async (): Promise<void> => {
+		// Every overlay that appeared on the mount point since we started is ours: unmount it.
+		const now = await readMountinfo().catch(() => []);
+		const ours = now.filter((x) => x.mountPoint === stack.merged && x.fsType === 'overlay' && !before.has(x.mountId)).length;
+		for (let i = 0; i < ours; i++) {
+			const r = await runUmount(stack.merged, false);
+			if (!r.ok) await runUmount(stack.merged, true);
+		}
+		if (recorded) await removeRecord(stack.merged).catch(() => undefined);
+		for (const dir of created.reverse()) await rmdir(fsPath(dir)).catch(() => undefined);
+	};
 	try {
 		for (const dir of [stack.upper, stack.work, stack.merged]) {
 			if (dir === undefined) continue;
-			const made = await mkdir(dir).then(() => true, (error: NodeJS.ErrnoException) => {
+			step();
+			const made = await mkdir(fsPath(dir)).then(() => true, (error: NodeJS.ErrnoException) => {
 				if (error.code === 'EEXIST') return false;
 				throw error;
 			});
 			if (made) created.push(dir);
 		}
+		step();
 		const cursor = kernelLogCursor();
 		const result = await runMount(plan);
+		step();
 		const lines = overlayLinesSince(cursor) ?? [];
 		const kernelFindings = lines.map(kernelLineFinding);
 		if (!result.ok) {
@@ -68,7 +110,6 @@ export async function mountStack(stack: Stack, options: {dryRun: boolean; force?
 			const reason = first ? first.message : cursor.readable ? `mount(8) failed: ${result.output.split('\n')[0] ?? ''}` : `mount(8) failed (${result.output.split('\n')[0] ?? ''}); the kernel log is not readable here, so its reason is unknown`;
 			throw new MountFailedError(first?.code ?? 'OVL_MOUNT_FAILED', reason, first?.hint ?? 'run with --verbose to see mount(8) output; check `dmesg | grep overlay`', {argv: plan.argv, toolOutput: result.output, findings: [...plan.findings, ...kernelFindings]});
 		}
-		mounted = true;
 		const entries = await readMountinfo();
 		const top = topMountAt(entries, stack.merged);
 		const overlay = top ? decodeOverlay(top) : undefined;
@@ -90,12 +131,16 @@ export async function mountStack(stack: Stack, options: {dryRun: boolean; force?
 			mountedAt: new Date().toISOString(),
 		};
 		// The registry only adds detail (absolute paths for relative/fd mounts); failing to write it is not a failed mount.
+		step();
+		recorded = true;
 		const registryProblem = await writeRecord(record).then(() => [], (error: NodeJS.ErrnoException) => [finding('OVL_REGISTRY_UNWRITABLE', 'warning', `could not record the mount in ${registryDir()}: ${error.code ?? error.message}`, 'ovl ls/inspect will show the kernel\'s layer strings for this mount; set OVL_RUN_DIR to a writable directory')]);
+		step();
 		return {plan, findings: [...plan.findings, ...kernelFindings, ...registryProblem], kernelLines: lines, record};
 	} catch (error) {
 		await undo();
-		throw error;
+		throw aborted ? new InterruptedError() : error;
 	} finally {
+		settled();
 		release();
 	}
 }

@@ -9,11 +9,13 @@ export type NativeApi = {
 	llistxattr(path: Buffer): string[];
 	lsetxattr(path: Buffer, name: string, value: Buffer, flags: number): void;
 	umount2(path: Buffer, flags: number): void;
+	flock(fd: number, op: number): void;
 };
 
 export type NativeStatus = {readonly loaded: boolean; readonly reason: string};
 
 export const resolveFlags = {beneath: 0x08, noSymlinks: 0x04, noMagiclinks: 0x02, noXdev: 0x01} as const;
+export const flockOps = {shared: 1, exclusive: 2, nonBlocking: 4, unlock: 8} as const;
 export const renameFlags = {noReplace: 1, exchange: 2, whiteout: 4} as const;
 
 let api: NativeApi | undefined;

@@ -62,6 +62,15 @@ export function parseExperiment(text: string, fileName: string): Experiment {
 	const lowersNode = stack.get('lowers', true) as Node | undefined;
 	if (!isSeq(lowersNode) || lowersNode.items.length === 0) return fail(lowersNode ?? stack, '"stack.lowers" must list at least one layer, bottom -> top');
 	const lowers = lowersNode.items.map((n) => parseLayer(n as Node, fail));
+	let fileCount = 0;
+	let byteCount = 0;
+	for (const l of lowers) {
+		const copies = l.repeat ?? 1;
+		fileCount += copies * Object.keys(l.files).length;
+		for (const spec of Object.values(l.files)) byteCount += copies * (typeof spec === 'string' ? Buffer.byteLength(spec) : spec.size);
+	}
+	if (fileCount > labLimits.files) fail(lowersNode, `the layers hold ${fileCount} files in all; an experiment may have at most ${labLimits.files}`);
+	if (byteCount > labLimits.totalBytes) fail(lowersNode, `the layers hold ${byteCount} bytes in all; an experiment may have at most ${labLimits.totalBytes}`);
 	const names = new Set<string>();
 	for (const [i, l] of lowers.entries()) {
 		if (names.has(l.name)) fail(lowersNode.items[i] as Node, `layer name "${l.name}" is used twice`);
@@ -125,13 +134,20 @@ function parseLayer(n: Node, fail: Fail): LayerSpec {
 		if (!isMap(filesNode)) return fail(filesNode, '"files" maps a path to its contents (or {size: N})');
 		for (const pair of filesNode.items) {
 			const raw = isScalar(pair.key) ? String(pair.key.value) : '';
-			for (const expanded of expandRange(raw)) {
-				const p = safeRel(pair.key as Node, expanded, fail);
-				const v = pair.value as Node;
-				if (isScalar(v) && typeof v.value === 'string') files[p] = v.value;
-				else if (isMap(v) && typeof v.get('size') === 'number' && (v.get('size') as number) >= 0) files[p] = {size: v.get('size') as number};
-				else fail(v, `contents of "${p}" must be a string or {size: N}`);
-			}
+			if (raw.endsWith('/')) fail(pair.key as Node, `"${raw}" ends with "/": list directories under "dirs"`);
+			const names = expandRange(raw);
+			if (!Array.isArray(names)) return fail(pair.key as Node, names.error);
+			const v = pair.value as Node;
+			let spec: FileSpec;
+			if (isScalar(v) && typeof v.value === 'string') spec = v.value;
+			else if (isMap(v)) {
+				only(v, ['size'], fail);
+				const size = v.get('size');
+				if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return fail(v, `size of "${raw}" must be a whole number of bytes`);
+				if (size > labLimits.fileBytes) return fail(v, `size of "${raw}" is over the ${labLimits.fileBytes}-byte limit for one file`);
+				spec = {size};
+			} else return fail(v, `contents of "${raw}" must be a string or {size: N}`);
+			for (const expanded of names) files[safeRel(pair.key as Node, expanded, fail)] = spec;
 		}
 	}
 	const dirs = strList(n.get('dirs', true) as Node | undefined, 'dirs', fail).map((d) => safeRel(n, d, fail));
@@ -143,6 +159,14 @@ function parseLayer(n: Node, fail: Fail): LayerSpec {
 	}
 	const repeat = n.get('repeat');
 	if (repeat !== undefined && !(typeof repeat === 'number' && Number.isInteger(repeat) && repeat >= 1 && repeat <= 500)) fail(n, '"repeat" is a whole number from 1 to 500 (that many copies of the layer)');
+	// A name cannot be a file and a directory at once, and a hard link needs its target.
+	const paths = new Set(Object.keys(files));
+	const parents = new Set([...Object.keys(files), ...dirs, ...Object.keys(links)].flatMap((p) => p.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'))));
+	for (const p of [...paths, ...Object.keys(links)]) if (parents.has(p) || dirs.includes(p)) fail(n, `"${p}" is both a file and a directory in layer "${name}"`);
+	for (const [link, target] of Object.entries(links)) {
+		if (!paths.has(target)) fail(linksNode as Node, `link "${link}" points to "${target}", which is not a file of layer "${name}"`);
+		if (paths.has(link)) fail(linksNode as Node, `link "${link}" is also listed under files`);
+	}
 	return {name, files, dirs, links, ...(typeof repeat === 'number' ? {repeat} : {})};
 }
 
@@ -163,7 +187,7 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 	const val = (v as {toJSON?: () => unknown})?.toJSON ? (v as unknown as {toJSON: () => unknown}).toJSON() : undefined;
 	const obj = (isMap(v) ? val : {}) as Record<string, unknown>;
 	const path = (key = 'path'): string => safeRel(v, isScalar(v) ? v.value : obj[key], fail);
-	const num = (key: string): number => (typeof obj[key] === 'number' ? (obj[key] as number) : fail(v, `"${op}" needs a number "${key}"`));
+	const num = (key: string): number => (typeof obj[key] === 'number' && Number.isSafeInteger(obj[key]) && (obj[key] as number) >= 0 ? (obj[key] as number) : fail(v, `"${op}" needs a whole number "${key}"`));
 	const text = (key: string): string => (typeof obj[key] === 'string' ? (obj[key] as string) : fail(v, `"${op}" needs a string "${key}"`));
 	let parsed: StepOp;
 	switch (op) {
@@ -173,6 +197,7 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 			break;
 		case 'truncate':
 			parsed = {op, path: path(), size: num('size')};
+			if (parsed.size > labLimits.fileBytes) fail(v, `truncate size is over the ${labLimits.fileBytes}-byte limit`);
 			break;
 		case 'mv':
 			parsed = {op, from: safeRel(v, obj['from'], fail), to: safeRel(v, obj['to'], fail)};
@@ -207,7 +232,7 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 		case 'mount': {
 			const options = Array.isArray(obj['options']) && obj['options'].every((o) => typeof o === 'string') ? (obj['options'] as string[]) : undefined;
 			if (obj['options'] !== undefined && options === undefined) fail(v, 'mount options are a list of strings');
-			parsed = {op, ...(options ? {options} : {}), ...(typeof obj['lowers'] === 'number' ? {lowers: obj['lowers'] as number} : {}), ...(obj['fresh'] === true ? {fresh: true} : {})};
+			parsed = {op, ...(options ? {options} : {}), ...(obj['lowers'] !== undefined ? {lowers: num('lowers')} : {}), ...(obj['fresh'] === true ? {fresh: true} : {})};
 			break;
 		}
 		default:
@@ -231,6 +256,15 @@ function parseExpect(n: Node, fail: Fail): Expectation {
 	const slower = e['slowerThan'] as {step?: unknown; factor?: unknown} | undefined;
 	if (slower !== undefined && (typeof slower.step !== 'string' || typeof (slower.factor ?? 1) !== 'number')) fail(n, 'slowerThan is {step: ID, factor: N}');
 	if (e['errno'] !== undefined && !/^E[A-Z0-9]+$/.test(String(e['errno']))) fail(n, 'errno is a name such as EXDEV');
+	const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+	const at = (key: string): Node => (n.get(key, true) as Node | undefined) ?? n;
+	if (e['content'] !== undefined && typeof e['content'] !== 'string') fail(at('content'), 'expect.content is a string');
+	if (e['listing'] !== undefined && !strings(e['listing'])) fail(at('listing'), 'expect.listing is a list of names');
+	if (e['merged'] !== undefined && !(isPlainObject(e['merged']) && Object.values(e['merged']).every((v) => v === null || typeof v === 'string'))) fail(at('merged'), 'expect.merged maps a path to its contents (or null for absent)');
+	if (upper !== undefined && !isPlainObject(upper)) fail(at('upper'), 'expect.upper maps a path to a kind (or null)');
+	for (const key of ['upperUnchanged', 'lowerUnchanged']) if (e[key] !== undefined && typeof e[key] !== 'boolean') fail(at(key), `expect.${key} is true or false`);
+	const diff = e['diff'];
+	if (diff !== undefined && !(isPlainObject(diff) && Object.entries(diff).every(([k, v]) => ['A', 'C', 'D'].includes(k) && strings(v)))) fail(at('diff'), 'expect.diff is {A: [paths], C: [paths], D: [paths]}');
 	return {
 		...(e['errno'] !== undefined ? {errno: String(e['errno'])} : {}),
 		...(typeof e['content'] === 'string' ? {content: e['content']} : {}),
@@ -243,6 +277,8 @@ function parseExpect(n: Node, fail: Fail): Expectation {
 		...(slower ? {slowerThan: {step: slower.step as string, factor: (slower.factor as number | undefined) ?? 1}} : {}),
 	};
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function describeOp(s: StepOp): string {
 	switch (s.op) {
@@ -270,11 +306,18 @@ export function describeOp(s: StepOp): string {
 	}
 }
 
-/** "data/f{0..2}" → data/f0, data/f1, data/f2 (one numeric range, at most 100,000 names). */
-export function expandRange(key: string): string[] {
+export const labLimits = {rangeNames: 100_000, files: 200_000, fileBytes: 1 << 30, totalBytes: 4 * 2 ** 30} as const;
+
+/** "data/f{0..2}" → data/f0, data/f1, data/f2 (one numeric range, at most 100,000 names); a bad range is an error, never a literal name. */
+export function expandRange(key: string): string[] | {error: string} {
 	const m = /\{(\d+)\.\.(\d+)\}/.exec(key);
-	if (!m) return [key];
+	if (!m) {
+		if (/\{[^}]*\.\.[^}]*\}/.test(key)) return {error: `"${key}": a range is {FROM..TO} with whole numbers, e.g. f{0..99}`};
+		return [key];
+	}
 	const [from, to] = [Number(m[1]), Number(m[2])];
-	if (to < from || to - from >= 100_000) return [key];
+	if (to < from) return {error: `"${key}": the range runs backwards (${from} > ${to})`};
+	if (to - from >= labLimits.rangeNames) return {error: `"${key}": a range makes at most ${labLimits.rangeNames} names (this one ${to - from + 1})`};
+	if (/\{(\d+)\.\.(\d+)\}/.test(key.slice(m.index + m[0].length))) return {error: `"${key}": one range per path`};
 	return Array.from({length: to - from + 1}, (_, i) => key.replace(m[0], String(from + i)));
 }

@@ -7,6 +7,7 @@ import type {LayerRef} from '../core/entry.js';
 import {InterruptedError, OvlError} from '../core/errors.js';
 import {parseOptionArg} from '../core/options.js';
 import type {Strategy} from '../core/types.js';
+import {fsError} from '../io/beneath.js';
 import {runUmount, toolVersion} from '../io/exec.js';
 import {mountStack} from '../io/mount-stack.js';
 import {scanLayers} from '../io/scan.js';
@@ -72,13 +73,30 @@ function fill(p: string, spec: FileSpec): void {
 /** Runs an experiment in a fresh temp dir and reports what the kernel really did. Always cleans up unless keep. */
 export async function runExperiment(exp: Experiment, options: {keep: boolean; userns: boolean; onStep?: (r: StepResult, index: number) => void; onStart?: (root: string) => void}): Promise<LabReport> {
 	const started = Date.now();
-	const root = await mkdtemp(path.join(os.tmpdir(), `ovl-lab-${exp.name.replace(/[^\w.-]/g, '_')}-`));
+	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
+	// everything, and the signal handler waits for that before exiting 130.
+	let aborted = false;
+	let finished: () => void = () => undefined;
+	const done = new Promise<void>((resolve) => {
+		finished = resolve;
+	});
+	const release = onInterrupt(async () => {
+		aborted = true;
+		await done;
+	});
+	let root: string;
+	try {
+		root = await mkdtemp(path.join(os.tmpdir(), `ovl-lab-${exp.name.replace(/[^\w.-]/g, '_')}-`));
+	} catch (error) {
+		finished();
+		release();
+		throw fsError(error, os.tmpdir());
+	}
 	const dirs = {lowers: path.join(root, 'lowers'), upper: path.join(root, 'upper'), work: path.join(root, 'work'), merged: path.join(root, 'merged')};
 	const previousRunDir = process.env['OVL_RUN_DIR'];
 	process.env['OVL_RUN_DIR'] = path.join(root, 'run');
 	options.onStart?.(root);
 	let mounted = false;
-	let aborted = false;
 	const cleanup = async (lazy = false): Promise<void> => {
 		if (mounted) {
 			// Interrupted mid-step, files may still be open: detach at once (umount -l) so removing
@@ -89,17 +107,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		}
 		rmSync(root, {recursive: true, force: true});
 	};
-	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
-	// everything, and the signal handler waits for that before exiting 130.
-	let finished: () => void = () => undefined;
-	const done = new Promise<void>((resolve) => {
-		finished = resolve;
-	});
-	const release = onInterrupt(async () => {
-		aborted = true;
-		await done;
-	});
 	try {
+		if (aborted) throw new InterruptedError();
 		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
 		const layers: {name: string; dir: string}[] = [];
 		for (const spec of exp.lowers) {

@@ -69,3 +69,25 @@ describe('timingTable', () => {
 		expect(timingTable({steps: [step('a', 1)]} as unknown as LabReport)).toBeUndefined();
 	});
 });
+
+describe('lab files are validated with limits, never run blind', () => {
+	const lab = (files: string, extra = '', steps = '  - rm: a\n'): string => `name: t\nstack:\n  lowers:\n    - name: l1\n      files: ${files}\n${extra}steps:\n${steps}`;
+	test.each([
+		['a fractional size', lab('{big: {size: 0.5}}'), /f:5: size of "big" must be a whole number/],
+		['a size of 1e12', lab('{big: {size: 1e12}}'), /over the 1073741824-byte limit/],
+		['an infinite size', lab('{big: {size: .inf}}'), /whole number/],
+		['a negative size', lab('{big: {size: -1}}'), /whole number/],
+		['a file key ending in /', lab('{"a/": x}'), /ends with "\/"/],
+		['a file and a dir of one name', lab('{a: x, "a/b": y}'), /"a" is both a file and a directory/],
+		['a link to a missing target', lab('{a: x}\n      links: {b: nope}'), /link "b" points to "nope"/],
+		['a reversed range', lab('{"f{9..1}": x}'), /runs backwards/],
+		['an over-limit range', lab('{"f{0..100000}": x}'), /at most 100000 names/],
+		['a range with letters', lab('{"f{a..z}": x}'), /a range is \{FROM..TO\}/],
+		['too many files in all', `name: t\nstack:\n  lowers:\n    - {name: l, files: {"f{0..99999}": x}, repeat: 500}\nsteps:\n  - rm: a\n`, /at most 200000/],
+		['expect.diff with a number', lab('{a: x}', '', '  - rm: a\n    expect: {diff: {A: 5}}\n'), /expect.diff is/],
+		['expect.merged with a list', lab('{a: x}', '', '  - rm: a\n    expect: {merged: [a]}\n'), /expect.merged maps/],
+		['truncate to a fraction', lab('{a: x}', '', '  - truncate: {path: a, size: 1.5}\n'), /whole number "size"/],
+	])('%s', (_name, text, message) => {
+		expect(() => parseExperiment(text, 'f')).toThrow(message);
+	});
+});
