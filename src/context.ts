@@ -1,3 +1,4 @@
+import {encodePath, hasRawBytes} from './core/bytes.js';
 import {makeStyle, type Style} from './ui/style.js';
 
 export type OutputMode = 'json' | 'plain' | 'human';
@@ -46,8 +47,8 @@ export function processContext(flags: {json: boolean; plain?: boolean; color?: b
 	const mode = decideMode(flags, process.env, Boolean(process.stdout.isTTY));
 	const color = mode === 'human' && wantsColor(flags, process.env, Boolean(process.stderr.isTTY));
 	return {
-		out: (s) => void (stdoutGone || process.stdout.write(s)),
-		err: (s) => void (stderrGone || process.stderr.write(s)),
+		out: (s) => void (stdoutGone || process.stdout.write(safeText(s, mode))),
+		err: (s) => void (stderrGone || process.stderr.write(safeText(s, mode === 'json' ? 'plain' : mode))),
 		mode,
 		verbose: flags.verbose ?? false,
 		style: makeStyle(color),
@@ -57,6 +58,37 @@ export function processContext(flags: {json: boolean; plain?: boolean; color?: b
 	};
 }
 
-export function writeJson(ctx: Context, value: unknown): void {
-	ctx.out(`${JSON.stringify(value, null, 2)}\n`);
+/**
+ JSON keeps exact bytes: a string holding bytes that are not UTF-8 carries them as lone
+ surrogates (JSON "\udcff", Python's surrogateescape), and a sibling `<key>Bytes` field gives
+ the exact bytes in base64 for consumers that decode strictly.
+ */
+export function jsonText(value: unknown): string {
+	return JSON.stringify(
+		value,
+		(_key, v: unknown) => {
+			if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+			let out: Record<string, unknown> | undefined;
+			for (const [k, x] of Object.entries(v)) {
+				if (typeof x === 'string' && hasRawBytes(x)) {
+					out ??= {...(v as Record<string, unknown>)};
+					out[`${k}Bytes`] = encodePath(x).toString('base64');
+				}
+			}
+			return out ?? v;
+		},
+		2,
+	);
 }
+
+export function writeJson(ctx: Context, value: unknown): void {
+	ctx.out(`${jsonText(value)}\n`);
+}
+
+// Text for people and pipes never carries raw bytes or stray control characters: names are
+// escaped one by one (printablePath); this catches whatever else would reach the terminal.
+// eslint-disable-next-line no-control-regex
+const plainUnsafe = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
+const rawByte = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
+const hex = (c: string): string => `\\x${(c.charCodeAt(0) >= 0xdc80 && c.charCodeAt(0) <= 0xdcff ? c.charCodeAt(0) - 0xdc00 : c.charCodeAt(0)).toString(16).padStart(2, '0')}`;
+export const safeText = (s: string, mode: OutputMode): string => (mode === 'json' ? s : mode === 'plain' ? s.replace(plainUnsafe, hex) : s.replace(rawByte, hex));

@@ -7,7 +7,8 @@ if (process.env['NO_COLOR'] && process.env['FORCE_COLOR'] === undefined) process
 const {installInterruptHandler} = await import('./interrupt.js');
 installInterruptHandler();
 
-const args = process.argv.slice(2);
+const {rawArgs} = await import('./io/argv.js');
+const args = rawArgs(process.argv.slice(2));
 // `ovl --version` is the start-up benchmark and what scripts probe: answer it without loading yargs.
 if (args.length === 1 && args[0] === '--version') {
 	const {readFileSync} = await import('node:fs');

@@ -1,6 +1,8 @@
-import {readFile, realpath} from 'node:fs/promises';
+import {printablePath} from '../core/bytes.js';
+import {readUserFile} from '../io/beneath.js';
+import {realpathExact as realpath} from '../io/exact-fs.js';
 import path from 'node:path';
-import {UsageError} from '../core/errors.js';
+import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
 import {parseStackFile, resolveStackFile, stackFileName} from '../core/stack-file.js';
@@ -42,9 +44,13 @@ export async function readStackInput(o: StackInput, cwd: string): Promise<{stack
 		return {stack, source: 'flags'};
 	}
 	const file = o.stack === undefined ? path.join(abs(o.dir ?? '.'), stackFileName) : abs(o.stack);
-	const text = await readFile(file, 'utf8').catch(() => {
-		throw new UsageError(`no stack file at ${file}`, 'create one with `ovl prepare DIR`, or give layers with --lower/--upper/--work', 'OVL_STACK_FILE_MISSING');
-	});
+	let text: string;
+	try {
+		text = readUserFile(file, 1 << 20, 'stack file').toString('utf8');
+	} catch (error) {
+		if (error instanceof OvlError && error.code === 'OVL_FILE_MISSING') throw new UsageError(`no stack file at ${printablePath(file)}`, 'create one with `ovl prepare DIR`, or give layers with --lower/--upper/--work', 'OVL_STACK_FILE_MISSING');
+		throw error;
+	}
 	const parsed = resolveStackFile(parseStackFile(text, file), path.dirname(file));
 	const stack: Stack = {
 		...parsed,

@@ -1,3 +1,4 @@
+import {decodePath, encodePath} from './bytes.js';
 import {parseLowerdir, unescapeLayerPath} from './lowerdir.js';
 import type {LowerLayer, MountInfoEntry, MountOption, OverlayMount} from './types.js';
 
@@ -5,7 +6,7 @@ import type {LowerLayer, MountInfoEntry, MountOption, OverlayMount} from './type
 export function unescapeOctal(s: string): string {
 	if (!s.includes('\\')) return s;
 	const bytes: number[] = [];
-	const raw = Buffer.from(s, 'utf8');
+	const raw = encodePath(s);
 	for (let i = 0; i < raw.length; i++) {
 		const b = raw[i] as number;
 		if (b === 0x5c && i + 3 < raw.length && isOctal(raw[i + 1]) && isOctal(raw[i + 2]) && isOctal(raw[i + 3])) {
@@ -15,7 +16,7 @@ export function unescapeOctal(s: string): string {
 			bytes.push(b);
 		}
 	}
-	return Buffer.from(bytes).toString('utf8');
+	return decodePath(Buffer.from(bytes));
 }
 
 function isOctal(b: number | undefined): boolean {

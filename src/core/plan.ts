@@ -1,4 +1,5 @@
 import path from 'node:path';
+import {hasRawBytes, printablePath} from './bytes.js';
 import {finding} from './finding.js';
 import {escapeLayerPath, joinLowerdir, kernelLowerOrder} from './lowerdir.js';
 import {renderOption} from './options.js';
@@ -15,7 +16,7 @@ export function isLibmountSafe(p: string): boolean {
 	return !p.includes(',') && !p.includes('"');
 }
 
-type Rendered = {options: string; cwd?: string; fdPaths: string[]};
+type Rendered = {options: string; cwd?: string; fdPaths: string[]; target?: string};
 
 /** The recorded layer strings a strategy produces; verify() compares mountinfo against these. */
 export function layerTexts(stack: Stack, strategy: Strategy, cwd: string | undefined): {lowers: string[]; upper?: string; work?: string} {
@@ -44,6 +45,9 @@ function render(stack: Stack, strategy: Strategy, extra: readonly MountOption[])
 	if (t.upper !== undefined) parts.push(`upperdir=${escapeLayerPath(t.upper)}`);
 	if (t.work !== undefined) parts.push(`workdir=${escapeLayerPath(t.work)}`);
 	parts.push(...extra.map(renderOption));
+	// A mount point that is not UTF-8 cannot be an argv string (Node encodes argv as UTF-8): it
+	// goes by descriptor too, named relative to /proc/self/fd, and mount(8) resolves it to its bytes.
+	if (strategy === 'fd' && hasRawBytes(stack.merged)) return {options: parts.join(','), cwd: cwd as string, fdPaths: [...layerPaths, stack.merged], target: String(firstLayerFd + layerPaths.length)};
 	return {options: parts.join(','), ...(cwd === undefined ? {} : {cwd}), fdPaths: strategy === 'fd' ? layerPaths : []};
 }
 
@@ -58,10 +62,15 @@ export function planMount(stack: Stack, options: readonly MountOption[], context
 	const notes: string[] = [];
 	const layerPaths = [...stack.lowers.map((l) => l.path), stack.upper, stack.work].filter((p): p is string => p !== undefined);
 	const unsafe = layerPaths.filter((p) => !isLibmountSafe(p));
+	const raw = [...layerPaths, stack.merged].filter(hasRawBytes);
 	let last: Rendered | undefined;
 	for (const strategy of ['absolute', 'relative', 'fd'] as const) {
 		if (strategy !== 'fd' && unsafe.length > 0) {
 			notes.push(`${strategy}: ${unsafe[0]} contains ',' or '"', which mount(8) would split or unquote`);
+			continue;
+		}
+		if (strategy !== 'fd' && raw.length > 0) {
+			notes.push(`${strategy}: ${printablePath(raw[0] as string)} is not UTF-8; only a descriptor carries its bytes to mount(8)`);
 			continue;
 		}
 		const r = render(stack, strategy, options);
@@ -84,7 +93,7 @@ function plan(stack: Stack, strategy: Strategy | 'refused', r: Rendered, bytes: 
 		...(r.cwd === undefined ? {} : {cwd: r.cwd}),
 		fdPaths: r.fdPaths,
 		// -i: never run a /sbin/mount.overlay helper; the kernel driver is what we validated for.
-		argv: ['mount', '-i', '-t', 'overlay', 'overlay', '-o', r.options, stack.merged],
+		argv: ['mount', '-i', '-t', 'overlay', 'overlay', '-o', r.options, r.target ?? stack.merged],
 		optionBytes: bytes,
 		budget,
 		findings,

@@ -1,4 +1,5 @@
 import {atLeast, type PathFacts, type StackFacts} from './facts.js';
+import {encodePath} from './bytes.js';
 import {finding} from './finding.js';
 import {hasFlag, validateOptions} from './options.js';
 import {isSameOrInside} from './paths.js';
@@ -10,6 +11,9 @@ export const maxLowerLayers = 500;
 type Role = {readonly name: string; readonly kind: 'lower' | 'upper' | 'work'; readonly facts: PathFacts};
 
 /** Every check the kernel makes (or silently skips) before a mount, as findings. Pure. */
+/** PATH_MAX, with its NUL: kern_path() refuses a longer name with ENAMETOOLONG. */
+const pathMax = 4096;
+
 export function validateStack(stack: Stack, facts: StackFacts): Finding[] {
 	const hasUpper = stack.upper !== undefined;
 	const all = roles(facts);
@@ -64,6 +68,10 @@ function existence(all: readonly Role[]): Finding[] {
 	const out: Finding[] = [];
 	for (const r of all) {
 		const f = r.facts;
+		if (encodePath(f.path).length >= pathMax) {
+			out.push(finding('OVL_PATH_TOO_LONG', 'error', `${r.name} is ${encodePath(f.path).length} bytes long; the kernel takes paths of at most ${pathMax - 1} bytes`, 'move the layer to a shorter path, or bind-mount it somewhere shorter', f.path));
+			continue;
+		}
 		if (!f.exists) {
 			if (r.kind === 'lower') out.push(finding('OVL_LAYER_MISSING', 'error', `${r.name} does not exist: ${f.path}`, 'create it (ovl prepare does) or fix the path', f.path));
 			else if (f.parentMissing) out.push(finding('OVL_PARENT_MISSING', 'error', `${r.name} ${f.path} does not exist, nor does its parent; ovl creates only the last component`, 'create the parent directory first, or lay the stack out with ovl prepare', f.path));

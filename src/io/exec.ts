@@ -1,6 +1,8 @@
 import {closeSync, constants, openSync} from 'node:fs';
 import {execa} from 'execa';
+import {encodePath, fsPath, hasRawBytes, printablePath} from '../core/bytes.js';
 import type {MountPlan} from '../core/types.js';
+import {native} from './native.js';
 
 export type ToolResult = {readonly ok: boolean; readonly exitCode: number; readonly output: string};
 
@@ -14,7 +16,7 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 	const fds: number[] = [];
 	try {
 		// Node opens with O_CLOEXEC; spawn dup2()s each into place for the child, which clears it.
-		for (const p of plan.fdPaths) fds.push(openSync(p, constants.O_RDONLY | constants.O_DIRECTORY));
+		for (const p of plan.fdPaths) fds.push(openSync(fsPath(p), constants.O_RDONLY | constants.O_DIRECTORY));
 		const result = await execa(cmd ?? 'mount', args, {
 			reject: false,
 			all: true,
@@ -30,6 +32,18 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 }
 
 export async function runUmount(target: string, lazy: boolean): Promise<ToolResult> {
+	// umount(8) takes its target as an argv string; a name that is not UTF-8 needs umount2(2) itself.
+	if (hasRawBytes(target)) {
+		const n = native();
+		if (!n) return {ok: false, exitCode: 32, output: `umount: ${printablePath(target)} is not UTF-8 and the native helper is not built (npm install with a C compiler)`};
+		try {
+			n.umount2(encodePath(target), lazy ? 2 /* MNT_DETACH */ : 0);
+			return {ok: true, exitCode: 0, output: ''};
+		} catch (error) {
+			const code = (error as NodeJS.ErrnoException).code;
+			return {ok: false, exitCode: 32, output: `umount: ${printablePath(target)}: ${code === 'EBUSY' ? 'target is busy.' : (error as Error).message}`};
+		}
+	}
 	const result = await execa('umount', [...(lazy ? ['-l'] : []), target], {reject: false, all: true, stdin: 'ignore', env: {LC_ALL: 'C'}});
 	return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 }

@@ -1,8 +1,8 @@
-import {lstatSync} from 'node:fs';
 import path from 'node:path';
 import type {LayerInfo} from '../core/report.js';
 import type {LayerDetail} from '../ui/model.js';
 import {statLite} from './lower-dirs.js';
+import {lstatPath} from './walk-fs.js';
 
 /** What every layer holds at one overlay path (top first), read when the explorer selects it. */
 export function layerDetails(layers: readonly LayerInfo[], overlayPath: string, origin?: string): LayerDetail[] {
@@ -10,7 +10,7 @@ export function layerDetails(layers: readonly LayerInfo[], overlayPath: string, 
 	for (const l of layers) {
 		for (const [p, via] of [[overlayPath, undefined], ...(origin && origin !== overlayPath && l.role !== 'upper' ? [[origin, 'origin']] : [])] as [string, string | undefined][]) {
 			const full = path.join(l.path, p);
-			const st = lstatSync(full, {throwIfNoEntry: false});
+			const st = lstatPath(full);
 			if (!st && via) continue;
 			out.push({role: l.role, layer: l.layer, path: full, ...(via ? {via} : {}), ...(st ? {stat: statLite(st)} : {})});
 		}

@@ -1,5 +1,7 @@
 import {existsSync, realpathSync} from 'node:fs';
-import {readdir, realpath, statfs} from 'node:fs/promises';
+import {statfs} from 'node:fs/promises';
+import {decodePath, fsPath} from '../core/bytes.js';
+import {readdirExact as readdir, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
 import {OvlError, UsageError} from '../core/errors.js';
@@ -27,7 +29,7 @@ function resolveRecorded(recorded: string, roots: readonly string[]): string | u
 	for (const r of roots) {
 		const p = path.join(r, recorded);
 		// Docker's l/<short> entries are symlinks to ../<id>/diff: report the real directory.
-		if (existsSync(p)) return realpathSync(p);
+		if (existsSync(fsPath(p))) return decodePath(realpathSync(fsPath(p), {encoding: 'buffer'}));
 	}
 	return undefined;
 }
@@ -114,7 +116,7 @@ export async function locateOffline(upper: string, lowersBottomUp: readonly stri
 
 export async function upperSpace(upper: string): Promise<SpaceFacts | undefined> {
 	try {
-		const s = await statfs(upper);
+		const s = await statfs(fsPath(upper));
 		return {blocksFree: s.bavail, blocksTotal: s.blocks, blockSize: s.bsize, inodesFree: s.ffree, inodesTotal: s.files};
 	} catch {
 		return undefined;

@@ -1,7 +1,7 @@
-import {lstatSync, readdirSync, type Dirent, type Stats} from 'node:fs';
+import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
-import {getAttributeSync} from '@napi-rs/xattr';
+import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
 /** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
 export type LowerDirEntry = FileType | 'whiteout';
@@ -13,7 +13,7 @@ export function statLite(st: Stats): StatLite {
 /** path.join for a normalised absolute dir and one name, without join's normalising pass (hot: once per lower hit). */
 export const childPath = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
 
-const direntType = (d: Dirent): FileType | undefined =>
+const direntType = (d: Dirent<Buffer>): FileType | undefined =>
 	d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : d.isSocket() ? 'socket' : d.isCharacterDevice() ? 'char' : d.isBlockDevice() ? 'block' : undefined;
 
 /**
@@ -35,9 +35,9 @@ export class LowerDirs {
 		let m = this.cache.get(dir);
 		if (m) return m;
 		m = new Map();
-		let dirents: Dirent[] = [];
+		let dirents: {name: string; dirent: Dirent<Buffer>}[] = [];
 		try {
-			dirents = readdirSync(dir, {withFileTypes: true});
+			dirents = readdirTyped(dir);
 			this.dirsRead++;
 		} catch {
 			// Vanished or unreadable: an empty dir to the merge.
@@ -47,9 +47,10 @@ export class LowerDirs {
 		// saves a getxattr per lower file.
 		const xwhiteouts = dirents.length > 0 && this.opaqueValue(dir) === 'x';
 		for (const d of dirents) {
-			const type = direntType(d) ?? fileTypeOfMode(lstatSync(childPath(dir, d.name)).mode);
+			const st = direntType(d.dirent) === undefined ? lstatPath(childPath(dir, d.name)) : undefined;
+			const type = direntType(d.dirent) ?? (st ? fileTypeOfMode(st.mode) : 'file');
 			let whiteout = false;
-			if (type === 'char') whiteout = lstatSync(childPath(dir, d.name), {throwIfNoEntry: false})?.rdev === 0;
+			if (type === 'char') whiteout = lstatPath(childPath(dir, d.name))?.rdev === 0;
 			else if (xwhiteouts && type === 'file' && this.hasXattr(childPath(dir, d.name), 'whiteout')) whiteout = true;
 			m.set(d.name, whiteout ? 'whiteout' : type);
 		}
@@ -59,7 +60,7 @@ export class LowerDirs {
 
 	private hasXattr(p: string, name: string): boolean {
 		try {
-			return getAttributeSync(p, `${this.ns}.overlay.${name}`) !== null;
+			return getXattrPath(p, `${this.ns}.overlay.${name}`) !== undefined;
 		} catch {
 			return false;
 		}
@@ -69,7 +70,7 @@ export class LowerDirs {
 		let v = this.opaqueCache.get(dir);
 		if (v === undefined) {
 			try {
-				v = getAttributeSync(dir, `${this.ns}.overlay.opaque`)?.toString() ?? '';
+				v = getXattrPath(dir, `${this.ns}.overlay.opaque`)?.toString() ?? '';
 			} catch {
 				v = '';
 			}

@@ -1,4 +1,6 @@
-import {readdir, realpath, stat} from 'node:fs/promises';
+import {stat} from 'node:fs/promises';
+import {fsPath} from '../core/bytes.js';
+import {readdirExact, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
 import type {HostFacts, PathFacts, StackFacts} from '../core/facts.js';
 import {mountContaining, overlayMounts} from '../core/mountinfo.js';
@@ -18,12 +20,12 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 		const mount = parent === undefined ? undefined : mountContaining(mountinfo, path.join(parent, path.basename(p)));
 		return {path: p, exists: false, isDirectory: false, ...(mount ? {mount} : {}), ...(parent === undefined ? {parentMissing: true} : {})};
 	}
-	const st = await stat(real);
+	const st = await stat(fsPath(real));
 	const mount = mountContaining(mountinfo, real);
 	const base: PathFacts = {path: p, exists: true, isDirectory: st.isDirectory(), realPath: real, ...(mount ? {mount} : {})};
 	if (!isWork || !st.isDirectory()) return base;
-	const entries = await readdir(real).catch(() => [] as string[]);
-	const incompat = await readdir(path.join(real, 'work', 'incompat')).catch(() => [] as string[]);
+	const entries = await readdirExact(real).catch(() => [] as string[]);
+	const incompat = await readdirExact(path.join(real, 'work', 'incompat')).catch(() => [] as string[]);
 	return {...base, entries, incompat};
 }
 

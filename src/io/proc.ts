@@ -1,13 +1,15 @@
 import {readFile, readdir} from 'node:fs/promises';
 import os from 'node:os';
 import {parseKernelVersion, type KernelFacts} from '../core/facts.js';
+import {decodePath} from '../core/bytes.js';
 import {parseMountinfo} from '../core/mountinfo.js';
 import type {MountInfoEntry} from '../core/types.js';
 
 // The only reader of /proc and /sys/module/overlay.
 
 export async function readMountinfo(pid: number | 'self' = 'self'): Promise<MountInfoEntry[]> {
-	return parseMountinfo(await readFile(`/proc/${pid}/mountinfo`, 'utf8'));
+	// Bytes, not UTF-8: a mount point may have any name.
+	return parseMountinfo(decodePath(await readFile(`/proc/${pid}/mountinfo`)));
 }
 
 async function readOr(file: string, fallback: string): Promise<string> {

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto';
 import {mkdir, readFile, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {encodePath} from '../core/bytes.js';
 import type {LowerLayer, OverlayMount, Strategy} from '../core/types.js';
 
 /** What ovl remembers about a mount it made; mountinfo stays the source of truth. */
@@ -29,7 +30,7 @@ export function recordFor(records: readonly MountRecord[], o: OverlayMount): Mou
 // /run is a tmpfs: records vanish at reboot along with the mounts they describe.
 export const registryDir = (): string => process.env['OVL_RUN_DIR'] ?? '/run/ovl';
 
-const fileFor = (merged: string): string => path.join(registryDir(), `${createHash('sha256').update(merged).digest('hex').slice(0, 24)}.json`);
+const fileFor = (merged: string): string => path.join(registryDir(), `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
 
 export async function writeRecord(record: MountRecord): Promise<void> {
 	await mkdir(registryDir(), {recursive: true, mode: 0o755});

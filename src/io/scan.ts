@@ -1,10 +1,10 @@
-import {closeSync, lstatSync, openSync, readSync, readdirSync, constants} from 'node:fs';
+import {closeSync, openSync, readSync, constants} from 'node:fs';
 import path from 'node:path';
-import {getAttributeSync, listAttributesSync} from '@napi-rs/xattr';
 import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {resolveRedirect} from '../core/classify.js';
 import {LowerDirs, childPath, statLite} from './lower-dirs.js';
+import {getXattrPath, listXattrsPath, lstatPath, readdirPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
 	readonly upper: string;
@@ -35,7 +35,7 @@ function overlayXattrs(p: string, ns: string): {overlay: Record<string, string>;
 	const other: string[] = [];
 	let names: string[] = [];
 	try {
-		names = listAttributesSync(p);
+		names = listXattrsPath(p);
 	} catch {
 		return {overlay, other};
 	}
@@ -54,7 +54,7 @@ function overlayXattrs(p: string, ns: string): {overlay: Record<string, string>;
 
 function safeGet(p: string, name: string): Buffer | undefined {
 	try {
-		return getAttributeSync(p, name) ?? undefined;
+		return getXattrPath(p, name);
 	} catch {
 		return undefined;
 	}
@@ -78,7 +78,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 	const problems: {path: string; message: string}[] = [];
 	let newest = 0;
 	const lowerStat = (p: string): StatLite | undefined => {
-		const st = lstatSync(p, {throwIfNoEntry: false});
+		const st = lstatPath(p);
 		if (!st) return undefined;
 		if (st.mtimeMs > newest) newest = st.mtimeMs;
 		return statLite(st);
@@ -119,7 +119,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 			const out: CtxDir[] = [];
 			for (const l of regular) {
 				const p = path.join(l.path, value);
-				const st = lstatSync(p, {throwIfNoEntry: false});
+				const st = lstatPath(p);
 				if (!st) continue;
 				if (!st.isDirectory()) break;
 				out.push({layer: l.layer, path: p});
@@ -137,7 +137,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 		for (const d of job.merge) lowerStat(d.path);
 		let names: string[];
 		try {
-			names = readdirSync(job.abs).sort();
+			names = readdirPath(job.abs).sort();
 		} catch (error) {
 			problems.push({path: job.rel || '/', message: (error as Error).message});
 			continue;
@@ -146,7 +146,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 		for (const name of names) {
 			const abs = childPath(job.abs, name);
 			const rel = `${job.rel}/${name}`;
-			const st = lstatSync(abs, {throwIfNoEntry: false});
+			const st = lstatPath(abs);
 			if (!st) {
 				problems.push({path: rel, message: 'vanished while scanning'});
 				continue;
@@ -206,6 +206,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 		input.onProgress?.(scanned, job.rel || '/');
 	}
 	entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	releaseWalkFds();
 	return {entries, lowerDirsRead: lowers.dirsRead, problems, newestLowerMtimeMs: newest};
 }
 
@@ -240,8 +241,8 @@ function lowerDelta(lowers: LowerDirs, job: DirJob, upperNames: ReadonlySet<stri
 
 /** Compares two regular files chunk by chunk, opened without following links. */
 function sameContents(a: string, b: string): boolean {
-	const fa = openSync(a, constants.O_RDONLY | constants.O_NOFOLLOW);
-	const fb = openSync(b, constants.O_RDONLY | constants.O_NOFOLLOW);
+	const fa = openSync(sysPath(a), constants.O_RDONLY | constants.O_NOFOLLOW);
+	const fb = openSync(sysPath(b), constants.O_RDONLY | constants.O_NOFOLLOW);
 	try {
 		const ba = Buffer.alloc(1 << 16);
 		const bb = Buffer.alloc(1 << 16);

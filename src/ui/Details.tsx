@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {printablePath as pp} from '../core/bytes.js';
 import {describeOrigin} from '../core/classify.js';
 import type {TreeNode} from '../core/tree.js';
 import {formatBytes} from './inspect-text.js';
@@ -21,7 +22,7 @@ export function Details({node, layers, width, height}: {readonly node: TreeNode 
 	if (!node) return <Box width={width} height={height} />;
 	const e = node.entry;
 	const lines: {text: string; color?: string; dim?: boolean; bold?: boolean}[] = [];
-	lines.push({text: node.path, bold: true});
+	lines.push({text: pp(node.path), bold: true});
 	if (e) {
 		lines.push({text: `${e.kind}${e.opaque ? ` (${e.opaque})` : ''} · ${e.type}`, color: kindStyle[e.kind].color});
 		for (const r of e.reasons) lines.push({text: `  ${r}`});
@@ -38,7 +39,7 @@ export function Details({node, layers, width, height}: {readonly node: TreeNode 
 		const name = l.role === 'upper' ? 'upper' : `${l.role === 'data-only' ? 'data' : 'lower'} ${l.layer}`;
 		const s = l.stat;
 		lines.push({
-			text: s ? `  ${name.padEnd(8)} ${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(8)} ${time(s.mtimeMs)}${s.type === 'char' && s.rdev === 0 ? ' whiteout' : ''}${l.via ? ` (${l.via} ${l.path})` : ''}` : `  ${name.padEnd(8)} —`,
+			text: s ? `  ${name.padEnd(8)} ${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(8)} ${time(s.mtimeMs)}${s.type === 'char' && s.rdev === 0 ? ' whiteout' : ''}${l.via ? ` (${l.via} ${pp(l.path)})` : ''}` : `  ${name.padEnd(8)} —`,
 			...(s ? {} : {dim: true}),
 		});
 	}

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {printablePath as pp} from '../core/bytes.js';
 import type {Check} from '../core/doctor.js';
 import type {Finding, MountPlan} from '../core/types.js';
 import {displayArg} from './style.js';
@@ -28,18 +29,18 @@ export function PlanView({plan}: {readonly plan: MountPlan}) {
 	const filled = Math.min(barWidth, Math.round((plan.optionBytes / plan.budget) * barWidth));
 	return (
 		<Box flexDirection="column">
-			<Text bold>overlay on {st.merged}</Text>
+			<Text bold>overlay on {pp(st.merged)}</Text>
 			<Text dimColor>  layers, top → bottom (as the kernel stacks them):</Text>
-			{st.upper !== undefined ? <Text>    <Text color="green">upper    </Text> {st.upper}</Text> : <Text>    <Text color="yellow">read-only</Text> (no upper layer)</Text>}
+			{st.upper !== undefined ? <Text>    <Text color="green">upper    </Text> {pp(st.upper)}</Text> : <Text>    <Text color="yellow">read-only</Text> (no upper layer)</Text>}
 			{[...st.lowers].reverse().slice(0, 12).map((l, i) => (
 				<Text key={l.path}>
 					{'    '}
-					<Text color="cyan">{`lower ${n - i}`.padEnd(9)}</Text> {l.path}
+					<Text color="cyan">{`lower ${n - i}`.padEnd(9)}</Text> {pp(l.path)}
 					{l.dataOnly ? <Text dimColor> (data-only)</Text> : null}
 				</Text>
 			))}
 			{n > 12 ? <Text dimColor>    … {n - 12} more lower layers</Text> : null}
-			{st.work !== undefined ? <Text>  work       {st.work}</Text> : null}
+			{st.work !== undefined ? <Text>  work       {pp(st.work)}</Text> : null}
 			<Text>
 				{'  '}strategy   <Text bold>{plan.strategy}</Text>
 				{plan.cwd !== undefined ? <Text dimColor> (mount runs in {plan.cwd})</Text> : null}

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {printablePath as pp} from '../core/bytes.js';
 import type {Row} from '../core/tree.js';
 import {kindStyle} from './theme.js';
 
@@ -35,7 +36,7 @@ export function TreeView({rows, cursor, offset, height, width}: TreeViewProps) {
 				return (
 					<Text key={n.path} inverse={index === cursor} wrap="truncate-end" dimColor={l.dim}>
 						<Text color={l.color}>{l.badge.padEnd(4)}</Text> {indent}
-						{marker} {n.name}
+						{marker} {pp(n.name)}
 						{n.type === 'dir' ? '/' : ''}
 						<Text dimColor> {l.serve}</Text>
 					</Text>

@@ -79,7 +79,8 @@ describeKernel('ovl lab on the real kernel', () => {
 	test('SIGINT mid-run leaves no mount and no temp dir', async () => {
 		const child = execa(process.execPath, [ovlBin, 'lab', 'run', 'copy-up-cost', '--json'], {env: env(), reject: false});
 		// Wait until the experiment is mounted, then interrupt it.
-		await waitUntil(() => readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))), 5_000);
+		// (work/work appears during mount(2), a moment before the mount shows in mountinfo.)
+		await waitUntil(() => readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))) && mountsUnder(dir).length === 1, 5_000);
 		expect(mountsUnder(dir).length).toBe(1);
 		child.kill('SIGINT');
 		const r = await child;

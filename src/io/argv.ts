@@ -1,0 +1,30 @@
+import {readFileSync} from 'node:fs';
+import {decodePath} from '../core/bytes.js';
+
+/**
+ The command-line arguments as the exact bytes they were. Node decodes argv as UTF-8 and turns
+ invalid bytes into U+FFFD, so `ovl mount --upper $'u\xff'` would name another directory;
+ /proc/self/cmdline still holds the bytes. Falls back to process.argv when they disagree in count.
+ */
+export function rawArgs(nodeArgs: readonly string[]): string[] {
+	let cmdline: Buffer;
+	try {
+		cmdline = readFileSync('/proc/self/cmdline');
+	} catch {
+		return [...nodeArgs];
+	}
+	const parts: Buffer[] = [];
+	let start = 0;
+	for (let i = 0; i < cmdline.length; i++) {
+		if (cmdline[i] === 0) {
+			parts.push(cmdline.subarray(start, i));
+			start = i + 1;
+		}
+	}
+	if (start < cmdline.length) parts.push(cmdline.subarray(start));
+	if (parts.length < nodeArgs.length) return [...nodeArgs];
+	const mine = parts.slice(parts.length - nodeArgs.length).map(decodePath);
+	// The same arguments, decoded losslessly: check they line up with Node's lossy view.
+	const lossy = (s: string): string => s.replace(/(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g, '\uFFFD');
+	return mine.every((m, i) => lossy(m) === nodeArgs[i] || m === nodeArgs[i]) ? mine : [...nodeArgs];
+}
