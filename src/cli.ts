@@ -131,6 +131,7 @@ export async function runCli(args: string[]): Promise<number> {
 				.example('$0 docker inspect web', 'what the container changed, layer by layer'),
 			async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/docker.js')).dockerInspectCommand({ref: String(argv.ref), dataRoot: argv['data-root'] as string | undefined, strict: Boolean(argv.strict)}, c)))
 			.demandCommand(1, 'ovl docker driver | ls | inspect REF'), () => undefined)
+		.middleware((argv) => refuseEmptyValues(argv as Record<string, unknown>, args))
 		.completion('completion', 'print a bash/zsh completion script')
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()
@@ -167,6 +168,28 @@ function skipHelpCache(cli: Argv<Global>): void {
 	const internal = (cli as unknown as {getInternalMethods?: () => {getUsageInstance?: () => {cacheHelpMessage?: () => void}}}).getInternalMethods?.();
 	const usage = internal?.getUsageInstance?.();
 	if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
+const valued = ['lower', 'upper', 'work', 'merged', 'lowerdir', 'stack', 'seed', 'layer-tar', 'put', 'option', 'root', 'data-root', 'markdown', 'path', 'kind'];
+
+/**
+ yargs reads `--work --force` as an empty --work plus --force, and `--work -o` likewise: a value
+ that starts with "-" must be written --work=-o (or ./-o). An empty value is never meant.
+ */
+function refuseEmptyValues(argv: Record<string, unknown>, raw: readonly string[]): void {
+	const end = raw.indexOf('--');
+	const words = end < 0 ? raw : raw.slice(0, end);
+	words.forEach((word, i) => {
+		const key = word === '-o' ? 'option' : word.startsWith('--') ? word.slice(2) : undefined;
+		if (key === undefined || !valued.includes(key)) return;
+		const next = words[i + 1];
+		if (next !== undefined && !(next.startsWith('-') && next !== '-')) return;
+		throw new UsageError(next === undefined ? `${word} needs a value` : `${word} needs a value; "${next}" looks like an option`, `a value that starts with "-" is written ${word === '-o' ? '--option' : word}=${next ?? '-name'} (or ./${next ?? '-name'} for a path)`, 'OVL_USAGE');
+	});
+	for (const key of valued) {
+		const v = argv[key];
+		if ((Array.isArray(v) ? v : [v]).some((x) => x === '')) throw new UsageError(`--${key} needs a value, not an empty string`, `give --${key} a name`, 'OVL_USAGE');
+	}
 }
 
 function isErrno(e: unknown): e is NodeJS.ErrnoException {

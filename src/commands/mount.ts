@@ -4,14 +4,15 @@ import {hasErrors} from '../core/finding.js';
 import {mountStack} from '../io/mount-stack.js';
 import {formatFindings} from '../ui/findings.js';
 import {formatPlan} from '../ui/plan-text.js';
-import {canonicalStack, readStackInput, type StackInput} from './stack-input.js';
+import {canonicalStack, confineToStackDir, readStackInput, type StackInput} from './stack-input.js';
 
 export type MountOptions = StackInput & {readonly dryRun: boolean; readonly force: boolean};
 
 /** `ovl mount`: print the plan, then (unless --dry-run) mount and verify. */
 export async function mountCommand(o: MountOptions, ctx: Context): Promise<number> {
-	const {stack: raw, source} = await readStackInput(o, ctx.cwd);
+	const {stack: raw, source, confine} = await readStackInput(o, ctx.cwd);
 	const stack = await canonicalStack(raw);
+	if (confine) await confineToStackDir(stack, confine.dir, confine.fromFile);
 	if (o.dryRun) {
 		const {plan} = await mountStack(stack, {dryRun: true, force: o.force});
 		const ok = !hasErrors(plan.findings) && plan.strategy !== 'refused';

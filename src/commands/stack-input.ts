@@ -1,4 +1,5 @@
 import {printablePath} from '../core/bytes.js';
+import {isSameOrInside} from '../core/paths.js';
 import {readUserFile} from '../io/beneath.js';
 import {realpathExact as realpath} from '../io/exact-fs.js';
 import path from 'node:path';
@@ -20,7 +21,9 @@ export type StackInput = {
 };
 
 /** A Stack with absolute paths, from flags (bottom→top or a kernel-style --lowerdir) or a stack file. */
-export async function readStackInput(o: StackInput, cwd: string): Promise<{stack: Stack; source: string}> {
+export type Confinement = {readonly dir: string; readonly fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>};
+
+export async function readStackInput(o: StackInput, cwd: string): Promise<{stack: Stack; source: string; confine?: Confinement}> {
 	const abs = (p: string): string => path.resolve(cwd, p);
 	const extra = o.options.map(parseOptionArg);
 	if (o.lowers.length > 0 || o.lowerdir !== undefined) {
@@ -59,7 +62,8 @@ export async function readStackInput(o: StackInput, cwd: string): Promise<{stack
 		merged: o.merged === undefined ? parsed.merged : abs(o.merged),
 		options: [...parsed.options, ...extra],
 	};
-	return {stack, source: file};
+	const fromFile = new Set<'lowers' | 'upper' | 'work' | 'merged'>(['lowers', ...(o.upper === undefined ? (['upper'] as const) : []), ...(o.work === undefined ? (['work'] as const) : []), ...(o.merged === undefined ? (['merged'] as const) : [])]);
+	return {stack, source: file, confine: {dir: path.dirname(file), fromFile}};
 }
 
 /** Canonical form: realpath for what exists, realpath(parent)/name for what ovl will create. */
@@ -70,6 +74,23 @@ export async function canonicalPath(p: string): Promise<string> {
 		const parent = await realpath(path.dirname(p)).catch(() => path.dirname(p));
 		return path.join(parent, path.basename(p));
 	}
+}
+
+/**
+ A stack file names paths relative to itself, and root may be running it on a directory someone
+ else prepared: every path it gives (after symlinks) must stay inside that directory, or an
+ `ovl.yaml` with `merged: /etc` and its own upper would serve /etc from a tree its author
+ controls. Paths given as flags are the caller's own choice and are not confined.
+ */
+export async function confineToStackDir(stack: Stack, stackDir: string, fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>): Promise<void> {
+	const dir = await realpath(stackDir);
+	const check = (role: string, p: string | undefined): void => {
+		if (p !== undefined && !isSameOrInside(p, dir)) throw new UsageError(`the stack file names ${role} ${printablePath(p)}, outside ${printablePath(dir)}`, `a stack file may only name paths inside its own directory; give ${role} on the command line (--lower/--upper/--work, or the mount point argument) if you mean it`, 'OVL_PATH_ESCAPES');
+	};
+	if (fromFile.has('lowers')) for (const [i, l] of stack.lowers.entries()) check(`lower ${i + 1}`, l.path);
+	if (fromFile.has('upper')) check('upper', stack.upper);
+	if (fromFile.has('work')) check('work', stack.work);
+	if (fromFile.has('merged')) check('the mount point', stack.merged);
 }
 
 export async function canonicalStack(stack: Stack): Promise<Stack> {

@@ -160,6 +160,9 @@ function mergedChecks(facts: StackFacts, all: readonly Role[]): Finding[] {
 		else if (isSameOrInside(m, p)) out.push(finding('OVL_MERGED_INSIDE_LAYER', r.kind === 'lower' ? 'warning' : 'error', `the mount point is inside ${r.name} (${p})`, 'put the mount point beside the layers, not inside one', m));
 		else if (isSameOrInside(p, m)) out.push(finding('OVL_LAYER_INSIDE_MERGED', 'warning', `${r.name} (${p}) is inside the mount point and will be hidden by the mount`, 'keep layers outside the mount point', p));
 	}
+	// Mounting hides what the directory holds (/etc, a home): say so before it happens.
+	const held = facts.merged.entries?.length ?? 0;
+	if (facts.merged.exists && facts.merged.isDirectory && held > 0) out.push(finding('OVL_MERGED_NOT_EMPTY', 'error', `the mount point ${facts.merged.path} is not empty (${held} entr${held === 1 ? 'y' : 'ies'}); the mount would hide them until it is unmounted`, 'mount on an empty directory such as DIR/merged; --force mounts over it anyway', facts.merged.path));
 	const existing = facts.host.overlays.findLast((o) => o.entry.mountPoint === m);
 	if (existing) out.push(finding('OVL_ALREADY_MOUNTED', 'error', `an overlay is already mounted on ${m}`, `unmount it first: ovl umount ${m}`, m));
 	return out;

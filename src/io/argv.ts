@@ -23,8 +23,8 @@ export function rawArgs(nodeArgs: readonly string[]): string[] {
 	}
 	if (start < cmdline.length) parts.push(cmdline.subarray(start));
 	if (parts.length < nodeArgs.length) return [...nodeArgs];
-	const mine = parts.slice(parts.length - nodeArgs.length).map(decodePath);
-	// The same arguments, decoded losslessly: check they line up with Node's lossy view.
-	const lossy = (s: string): string => s.replace(/(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g, '\uFFFD');
-	return mine.every((m, i) => lossy(m) === nodeArgs[i] || m === nodeArgs[i]) ? mine : [...nodeArgs];
+	const tail = parts.slice(parts.length - nodeArgs.length);
+	// The same arguments? Node decoded them like Buffer#toString (one U+FFFD per ill-formed subpart).
+	if (!tail.every((b, i) => b.toString('utf8') === nodeArgs[i])) return [...nodeArgs];
+	return tail.map(decodePath);
 }

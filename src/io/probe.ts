@@ -52,7 +52,7 @@ export async function gatherStackFacts(stack: Stack): Promise<StackFacts> {
 		Promise.all(stack.lowers.map((l) => probePath(l.path, mi))),
 		stack.upper === undefined ? undefined : probePath(stack.upper, mi),
 		stack.work === undefined ? undefined : probePath(stack.work, mi, true),
-		probePath(stack.merged, mi),
+		probePath(stack.merged, mi, true),
 	]);
 	return {lowers, ...(upper ? {upper} : {}), ...(work ? {work} : {}), merged, kernel, host};
 }
