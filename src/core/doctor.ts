@@ -16,6 +16,8 @@ export type HostReport = {
 	readonly unprivilegedUsernsClone: string | undefined;
 	readonly pageSize: number;
 	readonly kmsgReadable: boolean;
+	/** The C helper (native/ovl.c): loaded, or why not. */
+	readonly native: {readonly loaded: boolean; readonly reason: string};
 };
 
 /** Results of a real test mount in a scratch dir on the filesystem the user asked about. */
@@ -55,6 +57,7 @@ export function hostChecks(h: HostReport): Check[] {
 		`lowerdir+ ${atLeast(v, 6, 8) ? 'yes' : 'no (6.8+)'}`,
 		`layers by fd ${atLeast(v, 6, 13) ? 'yes' : 'no (6.13+)'}`,
 	].join(', ')});
+	out.push({name: 'native helper', status: h.native.loaded ? 'info' : 'warn', detail: h.native.loaded ? `loaded (${h.native.reason}): exact-byte xattrs, mknodat, flock` : `not in use: ${h.native.reason}; the pure-JS fallback refuses names that are not UTF-8 where only the helper can act`, ...(h.native.loaded ? {} : {hint: 'install a C compiler (build-essential) and python3, then npm install again'})});
 	out.push({name: 'mount(8)', status: h.utilLinux ? 'info' : 'fail', detail: h.utilLinux ?? 'not found', ...(h.utilLinux ? {} : {hint: 'install util-linux (mount)'})});
 	out.push({name: 'option budget', status: 'info', detail: `${h.pageSize - 1} bytes per mount(2) call (PAGE_SIZE ${h.pageSize})`});
 	if (h.euid === 0 && !h.inUserNamespace) out.push({name: 'privileges', status: 'ok', detail: 'root in the initial user namespace'});

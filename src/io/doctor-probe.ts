@@ -1,4 +1,5 @@
 import {existsSync} from 'node:fs';
+import {nativeStatus} from './native.js';
 import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import type {HostReport, PathProbe} from '../core/doctor.js';
@@ -19,6 +20,7 @@ export async function gatherHostReport(): Promise<HostReport> {
 	]);
 	return {
 		release: kernel.release, version: kernel.version, overlayListed: kernel.overlayListed, moduleLoaded: existsSync('/sys/module/overlay/initstate'),
+		native: nativeStatus(),
 		params: kernel.params, utilLinux, euid: effectiveUid(), inUserNamespace, maxUserNamespaces: maxNs === undefined ? undefined : Number(maxNs),
 		unprivilegedUsernsClone: clone, pageSize: kernel.pageSize, kmsgReadable: kernelLogCursor().readable,
 	};

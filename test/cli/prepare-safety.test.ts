@@ -23,12 +23,15 @@ const victimIntact = (): void => {
 	expect(readdirSync(p('outside'))).toEqual(['victim']);
 };
 
-describe('prepare never writes through links', () => {
+describe.each([
+	['native helper', {}],
+	['pure-JS fallback', {OVL_NATIVE: '0'}],
+] as [string, Record<string, string>][])('prepare never writes through links (%s)', (_name, env) => {
 	test('a symlinked ovl.yaml is refused, with and without --force', async () => {
 		mkdirSync(p('lab'));
 		symlinkSync(p('outside', 'victim'), p('lab', 'ovl.yaml'));
 		for (const extra of [[], ['--force']]) {
-			const r = await runOvl(['prepare', 'lab', ...extra], {cwd: dir});
+			const r = await runOvl(['prepare', 'lab', ...extra], {cwd: dir, env});
 			expect(r.exitCode, r.stderr).toBe(2);
 			expect(r.stderr).toContain('OVL_PATH_SYMLINK');
 			victimIntact();
@@ -38,7 +41,7 @@ describe('prepare never writes through links', () => {
 	test('a hard link to a file outside is refused, not written', async () => {
 		mkdirSync(p('lab', 'lower1'), {recursive: true});
 		linkSync(p('outside', 'victim'), p('lab', 'lower1', 'a'));
-		const r = await runOvl(['prepare', 'lab', '--put', 'lower1/a=pwned'], {cwd: dir});
+		const r = await runOvl(['prepare', 'lab', '--put', 'lower1/a=pwned'], {cwd: dir, env});
 		expect(r.exitCode, r.stderr).toBe(2);
 		expect(r.stderr).toContain('OVL_PATH_HARDLINKED');
 		victimIntact();
@@ -47,7 +50,7 @@ describe('prepare never writes through links', () => {
 	test('a hard-linked ovl.yaml is refused under --force', async () => {
 		mkdirSync(p('lab'));
 		linkSync(p('outside', 'victim'), p('lab', 'ovl.yaml'));
-		const r = await runOvl(['prepare', 'lab', '--force'], {cwd: dir});
+		const r = await runOvl(['prepare', 'lab', '--force'], {cwd: dir, env});
 		expect(r.exitCode, r.stderr).toBe(2);
 		expect(r.stderr).toContain('OVL_PATH_HARDLINKED');
 		victimIntact();
@@ -55,11 +58,11 @@ describe('prepare never writes through links', () => {
 
 	test('<dir> itself a symlink is refused; naming the target works', async () => {
 		symlinkSync(p('outside'), p('lab'));
-		const r = await runOvl(['prepare', 'lab'], {cwd: dir});
+		const r = await runOvl(['prepare', 'lab'], {cwd: dir, env});
 		expect(r.exitCode, r.stderr).toBe(2);
 		expect(r.stderr).toContain('OVL_PATH_SYMLINK');
 		victimIntact();
-		const ok = await runOvl(['prepare', p('outside')], {cwd: dir});
+		const ok = await runOvl(['prepare', p('outside')], {cwd: dir, env});
 		expect(ok.exitCode, ok.stderr).toBe(0);
 	});
 
@@ -77,7 +80,7 @@ describe('prepare never writes through links', () => {
 		try {
 			let wrote = 0;
 			for (let i = 0; i < 25; i++) {
-				const r = await runOvl(['prepare', 'lab', '--force', '--put', `lower1/sub/f=evil${i}`], {cwd: dir});
+				const r = await runOvl(['prepare', 'lab', '--force', '--put', `lower1/sub/f=evil${i}`], {cwd: dir, env});
 				expect(r.stderr).not.toMatch(/internal error/);
 				if (r.exitCode === 0) wrote++;
 				else expect(r.stderr).toMatch(/OVL_PATH_SYMLINK|OVL_LAYER_NOT_DIR|OVL_PATH_MISSING/);

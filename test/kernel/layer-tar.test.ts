@@ -86,7 +86,10 @@ describeKernel('ovl prepare --layer-tar (OCI whiteouts to kernel whiteouts)', ()
 		expect(await readXattr(p('img', 'layer1', 'd'), 'trusted.overlay.opaque')).toBeUndefined();
 	});
 
-	test('docker save layers: hard-linked whiteouts, fifo, device, absolute symlink, exact modes, xattrs', async () => {
+	test.each([
+		['native helper', {}],
+		['pure-JS fallback', {OVL_NATIVE: '0'}],
+	] as [string, Record<string, string>][])('docker save layers (%s): hard-linked whiteouts, fifo, device, absolute symlink, exact modes, xattrs', async (_name, env) => {
 		mkdirSync(p('s', 'etc'), {recursive: true});
 		mkdirSync(p('s', 'tmp'), {recursive: true});
 		mkdirSync(p('s', 'srv'), {recursive: true});
@@ -102,7 +105,7 @@ describeKernel('ovl prepare --layer-tar (OCI whiteouts to kernel whiteouts)', ()
 		await execa('chown', ['1234:5678', p('s', 'open')]);
 		await execa('setfattr', ['-n', 'user.note', '-v', 'kept', p('s', 'open')]);
 		await execa('tar', ['--format=posix', '--xattrs', '--xattrs-include=*', '-C', p('s'), '-cf', p('docker.tar'), '.']);
-		const r = await runOvl(['prepare', 'img', '--layer-tar', p('docker.tar'), '--json'], {cwd: dir});
+		const r = await runOvl(['prepare', 'img', '--layer-tar', p('docker.tar'), '--json'], {cwd: dir, env});
 		expect(r.exitCode, r.stderr).toBe(0);
 		const L = (...x: string[]): string => p('img', 'layer1', ...x);
 		for (const w of ['a', 'b']) {

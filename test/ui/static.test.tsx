@@ -20,7 +20,7 @@ describe('static views (mount --dry-run and doctor on a terminal)', () => {
 		expect(out).toContain('fd 3 = /s/x,y');
 	});
 	test('DoctorView lists checks and the verdict', () => {
-		const checks = hostChecks({release: '6.18.44', version: [6, 18], overlayListed: true, moduleLoaded: true, params: {index: 'N'}, utilLinux: 'mount from util-linux 2.38.1', euid: 0, inUserNamespace: false, maxUserNamespaces: 1000, unprivilegedUsernsClone: undefined, pageSize: 4096, kmsgReadable: true});
+		const checks = hostChecks({release: '6.18.44', version: [6, 18], overlayListed: true, moduleLoaded: true, params: {index: 'N'}, utilLinux: 'mount from util-linux 2.38.1', euid: 0, inUserNamespace: false, maxUserNamespaces: 1000, unprivilegedUsernsClone: undefined, pageSize: 4096, kmsgReadable: true, native: {loaded: true, reason: 'build/Release/ovl_native.node'}});
 		const out = renderToString(<DoctorView checks={checks} verdict={verdict(checks)} kernelLines={[]} />, {columns: 100});
 		expect(out).toContain('✓ overlay filesystem   available (module loaded)');
 		expect(out).toContain('userxattr yes, data-only layers yes, lowerdir+ yes, layers by fd yes');
