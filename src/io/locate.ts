@@ -1,6 +1,7 @@
 import {existsSync, realpathSync} from 'node:fs';
 import {statfs} from 'node:fs/promises';
-import {decodePath, fsPath} from '../core/bytes.js';
+import {decodePath, fsPath, printablePath} from '../core/bytes.js';
+import {lstatPath} from './walk-fs.js';
 import {readdirExact as readdir, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
@@ -93,8 +94,10 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 /** Layers given on the command line (bottom→top), for an unmounted overlay. */
 export async function locateOffline(upper: string, lowersBottomUp: readonly string[], work: string | undefined, userxattr: boolean): Promise<Located> {
 	const abs = async (p: string): Promise<string> =>
-		realpath(p).catch(() => {
-			throw new OvlError('OVL_LAYER_MISSING', `${p} does not exist`, 'check the layer paths', {exitCode: 2});
+		realpath(p).catch((error: NodeJS.ErrnoException) => {
+			// Longer than PATH_MAX: realpath cannot say, but a walk through ancestors can reach it.
+			if (error.code === 'ENAMETOOLONG' && path.isAbsolute(p) && lstatPath(path.normalize(p))?.isDirectory()) return path.normalize(p);
+			throw new OvlError('OVL_LAYER_MISSING', `${printablePath(p)} does not exist`, 'check the layer paths', {exitCode: 2});
 		});
 	const up = await abs(upper);
 	const lowers = await Promise.all(lowersBottomUp.map(abs));

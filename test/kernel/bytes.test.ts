@@ -82,8 +82,13 @@ describeKernel('paths are bytes', () => {
 				const collapsed = args[0] === 'diff' && !args.includes('--all') && !args.includes('--json');
 				expect(r.stdout).toContain(collapsed ? 'A\t/ddd' : 'leaf');
 			}
+			// A lower longer than PATH_MAX is found too (realpath cannot, a walk can).
+			await execa(process.execPath, ['-e', script.replace(/'u'/g, "'L'")], {cwd: dir});
+			const longLower = [p('L'), ...Array.from({length: 30}, () => 'd'.repeat(200))].join('/');
+			const r = await runOvl(['inspect', '--upper', 'u', '--lower', longLower, '--plain'], {cwd: dir});
+			expect(r.exitCode, r.stderr.slice(0, 300)).toBe(0);
 		} finally {
-			await execa('rm', ['-rf', p('u')]); // GNU rm walks with openat; Node's fs.rm would hit ENAMETOOLONG
+			await execa('rm', ['-rf', p('u'), p('L')]); // GNU rm walks with openat; Node's fs.rm would hit ENAMETOOLONG
 		}
 	});
 
