@@ -1,3 +1,4 @@
+import {InterruptedError} from './core/errors.js';
 import {exitCodes} from './core/exit-codes.js';
 
 // Ctrl-C / SIGTERM: run registered clean-ups (bounded in time), say so, exit 130. A second
@@ -29,4 +30,31 @@ export function onInterrupt(cleanup: () => Promise<void>): () => void {
 	installInterruptHandler();
 	cleanups.add(cleanup);
 	return () => cleanups.delete(cleanup);
+}
+
+/**
+ A flow that a signal stops at its next step, not in the middle of one: the handler only sets a
+ flag and then waits until the flow has undone its own work (`done()`), before exiting 130.
+ `check()` throws InterruptedError once a signal came.
+ */
+export function guardFlow(): {readonly aborted: () => boolean; check(): void; done(): void} {
+	let aborted = false;
+	let settle: () => void = () => undefined;
+	const finished = new Promise<void>((resolve) => {
+		settle = resolve;
+	});
+	const release = onInterrupt(async () => {
+		aborted = true;
+		await finished;
+	});
+	return {
+		aborted: () => aborted,
+		check: () => {
+			if (aborted) throw new InterruptedError();
+		},
+		done: () => {
+			settle();
+			release();
+		},
+	};
 }

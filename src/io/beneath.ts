@@ -162,17 +162,22 @@ export function readFileIn(dir: Dir, name: string, maxBytes: number): Buffer | u
 		const st = fstatSync(fd);
 		if (!st.isFile()) throw notRegular(shown, st);
 		if (st.size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${printablePath(shown)} is ${st.size} bytes; ovl reads at most ${maxBytes} here`, 'point ovl at the right file', {exitCode: exitCodes.usage});
-		const buf = Buffer.alloc(st.size);
-		let off = 0;
-		while (off < buf.length) {
-			const n = readSync(fd, buf, off, buf.length - off, off);
-			if (n === 0) break;
-			off += n;
-		}
-		return buf.subarray(0, off);
+		return readWhole(fd, st.size);
 	} finally {
 		closeSync(fd);
 	}
+}
+
+/** Reads `size` bytes from the start (fewer if the file shrank meanwhile). */
+function readWhole(fd: number, size: number): Buffer {
+	const buf = Buffer.alloc(size);
+	let off = 0;
+	while (off < buf.length) {
+		const n = readSync(fd, buf, off, buf.length - off, off);
+		if (n === 0) break;
+		off += n;
+	}
+	return buf.subarray(0, off);
 }
 
 function notRegular(shown: string, st: Stats): OvlError {
@@ -263,14 +268,7 @@ export function readUserFile(p: string, maxBytes: number, what: string): Buffer 
 		const st = fstatSync(fd);
 		if (!st.isFile()) throw notRegular(p, st);
 		if (st.size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${st.size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {exitCode: exitCodes.usage});
-		const buf = Buffer.alloc(st.size);
-		let off = 0;
-		while (off < buf.length) {
-			const n = readSync(fd, buf, off, buf.length - off, off);
-			if (n === 0) break;
-			off += n;
-		}
-		return buf.subarray(0, off);
+		return readWhole(fd, st.size);
 	} catch (error) {
 		if (error instanceof OvlError) throw error;
 		throw fsError(error, p);

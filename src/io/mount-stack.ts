@@ -10,7 +10,7 @@ import {planMount} from '../core/plan.js';
 import type {Finding, MountPlan, Stack} from '../core/types.js';
 import {validateStack} from '../core/validate.js';
 import {verifyMount} from '../core/verify.js';
-import {onInterrupt} from '../interrupt.js';
+import {guardFlow} from '../interrupt.js';
 import {runMount, runUmount} from './exec.js';
 import {kernelLogCursor, overlayLinesSince} from './kmsg.js';
 import {gatherStackFacts} from './probe.js';
@@ -64,20 +64,10 @@ async function mountLocked(stack: Stack, force: boolean): Promise<MountOutcome> 
 	const created: string[] = [];
 	const before = new Set((await readMountinfo()).filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
 	let recorded = false;
-	// A signal only sets this flag; the flow notices it at its next step and undoes what it did
-	// itself, after mount(8) has returned: undoing while mount(8) runs would miss its mount.
-	let aborted = false;
-	let settled: () => void = () => undefined;
-	const finished = new Promise<void>((resolve) => {
-		settled = resolve;
-	});
-	const release = onInterrupt(async () => {
-		aborted = true;
-		await finished;
-	});
-	const step = (): void => {
-		if (aborted) throw new InterruptedError();
-	};
+	// A signal stops the flow at its next step, which undoes what it did itself, after mount(8)
+	// has returned: undoing while mount(8) runs would miss its mount.
+	const guard = guardFlow();
+	const step = guard.check;
 	const undo = async (): Promise<void> => {
 		// Every overlay that appeared on the mount point since we started is ours: unmount it.
 		const now = await readMountinfo().catch(() => []);
@@ -138,9 +128,8 @@ async function mountLocked(stack: Stack, force: boolean): Promise<MountOutcome> 
 		return {plan, findings: [...plan.findings, ...kernelFindings, ...registryProblem], kernelLines: lines, record};
 	} catch (error) {
 		await undo();
-		throw aborted ? new InterruptedError() : error;
+		throw guard.aborted() ? new InterruptedError() : error;
 	} finally {
-		settled();
-		release();
+		guard.done();
 	}
 }

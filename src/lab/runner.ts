@@ -4,14 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import {classifyEntry} from '../core/classify.js';
 import type {LayerRef} from '../core/entry.js';
-import {InterruptedError, OvlError} from '../core/errors.js';
+import {OvlError} from '../core/errors.js';
 import {parseOptionArg} from '../core/options.js';
 import type {Strategy} from '../core/types.js';
 import {fsError} from '../io/beneath.js';
 import {runUmount, toolVersion} from '../io/exec.js';
 import {mountStack} from '../io/mount-stack.js';
 import {scanLayers} from '../io/scan.js';
-import {onInterrupt} from '../interrupt.js';
+import {guardFlow} from '../interrupt.js';
 import {describeOp, type Experiment, type FileSpec, type Step} from './experiment.js';
 import {fingerprint} from './fingerprint.js';
 import {performOp, safeJoin, type OpResult} from './ops.js';
@@ -75,21 +75,12 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 	const started = Date.now();
 	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
 	// everything, and the signal handler waits for that before exiting 130.
-	let aborted = false;
-	let finished: () => void = () => undefined;
-	const done = new Promise<void>((resolve) => {
-		finished = resolve;
-	});
-	const release = onInterrupt(async () => {
-		aborted = true;
-		await done;
-	});
+	const guard = guardFlow();
 	let root: string;
 	try {
 		root = await mkdtemp(path.join(os.tmpdir(), `ovl-lab-${exp.name.replace(/[^\w.-]/g, '_')}-`));
 	} catch (error) {
-		finished();
-		release();
+		guard.done();
 		throw fsError(error, os.tmpdir());
 	}
 	const dirs = {lowers: path.join(root, 'lowers'), upper: path.join(root, 'upper'), work: path.join(root, 'work'), merged: path.join(root, 'merged')};
@@ -108,7 +99,7 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		rmSync(root, {recursive: true, force: true});
 	};
 	try {
-		if (aborted) throw new InterruptedError();
+		guard.check();
 		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
 		const layers: {name: string; dir: string}[] = [];
 		for (const spec of exp.lowers) {
@@ -168,7 +159,7 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		const results: StepResult[] = [];
 		const durations = new Map<string, number>();
 		for (const [index, step] of exp.steps.entries()) {
-			if (aborted) break;
+			if (guard.aborted()) break;
 			let result: OpResult | undefined;
 			let errno: string | undefined;
 			let error: string | undefined;
@@ -217,7 +208,7 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 			results.push(r);
 			options.onStep?.(r, index);
 		}
-		if (aborted) throw new InterruptedError();
+		guard.check();
 		// Timing comparisons may name a later step: judge them once every duration is known.
 		const final = results.map((r, i) => {
 			const s = (exp.steps[i] as Step).expect?.slowerThan;
@@ -245,9 +236,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		};
 		return report;
 	} finally {
-		if (!options.keep || aborted) await cleanup(aborted).catch(() => undefined);
-		finished();
-		release();
+		if (!options.keep || guard.aborted()) await cleanup(guard.aborted()).catch(() => undefined);
+		guard.done();
 		if (previousRunDir === undefined) delete process.env['OVL_RUN_DIR'];
 		else process.env['OVL_RUN_DIR'] = previousRunDir;
 	}
