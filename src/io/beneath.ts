@@ -256,19 +256,10 @@ export function removeBeneath(root: Dir, rel: string): void {
  or directory instead of blocking on it, and anything over `maxBytes`.
  */
 export function readUserFile(p: string, maxBytes: number, what: string): Buffer {
-	let fd: number;
+	const {fd, size} = openUserFile(p, what);
 	try {
-		fd = openSync(encodePath(p), O.O_RDONLY | O.O_NONBLOCK);
-	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') throw new OvlError('OVL_FILE_MISSING', `${what} ${printablePath(p)} does not exist`, 'check the path', {exitCode: exitCodes.usage});
-		throw fsError(error, p);
-	}
-	try {
-		const st = fstatSync(fd);
-		if (!st.isFile()) throw notRegular(p, st);
-		if (st.size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${st.size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {exitCode: exitCodes.usage});
-		return readWhole(fd, st.size);
+		if (size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {exitCode: exitCodes.usage});
+		return readWhole(fd, size);
 	} catch (error) {
 		if (error instanceof OvlError) throw error;
 		throw fsError(error, p);
