@@ -6,6 +6,7 @@ import {gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {builtins} from '../../src/lab/builtins.js';
 import {describeKernel} from '../helpers/kernel.js';
+import {timeScale} from '../helpers/wait.js';
 import {cleanScratch, makeScratch, mountsUnder} from '../helpers/scratch.js';
 import {craftTar, type CraftEntry} from '../helpers/tar-craft.js';
 import {hostileName, hostileYaml, rng, shellBytes, type Rng} from './gen.js';
@@ -19,6 +20,8 @@ const seed = Number(process.env['OVL_FUZZ_SEED'] ?? 1);
 const scale = Number(process.env['OVL_FUZZ_SCALE'] ?? 1);
 const count = (n: number): number => Math.max(1, Math.round(n * scale));
 const tally = new Tally();
+// Each category runs dozens of real commands: minutes, not the default minute (and more under emulation).
+const budget = 600_000 * timeScale;
 // The native helper makes device nodes and xattrs with exact name bytes (the CLI tools take UTF-8 argv).
 const sys = createRequire(import.meta.url)('../../build/Release/ovl_native.node') as import('../../src/io/native.js').NativeApi;
 let root = '';
@@ -75,7 +78,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('names × prepare roles', `${role} ${shellBytes(name)}`, problems);
 		}
 		expect(tally.rows.get('names × prepare roles')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('hostile names in every role of mount, and the exact directories mounted', async () => {
 		const r = rng(seed * 1000 + 2);
@@ -117,7 +120,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('names × mount roles', `${role} ${shellBytes(name)}`, problems);
 		}
 		expect(tally.rows.get('names × mount roles')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('upper trees with hostile names, links and overlay xattrs: inspect and diff', async () => {
 		const r = rng(seed * 1000 + 3);
@@ -135,7 +138,7 @@ describeKernel('fuzz and fault suite', () => {
 			}
 		}
 		expect(tally.rows.get('upper trees × inspect/diff')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('stack files, mutated', async () => {
 		const r = rng(seed * 1000 + 4);
@@ -156,7 +159,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('stack files', `${dry ? 'dry-run' : 'mount'}`, problems);
 		}
 		expect(tally.rows.get('stack files')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('lab files, mutated', async () => {
 		const r = rng(seed * 1000 + 5);
@@ -172,7 +175,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('lab files', 'exp.yaml', problems);
 		}
 		expect(tally.rows.get('lab files')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('layer tarballs, mutated and hostile', async () => {
 		const r = rng(seed * 1000 + 6);
@@ -189,7 +192,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('tarballs', label, problems);
 		}
 		expect(tally.rows.get('tarballs')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 
 	test('signals at random moments: mount, prepare --layer-tar, lab run', async () => {
 		const r = rng(seed * 1000 + 7);
@@ -228,7 +231,7 @@ describeKernel('fuzz and fault suite', () => {
 			record('signals', `${which} ${signal} after ${delay} ms`, problems);
 		}
 		expect(tally.rows.get('signals')?.wrong, tally.failures().join('\n')).toBe(0);
-	});
+	}, budget);
 });
 
 /** Builds u/ (and l/) with hostile names, types and overlay xattrs; returns the upper names made. */
