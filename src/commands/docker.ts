@@ -25,12 +25,14 @@ export async function dockerDriver(o: {dataRoot: string | undefined}, ctx: Conte
 	const s = ctx.style;
 	if (ctx.mode === 'plain') {
 		ctx.out(`active\t${r.activeDriver ?? 'unknown'}\t${r.source}\ndata-root\t${r.dataRoot}\n`);
+		if (!r.daemon.answered) ctx.err(`note\tthe daemon did not answer: ${r.daemon.reason ?? ''}; the driver comes from ${r.source === 'guess' ? 'what is on disk (a guess)' : 'daemon.json'}\n`);
 		for (const d of r.drivers) ctx.out(`driver\t${d.driver}\t${d.path}\t${d.bytes}\t${d.layers}\t${d.images}\t${d.containers}\t${d.active ? 'active' : 'inactive'}\n`);
 		for (const w of r.warnings) ctx.err(`warning\t${w}\n`);
 		return;
 	}
 	ctx.out(`${s.bold('storage driver')}  ${r.activeDriver ?? 'unknown'} ${s.dim(`(from ${r.source}${r.serverVersion ? `, Docker ${r.serverVersion}` : ''})`)}\n`);
 	ctx.out(`${s.bold('data-root')}       ${r.dataRoot}\n`);
+	if (!r.daemon.answered) ctx.out(`${s.bold('daemon')}          ${s.yellow('not reachable')}: ${r.daemon.reason ?? ''}; the driver above is ${r.source === 'guess' ? 'a guess from what is on disk' : 'what daemon.json sets'}\n`);
 	ctx.out(`${s.bold('daemon.json')}     ${r.daemonJson.path}: ${r.daemonJson.exists ? (r.daemonJson.error ? s.red(`invalid JSON (${r.daemonJson.error})`) : JSON.stringify(r.daemonJson.settings)) : 'absent'}\n`);
 	if (r.drivers.length === 0) ctx.out('no storage driver directories under the data-root\n');
 	for (const d of r.drivers) ctx.out(`  ${d.active ? s.green('● active  ') : s.dim('○ inactive')} ${d.driver.padEnd(34)} ${formatBytes(d.bytes).padStart(10)}  ${d.layers} layer dirs, ${d.images} images, ${d.containers} containers\n`);

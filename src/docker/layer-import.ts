@@ -4,7 +4,7 @@ import path from 'node:path';
 import {encodePath, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
-import {Dir, fsError, listDir, openBeneath, readFileIn, statIn, writeFileIn} from '../io/beneath.js';
+import {Dir, fsError, listDir, openBeneath, readFileIn, removeTreeIn, statIn, writeFileIn} from '../io/beneath.js';
 import type {Creation} from '../io/layout-fs.js';
 import {makeNode, setXattrIn} from '../io/nodes.js';
 import {streamTar, type PlannedEntry, type TarCheck} from './layer-tar.js';
@@ -106,6 +106,7 @@ class LayerWriter {
 		if (cached) return cached;
 		const parent = this.dir(path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel));
 		const name = path.posix.basename(rel);
+		this.clear(parent, name, rel, true);
 		if (!statIn(parent, name)) {
 			try {
 				mkdirSync(parent.child(name), {mode: 0o700});
@@ -129,6 +130,20 @@ class LayerWriter {
 		return {dir: this.dir(d === '.' ? '' : d), name: path.posix.basename(rel)};
 	}
 
+	/** A later entry of the same name replaces an earlier one (a directory keeps its children only when it stays a directory). */
+	private clear(dir: Dir, name: string, rel: string, keepDir: boolean): void {
+		const st = statIn(dir, name);
+		if (!st || (keepDir && st.isDirectory())) return;
+		for (const [k, d] of this.open) {
+			if (k === rel || k.startsWith(`${rel}/`)) {
+				d.close();
+				this.open.delete(k);
+			}
+		}
+		for (const k of [...this.dirs.keys()]) if (k === rel || k.startsWith(`${rel}/`)) this.dirs.delete(k);
+		removeTreeIn(dir, name);
+	}
+
 	entry(e: PlannedEntry): {data(c: Buffer): void; end(): void} | undefined {
 		this.creation.assertLive();
 		const where = (rel: string): string => printablePath(`${this.base.shown}/${rel}`);
@@ -143,6 +158,7 @@ class LayerWriter {
 				return undefined;
 			}
 			const {dir, name} = this.parentOf(e.rel);
+			this.clear(dir, name, e.rel, e.type === 'dir' && e.role === 'entry');
 			if (e.role === 'whiteout') {
 				makeNode(dir, name, S_IFCHR, 0, 0);
 				lchownSync(dir.child(name), e.uid, e.gid);

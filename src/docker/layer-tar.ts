@@ -96,7 +96,7 @@ function relName(file: string, e: TarEntry): string {
 /**
  Reads the whole archive before anything is written and plans every entry: any entry with
  "..", an absolute path, a link out of the layer, a path through a symlink, an invalid whiteout
- or a name used twice refuses the import.
+ refuses the import. A name given twice: the last one wins.
  */
 export async function checkLayerTar(file: string): Promise<TarCheck> {
 	const entries: PlannedEntry[] = [];
@@ -141,11 +141,9 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 				planned = {...e, rel, role: 'entry'};
 			}
 		}
-		if (planned.role === 'entry') {
-			const prev = kinds.get(rel);
-			if (prev && !(prev.type === 'dir' && planned.type === 'dir')) refuse(file, e.path, 'appears twice in the archive');
-			kinds.set(rel, planned);
-		}
+		// A name given twice: the later entry wins, as engines extract (a hard link earlier in the
+		// archive still names the file as it was then).
+		if (planned.role === 'entry') kinds.set(rel, planned);
 		entries.push(planned);
 		return undefined;
 	});

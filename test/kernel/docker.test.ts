@@ -94,4 +94,16 @@ describeKernel('Docker overlay2 stores', () => {
 		const text = await runOvl(['docker', 'driver'], {env: {PATH: `${fakeBin}:${process.env['PATH'] ?? ''}`, OVL_DOCKER_DAEMON_JSON: path.join(dir, 'daemon.json')}});
 		expect(text.stdout).toContain(`data-root\t${built.root}`);
 	});
+
+	test('docker driver: an empty containerd snapshotter dir (Docker < 29 with its own containerd) is no false warning; no daemon is said', async () => {
+		mkdirSync(path.join(built.root, 'containerd', 'daemon', 'io.containerd.snapshotter.v1.overlayfs', 'snapshots'), {recursive: true});
+		const env = {PATH: `${fakeBin}:${process.env['PATH'] ?? ''}`, FAKE_DOCKER_ROOT: built.root, OVL_DOCKER_DAEMON_JSON: path.join(dir, 'none.json')};
+		const live = JSON.parse((await runOvl(['docker', 'driver', '--json'], {env})).stdout);
+		const snap = live.drivers.find((d: {driver: string}) => d.driver.startsWith('overlayfs'));
+		expect(snap).toMatchObject({images: 0, containers: 0, active: false});
+		expect(live.warnings).toEqual([]);
+		expect(live.daemon).toEqual({answered: true});
+		const none = await runOvl(['docker', 'driver', '--data-root', built.root], {env: {PATH: '/nonexistent', OVL_DOCKER_DAEMON_JSON: path.join(dir, 'none.json')}});
+		expect(none.stderr).toMatch(/note\tthe daemon did not answer/);
+	});
 });

@@ -185,5 +185,24 @@ describeKernel('ovl prepare --layer-tar (OCI whiteouts to kernel whiteouts)', ()
 		const names = readdirSync(p('img', 'layer1'), {encoding: 'buffer'});
 		expect(names.map((n) => n.toString('hex'))).toEqual([name.toString('hex')]);
 	});
+
+	test('a name given twice: the last entry wins, as engines extract', async () => {
+		writeFileSync(p('dup.tar'), craftTar([
+			{name: 'f', data: 'one'},
+			{name: 'f', data: 'two'},
+			{name: 'd', type: '5', mode: 0o755},
+			{name: 'd/x', data: 'x'},
+			{name: 'd', type: '5', mode: 0o700},
+			{name: 'a', data: 'a file first'},
+			{name: 'a', type: '5', mode: 0o755},
+			{name: 'a/b', data: 'b'},
+		]));
+		const r = await runOvl(['prepare', 'img', '--layer-tar', p('dup.tar')], {cwd: dir});
+		expect(r.exitCode, r.stderr).toBe(0);
+		expect(readFileSync(p('img', 'layer1', 'f'), 'utf8')).toBe('two');
+		expect(lstatSync(p('img', 'layer1', 'd')).mode & 0o7777).toBe(0o700);
+		expect(readFileSync(p('img', 'layer1', 'd', 'x'), 'utf8')).toBe('x');
+		expect(readFileSync(p('img', 'layer1', 'a', 'b'), 'utf8')).toBe('b');
+	});
 });
 
