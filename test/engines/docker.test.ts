@@ -1,0 +1,100 @@
+import {existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {execa} from 'execa';
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {engineUnavailable, importBusybox, startEngine, type Engine} from '../helpers/dockerd.js';
+import {kernelUnavailable} from '../helpers/kernel.js';
+import {runOvl} from '../helpers/run-ovl.js';
+import {cleanScratch, makeScratch} from '../helpers/scratch.js';
+import {compareTrees} from '../helpers/tree-compare.js';
+import {timeScale} from '../helpers/wait.js';
+
+// A real Docker engine (Debian's docker.io, private dockerd): what it writes must come through
+// ovl exactly. Kernel-suite rules: without an engine these fail under OVL_REQUIRE_KERNEL=1.
+
+const dockerfile = `FROM base:1
+RUN mkdir -p /d/sub /keep /data/sgid && echo a > /d/sub/f && echo k > /keep/k && echo x > /etc/added && mkfifo /fifo1 && mknod /dev-null c 1 3 && echo s > /data/setuid && chmod 4755 /data/setuid && chmod 2775 /data/sgid && chmod 1777 /data && echo o > /data/open && chmod 0666 /data/open
+RUN rm -rf /d && mkdir /d && echo new > /d/n
+RUN chmod 0600 /etc/added && chown 1234:5678 /etc/added
+RUN mv /keep /moved
+RUN ln /etc/added /etc/hard && ln -s /etc/added /abs-link && ln -s etc/added /rel-link
+COPY file.txt /copied
+WORKDIR /work
+RUN rm /bin/ls /bin/cat /bin/head
+`;
+
+// What Docker adds to every container (the -init layer) and the kernel's mount points: not image content.
+const initPaths = new Set(['/.dockerenv', '/dev', '/proc', '/sys', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/mtab']);
+const notImage = (rel: string): boolean => [...initPaths].some((p) => rel === p || rel.startsWith(`${p}/`));
+
+const reason = kernelUnavailable() ?? engineUnavailable();
+const suite = reason === undefined ? describe : process.env['OVL_REQUIRE_KERNEL'] === '1' ? describe : describe.skip;
+
+suite('a real Docker engine', () => {
+	let engine: Engine | undefined;
+	let dir = '';
+	const p = (...x: string[]): string => path.join(dir, ...x);
+
+	beforeAll(async () => {
+		if (reason !== undefined) return;
+		dir = await makeScratch('ovl-engine-');
+		engine = await startEngine();
+		await importBusybox(engine, 'base:1');
+		mkdirSync(p('ctx'));
+		writeFileSync(p('ctx', 'Dockerfile'), dockerfile);
+		writeFileSync(p('ctx', 'file.txt'), 'copied in\n');
+		const b = await engine.docker(['build', '--network', 'none', '-t', 'shop:1', '.'], {cwd: p('ctx')});
+		if (b.exitCode !== 0) throw new Error(`docker build failed: ${b.stderr}\n${b.stdout}`);
+	}, 300_000 * timeScale);
+
+	afterAll(async () => {
+		await engine?.stop();
+		if (dir) await cleanScratch(dir);
+	}, 120_000 * timeScale);
+
+	test('the engine is usable', () => {
+		expect(reason).toBeUndefined();
+	});
+
+	test('every layer of docker save → ovl prepare --layer-tar → mount equals docker export of a fresh container', async () => {
+		const e = engine as Engine;
+		const save = await e.docker(['save', '-o', p('save.tar'), 'shop:1']);
+		expect(save.exitCode, save.stderr).toBe(0);
+		mkdirSync(p('saved'));
+		await execa('tar', ['-C', p('saved'), '-xf', p('save.tar')]);
+		const manifest = JSON.parse(readFileSync(p('saved', 'manifest.json'), 'utf8')) as {Layers: string[]}[];
+		const layers = (manifest[0]?.Layers ?? []).map((l) => p('saved', l));
+		expect(layers.length).toBeGreaterThan(5);
+		// The last layer only deletes: three whiteouts (stored as files, or as hard links to the
+		// first when the kernel shared their inode; test/kernel/layer-tar covers that form).
+		const last = (await execa('tar', ['-tf', layers.at(-1) as string])).stdout;
+		expect(last.split('\n').filter((l) => l.includes('.wh.'))).toHaveLength(3);
+		const prep = await runOvl(['prepare', 'img', ...layers.flatMap((l) => ['--layer-tar', l])], {cwd: dir});
+		expect(prep.exitCode, prep.stderr).toBe(0);
+		const m = await runOvl(['mount', 'img'], {cwd: dir, env: {OVL_RUN_DIR: p('run')}});
+		expect(m.exitCode, m.stderr).toBe(0);
+		try {
+			const create = await e.docker(['create', '--name', 'fresh', 'shop:1', '/bin/sh']);
+			expect(create.exitCode, create.stderr).toBe(0);
+			const exp = await e.docker(['export', '-o', p('export.tar'), 'fresh']);
+			expect(exp.exitCode, exp.stderr).toBe(0);
+			mkdirSync(p('exported'));
+			await execa('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-C', p('exported'), '-xpf', p('export.tar')]);
+			// The root and /etc get the -init layer's mtime in an export; everything else must match exactly.
+			const diffs = compareTrees(p('exported'), p('img', 'merged'), {skip: notImage, ignoreMtime: (rel) => rel === '/etc'});
+			expect(diffs).toEqual([]);
+			// The comparison covered what matters: these are in the image, and came through.
+			const st = (rel: string) => lstatSync(p('img', 'merged', rel));
+			expect(st('data/setuid').mode & 0o7777).toBe(0o4755);
+			expect(st('data/sgid').mode & 0o7777).toBe(0o2775);
+			expect(st('data').mode & 0o7777).toBe(0o1777);
+			expect(st('fifo1').isFIFO()).toBe(true);
+			expect(st('dev-null').isCharacterDevice()).toBe(true);
+			expect(st('etc/hard').ino).toBe(st('etc/added').ino);
+			expect([st('etc/added').uid, st('etc/added').gid]).toEqual([1234, 5678]);
+			expect(existsSync(p('img', 'merged', 'bin', 'ls'))).toBe(false);
+		} finally {
+			await runOvl(['umount', p('img', 'merged')], {env: {OVL_RUN_DIR: p('run')}});
+		}
+	}, 300_000 * timeScale);
+});
