@@ -97,4 +97,56 @@ suite('a real Docker engine', () => {
 			await runOvl(['umount', p('img', 'merged')], {env: {OVL_RUN_DIR: p('run')}});
 		}
 	}, 300_000 * timeScale);
+
+	const changes = 'echo changed > /copied && rm /etc/added && rm -rf /moved && mkdir /newdir && echo n > /newdir/f && chmod 700 /d && ln -s /nowhere /abs2 && mkfifo /f2 && touch /data/open && rm -rf /d/n';
+
+	/** docker diff against ovl diff --json of the same container: every difference must be one of docker's conventions. */
+	async function compareDiff(name: string, ovlArgs: string[]): Promise<string[]> {
+		const e = engine as Engine;
+		const docker = (await e.docker(['diff', name])).stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, 1), l.slice(2)] as [string, string]);
+		// Every kind of change was made: A, C and D all appear (the comparison is not of two empty lists).
+		expect(new Set(docker.map(([op]) => op))).toEqual(new Set(['A', 'C', 'D']));
+		const r = await runOvl(['diff', '--json', ...ovlArgs]);
+		expect(r.exitCode, r.stderr).toBe(0);
+		const ovl = (JSON.parse(r.stdout) as {changes: {op: string; path: string; type: string}[]}).changes;
+		const ovlOps = new Map(ovl.map((c) => [c.path, c.op]));
+		const dockerOps = new Map(docker.map(([op, path]) => [path, op]));
+		const deletedDirs = ovl.filter((c) => c.op === 'D' && c.type === 'dir').map((c) => c.path);
+		const problems: string[] = [];
+		for (const [op, path] of docker) {
+			const mine = ovlOps.get(path);
+			if (mine === op) continue;
+			// docker marks every parent of a change C; ovl reports a directory only when it changed itself.
+			if (op === 'C' && mine === undefined && ovl.some((c) => c.path.startsWith(`${path}/`))) continue;
+			problems.push(`docker ${op} ${path}, ovl ${mine ?? 'nothing'}`);
+		}
+		for (const c of ovl) {
+			if (dockerOps.has(c.path)) continue;
+			// docker lists a deleted directory once; ovl --json also lists what was inside it.
+			if (c.op === 'D' && deletedDirs.some((d) => c.path.startsWith(`${d}/`))) continue;
+			problems.push(`ovl ${c.op} ${c.path}, docker nothing`);
+		}
+		return problems;
+	}
+
+	async function graphDriver(name: string): Promise<{UpperDir: string; LowerDir: string; MergedDir: string}> {
+		const r = await (engine as Engine).docker(['inspect', '--format', '{{json .GraphDriver.Data}}', name]);
+		return JSON.parse(r.stdout) as {UpperDir: string; LowerDir: string; MergedDir: string};
+	}
+
+	test('docker diff vs ovl diff: a stopped container (offline layers) and a running one (its live mount)', async () => {
+		const e = engine as Engine;
+		const stopped = await e.docker(['run', '--name', 'stopped', '--network', 'none', 'shop:1', 'sh', '-c', changes]);
+		expect(stopped.exitCode, stopped.stderr).toBe(0);
+		const g = await graphDriver('stopped');
+		const lowers = g.LowerDir.split(':').reverse().flatMap((l) => ['--lower', l]);
+		expect(await compareDiff('stopped', ['--upper', g.UpperDir, ...lowers])).toEqual([]);
+		const live = await e.docker(['run', '-d', '--name', 'live', '--network', 'none', 'shop:1', 'sleep', '600']);
+		expect(live.exitCode, live.stderr).toBe(0);
+		const ex = await e.docker(['exec', 'live', 'sh', '-c', changes]);
+		expect(ex.exitCode, ex.stderr).toBe(0);
+		const gl = await graphDriver('live');
+		expect(await compareDiff('live', [gl.MergedDir])).toEqual([]);
+	}, 300_000 * timeScale);
 });
+
