@@ -148,5 +148,24 @@ suite('a real Docker engine', () => {
 		const gl = await graphDriver('live');
 		expect(await compareDiff('live', [gl.MergedDir])).toEqual([]);
 	}, 300_000 * timeScale);
+
+	test('ovl docker ls, driver and inspect agree with the engine', async () => {
+		const e = engine as Engine;
+		const env = {...e.env, PATH: `/usr/bin:${process.env['PATH'] ?? ''}`};
+		const ls = JSON.parse((await runOvl(['docker', 'ls', '--json', '--data-root', e.dataRoot], {env})).stdout) as {containers: {id: string; name: string; running: boolean}[]; images: {id: string; tags: string[]; layers: unknown[]}[]};
+		const ps = (await e.docker(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Names}} {{.State}}'])).stdout.split('\n').filter(Boolean).map((l) => l.split(' '));
+		expect(ls.containers.map((c) => [c.id, c.name, c.running]).sort()).toEqual(ps.map(([id, name, state]) => [id, name, state === 'running']).sort());
+		const images = (await e.docker(['images', '-a', '--no-trunc', '--format', '{{.ID}}'])).stdout.split('\n').filter(Boolean);
+		expect(ls.images.map((i) => i.id).sort()).toEqual([...new Set(images)].sort());
+		const driver = await runOvl(['docker', 'driver', '--json', '--data-root', e.dataRoot], {env});
+		const d = JSON.parse(driver.stdout) as {activeDriver: string; source: string; warnings: string[]; drivers: {driver: string; containers: number; images: number}[]};
+		expect(d).toMatchObject({activeDriver: 'overlay2', source: 'docker info', warnings: []});
+		expect(d.drivers.find((x) => x.driver === 'overlay2')).toMatchObject({containers: ps.length, images: new Set(images).size});
+		const inspect = await runOvl(['docker', 'inspect', 'stopped', '--json', '--data-root', e.dataRoot], {env});
+		expect(inspect.exitCode, inspect.stderr).toBe(0);
+		const report = JSON.parse(inspect.stdout) as {entries: {path: string; kind: string}[]};
+		expect(report.entries.find((x) => x.path === '/etc/added')?.kind).toBe('whiteout');
+		expect(report.entries.find((x) => x.path === '/newdir')?.kind).toBe('new');
+	}, 300_000 * timeScale);
 });
 
