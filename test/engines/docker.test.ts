@@ -32,12 +32,14 @@ const suite = reason === undefined ? describe : process.env['OVL_REQUIRE_KERNEL'
 
 suite('a real Docker engine', () => {
 	let engine: Engine | undefined;
+	let root = '';
 	let dir = '';
 	const p = (...x: string[]): string => path.join(dir, ...x);
 
 	beforeAll(async () => {
 		if (reason !== undefined) return;
-		dir = await makeScratch('ovl-engine-');
+		root = await makeScratch('ovl-engine-');
+		dir = root;
 		engine = await startEngine();
 		await importBusybox(engine, 'base:1');
 		mkdirSync(p('ctx'));
@@ -45,20 +47,27 @@ suite('a real Docker engine', () => {
 		writeFileSync(p('ctx', 'file.txt'), 'copied in\n');
 		const b = await engine.docker(['build', '--network', 'none', '-t', 'shop:1', '.'], {cwd: p('ctx')});
 		if (b.exitCode !== 0) throw new Error(`docker build failed: ${b.stderr}\n${b.stdout}`);
+		const bk = await engine.docker(['build', '--network', 'none', '-t', 'shop:bk', '.'], {cwd: p('ctx'), env: {DOCKER_BUILDKIT: '1'}});
+		if (bk.exitCode !== 0) throw new Error(`docker build (BuildKit) failed: ${bk.stderr}\n${bk.stdout}`);
 	}, 300_000 * timeScale);
 
 	afterAll(async () => {
 		await engine?.stop();
-		if (dir) await cleanScratch(dir);
+		if (root) await cleanScratch(root);
 	}, 120_000 * timeScale);
 
 	test('the engine is usable', () => {
 		expect(reason).toBeUndefined();
 	});
 
-	test('every layer of docker save → ovl prepare --layer-tar → mount equals docker export of a fresh container', async () => {
+	test.each([
+		['classic builder', 'shop:1'],
+		['BuildKit', 'shop:bk'],
+	])('%s: every layer of docker save → ovl prepare --layer-tar → mount equals docker export of a fresh container', async (builder, image) => {
 		const e = engine as Engine;
-		const save = await e.docker(['save', '-o', p('save.tar'), 'shop:1']);
+		dir = path.join(root, builder.replace(/\W/g, '-'));
+		mkdirSync(dir);
+		const save = await e.docker(['save', '-o', p('save.tar'), image]);
 		expect(save.exitCode, save.stderr).toBe(0);
 		mkdirSync(p('saved'));
 		await execa('tar', ['-C', p('saved'), '-xf', p('save.tar')]);
@@ -74,9 +83,9 @@ suite('a real Docker engine', () => {
 		const m = await runOvl(['mount', 'img'], {cwd: dir, env: {OVL_RUN_DIR: p('run')}});
 		expect(m.exitCode, m.stderr).toBe(0);
 		try {
-			const create = await e.docker(['create', '--name', 'fresh', 'shop:1', '/bin/sh']);
+			const create = await e.docker(['create', '--name', `fresh-${builder.replace(/\W/g, '-')}`, image, '/bin/sh']);
 			expect(create.exitCode, create.stderr).toBe(0);
-			const exp = await e.docker(['export', '-o', p('export.tar'), 'fresh']);
+			const exp = await e.docker(['export', '-o', p('export.tar'), `fresh-${builder.replace(/\W/g, '-')}`]);
 			expect(exp.exitCode, exp.stderr).toBe(0);
 			mkdirSync(p('exported'));
 			await execa('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-C', p('exported'), '-xpf', p('export.tar')]);

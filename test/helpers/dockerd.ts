@@ -13,7 +13,7 @@ export type Engine = {
 	readonly dir: string;
 	readonly dataRoot: string;
 	readonly env: Record<string, string>;
-	docker(args: readonly string[], options?: {input?: string | Buffer; cwd?: string}): Promise<{stdout: string; stderr: string; exitCode: number}>;
+	docker(args: readonly string[], options?: {input?: string | Buffer; cwd?: string; env?: Record<string, string>}): Promise<{stdout: string; stderr: string; exitCode: number}>;
 	stop(): Promise<void>;
 };
 
@@ -38,7 +38,7 @@ export async function startEngine(): Promise<Engine> {
 	daemon.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
 	daemon.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
 	const docker: Engine['docker'] = async (args, options = {}) => {
-		const r = await execa(dockerBin, [...args], {env, reject: false, ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}), ...(options.cwd ? {cwd: options.cwd} : {}), timeout: 120_000});
+		const r = await execa(dockerBin, [...args], {env: {...env, ...options.env}, reject: false, ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}), ...(options.cwd ? {cwd: options.cwd} : {}), timeout: 120_000});
 		return {stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1};
 	};
 	const stop = async (): Promise<void> => {
