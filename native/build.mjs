@@ -26,7 +26,13 @@ const result = gyp ? spawnSync(process.execPath, [gyp, ...args], {stdio: ['ignor
 if (result?.status === 0) {
 	process.stdout.write('ovl: native helper built (build/Release/ovl_native.node)\n');
 } else {
-	const why = !gyp ? 'node-gyp not found' : (result?.stderr ?? '').split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join('; ') || `node-gyp exited ${result?.status}`;
+	const why = !gyp
+		? 'node-gyp not found'
+		: (result?.stderr ?? '')
+				.split('\n')
+				.filter((l) => /error/i.test(l))
+				.slice(0, 3)
+				.join('; ') || `node-gyp exited ${result?.status}`;
 	process.stderr.write(`ovl: native helper not built (${why}); ovl will use its pure-JS fallback. \`ovl doctor\` reports which is in use.\n`);
 	if (process.env.OVL_REQUIRE_NATIVE === '1') process.exit(1);
 }

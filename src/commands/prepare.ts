@@ -36,7 +36,8 @@ type Imported = {file: string; layer: string; entries?: number; whiteouts?: numb
 
 /** `ovl prepare`: directories plus ovl.yaml, idempotent, nothing written outside <dir>, nothing through a link. */
 export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<void> {
-	if (o.layerTars.length > 0 && o.lowers.length > 0) throw new UsageError('give lowers either as --lower names or as --layer-tar files', 'with --layer-tar the lowers are named layer1, layer2, … bottom → top');
+	if (o.layerTars.length > 0 && o.lowers.length > 0)
+		throw new UsageError('give lowers either as --lower names or as --layer-tar files', 'with --layer-tar the lowers are named layer1, layer2, … bottom → top');
 	const lowers = o.layerTars.length > 0 ? o.layerTars.map((_, i) => `layer${i + 1}`) : o.lowers.length > 0 ? o.lowers : ['lower1', 'lower2'];
 	const seed: Record<string, Record<string, string>> = {};
 	if (o.seedFile !== undefined) {
@@ -50,7 +51,12 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	const requested = path.resolve(ctx.cwd, o.dir);
 	const names = [...lowers, o.upper, o.work, o.merged, ...Object.values(seed).flatMap((f) => Object.keys(f))].filter((n): n is string => n !== undefined);
 	const odd = names.find(hasRawBytes);
-	if (odd !== undefined) throw new UsageError(`"${printablePath(odd)}" is not valid UTF-8; ovl.yaml is UTF-8 text and cannot name it`, 'use UTF-8 names in a stack; ovl mount --lower/--upper takes any bytes', 'OVL_PATH_NOT_UTF8');
+	if (odd !== undefined)
+		throw new UsageError(
+			`"${printablePath(odd)}" is not valid UTF-8; ovl.yaml is UTF-8 text and cannot name it`,
+			'use UTF-8 names in a stack; ovl mount --lower/--upper takes any bytes',
+			'OVL_PATH_NOT_UTF8',
+		);
 	const layout = planLayout(requested, {lowers, upper: o.upper, work: o.work, merged: o.merged, options: o.options.map(parseOptionArg), seed});
 	const text = renderStackFile(layout);
 	const tars = o.layerTars.length > 0 ? await import('../docker/layer-tar.js') : undefined;
@@ -79,7 +85,12 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		const existingBytes = readFileIn(root, stackFileName, maxStackFile);
 		const existing = existingBytes?.toString('utf8');
 		if (existing !== undefined && existing !== text && !o.force) {
-			throw new OvlError('OVL_STACK_EXISTS', `${printablePath(path.join(requested, stackFileName))} exists with a different stack`, 'pass --force to rewrite it (layer directories and their files are kept), or choose another directory', {exitCode: exitCodes.usage});
+			throw new OvlError(
+				'OVL_STACK_EXISTS',
+				`${printablePath(path.join(requested, stackFileName))} exists with a different stack`,
+				'pass --force to rewrite it (layer directories and their files are kept), or choose another directory',
+				{exitCode: exitCodes.usage},
+			);
 		}
 		const changing = creation.changedSeedLayers(layout.seed);
 		if (changing.length > 0) await refuseIfMounted(decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})), changing);
@@ -97,12 +108,25 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		for (const [i, file] of o.layerTars.entries()) {
 			const layer = lowers[i] as string;
 			const check = checks[i] as TarCheck;
-			const outcome = await (importer as typeof import('../docker/layer-import.js')).importLayerTar(path.resolve(ctx.cwd, file), check, {root, layer, ns, creation});
+			const outcome = await (importer as typeof import('../docker/layer-import.js')).importLayerTar(path.resolve(ctx.cwd, file), check, {
+				root,
+				layer,
+				ns,
+				creation,
+			});
 			imported.push({file, layer, ...outcome});
 		}
 		if (existing !== text) creation.writeFile(stackFileName, text);
 		creation.done();
-		const result = {schema: 'ovl.prepare/v1', dir: requested, stackFile: path.join(requested, stackFileName), created: creation.created, seeded: written, imported, stack: layout};
+		const result = {
+			schema: 'ovl.prepare/v1',
+			dir: requested,
+			stackFile: path.join(requested, stackFileName),
+			created: creation.created,
+			seeded: written,
+			imported,
+			stack: layout,
+		};
 		if (ctx.mode === 'json') return writeJson(ctx, result);
 		const s = ctx.style;
 		ctx.out(`${s.bold(`prepared ${printablePath(requested)}`)}\n`);
@@ -110,7 +134,8 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
 		ctx.out(`  mount point: ${layout.merged}\n  stack file: ${printablePath(result.stackFile)}${existing === text ? ' (unchanged)' : ''}\n`);
 		ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
-		for (const t of imported) ctx.out(`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
+		for (const t of imported)
+			ctx.out(`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
 		ctx.out(`next: ovl mount ${printablePath(o.dir)}\n`);
 	} catch (error) {
 		creation.undo();
@@ -127,7 +152,12 @@ function openPreparedRoot(requested: string): Dir {
 		return openRoot(requested);
 	} catch (error) {
 		if (error instanceof OvlError && error.code === 'OVL_PATH_SYMLINK') {
-			throw new OvlError('OVL_PATH_SYMLINK', `${printablePath(requested)} is a symbolic link; ovl prepare does not write through it`, 'name the directory it points to, if that is what you mean (see `realpath`)', {exitCode: exitCodes.usage});
+			throw new OvlError(
+				'OVL_PATH_SYMLINK',
+				`${printablePath(requested)} is a symbolic link; ovl prepare does not write through it`,
+				'name the directory it points to, if that is what you mean (see `realpath`)',
+				{exitCode: exitCodes.usage},
+			);
 		}
 		throw error;
 	}
@@ -139,6 +169,11 @@ async function refuseIfMounted(root: string, lowers: readonly string[]): Promise
 	for (const o of host.overlays) {
 		const layers = [...o.layers.lowers.map((l) => l.path), o.layers.upper, o.layers.work].filter((p): p is string => p !== undefined);
 		const clash = layers.find((p) => lowers.some((l) => isSameOrInside(p, path.join(root, l)) || isSameOrInside(path.join(root, l), p)));
-		if (clash !== undefined) throw new OvlError('OVL_STACK_MOUNTED', `${clash} is a layer of the overlay mounted on ${o.entry.mountPoint}`, `unmount it first (ovl umount ${o.entry.mountPoint}); changing layers under a live overlay is undefined`);
+		if (clash !== undefined)
+			throw new OvlError(
+				'OVL_STACK_MOUNTED',
+				`${clash} is a layer of the overlay mounted on ${o.entry.mountPoint}`,
+				`unmount it first (ovl umount ${o.entry.mountPoint}); changing layers under a live overlay is undefined`,
+			);
 	}
 }

@@ -1,4 +1,19 @@
-import {closeSync, constants, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, renameSync, chmodSync, symlinkSync, writeSync} from 'node:fs';
+import {
+	closeSync,
+	constants,
+	fchmodSync,
+	fchownSync,
+	futimesSync,
+	linkSync,
+	lchownSync,
+	lutimesSync,
+	mkdirSync,
+	openSync,
+	renameSync,
+	chmodSync,
+	symlinkSync,
+	writeSync,
+} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import path from 'node:path';
 import {encodePath, printablePath} from '../core/bytes.js';
@@ -26,7 +41,11 @@ export type ImportOutcome = {entries?: number; whiteouts?: number; opaques?: num
 
 type ImportRecord = Record<string, {sha256: string; file: string; entries: number}>;
 
-export async function importLayerTar(file: string, check: TarCheck, to: {root: Dir; layer: string; ns: 'trusted' | 'user'; creation: Creation}): Promise<ImportOutcome> {
+export async function importLayerTar(
+	file: string,
+	check: TarCheck,
+	to: {root: Dir; layer: string; ns: 'trusted' | 'user'; creation: Creation},
+): Promise<ImportOutcome> {
 	const {root, layer, ns, creation} = to;
 	const records = readRecords(root);
 	const existing = statIn(root, layer);
@@ -37,7 +56,12 @@ export async function importLayerTar(file: string, check: TarCheck, to: {root: D
 		if (names.length > 0) {
 			const rec = records[layer];
 			if (rec?.sha256 === check.sha256) return {skipped: `already imported (same archive, sha256 ${rec.sha256.slice(0, 12)}…)`};
-			throw new OvlError('OVL_LAYER_NOT_EMPTY', `${printablePath(`${root.shown}/${layer}`)} is not empty and ${rec ? `holds another archive (sha256 ${rec.sha256.slice(0, 12)}…)` : 'ovl did not import it'}`, 'import into a new directory, or empty that layer first', {exitCode: exitCodes.usage});
+			throw new OvlError(
+				'OVL_LAYER_NOT_EMPTY',
+				`${printablePath(`${root.shown}/${layer}`)} is not empty and ${rec ? `holds another archive (sha256 ${rec.sha256.slice(0, 12)}…)` : 'ovl did not import it'}`,
+				'import into a new directory, or empty that layer first',
+				{exitCode: exitCodes.usage},
+			);
 		}
 	}
 	for (const stale of listDir(root).filter((n) => n.startsWith(stagingPrefix))) {
@@ -56,10 +80,16 @@ export async function importLayerTar(file: string, check: TarCheck, to: {root: D
 		let i = 0;
 		const {sha256} = await streamTar(file, (e) => {
 			const planned = check.entries[i++];
-			if (!planned || planned.path !== e.path || planned.type !== e.type) throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {exitCode: exitCodes.failure});
+			if (!planned || planned.path !== e.path || planned.type !== e.type)
+				throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {
+					exitCode: exitCodes.failure,
+				});
 			return writer.entry(planned);
 		});
-		if (sha256 !== check.sha256 || i !== check.entries.length) throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {exitCode: exitCodes.failure});
+		if (sha256 !== check.sha256 || i !== check.entries.length)
+			throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {
+				exitCode: exitCodes.failure,
+			});
 		writer.finish();
 	} finally {
 		writer.close();
@@ -71,7 +101,11 @@ export async function importLayerTar(file: string, check: TarCheck, to: {root: D
 		throw fsError(error, `${root.shown}/${layer}`);
 	}
 	creation.adopted(root, staging);
-	writeFileIn(root, importRecordName, `${JSON.stringify({...readRecords(root), [layer]: {sha256: check.sha256, file: path.basename(file), entries: check.entries.length}}, null, 2)}\n`);
+	writeFileIn(
+		root,
+		importRecordName,
+		`${JSON.stringify({...readRecords(root), [layer]: {sha256: check.sha256, file: path.basename(file), entries: check.entries.length}}, null, 2)}\n`,
+	);
 	return {entries: check.entries.length, whiteouts: check.whiteouts.length, opaques: check.opaques.length};
 }
 

@@ -30,11 +30,21 @@ export type TarCheck = {
 };
 
 function refuse(file: string, entry: string, why: string): never {
-	throw new OvlError('OVL_TAR_UNSAFE', `${path.basename(file)}: entry "${printablePath(entry)}" ${why}; nothing was extracted`, 'layer tarballs may only hold paths inside the layer (no "..", no absolute paths, no links out, nothing below a symlink)', {exitCode: exitCodes.usage});
+	throw new OvlError(
+		'OVL_TAR_UNSAFE',
+		`${path.basename(file)}: entry "${printablePath(entry)}" ${why}; nothing was extracted`,
+		'layer tarballs may only hold paths inside the layer (no "..", no absolute paths, no links out, nothing below a symlink)',
+		{exitCode: exitCodes.usage},
+	);
 }
 
 function invalid(file: string, why: string): OvlError {
-	return new OvlError('OVL_TAR_INVALID', `${path.basename(file)}: ${why}; nothing was extracted`, 'check that the file is a complete layer tarball (plain tar or gzip), e.g. from `docker save` or an OCI layout', {exitCode: exitCodes.usage});
+	return new OvlError(
+		'OVL_TAR_INVALID',
+		`${path.basename(file)}: ${why}; nothing was extracted`,
+		'check that the file is a complete layer tarball (plain tar or gzip), e.g. from `docker save` or an OCI layout',
+		{exitCode: exitCodes.usage},
+	);
 }
 
 /**
@@ -57,14 +67,27 @@ export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySin
 	const raw = createReadStream('', {fd, autoClose: true, start: 0, highWaterMark: 1 << 20});
 	try {
 		const compressed = first[0] === 0x1f && first[1] === 0x8b;
-		if (first.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) throw new OvlError('OVL_TAR_UNSUPPORTED', `${path.basename(file)} is zstd-compressed; this Node has no zstd`, 'decompress it first (zstd -d FILE), then import the .tar', {exitCode: exitCodes.usage});
-		if (first.subarray(0, 3).toString('latin1') === 'BZh' || first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) throw new OvlError('OVL_TAR_UNSUPPORTED', `${path.basename(file)} is bzip2- or xz-compressed`, 'decompress it first (bunzip2 / unxz), then import the .tar', {exitCode: exitCodes.usage});
+		if (first.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])))
+			throw new OvlError(
+				'OVL_TAR_UNSUPPORTED',
+				`${path.basename(file)} is zstd-compressed; this Node has no zstd`,
+				'decompress it first (zstd -d FILE), then import the .tar',
+				{exitCode: exitCodes.usage},
+			);
+		if (first.subarray(0, 3).toString('latin1') === 'BZh' || first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
+			throw new OvlError(
+				'OVL_TAR_UNSUPPORTED',
+				`${path.basename(file)} is bzip2- or xz-compressed`,
+				'decompress it first (bunzip2 / unxz), then import the .tar',
+				{exitCode: exitCodes.usage},
+			);
 		raw.on('data', (c) => hash.update(c));
 		const source = compressed ? raw.pipe(createGunzip()) : raw;
 		if (compressed) raw.on('error', (e) => source.destroy(e));
 		for await (const chunk of source as AsyncIterable<Buffer>) {
 			unpacked += chunk.length;
-			if (compressed && unpacked > ratioFloor && unpacked > size * maxRatio) throw invalid(file, `it decompresses to over ${maxRatio}× its size (${size} bytes → more than ${unpacked}); refusing a decompression bomb`);
+			if (compressed && unpacked > ratioFloor && unpacked > size * maxRatio)
+				throw invalid(file, `it decompresses to over ${maxRatio}× its size (${size} bytes → more than ${unpacked}); refusing a decompression bomb`);
 			reader.push(chunk);
 		}
 		reader.end();
@@ -72,7 +95,8 @@ export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySin
 		if (error instanceof OvlError) throw error;
 		if (error instanceof TarFormatError) throw invalid(file, error.message);
 		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || code === 'ERR_ZLIB') throw invalid(file, `the gzip stream is ${code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt'} (${(error as Error).message})`);
+		if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || code === 'ERR_ZLIB')
+			throw invalid(file, `the gzip stream is ${code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt'} (${(error as Error).message})`);
 		if (code === 'EISDIR') throw invalid(file, 'it is a directory');
 		if (code !== undefined && code.startsWith('E')) throw invalid(file, `cannot read it (${code})`);
 		throw error;
@@ -88,7 +112,8 @@ function relName(file: string, e: TarEntry): string {
 	if (raw.startsWith('/')) refuse(file, raw, 'is an absolute path');
 	const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
 	if (parts.includes('..')) refuse(file, raw, 'climbs out with ".."');
-	for (const p of parts) if (Buffer.byteLength(p) > maxComponent) refuse(file, raw, `has a name component of ${Buffer.byteLength(p)} bytes (Linux allows ${maxComponent})`);
+	for (const p of parts)
+		if (Buffer.byteLength(p) > maxComponent) refuse(file, raw, `has a name component of ${Buffer.byteLength(p)} bytes (Linux allows ${maxComponent})`);
 	if (Buffer.byteLength(raw) > maxPath) refuse(file, raw, `is longer than PATH_MAX (${maxPath} bytes)`);
 	return parts.join('/');
 }
@@ -117,7 +142,8 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 		} else if (base.startsWith('.wh.')) {
 			if (base.startsWith('.wh..wh.') || base === '.wh.' || base === '.wh..' || base === '.wh...') refuse(file, e.path, 'is not a valid whiteout name');
 			// Docker writes a layer's later whiteouts as hard links to its first: still whiteouts.
-			if (e.type === 'hardlink' && !path.posix.basename(e.linkpath).startsWith('.wh.')) refuse(file, e.path, 'is a whiteout hard-linked to a file that is not one');
+			if (e.type === 'hardlink' && !path.posix.basename(e.linkpath).startsWith('.wh.'))
+				refuse(file, e.path, 'is a whiteout hard-linked to a file that is not one');
 			if (e.type !== 'file' && e.type !== 'hardlink') refuse(file, e.path, `is a whiteout but a ${e.type}`);
 			const target = path.posix.join(dir, base.slice(4));
 			planned = {...e, rel: target, role: 'whiteout'};
@@ -125,7 +151,10 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 		} else {
 			if (e.type === 'hardlink') {
 				if (e.linkpath.startsWith('/')) refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
-				const target = e.linkpath.split('/').filter((p) => p !== '' && p !== '.').join('/');
+				const target = e.linkpath
+					.split('/')
+					.filter((p) => p !== '' && p !== '.')
+					.join('/');
 				if (target.split('/').includes('..')) refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
 				const t = kinds.get(target);
 				if (!t || t.role !== 'entry') refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, which is not an earlier file of this layer`);
@@ -135,7 +164,8 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 				if (e.type === 'symlink' && !e.linkpath.startsWith('/')) {
 					// Absolute targets resolve inside the container at run time; relative ones must not climb out.
 					const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), e.linkpath));
-					if (resolved === '..' || resolved.startsWith('../')) refuse(file, e.path, `is a symlink to ${printablePath(e.linkpath)}, which points out of the layer`);
+					if (resolved === '..' || resolved.startsWith('../'))
+						refuse(file, e.path, `is a symlink to ${printablePath(e.linkpath)}, which points out of the layer`);
 				}
 				if (e.type === 'symlink' && e.linkpath === '') refuse(file, e.path, 'is a symlink with an empty target');
 				planned = {...e, rel, role: 'entry'};
@@ -154,7 +184,12 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 		const parts = e.rel.split('/').filter(Boolean);
 		for (let i = 1; i < parts.length + (e.role === 'opaque' ? 1 : 0); i++) {
 			const parent = kinds.get(parts.slice(0, i).join('/'));
-			if (parent && parent.type !== 'dir') refuse(file, e.path, `lies below ${printablePath(parent.path)}, which is a ${parent.type}${parent.type === 'symlink' ? ' (writing through it could leave the layer)' : ''}`);
+			if (parent && parent.type !== 'dir')
+				refuse(
+					file,
+					e.path,
+					`lies below ${printablePath(parent.path)}, which is a ${parent.type}${parent.type === 'symlink' ? ' (writing through it could leave the layer)' : ''}`,
+				);
 		}
 		if (e.role === 'opaque' && e.rel !== '' && kinds.get(e.rel) && kinds.get(e.rel)?.type !== 'dir') refuse(file, e.path, 'marks a non-directory opaque');
 		if (e.role === 'entry' && whited.has(e.rel)) refuse(file, e.path, 'is both whited out and present in the same layer');

@@ -99,7 +99,8 @@ export class TarReader {
 	/** The input is over: anything but a clean end-of-archive marker is a truncated archive. */
 	end(): void {
 		if (this.ended) return;
-		if (this.remaining > 0 || this.padding > 0 || this.buf.length > 0 || this.meta) throw new TarFormatError(`the archive is truncated (cut inside entry ${this.index + 1})`, this.offset);
+		if (this.remaining > 0 || this.padding > 0 || this.buf.length > 0 || this.meta)
+			throw new TarFormatError(`the archive is truncated (cut inside entry ${this.index + 1})`, this.offset);
 		if (this.index === 0 && this.zeros === 0) throw new TarFormatError('the archive is empty (no tar header)', this.offset);
 		if (this.zeros === 0) throw new TarFormatError(`the archive is truncated after entry ${this.index} (no end-of-archive marker)`, this.offset);
 	}
@@ -137,7 +138,12 @@ export class TarReader {
 		}
 		if (this.zeros > 0) throw new TarFormatError('data after an end-of-archive block', this.offset);
 		if (!checksumOk(h)) {
-			throw new TarFormatError(this.index === 0 && this.offset === 0 ? 'not a tar archive (the first header has no valid checksum)' : `corrupt header at byte ${this.offset} (bad checksum)`, this.offset);
+			throw new TarFormatError(
+				this.index === 0 && this.offset === 0
+					? 'not a tar archive (the first header has no valid checksum)'
+					: `corrupt header at byte ${this.offset} (bad checksum)`,
+				this.offset,
+			);
 		}
 		const typeflag = String.fromCharCode(h[156] as number);
 		const size = number(h, 124, 12, 'size', this.offset);
@@ -215,7 +221,11 @@ function checksumOk(h: Buffer): boolean {
 		unsigned += v;
 		signed += v > 127 ? v - 256 : v;
 	}
-	const field = h.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+	const field = h
+		.subarray(148, 156)
+		.toString('latin1')
+		.replace(/[\0 ]+$/, '')
+		.replace(/^ +/, '');
 	if (!/^[0-7]+$/.test(field)) return false;
 	const stored = Number.parseInt(field, 8);
 	return stored === unsigned || stored === signed;
@@ -234,7 +244,10 @@ function number(h: Buffer, off: number, len: number, what: string, at: number): 
 		}
 		return v;
 	}
-	const text = f.toString('latin1').replace(/[\0 ].*$/s, '').replace(/^ +/, '');
+	const text = f
+		.toString('latin1')
+		.replace(/[\0 ].*$/s, '')
+		.replace(/^ +/, '');
 	if (text === '') return 0;
 	if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`bad ${what} field "${text.replace(/[^\x20-\x7e]/g, '?')}" at byte ${at}`, at);
 	const v = Number.parseInt(text, 8);
@@ -249,7 +262,8 @@ function parsePax(body: Buffer, into: Pending, at: number): void {
 		const space = body.indexOf(0x20, i);
 		if (space < 0) throw new TarFormatError(`malformed pax record at byte ${at}`, at);
 		const len = Number(body.subarray(i, space).toString('latin1'));
-		if (!Number.isSafeInteger(len) || len <= space - i + 1 || i + len > body.length || body[i + len - 1] !== 0x0a) throw new TarFormatError(`malformed pax record at byte ${at}`, at);
+		if (!Number.isSafeInteger(len) || len <= space - i + 1 || i + len > body.length || body[i + len - 1] !== 0x0a)
+			throw new TarFormatError(`malformed pax record at byte ${at}`, at);
 		const rec = body.subarray(space + 1, i + len - 1);
 		const eq = rec.indexOf(0x3d);
 		if (eq < 0) throw new TarFormatError(`malformed pax record at byte ${at}`, at);
@@ -258,7 +272,8 @@ function parsePax(body: Buffer, into: Pending, at: number): void {
 		const num = (): number => {
 			const t = value.toString('latin1');
 			const v = Number(t);
-			if (!/^-?\d+(\.\d+)?$/.test(t) || !Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`bad pax ${key} "${t.slice(0, 40)}" at byte ${at}`, at);
+			if (!/^-?\d+(\.\d+)?$/.test(t) || !Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER)
+				throw new TarFormatError(`bad pax ${key} "${t.slice(0, 40)}" at byte ${at}`, at);
 			return v;
 		};
 		if (key === 'path') into.path = value;

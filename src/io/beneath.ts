@@ -1,4 +1,18 @@
-import {closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeSync, type Stats} from 'node:fs';
+import {
+	closeSync,
+	constants,
+	fstatSync,
+	lstatSync,
+	mkdirSync,
+	openSync,
+	readSync,
+	readdirSync,
+	renameSync,
+	rmdirSync,
+	unlinkSync,
+	writeSync,
+	type Stats,
+} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {decodePath, encodePath, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
@@ -41,7 +55,12 @@ export class Dir {
 
 function checkName(name: string, where: string): void {
 	if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-		throw new OvlError('OVL_PATH_INVALID', `"${printablePath(name)}" is not a single file name in ${printablePath(where)}`, 'name files with plain relative paths (no empty, ".", ".." components)', {exitCode: exitCodes.usage});
+		throw new OvlError(
+			'OVL_PATH_INVALID',
+			`"${printablePath(name)}" is not a single file name in ${printablePath(where)}`,
+			'name files with plain relative paths (no empty, ".", ".." components)',
+			{exitCode: exitCodes.usage},
+		);
 	}
 }
 
@@ -51,8 +70,15 @@ const shownJoin = (dir: string, name: string): string => (dir.endsWith('/') ? di
 export function walkError(error: unknown, shown: string): OvlError {
 	const code = (error as NodeJS.ErrnoException).code;
 	const p = printablePath(shown);
-	if (code === 'ELOOP') return new OvlError('OVL_PATH_SYMLINK', `${p} is a symbolic link; ovl never follows links while writing`, 'replace it with a real directory or file, or name the link\'s target yourself', {exitCode: exitCodes.usage});
-	if (code === 'ENOTDIR') return new OvlError('OVL_LAYER_NOT_DIR', `${p} exists and is not a directory`, 'remove it or choose another name', {exitCode: exitCodes.usage});
+	if (code === 'ELOOP')
+		return new OvlError(
+			'OVL_PATH_SYMLINK',
+			`${p} is a symbolic link; ovl never follows links while writing`,
+			"replace it with a real directory or file, or name the link's target yourself",
+			{exitCode: exitCodes.usage},
+		);
+	if (code === 'ENOTDIR')
+		return new OvlError('OVL_LAYER_NOT_DIR', `${p} exists and is not a directory`, 'remove it or choose another name', {exitCode: exitCodes.usage});
 	if (code === 'ENOENT') return new OvlError('OVL_PATH_MISSING', `${p} does not exist`, 'create it first, or check the path', {exitCode: exitCodes.usage});
 	return fsError(error, p);
 }
@@ -87,7 +113,8 @@ export function openRoot(p: string): Dir {
 		return new Dir(openSync(encodePath(p), dirFlags), p);
 	} catch (error) {
 		// O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: tell a link from a file.
-		if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && lstatSync(encodePath(p), {throwIfNoEntry: false})?.isSymbolicLink()) throw walkError(Object.assign(new Error('symlink'), {code: 'ELOOP'}), p);
+		if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && lstatSync(encodePath(p), {throwIfNoEntry: false})?.isSymbolicLink())
+			throw walkError(Object.assign(new Error('symlink'), {code: 'ELOOP'}), p);
 		throw walkError(error, p);
 	}
 }
@@ -103,7 +130,8 @@ export function openBeneath(root: Dir, rel: string, options: {create?: {mode: nu
 			try {
 				fd = openSync(current.child(part), dirFlags);
 			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && statIn(current, part)?.isSymbolicLink()) throw walkError(Object.assign(new Error('symlink'), {code: 'ELOOP'}), shown);
+				if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && statIn(current, part)?.isSymbolicLink())
+					throw walkError(Object.assign(new Error('symlink'), {code: 'ELOOP'}), shown);
 				if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) throw walkError(error, shown);
 				try {
 					mkdirSync(current.child(part), {mode: options.create.mode});
@@ -161,7 +189,13 @@ export function readFileIn(dir: Dir, name: string, maxBytes: number): Buffer | u
 	try {
 		const st = fstatSync(fd);
 		if (!st.isFile()) throw notRegular(shown, st);
-		if (st.size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${printablePath(shown)} is ${st.size} bytes; ovl reads at most ${maxBytes} here`, 'point ovl at the right file', {exitCode: exitCodes.usage});
+		if (st.size > maxBytes)
+			throw new OvlError(
+				'OVL_FILE_TOO_LARGE',
+				`${printablePath(shown)} is ${st.size} bytes; ovl reads at most ${maxBytes} here`,
+				'point ovl at the right file',
+				{exitCode: exitCodes.usage},
+			);
 		return readWhole(fd, st.size);
 	} finally {
 		closeSync(fd);
@@ -181,8 +215,18 @@ function readWhole(fd: number, size: number): Buffer {
 }
 
 function notRegular(shown: string, st: Stats): OvlError {
-	const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
-	return new OvlError('OVL_NOT_REGULAR_FILE', `${printablePath(shown)} is ${what}, not a regular file`, 'remove it or choose another name', {exitCode: exitCodes.usage});
+	const what = st.isDirectory()
+		? 'a directory'
+		: st.isFIFO()
+			? 'a FIFO'
+			: st.isSocket()
+				? 'a socket'
+				: st.isCharacterDevice() || st.isBlockDevice()
+					? 'a device'
+					: 'not a regular file';
+	return new OvlError('OVL_NOT_REGULAR_FILE', `${printablePath(shown)} is ${what}, not a regular file`, 'remove it or choose another name', {
+		exitCode: exitCodes.usage,
+	});
 }
 
 /**
@@ -196,9 +240,21 @@ export function writeFileIn(dir: Dir, name: string, contents: Buffer | string, m
 	const data = typeof contents === 'string' ? Buffer.from(contents, 'utf8') : contents;
 	const st = statIn(dir, name);
 	if (st) {
-		if (st.isSymbolicLink()) throw new OvlError('OVL_PATH_SYMLINK', `${printablePath(shown)} is a symbolic link; ovl will not write through it`, 'remove the link, or choose another name', {exitCode: exitCodes.usage});
+		if (st.isSymbolicLink())
+			throw new OvlError(
+				'OVL_PATH_SYMLINK',
+				`${printablePath(shown)} is a symbolic link; ovl will not write through it`,
+				'remove the link, or choose another name',
+				{exitCode: exitCodes.usage},
+			);
 		if (!st.isFile()) throw notRegular(shown, st);
-		if (st.nlink > 1) throw new OvlError('OVL_PATH_HARDLINKED', `${printablePath(shown)} has ${st.nlink} hard links; writing it would change the other names too`, 'remove it (or break the link with cp) first', {exitCode: exitCodes.usage});
+		if (st.nlink > 1)
+			throw new OvlError(
+				'OVL_PATH_HARDLINKED',
+				`${printablePath(shown)} has ${st.nlink} hard links; writing it would change the other names too`,
+				'remove it (or break the link with cp) first',
+				{exitCode: exitCodes.usage},
+			);
 		const old = st.size === data.length ? readFileIn(dir, name, data.length) : undefined;
 		if (old?.equals(data)) return false;
 	}
@@ -258,7 +314,10 @@ export function removeBeneath(root: Dir, rel: string): void {
 export function readUserFile(p: string, maxBytes: number, what: string): Buffer {
 	const {fd, size} = openUserFile(p, what);
 	try {
-		if (size > maxBytes) throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {exitCode: exitCodes.usage});
+		if (size > maxBytes)
+			throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {
+				exitCode: exitCodes.usage,
+			});
 		return readWhole(fd, size);
 	} catch (error) {
 		if (error instanceof OvlError) throw error;

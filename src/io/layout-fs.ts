@@ -126,12 +126,24 @@ export async function makeParents(target: string): Promise<boolean> {
 		const st = await lstat(encodePath(current)).catch(() => undefined);
 		if (st?.isDirectory()) continue;
 		if (st?.isSymbolicLink() && (last || (await stat(encodePath(current)).catch(() => undefined))?.isDirectory())) continue;
-		if (st) throw new OvlError('OVL_LAYER_NOT_DIR', `${printablePath(current)} exists and is not a directory`, 'choose another directory', {exitCode: exitCodes.usage});
+		if (st)
+			throw new OvlError('OVL_LAYER_NOT_DIR', `${printablePath(current)} exists and is not a directory`, 'choose another directory', {
+				exitCode: exitCodes.usage,
+			});
 		const made = await mkdir(encodePath(current), {mode: 0o755}).then(
 			() => true,
 			(error: NodeJS.ErrnoException) => {
 				if (error.code === 'EEXIST') return false;
-				throw new OvlError('OVL_CANNOT_CREATE', `cannot create ${printablePath(current)}: ${error.code ?? error.message}`, error.code === 'EROFS' ? 'that filesystem is read-only; choose a directory on a writable one' : error.code === 'ENOSPC' ? 'the filesystem is full; free space and run it again' : 'choose a directory on a writable filesystem', {exitCode: exitCodes.failure, cause: error});
+				throw new OvlError(
+					'OVL_CANNOT_CREATE',
+					`cannot create ${printablePath(current)}: ${error.code ?? error.message}`,
+					error.code === 'EROFS'
+						? 'that filesystem is read-only; choose a directory on a writable one'
+						: error.code === 'ENOSPC'
+							? 'the filesystem is full; free space and run it again'
+							: 'choose a directory on a writable filesystem',
+					{exitCode: exitCodes.failure, cause: error},
+				);
 			},
 		);
 		if (last) return made;

@@ -97,7 +97,13 @@ export async function lockPaths(lockDir: string, keys: readonly string[], timeou
 					held.push(h);
 					break;
 				}
-				if (Date.now() > deadline) throw new OvlError('OVL_LOCKED', `${printablePath(key)} is locked by another ovl (pid ${holder(file)})`, 'wait for it to finish, or check that process', {exitCode: exitCodes.failure});
+				if (Date.now() > deadline)
+					throw new OvlError(
+						'OVL_LOCKED',
+						`${printablePath(key)} is locked by another ovl (pid ${holder(file)})`,
+						'wait for it to finish, or check that process',
+						{exitCode: exitCodes.failure},
+					);
 				await sleep(25);
 			}
 		}

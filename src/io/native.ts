@@ -32,7 +32,10 @@ export function native(): NativeApi | undefined {
 		api = createRequire(import.meta.url)('../../build/Release/ovl_native.node') as NativeApi;
 		status = {loaded: true, reason: 'build/Release/ovl_native.node'};
 	} catch (error) {
-		status = {loaded: false, reason: `not built (${(error as NodeJS.ErrnoException).code ?? 'load failed'}); npm install builds it when a C compiler is present`};
+		status = {
+			loaded: false,
+			reason: `not built (${(error as NodeJS.ErrnoException).code ?? 'load failed'}); npm install builds it when a C compiler is present`,
+		};
 	}
 	return api;
 }

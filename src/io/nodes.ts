@@ -14,7 +14,12 @@ const S_IFMT = 0o170000;
 const letters: Record<number, string> = {0o020000: 'c', 0o060000: 'b', 0o010000: 'p'};
 
 function needsNative(dir: Dir, name: string, what: string): OvlError {
-	return new OvlError('OVL_NEEDS_NATIVE', `cannot ${what} ${printablePath(`${dir.shown}/${name}`)}: its name is not UTF-8 and the native helper is not built`, 'install a C compiler (build-essential, python3) and run npm install again; `ovl doctor` shows the helper\'s state', {exitCode: exitCodes.failure});
+	return new OvlError(
+		'OVL_NEEDS_NATIVE',
+		`cannot ${what} ${printablePath(`${dir.shown}/${name}`)}: its name is not UTF-8 and the native helper is not built`,
+		"install a C compiler (build-essential, python3) and run npm install again; `ovl doctor` shows the helper's state",
+		{exitCode: exitCodes.failure},
+	);
 }
 
 /** mknodat(dir, name, type | 0, major, minor): mode 0, the caller sets the real one. */
@@ -29,9 +34,21 @@ export function makeNode(dir: Dir, name: string, type: number, major: number, mi
 	// mknod(1) runs in a child: name our fd through our pid, not its /proc/self.
 	const target = `/proc/${process.pid}/fd/${dir.fd}/${name}`;
 	const letter = letters[type & S_IFMT] ?? 'c';
-	const r = spawnSync('mknod', ['-m', '0', target, letter, ...(letter === 'p' ? [] : [String(major), String(minor)])], {encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe']});
+	const r = spawnSync('mknod', ['-m', '0', target, letter, ...(letter === 'p' ? [] : [String(major), String(minor)])], {
+		encoding: 'utf8',
+		stdio: ['ignore', 'ignore', 'pipe'],
+	});
 	if (r.status !== 0) {
-		const err = Object.assign(new Error(`mknod: ${(r.stderr ?? '').trim()}`), {code: /Operation not permitted/.test(r.stderr ?? '') ? 'EPERM' : /File exists/.test(r.stderr ?? '') ? 'EEXIST' : /No space/.test(r.stderr ?? '') ? 'ENOSPC' : 'EIO', syscall: 'mknod'});
+		const err = Object.assign(new Error(`mknod: ${(r.stderr ?? '').trim()}`), {
+			code: /Operation not permitted/.test(r.stderr ?? '')
+				? 'EPERM'
+				: /File exists/.test(r.stderr ?? '')
+					? 'EEXIST'
+					: /No space/.test(r.stderr ?? '')
+						? 'ENOSPC'
+						: 'EIO',
+			syscall: 'mknod',
+		});
 		throw err;
 	}
 }
