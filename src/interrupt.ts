@@ -7,6 +7,7 @@ import {exitCodes} from './core/exit-codes.js';
 const cleanups = new Set<() => Promise<void>>();
 let installed = false;
 let cleaning = false;
+let complete = false;
 
 /** Installs the handler; main does it first thing, so a signal during start-up also exits 130. */
 export function installInterruptHandler(): void {
@@ -15,6 +16,11 @@ export function installInterruptHandler(): void {
 		const handler = (signal: NodeJS.Signals): void => {
 			if (cleaning) process.exit(exitCodes.interrupted);
 			cleaning = true;
+			if (complete) {
+				// Exit 130 means "nothing was changed": after the commit point that would be a lie.
+				process.stderr.write(`\novl: ${signal} came after the work was complete; it stands\n`);
+				return;
+			}
 			process.stderr.write(`\novl: ${signal}: cleaning up…\n`);
 			const all = Promise.allSettled([...cleanups].map((c) => c()));
 			const timeout = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
@@ -24,6 +30,14 @@ export function installInterruptHandler(): void {
 		process.on('SIGTERM', handler);
 		process.on('SIGHUP', handler);
 	}
+}
+
+/**
+ The command's work is committed (the layer renamed into place, the mount recorded): a signal
+ from now on lets the command finish its output and exit as it would have, instead of 130.
+ */
+export function markComplete(): void {
+	complete = true;
 }
 
 export function onInterrupt(cleanup: () => Promise<void>): () => void {

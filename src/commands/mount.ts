@@ -1,6 +1,7 @@
 import {writeJson, type Context} from '../context.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {hasErrors} from '../core/finding.js';
+import {markComplete} from '../interrupt.js';
 import {mountStack} from '../io/mount-stack.js';
 import {formatFindings} from '../ui/findings.js';
 import {formatPlan} from '../ui/plan-text.js';
@@ -30,7 +31,7 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		}
 		return ok ? exitCodes.ok : exitCodes.usage;
 	}
-	const outcome = await mountStack(stack, {dryRun: false, force: o.force});
+	const outcome = await mountStack(stack, {dryRun: false, force: o.force, onCommitted: markComplete});
 	if (ctx.mode === 'json') {
 		writeJson(ctx, {schema: 'ovl.mount/v1', source, mounted: true, plan: outcome.plan, record: outcome.record, findings: outcome.findings, kernelLines: outcome.kernelLines});
 		return 0;

@@ -12,7 +12,7 @@ import {isSameOrInside} from '../core/paths.js';
 import {openRoot, readFileIn, readUserFile, type Dir} from '../io/beneath.js';
 import {Creation, makeParents} from '../io/layout-fs.js';
 import {gatherHostFacts} from '../io/probe.js';
-import {onInterrupt} from '../interrupt.js';
+import {markComplete, onInterrupt} from '../interrupt.js';
 import type {TarCheck} from '../docker/layer-tar.js';
 
 export type PrepareOptions = {
@@ -118,6 +118,7 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		}
 		if (existing !== text) creation.writeFile(stackFileName, text);
 		creation.done();
+		markComplete();
 		const result = {
 			schema: 'ovl.prepare/v1',
 			dir: requested,

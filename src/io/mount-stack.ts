@@ -39,7 +39,14 @@ export async function planStack(stack: Stack, force = false): Promise<MountPlan>
  Validate → plan → create missing upper/work/merged → mount(8) → verify against mountinfo →
  registry. On any failure, what this call created is removed and a verified-bad mount undone.
  */
-export async function mountStack(stack: Stack, options: {dryRun: boolean; force?: boolean}): Promise<MountOutcome> {
+export type MountStackOptions = {
+	readonly dryRun: boolean;
+	readonly force?: boolean;
+	/** Called once the mount is verified and recorded, inside the signal guard: the command's commit point. */
+	readonly onCommitted?: () => void;
+};
+
+export async function mountStack(stack: Stack, options: MountStackOptions): Promise<MountOutcome> {
 	if (options.dryRun) {
 		const plan = await planStack(stack, options.force ?? false);
 		return {plan, findings: plan.findings, kernelLines: []};
@@ -49,13 +56,13 @@ export async function mountStack(stack: Stack, options: {dryRun: boolean; force?
 	const keys = [stack.merged, ...[stack.upper, stack.work].filter((p): p is string => p !== undefined)];
 	const lock = await lockPaths(path.join(registryDir(), 'locks'), keys);
 	try {
-		return await mountLocked(stack, options.force ?? false);
+		return await mountLocked(stack, options.force ?? false, options.onCommitted);
 	} finally {
 		lock.release();
 	}
 }
 
-async function mountLocked(stack: Stack, force: boolean): Promise<MountOutcome> {
+async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
 	const plan = await planStack(stack, force);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT')) throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
@@ -125,6 +132,7 @@ async function mountLocked(stack: Stack, force: boolean): Promise<MountOutcome> 
 		recorded = true;
 		const registryProblem = await writeRecord(record).then(() => [], (error: NodeJS.ErrnoException) => [finding('OVL_REGISTRY_UNWRITABLE', 'warning', `could not record the mount in ${registryDir()}: ${error.code ?? error.message}`, 'ovl ls/inspect will show the kernel\'s layer strings for this mount; set OVL_RUN_DIR to a writable directory')]);
 		step();
+		onCommitted?.();
 		return {plan, findings: [...plan.findings, ...kernelFindings, ...registryProblem], kernelLines: lines, record};
 	} catch (error) {
 		await undo();
