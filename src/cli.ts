@@ -108,6 +108,12 @@ export async function runCli(args: string[]): Promise<number> {
 			.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
 			.example('$0 diff demo/merged', 'what changed, compared with the lower layers'),
 		async (argv) => run(argv, async (c) => (await import('./commands/inspect.js')).diffCommand({...layerArgs(argv), all: argv.all, strict: argv.strict, content: argv.content}, c)))
+		.command('export [merged]', "an overlay's upper as an OCI/Docker layer tarball (what docker commit makes of a container)", (y) => layerOptions(y)
+			.option('output', {alias: 'o', type: 'string', demandOption: true, describe: 'the archive to write (- for stdout; a .gz name compresses)'})
+			.option('gzip', {type: 'boolean', default: false, describe: 'gzip the archive'})
+			.example('$0 export demo/merged -o changes.tar', 'the upper as a layer: whiteouts as .wh., opaque dirs as .wh..wh..opq')
+			.example('$0 export --upper u --lower l1 --lower l2 -o - | docker import - mine:1', 'offline, straight into an engine'),
+		async (argv) => run(argv, async (c) => (await import('./commands/export.js')).exportCommand({...layerArgs(argv), output: String(argv.output), gzip: argv.gzip, stdout: process.stdout}, c)))
 		.command('lab', 'reproducible overlay experiments: ovl lab list | show NAME | run FILE|NAME', (y) => y
 			.command('list', 'the built-in experiments', (z) => z, async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labList(c)))
 			.command('show <name>', 'print a built-in experiment as YAML, to copy and edit', (z) => z.positional('name', {type: 'string', demandOption: true}), async (argv) => run(argv as unknown as Global, async (c) => (await import('./commands/lab.js')).labShow(String(argv.name), c)))
@@ -170,7 +176,7 @@ function skipHelpCache(cli: Argv<Global>): void {
 	if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
-const valued = ['lower', 'upper', 'work', 'merged', 'lowerdir', 'stack', 'seed', 'layer-tar', 'put', 'option', 'root', 'data-root', 'markdown', 'path', 'kind'];
+const valued = ['output', 'lower', 'upper', 'work', 'merged', 'lowerdir', 'stack', 'seed', 'layer-tar', 'put', 'option', 'root', 'data-root', 'markdown', 'path', 'kind'];
 
 /**
  yargs reads `--work --force` as an empty --work plus --force, and `--work -o` likewise: a value
@@ -179,12 +185,13 @@ const valued = ['lower', 'upper', 'work', 'merged', 'lowerdir', 'stack', 'seed',
 function refuseEmptyValues(argv: Record<string, unknown>, raw: readonly string[]): void {
 	const end = raw.indexOf('--');
 	const words = end < 0 ? raw : raw.slice(0, end);
+	const short = raw[0] === 'export' ? 'output' : 'option';
 	words.forEach((word, i) => {
-		const key = word === '-o' ? 'option' : word.startsWith('--') ? word.slice(2) : undefined;
+		const key = word === '-o' ? short : word.startsWith('--') ? word.slice(2) : undefined;
 		if (key === undefined || !valued.includes(key)) return;
 		const next = words[i + 1];
 		if (next !== undefined && !(next.startsWith('-') && next !== '-')) return;
-		throw new UsageError(next === undefined ? `${word} needs a value` : `${word} needs a value; "${next}" looks like an option`, `a value that starts with "-" is written ${word === '-o' ? '--option' : word}=${next ?? '-name'} (or ./${next ?? '-name'} for a path)`, 'OVL_USAGE');
+		throw new UsageError(next === undefined ? `${word} needs a value` : `${word} needs a value; "${next}" looks like an option`, `a value that starts with "-" is written ${word === '-o' ? `--${short}` : word}=${next ?? '-name'} (or ./${next ?? '-name'} for a path)`, 'OVL_USAGE');
 	});
 	for (const key of valued) {
 		const v = argv[key];
