@@ -16,11 +16,13 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 		if (live?.Data?.['UpperDir'] && live.Data['LowerDir']) return fromGraphDriver(ref, live.Data);
 		throw new OvlError('OVL_DOCKER_NOT_FOUND', `no container or image "${ref}" under ${store.dataRoot}`, 'ovl docker ls lists what is on disk; give --data-root if Docker keeps its data elsewhere', {exitCode: 2});
 	}
-	const labelFor = (layerId: string, image: {diffIds: readonly string[]; createdBy: readonly string[]} | undefined): string => {
+	// By position, not by diff id: two layers of one image may have the same content (two
+	// `RUN true`, or whiteout-only layers alike), and each has its own history line.
+	const labelFor = (layerId: string, position: number, image: {diffIds: readonly string[]; createdBy: readonly string[]} | undefined): string => {
 		if (layerId.endsWith('-init')) return 'init layer (hostname, resolv.conf, …)';
 		const meta = store.byCacheId.get(layerId);
 		if (!meta) return `layer ${short(layerId)}`;
-		const i = image?.diffIds.indexOf(meta.diffId) ?? -1;
+		const i = image?.diffIds[position] === meta.diffId ? position : (image?.diffIds.indexOf(meta.diffId) ?? -1);
 		const by = i >= 0 ? image?.createdBy[i] : undefined;
 		return `${short(meta.diffId)}${by ? ` ${by.replace(/^\/bin\/sh -c (#\(nop\) )?/, '').trim()}` : ''}`;
 	};
@@ -33,7 +35,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 		const lowers: LayerRef[] = lowerIds.map((id, i) => ({layer: i + 1, path: store.layers.get(id)?.diff ?? path.join(store.home, id, 'diff'), dataOnly: false}));
 		const layers: LayerInfo[] = [
 			{role: 'upper', layer: 0, path: layer.diff, label: `container layer of ${c.name || short(c.id)}`},
-			...[...lowers].reverse().map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path, label: labelFor(lowerIds[l.layer - 1] ?? '', image)})),
+			...[...lowers].reverse().map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path, label: labelFor(lowerIds[l.layer - 1] ?? '', l.layer - 1, image)})),
 		];
 		const merged = path.join(layer.dir, 'merged');
 		return {
@@ -52,8 +54,8 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 	const lowers: LayerRef[] = dirs.slice(0, -1).map((p, i) => ({layer: i + 1, path: p, dataOnly: false}));
 	const top = dirs.at(-1) as string;
 	const layers: LayerInfo[] = [
-		{role: 'upper', layer: 0, path: top, label: `top image layer: ${labelFor(cacheIds.at(-1) as string, img)}`},
-		...[...lowers].reverse().map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path, label: labelFor(cacheIds[l.layer - 1] as string, img)})),
+		{role: 'upper', layer: 0, path: top, label: `top image layer: ${labelFor(cacheIds.at(-1) as string, cacheIds.length - 1, img)}`},
+		...[...lowers].reverse().map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path, label: labelFor(cacheIds[l.layer - 1] as string, l.layer - 1, img)})),
 	];
 	return {title: `image ${img.tags[0] ?? short(img.id)}`, upper: top, work: undefined, lowers, facts: {options: [], xattrNamespace: 'trusted', layers, source: 'offline'}};
 }

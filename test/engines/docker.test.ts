@@ -158,6 +158,39 @@ suite('a real Docker engine', () => {
 		expect(await compareDiff('live', [gl.MergedDir])).toEqual([]);
 	}, 300_000 * timeScale);
 
+	const clean = (by: string): string => by.replace(/^\/bin\/sh -c (#\(nop\) )?/, '').trim();
+	type Layer = {role: string; layer: number; label?: string};
+	/** Layer labels from ovl docker inspect --json, bottom → top. */
+	async function ovlLabels(ref: string): Promise<string[]> {
+		const e = engine as Engine;
+		const r = await runOvl(['docker', 'inspect', ref, '--json', '--data-root', e.dataRoot], {env: {...e.env, PATH: `/usr/bin:${process.env['PATH'] ?? ''}`}});
+		expect(r.exitCode, r.stderr).toBe(0);
+		const layers = (JSON.parse(r.stdout) as {mount: {layers: Layer[]}}).mount.layers;
+		const lowers = layers.filter((l) => l.role === 'lower').sort((a, b) => a.layer - b.layer);
+		return [...lowers, ...layers.filter((l) => l.role === 'upper')].map((l) => (l.label ?? '').replace(/^top image layer: /, ''));
+	}
+
+	test.each(['shop:1', 'shop:bk'])('%s: each layer in ovl docker inspect is labelled as docker history labels it (0 B layers, WORKDIR)', async (image) => {
+		const e = engine as Engine;
+		const rows = (await e.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}\t{{.Size}}', image])).stdout.split('\n').filter(Boolean).reverse().map((l) => l.split('\t') as [string, string]);
+		// Which history rows made a layer: the image config says so (empty_layer), as docker save gives it.
+		const cfgDir = path.join(root, `cfg-${image.replace(/\W/g, '-')}`);
+		mkdirSync(cfgDir);
+		await e.docker(['save', '-o', path.join(cfgDir, 'i.tar'), image]);
+		await execa('tar', ['-C', cfgDir, '-xf', path.join(cfgDir, 'i.tar')]);
+		const manifest = JSON.parse(readFileSync(path.join(cfgDir, 'manifest.json'), 'utf8')) as {Config: string}[];
+		const cfg = JSON.parse(readFileSync(path.join(cfgDir, manifest[0]?.Config ?? ''), 'utf8')) as {rootfs: {diff_ids: string[]}; history: {empty_layer?: boolean}[]};
+		expect(cfg.history).toHaveLength(rows.length);
+		const layerRows = rows.filter((_, i) => cfg.history[i]?.empty_layer !== true);
+		const diffIds = cfg.rootfs.diff_ids;
+		expect(layerRows).toHaveLength(diffIds.length);
+		const expected = layerRows.map(([by], i) => `${(diffIds[i] ?? '').replace(/^sha256:/, '').slice(0, 12)}${clean(by) ? ` ${clean(by)}` : ''}`);
+		expect(await ovlLabels(image)).toEqual(expected);
+		// The comparison covers the hard cases: a WORKDIR layer and 0 B layers (whiteouts only, or nothing).
+		expect(layerRows.some(([by]) => by.includes('WORKDIR'))).toBe(true);
+		expect(layerRows.filter(([, size]) => size === '0B').length).toBeGreaterThanOrEqual(1);
+	}, 120_000 * timeScale);
+
 	test('ovl docker ls, driver and inspect agree with the engine', async () => {
 		const e = engine as Engine;
 		const env = {...e.env, PATH: `/usr/bin:${process.env['PATH'] ?? ''}`};
@@ -175,6 +208,58 @@ suite('a real Docker engine', () => {
 		const report = JSON.parse(inspect.stdout) as {entries: {path: string; kind: string}[]};
 		expect(report.entries.find((x) => x.path === '/etc/added')?.kind).toBe('whiteout');
 		expect(report.entries.find((x) => x.path === '/newdir')?.kind).toBe('new');
+		// A container: its image's layers as docker history labels them, then the -init layer, then its own.
+		const labels = await ovlLabels('stopped');
+		expect(labels.slice(0, -2)).toEqual((await ovlLabels('shop:1')));
+		expect(labels.slice(-2)).toEqual(['init layer (hostname, resolv.conf, …)', 'container layer of stopped']);
+	}, 300_000 * timeScale);
+
+	/** A container's layers as layer tarballs: docker save for the image, ovl export for the -init layer and the container's own. */
+	async function exportedLayers(name: string, image: string, at: string): Promise<string[]> {
+		const e = engine as Engine;
+		mkdirSync(at);
+		await e.docker(['save', '-o', path.join(at, 'save.tar'), image]);
+		await execa('tar', ['-C', at, '-xf', path.join(at, 'save.tar')]);
+		const manifest = JSON.parse(readFileSync(path.join(at, 'manifest.json'), 'utf8')) as {Layers: string[]}[];
+		const g = await graphDriver(name);
+		const lowers = g.LowerDir.split(':').reverse();
+		const init = lowers.at(-1) as string;
+		expect(init).toMatch(/-init\/diff$/);
+		const x1 = await runOvl(['export', '--upper', init, ...lowers.slice(0, -1).flatMap((l) => ['--lower', l]), '-o', path.join(at, 'init.tar')]);
+		expect(x1.exitCode, x1.stderr).toBe(0);
+		const x2 = await runOvl(['export', '--upper', g.UpperDir, ...lowers.flatMap((l) => ['--lower', l]), '-o', path.join(at, 'container.tar.gz')]);
+		expect(x2.exitCode, x2.stderr).toBe(0);
+		return [...(manifest[0]?.Layers ?? []).map((l) => path.join(at, l)), path.join(at, 'init.tar'), path.join(at, 'container.tar.gz')];
+	}
+
+	test.each(['stopped', 'live'])('ovl export of the %s container: image layers + its exports → prepare → mount equals docker export; docker import takes it', async (name) => {
+		const e = engine as Engine;
+		const at = path.join(root, `export-${name}`);
+		const layers = await exportedLayers(name, 'shop:1', at);
+		const prep = await runOvl(['prepare', path.join(at, 'img'), ...layers.flatMap((l) => ['--layer-tar', l])]);
+		expect(prep.exitCode, prep.stderr).toBe(0);
+		const run = {OVL_RUN_DIR: path.join(at, 'run')};
+		const m = await runOvl(['mount', path.join(at, 'img')], {env: run});
+		expect(m.exitCode, m.stderr).toBe(0);
+		try {
+			const exp = await e.docker(['export', '-o', path.join(at, 'docker-export.tar'), name]);
+			expect(exp.exitCode, exp.stderr).toBe(0);
+			mkdirSync(path.join(at, 'exported'));
+			await execa('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-C', path.join(at, 'exported'), '-xpf', path.join(at, 'docker-export.tar')]);
+			// The root dir is made by prepare; everything else, mtimes included, must match.
+			expect(compareTrees(path.join(at, 'exported'), path.join(at, 'img', 'merged'), {ignoreMtime: (rel) => rel === ''})).toEqual([]);
+			expect(readFileSync(path.join(at, 'img', 'merged', 'copied'), 'utf8')).toBe('changed\n');
+			expect(existsSync(path.join(at, 'img', 'merged', 'etc', 'added'))).toBe(false);
+			// And an engine takes the merged view back as an image.
+			const tarred = await execa('tar', ['--numeric-owner', '-C', path.join(at, 'img', 'merged'), '-cf', '-', '.'], {encoding: 'buffer'});
+			const imported = await e.docker(['import', '-', `roundtrip:${name}`], {input: Buffer.from(tarred.stdout)});
+			expect(imported.exitCode, imported.stderr).toBe(0);
+			const cat = await e.docker(['run', '--rm', '--network', 'none', `roundtrip:${name}`, 'busybox', 'cat', '/copied', '/newdir/f']);
+			expect(cat.exitCode, cat.stderr).toBe(0);
+			expect(cat.stdout).toBe('changed\nn');
+		} finally {
+			await runOvl(['umount', path.join(at, 'img', 'merged')], {env: run});
+		}
 	}, 300_000 * timeScale);
 });
 
