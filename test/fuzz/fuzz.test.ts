@@ -1,9 +1,10 @@
 import {execFileSync} from 'node:child_process';
 import {createRequire} from 'node:module';
-import {closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs';
+import {closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {gzipSync} from 'node:zlib';
 import {afterAll, beforeAll, expect, test} from 'vitest';
+import {TarReader} from '../../src/docker/tar-reader.js';
 import {builtins} from '../../src/lab/builtins.js';
 import {describeKernel} from '../helpers/kernel.js';
 import {timeScale} from '../helpers/wait.js';
@@ -136,8 +137,15 @@ describeKernel('fuzz and fault suite', () => {
 				if (run.code === 0 && form.endsWith('--plain') && /\u001b/.test(run.stdout)) problems.push('a raw escape character reached plain output');
 				record('upper trees × inspect/diff', `${form} ${wanted.map((w) => shellBytes(w)).join(' ')}`, problems);
 			}
+			const run = await runRaw('export --upper u --lower l -o out.tar', {cwd: dir, env});
+			const problems = [...judge(run), canary()];
+			if (treeDigest(path.join(dir, 'l')) !== lowerBefore) problems.push('export changed a lower layer');
+			if (readdirSync(dir).some((n) => n.includes('.ovl-export-'))) problems.push('export left its temp file');
+			if (run.code === 0) problems.push(...archiveProblems(path.join(dir, 'out.tar')));
+			record('upper trees × export', wanted.map((w) => shellBytes(w)).join(' '), problems);
 		}
 		expect(tally.rows.get('upper trees × inspect/diff')?.wrong, tally.failures().join('\n')).toBe(0);
+		expect(tally.rows.get('upper trees × export')?.wrong, tally.failures().join('\n')).toBe(0);
 	}, budget);
 
 	test('stack files, mutated', async () => {
@@ -315,4 +323,24 @@ function hostileTar(r: Rng): {bytes: Buffer; label: string} {
 		if (r.chance(0.3)) bytes = bytes.subarray(0, r.int(bytes.length));
 	}
 	return {bytes, label: `mutation ${mutation}${gz ? ' gz' : ''}`};
+}
+
+/** An export must be a tar that both ovl's strict reader and GNU tar accept, without overlay xattrs. */
+function archiveProblems(file: string): string[] {
+	const out: string[] = [];
+	try {
+		const reader = new TarReader((e) => {
+			if ([...e.xattrs.keys()].some((k) => k.includes('.overlay.'))) out.push(`${e.path} carries an overlay xattr`);
+			return undefined;
+		});
+		reader.push(readFileSync(file));
+	} catch (error) {
+		out.push(`ovl's reader refused the export: ${(error as Error).message}`);
+	}
+	try {
+		execFileSync('tar', ['-tf', file], {stdio: 'ignore'});
+	} catch {
+		out.push('GNU tar refused the export');
+	}
+	return out;
 }
