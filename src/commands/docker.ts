@@ -5,8 +5,10 @@ import {exitCodes} from '../core/exit-codes.js';
 import {driverReport} from '../docker/driver.js';
 import {dockerInfo} from '../docker/host.js';
 import {locateDocker} from '../docker/layers.js';
-import {readOverlay2Store} from '../docker/store.js';
+import {isContainersStore, readContainersStore} from '../docker/cstore.js';
+import {readOverlay2Store, type Overlay2Store} from '../docker/store.js';
 import {buildReport} from '../io/inspect.js';
+import {readMountinfo} from '../io/proc.js';
 import {layerDetails} from '../io/layer-details.js';
 import {lowerListing} from '../io/lower-listing.js';
 import {formatFindings} from '../ui/findings.js';
@@ -16,6 +18,13 @@ async function dataRootOf(flag: string | undefined): Promise<string> {
 	const root = flag ?? (await driverReport(undefined)).dataRoot;
 	if (!existsSync(root)) throw new OvlError('OVL_DOCKER_NO_DATA_ROOT', `Docker's data-root ${root} does not exist`, 'give --data-root DIR (see "DockerRootDir" in docker info, or "data-root" in /etc/docker/daemon.json)', {exitCode: 2});
 	return root;
+}
+
+/** Docker's overlay2 data-root, or a containers/storage root (Podman's --root, e.g. /var/lib/containers/storage). */
+async function readStore(root: string): Promise<Overlay2Store> {
+	if (!isContainersStore(root)) return readOverlay2Store(root);
+	const mounts = new Set((await readMountinfo()).map((e) => e.mountPoint));
+	return readContainersStore(root, mounts);
 }
 
 /** `ovl docker driver`: which storage driver is active, and what every driver directory holds. */
@@ -41,8 +50,9 @@ export async function dockerDriver(o: {dataRoot: string | undefined}, ctx: Conte
 
 /** `ovl docker ls`: containers and image layers known on disk, with their overlay directories. */
 export async function dockerLs(o: {dataRoot: string | undefined}, ctx: Context): Promise<void> {
-	const store = readOverlay2Store(await dataRootOf(o.dataRoot));
-	const daemon = await dockerInfo();
+	const store = await readStore(await dataRootOf(o.dataRoot));
+	const podman = isContainersStore(store.dataRoot);
+	const daemon = podman ? undefined : await dockerInfo();
 	const containers = store.containers.map((c) => {
 		const layer = c.mountId ? store.layers.get(c.mountId) : undefined;
 		return {...c, upper: layer?.diff, layers: layer ? layer.lowerIds.length + 1 : 0};
@@ -51,7 +61,7 @@ export async function dockerLs(o: {dataRoot: string | undefined}, ctx: Context):
 		const meta = store.layerdb.get(chain);
 		return {chainId: chain, diffId: meta?.diffId, cacheId: meta?.cacheId, dir: meta ? store.layers.get(meta.cacheId)?.diff : undefined};
 	})}));
-	const note = daemon ? undefined : 'the Docker daemon did not answer: this is what the data-root holds on disk (running state from config.v2.json)';
+	const note = podman ? 'a containers/storage store (Podman, Buildah, CRI-O), read offline: "running" means its merged dir is mounted now' : daemon ? undefined : 'the Docker daemon did not answer: this is what the data-root holds on disk (running state from config.v2.json)';
 	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.docker-ls/v1', dataRoot: store.dataRoot, home: store.home, containers, images, ...(note ? {note} : {})});
 	const s = ctx.style;
 	if (ctx.mode === 'plain') {
@@ -68,7 +78,7 @@ export async function dockerLs(o: {dataRoot: string | undefined}, ctx: Context):
 
 /** `ovl docker inspect`: the inspect report of a container or image, layers named by image layer. */
 export async function dockerInspectCommand(o: {ref: string; dataRoot: string | undefined; strict: boolean}, ctx: Context): Promise<number> {
-	const store = readOverlay2Store(await dataRootOf(o.dataRoot));
+	const store = await readStore(await dataRootOf(o.dataRoot));
 	const located = await locateDocker(store, o.ref);
 	const report = await buildReport(located, {withChanges: false});
 	if (ctx.mode === 'json') writeJson(ctx, {...report, target: located.title});

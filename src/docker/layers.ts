@@ -12,7 +12,8 @@ const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
 export async function locateDocker(store: Overlay2Store, ref: string): Promise<Located & {title: string}> {
 	const target = findTarget(store, ref);
 	if (!target) {
-		const live = await dockerInspect(ref);
+		// Only Docker's daemon can be asked; a containers/storage root is read from disk alone.
+		const live = path.basename(store.home) === 'overlay2' ? await dockerInspect(ref) : undefined;
 		if (live?.Data?.['UpperDir'] && live.Data['LowerDir']) return fromGraphDriver(ref, live.Data);
 		throw new OvlError('OVL_DOCKER_NOT_FOUND', `no container or image "${ref}" under ${store.dataRoot}`, 'ovl docker ls lists what is on disk; give --data-root if Docker keeps its data elsewhere', {exitCode: 2});
 	}
