@@ -122,19 +122,30 @@ suite('a real Docker engine', () => {
 		const dockerOps = new Map(docker.map(([op, path]) => [path, op]));
 		const deletedDirs = ovl.filter((c) => c.op === 'D' && c.type === 'dir').map((c) => c.path);
 		const problems: string[] = [];
+		const table: string[] = [];
 		for (const [op, path] of docker) {
 			const mine = ovlOps.get(path);
-			if (mine === op) continue;
+			if (mine === op) {
+				table.push(`| ${path} | ${op} | ${op} | same |`);
+				continue;
+			}
 			// docker marks every parent of a change C; ovl reports a directory only when it changed itself.
-			if (op === 'C' && mine === undefined && ovl.some((c) => c.path.startsWith(`${path}/`))) continue;
+			if (op === 'C' && mine === undefined && ovl.some((c) => c.path.startsWith(`${path}/`))) {
+				table.push(`| ${path} | C | - | docker's convention: a parent of a change |`);
+				continue;
+			}
 			problems.push(`docker ${op} ${path}, ovl ${mine ?? 'nothing'}`);
 		}
 		for (const c of ovl) {
 			if (dockerOps.has(c.path)) continue;
 			// docker lists a deleted directory once; ovl --json also lists what was inside it.
-			if (c.op === 'D' && deletedDirs.some((d) => c.path.startsWith(`${d}/`))) continue;
+			if (c.op === 'D' && deletedDirs.some((d) => c.path.startsWith(`${d}/`))) {
+				table.push(`| ${c.path} | - | D | inside a deleted dir: docker lists the dir only |`);
+				continue;
+			}
 			problems.push(`ovl ${c.op} ${c.path}, docker nothing`);
 		}
+		console.log(`docker diff vs ovl diff (${name}):\n| path | docker | ovl | |\n|---|---|---|---|\n${table.join('\n')}`);
 		return problems;
 	}
 

@@ -74,6 +74,7 @@ suite('a real Podman (containers/storage)', () => {
 				if (podmanDeleted.some((d) => c.path.startsWith(`${d}/`))) continue;
 				problems.push(`ovl ${c.op} ${c.path}, podman nothing`);
 			}
+			console.log(`podman container diff vs ovl diff:\n${theirs.map(([op, path]) => `| ${path} | ${op} | ${ourOps.get(path) ?? '-'} |`).join('\n')}\n${ours.filter((c) => !theirOps.has(c.path)).map((c) => `| ${c.path} | - | ${c.op} |`).join('\n')}`);
 			expect(problems).toEqual([]);
 			expect(podmanMistakes).toEqual(['opaque dir /d/sub: podman D, ovl C']);
 			expect(ourOps.get('/etc/added')).toBe('D');
