@@ -17,12 +17,12 @@ export function Header({report, width}: {readonly report: Report; readonly width
 		<Box flexDirection="column" width={width}>
 			<Text wrap="truncate-end">
 				<Text bold>{m.mountPoint ?? 'offline layers'}</Text>
-				<Text dimColor>  xattrs {m.xattrNamespace}.overlay.*  {options.length > 0 ? options.join(',') : 'default options'}</Text>
+				<Text dimColor>{'  xattrs '}{m.xattrNamespace}{'.overlay.*  '}{options.length > 0 ? options.join(',') : 'default options'}</Text>
 			</Text>
 			{m.layers.slice(0, maxLayers).map((l) => (
 				<Text key={`${l.role}${l.layer}`} wrap="truncate-end">
 					<Text color={l.role === 'upper' ? 'green' : 'cyan'}>{l.role === 'upper' ? ' upper   ' : l.role === 'data-only' ? ` data ${String(l.layer).padEnd(3)}` : ` lower ${String(l.layer).padEnd(2)}`}</Text> {l.path}
-					{l.label ? <Text dimColor>  {l.label}</Text> : null}
+					{l.label ? <Text dimColor>{'  '}{l.label}</Text> : null}
 				</Text>
 			))}
 			{m.layers.length > maxLayers ? <Text dimColor> … {m.layers.length - maxLayers} more layers (bottom: {m.layers.at(-1)?.path})</Text> : null}
