@@ -18,12 +18,14 @@ export function inspectBench({root, ovl, runs}) {
 		for (let d = 0; d < 200; d++) {
 			const dir = path.join(lower, `d${String(d).padStart(3, '0')}`);
 			fs.mkdirSync(dir, {recursive: true});
-			for (let f = 0; f < 500; f++) fs.writeFileSync(path.join(dir, `f${String(f).padStart(3, '0')}`), `file ${d}/${f}\n`);
+			for (let f = 0; f < 500; f++)
+				fs.writeFileSync(path.join(dir, `f${String(f).padStart(3, '0')}`), `file ${d}/${f}\n`);
 		}
 		for (const p of [upper, work, merged]) fs.mkdirSync(p, {recursive: true});
 		mount();
 		try {
-			const m = (d, f) => path.join(merged, `d${String(d).padStart(3, '0')}`, f === undefined ? '' : `f${String(f).padStart(3, '0')}`);
+			const m = (d, f) =>
+				path.join(merged, `d${String(d).padStart(3, '0')}`, f === undefined ? '' : `f${String(f).padStart(3, '0')}`);
 			for (let d = 0; d < 50; d++) for (let f = 0; f < 100; f++) fs.appendFileSync(m(d, f), 'more\n');
 			for (let d = 50; d < 100; d++) for (let f = 0; f < 100; f++) fs.unlinkSync(m(d, f));
 			for (let d = 100; d < 150; d++) for (let f = 0; f < 100; f++) fs.chmodSync(m(d, f), 0o600);
@@ -37,10 +39,19 @@ export function inspectBench({root, ovl, runs}) {
 			umount();
 		}
 		fs.writeFileSync(ready, '');
-		console.log(`  fixture built in ${((Date.now() - t) / 1000).toFixed(1)} s: 100,000 lower files in 200 dirs; 5,000 appends, unlinks, chmods and new files, 20 dir renames, 20 rm -rf + mkdir`);
+		console.log(
+			`  fixture built in ${((Date.now() - t) / 1000).toFixed(1)} s: 100,000 lower files in 200 dirs; 5,000 appends, unlinks, chmods and new files, 20 dir renames, 20 rm -rf + mkdir`,
+		);
 	}
 	function mount() {
-		execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=on,metacopy=on,index=off`, merged]);
+		execFileSync('mount', [
+			'-t',
+			'overlay',
+			'overlay',
+			'-o',
+			`lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=on,metacopy=on,index=off`,
+			merged,
+		]);
 	}
 	function umount() {
 		execFileSync('umount', [merged]);
@@ -65,7 +76,9 @@ export function inspectBench({root, ovl, runs}) {
 		const floor = find + getfattr;
 		console.log(`inspect, median of ${runs} warm runs`);
 		console.log(`  floor: find ${find.toFixed(0)} ms + getfattr -R ${getfattr.toFixed(0)} ms = ${floor.toFixed(0)} ms`);
-		console.log(`  ovl inspect --json  ${inspect.toFixed(0)} ms   ${(inspect / floor).toFixed(2)}× floor   (target ≤ 2× and ≤ 500 ms)`);
+		console.log(
+			`  ovl inspect --json  ${inspect.toFixed(0)} ms   ${(inspect / floor).toFixed(2)}× floor   (target ≤ 2× and ≤ 500 ms)`,
+		);
 		console.log(`  ovl diff --json     ${diff.toFixed(0)} ms   ${(diff / floor).toFixed(2)}× floor`);
 	} finally {
 		umount();

@@ -29,7 +29,9 @@ const rows = [
 ];
 console.log(`start-up, median of ${runs} runs (node ${process.version})`);
 console.log(`  node -e 0            ${floor.toFixed(1)} ms`);
-for (const [name, ms] of rows) console.log(`  ${name.padEnd(20)} ${ms.toFixed(1)} ms   ${(ms / floor).toFixed(2)}× node`);
+for (const [name, ms] of rows)
+	console.log(`  ${name.padEnd(20)} ${ms.toFixed(1)} ms   ${(ms / floor).toFixed(2)}× node`);
 
-if (process.geteuid?.() === 0) inspectBench({root: path.join(root, '.bench'), ovl, runs: Number(process.env.OVL_BENCH_INSPECT_RUNS ?? 5)});
+if (process.geteuid?.() === 0)
+	inspectBench({root: path.join(root, '.bench'), ovl, runs: Number(process.env.OVL_BENCH_INSPECT_RUNS ?? 5)});
 else console.log('inspect bench skipped: it mounts, so it needs root');

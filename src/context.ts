@@ -18,7 +18,11 @@ export type Context = {
 };
 
 /** Decided once, before anything heavy loads: --json → json; a real terminal → human; else plain. */
-export function decideMode(flags: {json: boolean; plain?: boolean}, env: NodeJS.ProcessEnv, isTTY: boolean): OutputMode {
+export function decideMode(
+	flags: {json: boolean; plain?: boolean},
+	env: NodeJS.ProcessEnv,
+	isTTY: boolean,
+): OutputMode {
 	if (flags.json) return 'json';
 	if (flags.plain || !isTTY || env['CI'] || env['TERM'] === 'dumb') return 'plain';
 	return 'human';
@@ -90,5 +94,7 @@ export function writeJson(ctx: Context, value: unknown): void {
 // eslint-disable-next-line no-control-regex
 const plainUnsafe = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
 const rawByte = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/g;
-const hex = (c: string): string => `\\x${(c.charCodeAt(0) >= 0xdc80 && c.charCodeAt(0) <= 0xdcff ? c.charCodeAt(0) - 0xdc00 : c.charCodeAt(0)).toString(16).padStart(2, '0')}`;
-export const safeText = (s: string, mode: OutputMode): string => (mode === 'json' ? s : mode === 'plain' ? s.replace(plainUnsafe, hex) : s.replace(rawByte, hex));
+const hex = (c: string): string =>
+	`\\x${(c.charCodeAt(0) >= 0xdc80 && c.charCodeAt(0) <= 0xdcff ? c.charCodeAt(0) - 0xdc00 : c.charCodeAt(0)).toString(16).padStart(2, '0')}`;
+export const safeText = (s: string, mode: OutputMode): string =>
+	mode === 'json' ? s : mode === 'plain' ? s.replace(plainUnsafe, hex) : s.replace(rawByte, hex);

@@ -17,7 +17,9 @@ if (args.length === 1 && args[0] === '--version') {
 } else {
 	const {runCli} = await import('./cli.js');
 	process.exitCode = await runCli(args).catch((error: unknown) => {
-		process.stderr.write(`ovl: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\nThis is a bug in ovl; please report it with the command you ran.\n`);
+		process.stderr.write(
+			`ovl: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\nThis is a bug in ovl; please report it with the command you ran.\n`,
+		);
 		return exitCodes.failure;
 	});
 }

@@ -25,36 +25,74 @@ export type ExportOptions = LayerArgs & {
 /** `ovl export`: an overlay's upper as an OCI/Docker layer tarball. */
 export async function exportCommand(o: ExportOptions, ctx: Context): Promise<number> {
 	const toStdout = o.output === '-';
-	if (toStdout && o.stdout.isTTY) throw new UsageError('refusing to write a tar archive to a terminal', 'give -o FILE, or pipe it: ovl export … -o - | tar -tv');
-	if (toStdout && ctx.mode === 'json') throw new UsageError('--json and -o - would both write to stdout', 'give -o FILE with --json');
+	if (toStdout && o.stdout.isTTY)
+		throw new UsageError(
+			'refusing to write a tar archive to a terminal',
+			'give -o FILE, or pipe it: ovl export … -o - | tar -tv',
+		);
+	if (toStdout && ctx.mode === 'json')
+		throw new UsageError('--json and -o - would both write to stdout', 'give -o FILE with --json');
 	const located = await locate(o);
 	const {upper} = located;
-	if (upper === undefined) throw new OvlError('OVL_NO_UPPER', 'this overlay has no upper layer (read-only): there are no changes to export', 'ovl ls shows its lower layers', {exitCode: exitCodes.usage});
+	if (upper === undefined)
+		throw new OvlError(
+			'OVL_NO_UPPER',
+			'this overlay has no upper layer (read-only): there are no changes to export',
+			'ovl ls shows its lower layers',
+			{exitCode: exitCodes.usage},
+		);
 	const gzip = o.gzip || (!toStdout && o.output.endsWith('.gz'));
 	const target = toStdout ? undefined : path.resolve(ctx.cwd, o.output);
-	if (target) await refuseInsideOverlay(target, [upper, ...located.lowers.map((l) => l.path), ...[located.work, o.merged].filter((p): p is string => p !== undefined)]);
+	if (target)
+		await refuseInsideOverlay(target, [
+			upper,
+			...located.lowers.map((l) => l.path),
+			...[located.work, o.merged].filter((p): p is string => p !== undefined),
+		]);
 	const plan = planExport({...located, upper});
 
-	const result = target ? await writeFileAtomically(target, (out) => writeTo(plan.items, out, gzip)) : await writeTo(plan.items, o.stdout, gzip, false);
+	const result = target
+		? await writeFileAtomically(target, (out) => writeTo(plan.items, out, gzip))
+		: await writeTo(plan.items, o.stdout, gzip, false);
 	markComplete();
-	const summary = {schema: 'ovl.export/v1', upper, lowers: located.lowers.map((l) => l.path), output: target ?? '-', gzip, ...plan.counts, hardlinks: result.hardlinks, tarBytes: result.bytes, skipped: plan.skipped};
+	const summary = {
+		schema: 'ovl.export/v1',
+		upper,
+		lowers: located.lowers.map((l) => l.path),
+		output: target ?? '-',
+		gzip,
+		...plan.counts,
+		hardlinks: result.hardlinks,
+		tarBytes: result.bytes,
+		skipped: plan.skipped,
+	};
 	if (ctx.mode === 'json') {
 		writeJson(ctx, summary);
 		return exitCodes.ok;
 	}
 	const say = toStdout ? ctx.err : ctx.out;
 	const c = plan.counts;
-	say(`exported ${printablePath(upper)} → ${target ? printablePath(target) : 'stdout'}${gzip ? ' (gzip)' : ''}: ${c.entries} entries, ${c.whiteouts} whiteout(s), ${c.opaques} opaque dir(s), ${result.hardlinks} hard link(s); ${result.bytes} tar bytes\n`);
+	say(
+		`exported ${printablePath(upper)} → ${target ? printablePath(target) : 'stdout'}${gzip ? ' (gzip)' : ''}: ${c.entries} entries, ${c.whiteouts} whiteout(s), ${c.opaques} opaque dir(s), ${result.hardlinks} hard link(s); ${result.bytes} tar bytes\n`,
+	);
 	if (c.renamedDirs > 0) say(`  ${c.renamedDirs} renamed dir(s) written out whole (a layer cannot say "renamed")\n`);
 	if (c.metacopies > 0) say(`  ${c.metacopies} metacopy file(s) with their data from the lower that holds it\n`);
 	for (const s of plan.skipped) ctx.err(`${ctx.style.yellow('!')} skipped ${printablePath(s.path)}: ${s.why}\n`);
 	return exitCodes.ok;
 }
 
-async function writeTo(items: Parameters<typeof writeExport>[0], out: Writable, gzip: boolean, end = true): Promise<{bytes: number; hardlinks: number}> {
+async function writeTo(
+	items: Parameters<typeof writeExport>[0],
+	out: Writable,
+	gzip: boolean,
+	end = true,
+): Promise<{bytes: number; hardlinks: number}> {
 	if (!gzip) {
 		const r = await writeExport(items, out);
-		if (end) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+		if (end)
+			await new Promise<void>((resolve, reject) =>
+				out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+			);
 		return r;
 	}
 	// gzip's header carries no name and mtime 0 here: the same upper gives the same bytes.
@@ -103,11 +141,20 @@ async function writeFileAtomically<T>(target: string, write: (out: Writable) => 
 /** The archive must not land in the tree it is made of (it would read itself, or write a lower). */
 async function refuseInsideOverlay(target: string, roots: readonly string[]): Promise<void> {
 	const dir = await realpathExact(path.dirname(target)).catch(() => {
-		throw new OvlError('OVL_PATH_MISSING', `${printablePath(path.dirname(target))} does not exist`, 'create the directory first, or choose another output', {exitCode: exitCodes.usage});
+		throw new OvlError(
+			'OVL_PATH_MISSING',
+			`${printablePath(path.dirname(target))} does not exist`,
+			'create the directory first, or choose another output',
+			{exitCode: exitCodes.usage},
+		);
 	});
 	for (const r of roots) {
 		const real = await realpathExact(r).catch(() => r);
 		if (dir === real || dir.startsWith(`${real}/`))
-			throw new UsageError(`${printablePath(target)} is inside ${printablePath(r)}, the overlay being exported`, 'write the archive somewhere outside the overlay and its layers', 'OVL_EXPORT_INSIDE');
+			throw new UsageError(
+				`${printablePath(target)} is inside ${printablePath(r)}, the overlay being exported`,
+				'write the archive somewhere outside the overlay and its layers',
+				'OVL_EXPORT_INSIDE',
+			);
 	}
 }

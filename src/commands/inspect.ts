@@ -22,11 +22,20 @@ export type LayerArgs = {
 
 export async function locate(o: LayerArgs): Promise<Located> {
 	if (o.upper !== undefined || o.lowers.length > 0) {
-		if (o.merged !== undefined) throw new UsageError('give either a mount point or --upper/--lower, not both', 'ovl inspect MERGED, or ovl inspect --upper U --lower L1 --lower L2');
-		if (o.upper === undefined || o.lowers.length === 0) throw new UsageError('offline inspection needs --upper and at least one --lower (bottom → top)', 'e.g. ovl inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2');
+		if (o.merged !== undefined)
+			throw new UsageError(
+				'give either a mount point or --upper/--lower, not both',
+				'ovl inspect MERGED, or ovl inspect --upper U --lower L1 --lower L2',
+			);
+		if (o.upper === undefined || o.lowers.length === 0)
+			throw new UsageError(
+				'offline inspection needs --upper and at least one --lower (bottom → top)',
+				'e.g. ovl inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2',
+			);
 		return locateOffline(o.upper, o.lowers, o.work, o.userxattr);
 	}
-	if (o.merged === undefined) throw new UsageError('name an overlay mount point, or give --upper and --lower', 'ovl ls lists the overlay mounts');
+	if (o.merged === undefined)
+		throw new UsageError('name an overlay mount point, or give --upper and --lower', 'ovl ls lists the overlay mounts');
 	return locateMount(o.merged, o.root);
 }
 
@@ -37,10 +46,14 @@ function parseKinds(list: readonly string[]): EntryKind[] {
 	return kinds as EntryKind[];
 }
 
-const strictExit = (report: Report, strict: boolean): number => (strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok);
+const strictExit = (report: Report, strict: boolean): number =>
+	strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok;
 
 /** `ovl inspect`: classify every upper entry and explain it. */
-export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; strict: boolean}, ctx: Context): Promise<number> {
+export async function inspectCommand(
+	o: LayerArgs & {kinds: readonly string[]; strict: boolean},
+	ctx: Context,
+): Promise<number> {
 	const kinds = parseKinds(o.kinds);
 	const located = await locate(o);
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
@@ -52,7 +65,11 @@ export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; s
 	else if (ctx.interactive) {
 		const {runExplorer} = await import('../ui/render.js');
 		const layers = located.facts.layers;
-		await runExplorer(report, () => lowerListing(located.lowers, full.entries, located.facts.xattrNamespace), (node) => layerDetails(layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin));
+		await runExplorer(
+			report,
+			() => lowerListing(located.lowers, full.entries, located.facts.xattrNamespace),
+			(node) => layerDetails(layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin),
+		);
 		return strictExit(report, o.strict);
 	} else ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
 	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
@@ -60,12 +77,26 @@ export async function inspectCommand(o: LayerArgs & {kinds: readonly string[]; s
 }
 
 /** `ovl diff`: Added / Changed / Deleted / Renamed between the lowers and the merged view. */
-export async function diffCommand(o: LayerArgs & {all: boolean; strict: boolean; content: boolean}, ctx: Context): Promise<number> {
+export async function diffCommand(
+	o: LayerArgs & {all: boolean; strict: boolean; content: boolean},
+	ctx: Context,
+): Promise<number> {
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
-	const report = await buildReport(await locate(o), {withChanges: true, content: o.content, onProgress: progress.onProgress});
+	const report = await buildReport(await locate(o), {
+		withChanges: true,
+		content: o.content,
+		onProgress: progress.onProgress,
+	});
 	progress.done();
 	const set = report.changes ?? {changes: [], renames: []};
-	if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.diff/v1', mount: report.mount, changes: set.changes, renames: set.renames, findings: report.findings});
+	if (ctx.mode === 'json')
+		writeJson(ctx, {
+			schema: 'ovl.diff/v1',
+			mount: report.mount,
+			changes: set.changes,
+			renames: set.renames,
+			findings: report.findings,
+		});
 	else ctx.out(plainChanges(set, o.all));
 	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
 	return strictExit(report, o.strict);

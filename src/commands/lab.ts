@@ -13,14 +13,27 @@ import {labMarkdown, labText} from '../lab/report-text.js';
 import {runExperiment} from '../lab/runner.js';
 
 export function labList(ctx: Context): void {
-	const rows = Object.entries(builtins).map(([name, text]) => ({name, description: parseExperiment(text, name).description}));
+	const rows = Object.entries(builtins).map(([name, text]) => ({
+		name,
+		description: parseExperiment(text, name).description,
+	}));
 	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.lab-list/v1', experiments: rows});
-	for (const r of rows) ctx.out(ctx.mode === 'plain' ? `${r.name}\t${r.description}\n` : `${ctx.style.bold(r.name.padEnd(14))} ${r.description}\n`);
+	for (const r of rows)
+		ctx.out(
+			ctx.mode === 'plain'
+				? `${r.name}\t${r.description}\n`
+				: `${ctx.style.bold(r.name.padEnd(14))} ${r.description}\n`,
+		);
 }
 
 export function labShow(name: string, ctx: Context): void {
 	const text = builtins[name];
-	if (text === undefined) throw new UsageError(`no built-in experiment "${name}"`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	if (text === undefined)
+		throw new UsageError(
+			`no built-in experiment "${name}"`,
+			`built-ins: ${Object.keys(builtins).join(', ')}`,
+			'OVL_LAB_UNKNOWN',
+		);
 	ctx.out(text);
 }
 
@@ -28,19 +41,38 @@ async function load(target: string, cwd: string): Promise<Experiment> {
 	const text = builtins[target];
 	if (text !== undefined) return parseExperiment(text, target);
 	const file = path.resolve(cwd, target);
-	if (!existsSync(fsPath(file))) throw new UsageError(`"${printablePath(target)}" is neither a built-in experiment nor a file`, `built-ins: ${Object.keys(builtins).join(', ')}`, 'OVL_LAB_UNKNOWN');
+	if (!existsSync(fsPath(file)))
+		throw new UsageError(
+			`"${printablePath(target)}" is neither a built-in experiment nor a file`,
+			`built-ins: ${Object.keys(builtins).join(', ')}`,
+			'OVL_LAB_UNKNOWN',
+		);
 	return parseExperiment(readUserFile(file, 4 << 20, 'experiment file').toString('utf8'), file);
 }
 
 async function checkWritableTarget(file: string): Promise<void> {
 	const dir = path.dirname(file);
 	const st = await stat(fsPath(dir)).catch(() => undefined);
-	if (!st?.isDirectory()) throw new UsageError(`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not a directory`, 'give --markdown a path in an existing directory', 'OVL_OUTPUT_UNWRITABLE');
+	if (!st?.isDirectory())
+		throw new UsageError(
+			`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not a directory`,
+			'give --markdown a path in an existing directory',
+			'OVL_OUTPUT_UNWRITABLE',
+		);
 	await access(fsPath(dir), constants.W_OK).catch(() => {
-		throw new UsageError(`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not writable`, 'give --markdown a path in a writable directory', 'OVL_OUTPUT_UNWRITABLE');
+		throw new UsageError(
+			`cannot write the report to ${printablePath(file)}: ${printablePath(dir)} is not writable`,
+			'give --markdown a path in a writable directory',
+			'OVL_OUTPUT_UNWRITABLE',
+		);
 	});
 	const target = await stat(fsPath(file)).catch(() => undefined);
-	if (target && !target.isFile()) throw new UsageError(`cannot write the report to ${printablePath(file)}: it exists and is not a regular file`, 'choose another file name', 'OVL_OUTPUT_UNWRITABLE');
+	if (target && !target.isFile())
+		throw new UsageError(
+			`cannot write the report to ${printablePath(file)}: it exists and is not a regular file`,
+			'choose another file name',
+			'OVL_OUTPUT_UNWRITABLE',
+		);
 }
 
 export type LabRunOptions = {target: string; keep: boolean; markdown: string | undefined; inUserns: boolean};
@@ -51,8 +83,14 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 	// Find out now, not after the experiment ran, that the report cannot be written.
 	if (o.markdown !== undefined) await checkWritableTarget(path.resolve(ctx.cwd, o.markdown));
 	if (process.geteuid?.() !== 0 && !o.inUserns) {
-		ctx.err('ovl lab: not root; running the experiment in a user namespace (unshare --user --map-root-user --mount) with userxattr\n');
-		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', process.execPath, process.argv[1] ?? 'ovl', ...argv, '--in-userns'], {stdio: 'inherit', reject: false});
+		ctx.err(
+			'ovl lab: not root; running the experiment in a user namespace (unshare --user --map-root-user --mount) with userxattr\n',
+		);
+		const r = await execa(
+			'unshare',
+			['--user', '--map-root-user', '--mount', process.execPath, process.argv[1] ?? 'ovl', ...argv, '--in-userns'],
+			{stdio: 'inherit', reject: false},
+		);
 		return r.exitCode ?? exitCodes.failure;
 	}
 	const live = ctx.mode === 'human' ? await import('../ui/lab-live.js') : undefined;

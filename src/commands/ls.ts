@@ -30,8 +30,12 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 		mountId: o.entry.mountId,
 		readOnly: o.readOnly,
 		lowers: fromRecord ? rec.lowers : [...o.layers.lowers].reverse(),
-		...((fromRecord ? rec.upper : o.layers.upper) === undefined ? {} : {upper: (fromRecord ? rec.upper : o.layers.upper) as string}),
-		...((fromRecord ? rec.work : o.layers.work) === undefined ? {} : {work: (fromRecord ? rec.work : o.layers.work) as string}),
+		...((fromRecord ? rec.upper : o.layers.upper) === undefined
+			? {}
+			: {upper: (fromRecord ? rec.upper : o.layers.upper) as string}),
+		...((fromRecord ? rec.work : o.layers.work) === undefined
+			? {}
+			: {work: (fromRecord ? rec.work : o.layers.work) as string}),
 		recordedLowerdir: recorded,
 		options: o.options.map(renderOption),
 		xattrNamespace: o.xattrNamespace,
@@ -46,7 +50,10 @@ export async function lsCommand(ctx: Context): Promise<void> {
 	const mounts = overlayMounts(entries).map((o) => listMount(o, registry));
 	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.ls/v1', mounts});
 	if (ctx.mode === 'plain') {
-		for (const m of mounts) ctx.out(`${[m.mountPoint, m.lowers.length, m.upper ?? '-', m.readOnly ? 'ro' : 'rw', m.options.join(',') || '-', m.mountedBy].join('\t')}\n`);
+		for (const m of mounts)
+			ctx.out(
+				`${[m.mountPoint, m.lowers.length, m.upper ?? '-', m.readOnly ? 'ro' : 'rw', m.options.join(',') || '-', m.mountedBy].join('\t')}\n`,
+			);
 		return;
 	}
 	const s = ctx.style;
@@ -55,10 +62,13 @@ export async function lsCommand(ctx: Context): Promise<void> {
 		return;
 	}
 	for (const m of mounts) {
-		ctx.out(`${s.bold(m.mountPoint)}  ${m.readOnly ? s.yellow('ro') : 'rw'}  ${m.lowers.length} lower${m.lowers.length === 1 ? '' : 's'}${m.mountedBy === 'ovl' ? s.dim(` (ovl, ${m.strategy ?? ''}, ${m.mountedAt ?? ''})`) : ''}\n`);
+		ctx.out(
+			`${s.bold(m.mountPoint)}  ${m.readOnly ? s.yellow('ro') : 'rw'}  ${m.lowers.length} lower${m.lowers.length === 1 ? '' : 's'}${m.mountedBy === 'ovl' ? s.dim(` (ovl, ${m.strategy ?? ''}, ${m.mountedAt ?? ''})`) : ''}\n`,
+		);
 		if (m.upper !== undefined) ctx.out(`  upper ${m.upper}\n`);
 		const shown = [...m.lowers].reverse();
-		for (const [i, l] of shown.slice(0, 8).entries()) ctx.out(`  lower ${m.lowers.length - i} ${l.path}${l.dataOnly ? ' (data-only)' : ''}\n`);
+		for (const [i, l] of shown.slice(0, 8).entries())
+			ctx.out(`  lower ${m.lowers.length - i} ${l.path}${l.dataOnly ? ' (data-only)' : ''}\n`);
 		if (shown.length > 8) ctx.out(s.dim(`  … and ${shown.length - 8} more (--json lists all)\n`));
 		if (m.options.length > 0) ctx.out(`  options ${m.options.join(',')}\n`);
 	}

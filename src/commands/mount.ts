@@ -33,7 +33,15 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 	}
 	const outcome = await mountStack(stack, {dryRun: false, force: o.force, onCommitted: markComplete});
 	if (ctx.mode === 'json') {
-		writeJson(ctx, {schema: 'ovl.mount/v1', source, mounted: true, plan: outcome.plan, record: outcome.record, findings: outcome.findings, kernelLines: outcome.kernelLines});
+		writeJson(ctx, {
+			schema: 'ovl.mount/v1',
+			source,
+			mounted: true,
+			plan: outcome.plan,
+			record: outcome.record,
+			findings: outcome.findings,
+			kernelLines: outcome.kernelLines,
+		});
 		return 0;
 	}
 	if (ctx.mode === 'human') {
@@ -45,6 +53,8 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		ctx.err(formatFindings(outcome.findings, ctx.style));
 	}
 	const p = outcome.plan;
-	ctx.out(`${ctx.style.green('✓')} mounted overlay on ${stack.merged} (${stack.lowers.length} lower layer${stack.lowers.length === 1 ? '' : 's'}${stack.upper === undefined ? ', read-only' : ''}; ${p.strategy}, ${p.optionBytes}/${p.budget} bytes; verified against mountinfo)\n`);
+	ctx.out(
+		`${ctx.style.green('✓')} mounted overlay on ${stack.merged} (${stack.lowers.length} lower layer${stack.lowers.length === 1 ? '' : 's'}${stack.upper === undefined ? ', read-only' : ''}; ${p.strategy}, ${p.optionBytes}/${p.budget} bytes; verified against mountinfo)\n`,
+	);
 	return 0;
 }

@@ -37,8 +37,16 @@ type Imported = {file: string; layer: string; entries?: number; whiteouts?: numb
 /** `ovl prepare`: directories plus ovl.yaml, idempotent, nothing written outside <dir>, nothing through a link. */
 export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<void> {
 	if (o.layerTars.length > 0 && o.lowers.length > 0)
-		throw new UsageError('give lowers either as --lower names or as --layer-tar files', 'with --layer-tar the lowers are named layer1, layer2, … bottom → top');
-	const lowers = o.layerTars.length > 0 ? o.layerTars.map((_, i) => `layer${i + 1}`) : o.lowers.length > 0 ? o.lowers : ['lower1', 'lower2'];
+		throw new UsageError(
+			'give lowers either as --lower names or as --layer-tar files',
+			'with --layer-tar the lowers are named layer1, layer2, … bottom → top',
+		);
+	const lowers =
+		o.layerTars.length > 0
+			? o.layerTars.map((_, i) => `layer${i + 1}`)
+			: o.lowers.length > 0
+				? o.lowers
+				: ['lower1', 'lower2'];
 	const seed: Record<string, Record<string, string>> = {};
 	if (o.seedFile !== undefined) {
 		const file = path.resolve(ctx.cwd, o.seedFile);
@@ -49,7 +57,9 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		seed[layer] = {...seed[layer], [file]: text};
 	}
 	const requested = path.resolve(ctx.cwd, o.dir);
-	const names = [...lowers, o.upper, o.work, o.merged, ...Object.values(seed).flatMap((f) => Object.keys(f))].filter((n): n is string => n !== undefined);
+	const names = [...lowers, o.upper, o.work, o.merged, ...Object.values(seed).flatMap((f) => Object.keys(f))].filter(
+		(n): n is string => n !== undefined,
+	);
 	const odd = names.find(hasRawBytes);
 	if (odd !== undefined)
 		throw new UsageError(
@@ -57,13 +67,21 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 			'use UTF-8 names in a stack; ovl mount --lower/--upper takes any bytes',
 			'OVL_PATH_NOT_UTF8',
 		);
-	const layout = planLayout(requested, {lowers, upper: o.upper, work: o.work, merged: o.merged, options: o.options.map(parseOptionArg), seed});
+	const layout = planLayout(requested, {
+		lowers,
+		upper: o.upper,
+		work: o.work,
+		merged: o.merged,
+		options: o.options.map(parseOptionArg),
+		seed,
+	});
 	const text = renderStackFile(layout);
 	const tars = o.layerTars.length > 0 ? await import('../docker/layer-tar.js') : undefined;
 	const importer = o.layerTars.length > 0 ? await import('../docker/layer-import.js') : undefined;
 	// Check every tarball before anything is written: a hostile third layer must not leave two behind.
 	const checks: TarCheck[] = [];
-	for (const file of o.layerTars) checks.push(await (tars as typeof import('../docker/layer-tar.js')).checkLayerTar(path.resolve(ctx.cwd, file)));
+	for (const file of o.layerTars)
+		checks.push(await (tars as typeof import('../docker/layer-tar.js')).checkLayerTar(path.resolve(ctx.cwd, file)));
 
 	// Registered before the first write: a signal at any point removes what this run made.
 	let creation: Creation | undefined;
@@ -93,7 +111,8 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 			);
 		}
 		const changing = creation.changedSeedLayers(layout.seed);
-		if (changing.length > 0) await refuseIfMounted(decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})), changing);
+		if (changing.length > 0)
+			await refuseIfMounted(decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})), changing);
 		for (const name of [...layout.lowers.map((l) => l.path), layout.upper, layout.work, layout.merged]) {
 			if (name !== undefined) creation.ensureDir(name);
 		}
@@ -108,12 +127,16 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		for (const [i, file] of o.layerTars.entries()) {
 			const layer = lowers[i] as string;
 			const check = checks[i] as TarCheck;
-			const outcome = await (importer as typeof import('../docker/layer-import.js')).importLayerTar(path.resolve(ctx.cwd, file), check, {
-				root,
-				layer,
-				ns,
-				creation,
-			});
+			const outcome = await (importer as typeof import('../docker/layer-import.js')).importLayerTar(
+				path.resolve(ctx.cwd, file),
+				check,
+				{
+					root,
+					layer,
+					ns,
+					creation,
+				},
+			);
 			imported.push({file, layer, ...outcome});
 		}
 		if (existing !== text) creation.writeFile(stackFileName, text);
@@ -133,10 +156,14 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		ctx.out(`${s.bold(`prepared ${printablePath(requested)}`)}\n`);
 		ctx.out(`  lowers (bottom → top): ${layout.lowers.map((l) => l.path).join(', ')}\n`);
 		if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
-		ctx.out(`  mount point: ${layout.merged}\n  stack file: ${printablePath(result.stackFile)}${existing === text ? ' (unchanged)' : ''}\n`);
+		ctx.out(
+			`  mount point: ${layout.merged}\n  stack file: ${printablePath(result.stackFile)}${existing === text ? ' (unchanged)' : ''}\n`,
+		);
 		ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
 		for (const t of imported)
-			ctx.out(`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`);
+			ctx.out(
+				`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`,
+			);
 		ctx.out(`next: ovl mount ${printablePath(o.dir)}\n`);
 	} catch (error) {
 		creation.undo();
@@ -168,8 +195,12 @@ function openPreparedRoot(requested: string): Dir {
 async function refuseIfMounted(root: string, lowers: readonly string[]): Promise<void> {
 	const host = await gatherHostFacts();
 	for (const o of host.overlays) {
-		const layers = [...o.layers.lowers.map((l) => l.path), o.layers.upper, o.layers.work].filter((p): p is string => p !== undefined);
-		const clash = layers.find((p) => lowers.some((l) => isSameOrInside(p, path.join(root, l)) || isSameOrInside(path.join(root, l), p)));
+		const layers = [...o.layers.lowers.map((l) => l.path), o.layers.upper, o.layers.work].filter(
+			(p): p is string => p !== undefined,
+		);
+		const clash = layers.find((p) =>
+			lowers.some((l) => isSameOrInside(p, path.join(root, l)) || isSameOrInside(path.join(root, l), p)),
+		);
 		if (clash !== undefined)
 			throw new OvlError(
 				'OVL_STACK_MOUNTED',

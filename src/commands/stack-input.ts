@@ -21,20 +21,36 @@ export type StackInput = {
 };
 
 /** A Stack with absolute paths, from flags (bottom→top or a kernel-style --lowerdir) or a stack file. */
-export type Confinement = {readonly dir: string; readonly fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>};
+export type Confinement = {
+	readonly dir: string;
+	readonly fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>;
+};
 
-export async function readStackInput(o: StackInput, cwd: string): Promise<{stack: Stack; source: string; confine?: Confinement}> {
+export async function readStackInput(
+	o: StackInput,
+	cwd: string,
+): Promise<{stack: Stack; source: string; confine?: Confinement}> {
 	const abs = (p: string): string => path.resolve(cwd, p);
 	const extra = o.options.map(parseOptionArg);
 	if (o.lowers.length > 0 || o.lowerdir !== undefined) {
-		if (o.lowers.length > 0 && o.lowerdir !== undefined) throw new UsageError('give lowers either with --lower (bottom → top) or with --lowerdir (top first), not both', 'pick one form');
-		if (o.stack !== undefined) throw new UsageError('--stack cannot be combined with layer flags', 'use either a stack file or flags');
+		if (o.lowers.length > 0 && o.lowerdir !== undefined)
+			throw new UsageError(
+				'give lowers either with --lower (bottom → top) or with --lowerdir (top first), not both',
+				'pick one form',
+			);
+		if (o.stack !== undefined)
+			throw new UsageError('--stack cannot be combined with layer flags', 'use either a stack file or flags');
 		const merged = o.merged ?? o.dir;
 		if (merged === undefined) throw new UsageError('name the mount point', 'e.g. ovl mount --lower a --lower b /mnt/x');
 		let lowers = o.lowers.map((p) => ({path: abs(p), dataOnly: false}));
 		if (o.lowerdir !== undefined) {
 			const parsed = parseLowerdir(o.lowerdir);
-			if (!parsed.ok) throw new UsageError(`--lowerdir: ${parsed.reason}`, 'write layers top first, separated by ":"; escape a literal colon as "\\:"', 'OVL_LOWERDIR_SYNTAX');
+			if (!parsed.ok)
+				throw new UsageError(
+					`--lowerdir: ${parsed.reason}`,
+					'write layers top first, separated by ":"; escape a literal colon as "\\:"',
+					'OVL_LOWERDIR_SYNTAX',
+				);
 			lowers = userLowerOrder(parsed.layers).map((l) => ({path: abs(l.path), dataOnly: l.dataOnly}));
 		}
 		const stack: Stack = {
@@ -51,7 +67,12 @@ export async function readStackInput(o: StackInput, cwd: string): Promise<{stack
 	try {
 		text = readUserFile(file, 1 << 20, 'stack file').toString('utf8');
 	} catch (error) {
-		if (error instanceof OvlError && error.code === 'OVL_FILE_MISSING') throw new UsageError(`no stack file at ${printablePath(file)}`, 'create one with `ovl prepare DIR`, or give layers with --lower/--upper/--work', 'OVL_STACK_FILE_MISSING');
+		if (error instanceof OvlError && error.code === 'OVL_FILE_MISSING')
+			throw new UsageError(
+				`no stack file at ${printablePath(file)}`,
+				'create one with `ovl prepare DIR`, or give layers with --lower/--upper/--work',
+				'OVL_STACK_FILE_MISSING',
+			);
 		throw error;
 	}
 	const parsed = resolveStackFile(parseStackFile(text, file), path.dirname(file));
@@ -62,7 +83,12 @@ export async function readStackInput(o: StackInput, cwd: string): Promise<{stack
 		merged: o.merged === undefined ? parsed.merged : abs(o.merged),
 		options: [...parsed.options, ...extra],
 	};
-	const fromFile = new Set<'lowers' | 'upper' | 'work' | 'merged'>(['lowers', ...(o.upper === undefined ? (['upper'] as const) : []), ...(o.work === undefined ? (['work'] as const) : []), ...(o.merged === undefined ? (['merged'] as const) : [])]);
+	const fromFile = new Set<'lowers' | 'upper' | 'work' | 'merged'>([
+		'lowers',
+		...(o.upper === undefined ? (['upper'] as const) : []),
+		...(o.work === undefined ? (['work'] as const) : []),
+		...(o.merged === undefined ? (['merged'] as const) : []),
+	]);
 	return {stack, source: file, confine: {dir: path.dirname(file), fromFile}};
 }
 
@@ -82,10 +108,19 @@ export async function canonicalPath(p: string): Promise<string> {
  `ovl.yaml` with `merged: /etc` and its own upper would serve /etc from a tree its author
  controls. Paths given as flags are the caller's own choice and are not confined.
  */
-export async function confineToStackDir(stack: Stack, stackDir: string, fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>): Promise<void> {
+export async function confineToStackDir(
+	stack: Stack,
+	stackDir: string,
+	fromFile: ReadonlySet<'lowers' | 'upper' | 'work' | 'merged'>,
+): Promise<void> {
 	const dir = await realpath(stackDir);
 	const check = (role: string, p: string | undefined): void => {
-		if (p !== undefined && !isSameOrInside(p, dir)) throw new UsageError(`the stack file names ${role} ${printablePath(p)}, outside ${printablePath(dir)}`, `a stack file may only name paths inside its own directory; give ${role} on the command line (--lower/--upper/--work, or the mount point argument) if you mean it`, 'OVL_PATH_ESCAPES');
+		if (p !== undefined && !isSameOrInside(p, dir))
+			throw new UsageError(
+				`the stack file names ${role} ${printablePath(p)}, outside ${printablePath(dir)}`,
+				`a stack file may only name paths inside its own directory; give ${role} on the command line (--lower/--upper/--work, or the mount point argument) if you mean it`,
+				'OVL_PATH_ESCAPES',
+			);
 	};
 	if (fromFile.has('lowers')) for (const [i, l] of stack.lowers.entries()) check(`lower ${i + 1}`, l.path);
 	if (fromFile.has('upper')) check('upper', stack.upper);
@@ -100,5 +135,11 @@ export async function canonicalStack(stack: Stack): Promise<Stack> {
 		stack.work === undefined ? undefined : canonicalPath(stack.work),
 		canonicalPath(stack.merged),
 	]);
-	return {lowers, ...(upper === undefined ? {} : {upper}), ...(work === undefined ? {} : {work}), merged, options: stack.options};
+	return {
+		lowers,
+		...(upper === undefined ? {} : {upper}),
+		...(work === undefined ? {} : {work}),
+		merged,
+		options: stack.options,
+	};
 }

@@ -81,7 +81,8 @@ export function printablePath(s: string): string {
 	for (let i = 0; i < s.length; i++) {
 		const u = s.charCodeAt(i);
 		const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
-		if (u >= 0xdc80 && u <= 0xdcff && !(prev >= 0xd800 && prev <= 0xdbff)) out += `\\x${(u - 0xdc00).toString(16).padStart(2, '0')}`;
+		if (u >= 0xdc80 && u <= 0xdcff && !(prev >= 0xd800 && prev <= 0xdbff))
+			out += `\\x${(u - 0xdc00).toString(16).padStart(2, '0')}`;
 		else if (u === 0x5c) out += '\\\\';
 		else if (u === 0x0a) out += '\\n';
 		else if (u === 0x09) out += '\\t';

@@ -10,7 +10,12 @@ export function resolveRedirect(entryPath: string, value: string): string {
 }
 
 /** What differs between an upper copy and its lower original, without reading file contents. */
-export function compareWithLower(upper: StatLite, lower: StatLite, upperX: readonly string[], lowerX: readonly string[] | undefined): Change[] {
+export function compareWithLower(
+	upper: StatLite,
+	lower: StatLite,
+	upperX: readonly string[],
+	lowerX: readonly string[] | undefined,
+): Change[] {
 	const out: Change[] = [];
 	if (upper.type !== lower.type) return ['type'];
 	// Without reading contents: a size change is a data change; an mtime change may be either
@@ -56,7 +61,11 @@ export function classifyEntry(raw: RawEntry): Entry {
 		size: s.size,
 		bytes: s.blocks * 512,
 		xattrs: x,
-		...(s.nlink > 1 && s.type !== 'dir' && !isWhiteoutStat(s) ? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}} : x['nlink'] !== undefined ? {hardlink: {nlink: s.nlink, indexed: true}} : {}),
+		...(s.nlink > 1 && s.type !== 'dir' && !isWhiteoutStat(s)
+			? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}}
+			: x['nlink'] !== undefined
+				? {hardlink: {nlink: s.nlink, indexed: true}}
+				: {}),
 	};
 	const done = (kind: EntryKind, extra: Partial<Entry> = {}): Entry => ({...base, kind, reasons, ...extra});
 	if ('origin' in x) reasons.push(`origin: ${describeOrigin(x['origin'] ?? '')}`);
@@ -90,7 +99,11 @@ export function classifyEntry(raw: RawEntry): Entry {
 		const hit = raw.dataHit;
 		reasons.push(hit ? `data in lower ${hit.layer}` : 'no lower holds the data');
 		return done('metacopy', {
-			metacopy: {...(m.digest ? {digest: m.digest} : {}), ...(hit ? {dataLayer: hit.layer, dataPath: hit.path, lowerSize: hit.stat.size} : {}), ...(hit ? {} : {dataPath})},
+			metacopy: {
+				...(m.digest ? {digest: m.digest} : {}),
+				...(hit ? {dataLayer: hit.layer, dataPath: hit.path, lowerSize: hit.stat.size} : {}),
+				...(hit ? {} : {dataPath}),
+			},
 			...(redirect === undefined ? {} : {origin: dataPath}),
 		});
 	}
@@ -99,17 +112,25 @@ export function classifyEntry(raw: RawEntry): Entry {
 			reasons.push('origin recorded but no lower holds this path now');
 			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: [], withOrigin: true}});
 		}
-		if (!('origin' in x)) reasons.push(`no origin xattr; lower ${top.layer} holds the same path${s.nlink > 1 || top.stat.nlink > 1 ? ' (a hard link copied up with index=off gets no origin)' : ''}`);
+		if (!('origin' in x))
+			reasons.push(
+				`no origin xattr; lower ${top.layer} holds the same path${s.nlink > 1 || top.stat.nlink > 1 ? ' (a hard link copied up with index=off gets no origin)' : ''}`,
+			);
 		else reasons.push(`copied from lower ${top.layer}`);
 		if ('redirect' in x) reasons.push(`redirect ${x['redirect']}`);
 		const changes = compareWithLower(s, top.stat, raw.otherXattrs, raw.shadowXattrs);
 		if (raw.contentDiffers === true && !changes.includes('data')) changes.unshift('data');
-		if (raw.contentDiffers !== undefined) reasons.push(raw.contentDiffers ? 'contents differ from the lower copy' : 'contents identical to the lower copy');
+		if (raw.contentDiffers !== undefined)
+			reasons.push(raw.contentDiffers ? 'contents differ from the lower copy' : 'contents identical to the lower copy');
 		if (changes.includes('type')) {
 			reasons.push(`replaces a lower ${top.stat.type} with a ${s.type}`);
-			return done('new', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x}});
+			return done('new', {
+				copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x},
+			});
 		}
-		return done('copy-up', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x}});
+		return done('copy-up', {
+			copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x},
+		});
 	}
 	reasons.push('no lower holds this path');
 	return done('new');
@@ -122,7 +143,11 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 		reasons.unshift('opaque=y');
 		const replaced = top !== undefined;
 		// With redirect_dir=on the kernel marks every directory it creates opaque, new ones included.
-		reasons.push(replaced ? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden` : 'new directory (with redirect_dir=on the kernel marks the directories it creates opaque)');
+		reasons.push(
+			replaced
+				? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden`
+				: 'new directory (with redirect_dir=on the kernel marks the directories it creates opaque)',
+		);
 		return done('opaque-dir', {opaque: replaced ? 'replaced' : 'new'});
 	}
 	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
@@ -132,11 +157,17 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 		const origin = resolveRedirect(raw.path, value);
 		const hits = raw.redirectHits ?? [];
 		reasons.unshift(`redirect ${value} (${absolute ? 'absolute' : 'relative'})`);
-		reasons.push(hits.length > 0 ? `renamed from ${origin} (lower ${hits.map((h) => h.layer).join(', ')})` : `origin ${origin} is in no lower layer`);
+		reasons.push(
+			hits.length > 0
+				? `renamed from ${origin} (lower ${hits.map((h) => h.layer).join(', ')})`
+				: `origin ${origin} is in no lower layer`,
+		);
 		return done('redirect-dir', {redirect: {value, absolute, origin, originLayers: hits.map((h) => h.layer)}, origin});
 	}
 	if (top && top.stat.type === 'dir') {
-		reasons.unshift('origin' in x ? 'copied up to hold changed children' : `merges with lower ${top.layer} (no origin xattr)`);
+		reasons.unshift(
+			'origin' in x ? 'copied up to hold changed children' : `merges with lower ${top.layer} (no origin xattr)`,
+		);
 		const changes = compareWithLower(raw.stat, top.stat, raw.otherXattrs, raw.shadowXattrs);
 		return done('merge-dir', {copyUp: {fromLayer: top.layer, lowerSize: 0, changes, withOrigin: 'origin' in x}});
 	}
@@ -153,7 +184,11 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
  after copy-up: find its lower original by the inode in the origin handle (FILEID_INO32_GEN),
  among the lower files the scan saw (a rename leaves a whiteout that shadows the original).
  */
-export function linkOrigins(entries: readonly Entry[], raws: readonly RawEntry[], originInode: (hex: string | undefined) => number | undefined): Entry[] {
+export function linkOrigins(
+	entries: readonly Entry[],
+	raws: readonly RawEntry[],
+	originInode: (hex: string | undefined) => number | undefined,
+): Entry[] {
 	const byInode = new Map<number, LowerHit>();
 	for (const r of raws) for (const h of r.shadows) if (h.stat.type !== 'dir') byInode.set(h.stat.ino, h);
 	return entries.map((e, i) => {
@@ -161,6 +196,13 @@ export function linkOrigins(entries: readonly Entry[], raws: readonly RawEntry[]
 		const ino = originInode(raws[i]?.xattrs['origin']);
 		const hit = ino === undefined ? undefined : byInode.get(ino);
 		if (!hit) return e;
-		return {...e, reasons: [...e.reasons.filter((r) => !r.startsWith('origin recorded but')), `origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`], copyUp: {...e.copyUp, fromLayer: hit.layer, lowerSize: hit.stat.size}};
+		return {
+			...e,
+			reasons: [
+				...e.reasons.filter((r) => !r.startsWith('origin recorded but')),
+				`origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`,
+			],
+			copyUp: {...e.copyUp, fromLayer: hit.layer, lowerSize: hit.stat.size},
+		};
 	});
 }

@@ -30,7 +30,12 @@ export function originInode(originHex: string | undefined): number | undefined {
 	return b.readUInt32LE(21);
 }
 
-const statChanges = (after: StatLite, before: StatLite, ax: readonly string[] = [], bx: readonly string[] = []): Change[] => compareWithLower(after, before, ax, bx);
+const statChanges = (
+	after: StatLite,
+	before: StatLite,
+	ax: readonly string[] = [],
+	bx: readonly string[] = [],
+): Change[] => compareWithLower(after, before, ax, bx);
 
 /**
  The change set of an upper layer, docker-diff style (Added / Changed / Deleted), plus renames
@@ -70,7 +75,8 @@ export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly 
 	scanned.forEach((s, i) => {
 		const e = entries[i] as Entry;
 		let from: string | undefined;
-		if (e.kind === 'redirect-dir' || (e.kind === 'metacopy' && e.origin !== undefined)) from = e.redirect?.origin ?? e.origin;
+		if (e.kind === 'redirect-dir' || (e.kind === 'metacopy' && e.origin !== undefined))
+			from = e.redirect?.origin ?? e.origin;
 		else if (e.kind === 'copy-up' && !s.before) {
 			const ino = originInode(s.xattrs['origin']);
 			from = ino === undefined ? undefined : whiteoutInodes.get(ino);
@@ -80,7 +86,9 @@ export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly 
 	});
 	const result = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 	const tagged = result.map((c) => {
-		const r = renames.find((x) => c.path === x.from || c.path.startsWith(`${x.from}/`) || c.path === x.to || c.path.startsWith(`${x.to}/`));
+		const r = renames.find(
+			(x) => c.path === x.from || c.path.startsWith(`${x.from}/`) || c.path === x.to || c.path.startsWith(`${x.to}/`),
+		);
 		return r && c.op !== 'C' ? {...c, rename: `${r.from} → ${r.to}`} : c;
 	});
 	return {changes: tagged, renames};

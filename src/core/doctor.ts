@@ -1,7 +1,12 @@
 import {atLeast} from './facts.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
-export type Check = {readonly name: string; readonly status: CheckStatus; readonly detail: string; readonly hint?: string};
+export type Check = {
+	readonly name: string;
+	readonly status: CheckStatus;
+	readonly detail: string;
+	readonly hint?: string;
+};
 
 export type HostReport = {
 	readonly release: string;
@@ -42,57 +47,183 @@ const yes = (v: string | undefined): boolean => v === 'Y' || v === 'y' || v === 
 export function hostChecks(h: HostReport): Check[] {
 	const out: Check[] = [];
 	out.push({name: 'kernel', status: 'info', detail: h.release});
-	out.push(h.overlayListed
-		? {name: 'overlay filesystem', status: 'ok', detail: `available${h.moduleLoaded ? ' (module loaded)' : ' (built in)'}`}
-		: {name: 'overlay filesystem', status: 'warn', detail: 'not in /proc/filesystems', hint: 'modprobe overlay (the first mount may load it automatically)'});
+	out.push(
+		h.overlayListed
+			? {
+					name: 'overlay filesystem',
+					status: 'ok',
+					detail: `available${h.moduleLoaded ? ' (module loaded)' : ' (built in)'}`,
+				}
+			: {
+					name: 'overlay filesystem',
+					status: 'warn',
+					detail: 'not in /proc/filesystems',
+					hint: 'modprobe overlay (the first mount may load it automatically)',
+				},
+	);
 	const p = h.params;
 	if (Object.keys(p).length > 0) {
-		out.push({name: 'defaults', status: 'info', detail: `redirect_dir=${yes(p['redirect_dir']) ? 'on' : yes(p['redirect_always_follow']) ? 'follow' : 'nofollow'} index=${yes(p['index']) ? 'on' : 'off'} metacopy=${yes(p['metacopy']) ? 'on' : 'off'} xino_auto=${yes(p['xino_auto']) ? 'on' : 'off'} nfs_export=${yes(p['nfs_export']) ? 'on' : 'off'} redirect_max=${p['redirect_max'] ?? '?'}`});
-		if (yes(p['index'])) out.push({name: 'index default', status: 'warn', detail: 'index=on by default: a stale mount makes its upper exclusive (EBUSY)', hint: 'ovl mount passes index=off unless you set it'});
+		out.push({
+			name: 'defaults',
+			status: 'info',
+			detail: `redirect_dir=${yes(p['redirect_dir']) ? 'on' : yes(p['redirect_always_follow']) ? 'follow' : 'nofollow'} index=${yes(p['index']) ? 'on' : 'off'} metacopy=${yes(p['metacopy']) ? 'on' : 'off'} xino_auto=${yes(p['xino_auto']) ? 'on' : 'off'} nfs_export=${yes(p['nfs_export']) ? 'on' : 'off'} redirect_max=${p['redirect_max'] ?? '?'}`,
+		});
+		if (yes(p['index']))
+			out.push({
+				name: 'index default',
+				status: 'warn',
+				detail: 'index=on by default: a stale mount makes its upper exclusive (EBUSY)',
+				hint: 'ovl mount passes index=off unless you set it',
+			});
 	}
 	const v = h.version;
-	out.push({name: 'features by version', status: 'info', detail: [
-		`userxattr ${atLeast(v, 5, 11) ? 'yes' : 'no (5.11+)'}`,
-		`data-only layers ${atLeast(v, 6, 5) ? 'yes' : 'no (6.5+)'}`,
-		`lowerdir+ ${atLeast(v, 6, 8) ? 'yes' : 'no (6.8+)'}`,
-		`layers by fd ${atLeast(v, 6, 13) ? 'yes' : 'no (6.13+)'}`,
-	].join(', ')});
-	out.push({name: 'native helper', status: h.native.loaded ? 'info' : 'warn', detail: h.native.loaded ? `loaded (${h.native.reason}): exact-byte xattrs, mknodat, flock` : `not in use: ${h.native.reason}; the pure-JS fallback refuses names that are not UTF-8 where only the helper can act`, ...(h.native.loaded ? {} : {hint: 'install a C compiler (build-essential) and python3, then npm install again'})});
-	out.push({name: 'mount(8)', status: h.utilLinux ? 'info' : 'fail', detail: h.utilLinux ?? 'not found', ...(h.utilLinux ? {} : {hint: 'install util-linux (mount)'})});
-	out.push({name: 'option budget', status: 'info', detail: `${h.pageSize - 1} bytes per mount(2) call (PAGE_SIZE ${h.pageSize})`});
-	if (h.euid === 0 && !h.inUserNamespace) out.push({name: 'privileges', status: 'ok', detail: 'root in the initial user namespace'});
-	else if (h.euid === 0) out.push({name: 'privileges', status: 'warn', detail: 'root inside a user namespace', hint: atLeast(v, 5, 11) ? 'mount with -o userxattr' : 'this kernel cannot mount overlays in a user namespace without distro patches'});
+	out.push({
+		name: 'features by version',
+		status: 'info',
+		detail: [
+			`userxattr ${atLeast(v, 5, 11) ? 'yes' : 'no (5.11+)'}`,
+			`data-only layers ${atLeast(v, 6, 5) ? 'yes' : 'no (6.5+)'}`,
+			`lowerdir+ ${atLeast(v, 6, 8) ? 'yes' : 'no (6.8+)'}`,
+			`layers by fd ${atLeast(v, 6, 13) ? 'yes' : 'no (6.13+)'}`,
+		].join(', '),
+	});
+	out.push({
+		name: 'native helper',
+		status: h.native.loaded ? 'info' : 'warn',
+		detail: h.native.loaded
+			? `loaded (${h.native.reason}): exact-byte xattrs, mknodat, flock`
+			: `not in use: ${h.native.reason}; the pure-JS fallback refuses names that are not UTF-8 where only the helper can act`,
+		...(h.native.loaded ? {} : {hint: 'install a C compiler (build-essential) and python3, then npm install again'}),
+	});
+	out.push({
+		name: 'mount(8)',
+		status: h.utilLinux ? 'info' : 'fail',
+		detail: h.utilLinux ?? 'not found',
+		...(h.utilLinux ? {} : {hint: 'install util-linux (mount)'}),
+	});
+	out.push({
+		name: 'option budget',
+		status: 'info',
+		detail: `${h.pageSize - 1} bytes per mount(2) call (PAGE_SIZE ${h.pageSize})`,
+	});
+	if (h.euid === 0 && !h.inUserNamespace)
+		out.push({name: 'privileges', status: 'ok', detail: 'root in the initial user namespace'});
+	else if (h.euid === 0)
+		out.push({
+			name: 'privileges',
+			status: 'warn',
+			detail: 'root inside a user namespace',
+			hint: atLeast(v, 5, 11)
+				? 'mount with -o userxattr'
+				: 'this kernel cannot mount overlays in a user namespace without distro patches',
+		});
 	else {
 		const userns = (h.maxUserNamespaces ?? 0) > 0 && h.unprivilegedUsernsClone !== '0';
-		out.push({name: 'privileges', status: userns ? 'warn' : 'fail', detail: `uid ${h.euid}: not root${userns ? '; user namespaces are available' : '; user namespaces are disabled'}`, hint: userns ? 'ovl lab runs itself in `unshare --user --map-root-user --mount`; ovl mount needs sudo' : 'use sudo'});
+		out.push({
+			name: 'privileges',
+			status: userns ? 'warn' : 'fail',
+			detail: `uid ${h.euid}: not root${userns ? '; user namespaces are available' : '; user namespaces are disabled'}`,
+			hint: userns
+				? 'ovl lab runs itself in `unshare --user --map-root-user --mount`; ovl mount needs sudo'
+				: 'use sudo',
+		});
 	}
-	out.push({name: 'kernel log', status: h.kmsgReadable ? 'ok' : 'warn', detail: h.kmsgReadable ? '/dev/kmsg readable: mount failures show the kernel\'s reason' : '/dev/kmsg not readable', ...(h.kmsgReadable ? {} : {hint: 'run as root (or sysctl kernel.dmesg_restrict=0) to see why mounts fail'})});
+	out.push({
+		name: 'kernel log',
+		status: h.kmsgReadable ? 'ok' : 'warn',
+		detail: h.kmsgReadable ? "/dev/kmsg readable: mount failures show the kernel's reason" : '/dev/kmsg not readable',
+		...(h.kmsgReadable ? {} : {hint: 'run as root (or sysctl kernel.dmesg_restrict=0) to see why mounts fail'}),
+	});
 	return out;
 }
 
 export function pathChecks(p: PathProbe): Check[] {
-	const out: Check[] = [{name: 'filesystem', status: ['nfs', 'nfs4', 'cifs', 'overlay'].includes(p.fsType) ? 'fail' : 'info', detail: `${p.dir} is on ${p.fsType}`}];
-	out.push(p.trustedXattr === undefined ? {name: 'trusted xattrs', status: 'ok', detail: 'supported'} : {name: 'trusted xattrs', status: p.usedUserxattr ? 'info' : 'fail', detail: `not available (${p.trustedXattr})`, hint: 'mount with -o userxattr, or use another filesystem'});
-	out.push(p.userXattr === undefined ? {name: 'user xattrs', status: 'ok', detail: 'supported'} : {name: 'user xattrs', status: p.usedUserxattr ? 'fail' : 'warn', detail: `not available (${p.userXattr})`});
+	const out: Check[] = [
+		{
+			name: 'filesystem',
+			status: ['nfs', 'nfs4', 'cifs', 'overlay'].includes(p.fsType) ? 'fail' : 'info',
+			detail: `${p.dir} is on ${p.fsType}`,
+		},
+	];
+	out.push(
+		p.trustedXattr === undefined
+			? {name: 'trusted xattrs', status: 'ok', detail: 'supported'}
+			: {
+					name: 'trusted xattrs',
+					status: p.usedUserxattr ? 'info' : 'fail',
+					detail: `not available (${p.trustedXattr})`,
+					hint: 'mount with -o userxattr, or use another filesystem',
+				},
+	);
+	out.push(
+		p.userXattr === undefined
+			? {name: 'user xattrs', status: 'ok', detail: 'supported'}
+			: {name: 'user xattrs', status: p.usedUserxattr ? 'fail' : 'warn', detail: `not available (${p.userXattr})`},
+	);
 	if (!p.mounted) {
-		out.push({name: 'test mount', status: 'fail', detail: p.mountError ?? 'failed', hint: 'see the kernel lines above'});
+		out.push({
+			name: 'test mount',
+			status: 'fail',
+			detail: p.mountError ?? 'failed',
+			hint: 'see the kernel lines above',
+		});
 		return out;
 	}
 	out.push({name: 'test mount', status: 'ok', detail: `mounted${p.usedUserxattr ? ' with userxattr' : ''}`});
 	const bool = (name: string, v: boolean | undefined, okText: string, badText: string, hint: string): void => {
-		if (v !== undefined) out.push(v ? {name, status: 'ok', detail: okText} : {name, status: 'fail', detail: badText, hint});
+		if (v !== undefined)
+			out.push(v ? {name, status: 'ok', detail: okText} : {name, status: 'fail', detail: badText, hint});
 	};
-	bool('whiteouts', p.whiteout, 'rm of a lower file left a 0/0 char device in upper', 'no whiteout appeared', 'the upper filesystem cannot hold whiteouts');
-	bool('RENAME_WHITEOUT', p.renameWhiteout, 'rename of a lower file left a whiteout', 'rename left no whiteout', 'the upper filesystem lacks RENAME_WHITEOUT');
-	bool('opaque dirs', p.opaque, 'rm -rf + mkdir made an opaque dir', 'no opaque xattr', 'the upper filesystem cannot store overlay xattrs');
-	bool('copy-up', p.copyUp, 'writing a lower file copied it up', 'no copy-up seen', 'unexpected: check the kernel lines');
-	if (p.redirectDir !== undefined) out.push({name: 'dir rename', status: 'info', detail: p.redirectDir === 'EXDEV' ? 'EXDEV (redirect_dir off: mv copies directories)' : `redirect (${p.redirectDir})`});
+	bool(
+		'whiteouts',
+		p.whiteout,
+		'rm of a lower file left a 0/0 char device in upper',
+		'no whiteout appeared',
+		'the upper filesystem cannot hold whiteouts',
+	);
+	bool(
+		'RENAME_WHITEOUT',
+		p.renameWhiteout,
+		'rename of a lower file left a whiteout',
+		'rename left no whiteout',
+		'the upper filesystem lacks RENAME_WHITEOUT',
+	);
+	bool(
+		'opaque dirs',
+		p.opaque,
+		'rm -rf + mkdir made an opaque dir',
+		'no opaque xattr',
+		'the upper filesystem cannot store overlay xattrs',
+	);
+	bool(
+		'copy-up',
+		p.copyUp,
+		'writing a lower file copied it up',
+		'no copy-up seen',
+		'unexpected: check the kernel lines',
+	);
+	if (p.redirectDir !== undefined)
+		out.push({
+			name: 'dir rename',
+			status: 'info',
+			detail:
+				p.redirectDir === 'EXDEV' ? 'EXDEV (redirect_dir off: mv copies directories)' : `redirect (${p.redirectDir})`,
+		});
 	const dtype = p.kernelLines.some((l) => /d_type/.test(l));
-	out.push({name: 'd_type', status: dtype ? 'fail' : 'ok', detail: dtype ? 'the kernel says the upper fs lacks d_type' : 'no complaint from the kernel', ...(dtype ? {hint: 'xfs: mkfs.xfs -n ftype=1; ext4: tune2fs -O filetype'} : {})});
+	out.push({
+		name: 'd_type',
+		status: dtype ? 'fail' : 'ok',
+		detail: dtype ? 'the kernel says the upper fs lacks d_type' : 'no complaint from the kernel',
+		...(dtype ? {hint: 'xfs: mkfs.xfs -n ftype=1; ext4: tune2fs -O filetype'} : {}),
+	});
 	return out;
 }
 
 export function verdict(checks: readonly Check[]): 'ok' | 'degraded' | 'unusable' {
-	if (checks.some((c) => c.status === 'fail')) return checks.some((c) => c.name === 'test mount' && c.status === 'fail') || checks.some((c) => c.name === 'overlay filesystem' && c.status === 'fail') ? 'unusable' : 'degraded';
+	if (checks.some((c) => c.status === 'fail'))
+		return checks.some((c) => c.name === 'test mount' && c.status === 'fail') ||
+			checks.some((c) => c.name === 'overlay filesystem' && c.status === 'fail')
+			? 'unusable'
+			: 'degraded';
 	return checks.some((c) => c.status === 'warn') ? 'degraded' : 'ok';
 }

@@ -50,17 +50,19 @@ export type RawEntry = {
 };
 
 export type EntryKind =
-	| 'whiteout'
-	| 'xwhiteout'
-	| 'opaque-dir'
-	| 'redirect-dir'
-	| 'merge-dir'
-	| 'copy-up'
-	| 'metacopy'
-	| 'new'
-	| 'anomaly';
+	'whiteout' | 'xwhiteout' | 'opaque-dir' | 'redirect-dir' | 'merge-dir' | 'copy-up' | 'metacopy' | 'new' | 'anomaly';
 
-export const entryKinds: readonly EntryKind[] = ['whiteout', 'xwhiteout', 'opaque-dir', 'redirect-dir', 'merge-dir', 'copy-up', 'metacopy', 'new', 'anomaly'];
+export const entryKinds: readonly EntryKind[] = [
+	'whiteout',
+	'xwhiteout',
+	'opaque-dir',
+	'redirect-dir',
+	'merge-dir',
+	'copy-up',
+	'metacopy',
+	'new',
+	'anomaly',
+];
 
 export type Change = 'data' | 'mode' | 'owner' | 'mtime' | 'xattrs' | 'type';
 
@@ -77,15 +79,35 @@ export type Entry = {
 	readonly bytes: number;
 	readonly xattrs: Readonly<Record<string, string>>;
 	readonly opaque?: 'replaced' | 'new';
-	readonly redirect?: {readonly value: string; readonly absolute: boolean; readonly origin: string; readonly originLayers: readonly number[]};
-	readonly metacopy?: {readonly digest?: string; readonly dataLayer?: number; readonly dataPath?: string; readonly lowerSize?: number};
-	readonly copyUp?: {readonly fromLayer: number; readonly lowerSize: number; readonly changes: readonly Change[]; readonly withOrigin: boolean};
+	readonly redirect?: {
+		readonly value: string;
+		readonly absolute: boolean;
+		readonly origin: string;
+		readonly originLayers: readonly number[];
+	};
+	readonly metacopy?: {
+		readonly digest?: string;
+		readonly dataLayer?: number;
+		readonly dataPath?: string;
+		readonly lowerSize?: number;
+	};
+	readonly copyUp?: {
+		readonly fromLayer: number;
+		readonly lowerSize: number;
+		readonly changes: readonly Change[];
+		readonly withOrigin: boolean;
+	};
 	readonly hardlink?: {readonly nlink: number; readonly indexed: boolean; readonly group?: readonly string[]};
 	readonly origin?: string;
 };
 
 /** A lower entry the new view shows at `path` (below a renamed or opaque dir), and what the lower-only view had there. */
-export type Revealed = {readonly path: string; readonly hit: StatLite; readonly before?: StatLite; readonly same: boolean};
+export type Revealed = {
+	readonly path: string;
+	readonly hit: StatLite;
+	readonly before?: StatLite;
+	readonly same: boolean;
+};
 
 /** A raw entry plus what a change set needs: the lower-only view at the same path. */
 export type ScannedEntry = RawEntry & {

@@ -11,5 +11,9 @@ const unforceable = new Set(['OVL_OPTION_LAYER_KEY', 'OVL_OPTIONS_TOO_LONG', 'OV
 
 /** --force: let the kernel judge; validation errors become warnings, except the unforceable ones. */
 export function forceFindings(findings: readonly Finding[]): Finding[] {
-	return findings.map((f) => (f.severity === 'error' && !unforceable.has(f.code) ? {...f, severity: 'warning', message: `${f.message} (forced: passing it to the kernel)`} : f));
+	return findings.map((f) =>
+		f.severity === 'error' && !unforceable.has(f.code)
+			? {...f, severity: 'warning', message: `${f.message} (forced: passing it to the kernel)`}
+			: f,
+	);
 }

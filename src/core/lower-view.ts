@@ -3,7 +3,8 @@ import type {FileType} from './entry.js';
 /** A directory in one lower layer that takes part in a merge, top first. */
 export type CtxDir = {readonly layer: number; readonly path: string};
 
-export const sameCtx = (a: readonly CtxDir[], b: readonly CtxDir[]): boolean => a.length === b.length && a.every((d, i) => d.layer === b[i]?.layer && d.path === b[i]?.path);
+export const sameCtx = (a: readonly CtxDir[], b: readonly CtxDir[]): boolean =>
+	a.length === b.length && a.every((d, i) => d.layer === b[i]?.layer && d.path === b[i]?.path);
 
 /** One name as the lower layers show it in a merge context: the topmost non-whiteout hit. */
 export type LowerName = {readonly layer: number; readonly path: string; readonly type: FileType};

@@ -35,8 +35,7 @@ export function joinLowerdir(layers: readonly {text: string; dataOnly: boolean}[
 }
 
 export type LowerdirParse =
-	| {readonly ok: true; readonly layers: LowerLayer[]}
-	| {readonly ok: false; readonly reason: string};
+	{readonly ok: true; readonly layers: LowerLayer[]} | {readonly ok: false; readonly reason: string};
 
 /**
  Splits a `lowerdir=` value (top-first) as the kernel does: unescaped ':' separates layers,
@@ -50,7 +49,7 @@ export function parseLowerdir(value: string): LowerdirParse {
 	let dataOnly = false;
 	const flush = (): string | undefined => {
 		if (colons === 0) return undefined;
-		if (colons > 2) return 'only single \':\' or double \'::\' sequences of unescaped colons are allowed';
+		if (colons > 2) return "only single ':' or double '::' sequences of unescaped colons are allowed";
 		if (current === '') return 'cannot append lower layer (leading colon)';
 		if (dataOnly && colons === 1) return 'regular lower layers cannot follow data lower layers';
 		layers.push({path: unescapeLayerPath(current), dataOnly});

@@ -53,7 +53,11 @@ export function parseMountinfoLine(line: string): MountInfoEntry | undefined {
 		fsType: unescapeOctal(fields[sep + 1] ?? ''),
 		source: unescapeOctal(fields[sep + 2] ?? ''),
 		// Option values are octal-escaped per option, so split on the raw commas first.
-		superOptions: fields.slice(sep + 3).join(' ').split(',').map(unescapeOctal),
+		superOptions: fields
+			.slice(sep + 3)
+			.join(' ')
+			.split(',')
+			.map(unescapeOctal),
 	};
 }
 

@@ -16,9 +16,29 @@ const valued: Readonly<Record<string, readonly string[]>> = {
 const flags = new Set(['userxattr', 'volatile', 'default_permissions', 'override_creds', 'nooverride_creds']);
 // Generic VFS flags mount(8) turns into MS_* bits; safe to pass through.
 const vfsFlags = new Set([
-	'ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime', 'relatime',
-	'norelatime', 'strictatime', 'nodiratime', 'diratime', 'lazytime', 'nolazytime', 'sync', 'async',
-	'dirsync', 'nosymfollow', 'silent', 'loud',
+	'ro',
+	'rw',
+	'nosuid',
+	'suid',
+	'nodev',
+	'dev',
+	'noexec',
+	'exec',
+	'noatime',
+	'atime',
+	'relatime',
+	'norelatime',
+	'strictatime',
+	'nodiratime',
+	'diratime',
+	'lazytime',
+	'nolazytime',
+	'sync',
+	'async',
+	'dirsync',
+	'nosymfollow',
+	'silent',
+	'loud',
 ]);
 const layerKeys = new Set(['lowerdir', 'upperdir', 'workdir', 'lowerdir+', 'datadir+']);
 
@@ -51,20 +71,57 @@ export function validateOptions(
 	const seen = new Set<string>();
 	for (const o of options) {
 		if (layerKeys.has(o.key)) {
-			out.push(finding('OVL_OPTION_LAYER_KEY', 'error', `"${o.key}" cannot be given as an option`, 'name layers with --lower/--lowerdir/--upper/--work or in the stack file, so ovl can order, check and escape them'));
+			out.push(
+				finding(
+					'OVL_OPTION_LAYER_KEY',
+					'error',
+					`"${o.key}" cannot be given as an option`,
+					'name layers with --lower/--lowerdir/--upper/--work or in the stack file, so ovl can order, check and escape them',
+				),
+			);
 			continue;
 		}
-		if (seen.has(o.key)) out.push(finding('OVL_OPTION_DUPLICATE', 'warning', `option "${o.key}" is given more than once; the last one wins`, 'remove the duplicates'));
+		if (seen.has(o.key))
+			out.push(
+				finding(
+					'OVL_OPTION_DUPLICATE',
+					'warning',
+					`option "${o.key}" is given more than once; the last one wins`,
+					'remove the duplicates',
+				),
+			);
 		seen.add(o.key);
 		const allowed = valued[o.key];
 		if (allowed) {
 			if (o.value === undefined || !allowed.includes(o.value)) {
-				out.push(finding('OVL_OPTION_BAD_VALUE', 'error', `option "${o.key}" needs one of: ${allowed.join(', ')} (got ${o.value === undefined ? 'no value' : `"${o.value}"`})`, `write it as ${o.key}=${allowed[0]}`));
+				out.push(
+					finding(
+						'OVL_OPTION_BAD_VALUE',
+						'error',
+						`option "${o.key}" needs one of: ${allowed.join(', ')} (got ${o.value === undefined ? 'no value' : `"${o.value}"`})`,
+						`write it as ${o.key}=${allowed[0]}`,
+					),
+				);
 			}
 		} else if (flags.has(o.key) || vfsFlags.has(o.key)) {
-			if (o.value !== undefined) out.push(finding('OVL_OPTION_BAD_VALUE', 'error', `option "${o.key}" is a flag and takes no value`, `write it as just ${o.key}`));
+			if (o.value !== undefined)
+				out.push(
+					finding(
+						'OVL_OPTION_BAD_VALUE',
+						'error',
+						`option "${o.key}" is a flag and takes no value`,
+						`write it as just ${o.key}`,
+					),
+				);
 		} else {
-			out.push(finding('OVL_OPTION_UNKNOWN', 'error', `unknown overlay option "${o.key}" (the kernel would log "Unknown parameter")`, `known options: ${[...Object.keys(valued), ...flags].join(', ')}`));
+			out.push(
+				finding(
+					'OVL_OPTION_UNKNOWN',
+					'error',
+					`unknown overlay option "${o.key}" (the kernel would log "Unknown parameter")`,
+					`known options: ${[...Object.keys(valued), ...flags].join(', ')}`,
+				),
+			);
 		}
 	}
 	out.push(...conflicts(options), ...gates(options, context));
@@ -79,34 +136,85 @@ function conflicts(options: readonly MountOption[]): Finding[] {
 	const nfs = optionValue(options, 'nfs_export');
 	const userxattr = hasFlag(options, 'userxattr');
 	const conflict = (what: string, hint: string): void => {
-		out.push(finding('OVL_OPTION_CONFLICT', 'error', `conflicting options: ${what} (the kernel refuses this with EINVAL)`, hint));
+		out.push(
+			finding(
+				'OVL_OPTION_CONFLICT',
+				'error',
+				`conflicting options: ${what} (the kernel refuses this with EINVAL)`,
+				hint,
+			),
+		);
 	};
 	// fs/overlayfs/params.c ovl_fs_params_verify, verified on 6.18 (reference §4).
-	if (metacopy === 'on' && redirect !== undefined && redirect !== 'on') conflict(`metacopy=on,redirect_dir=${redirect}`, 'metacopy needs redirect_dir=on; drop redirect_dir (metacopy turns it on) or set it to on');
+	if (metacopy === 'on' && redirect !== undefined && redirect !== 'on')
+		conflict(
+			`metacopy=on,redirect_dir=${redirect}`,
+			'metacopy needs redirect_dir=on; drop redirect_dir (metacopy turns it on) or set it to on',
+		);
 	if (nfs === 'on' && index === 'off') conflict('nfs_export=on,index=off', 'nfs_export needs index=on; drop index=off');
 	if (nfs === 'on' && metacopy === 'on') conflict('nfs_export=on,metacopy=on', 'choose one of nfs_export and metacopy');
-	if (userxattr && (redirect === 'on' || redirect === 'follow')) conflict(`userxattr,redirect_dir=${redirect}`, 'with userxattr the kernel only allows redirect_dir=nofollow (or off)');
-	if (userxattr && metacopy === 'on') conflict('userxattr,metacopy=on', 'metacopy cannot be used with user.* xattrs: it would let unprivileged users redirect to any lower file');
+	if (userxattr && (redirect === 'on' || redirect === 'follow'))
+		conflict(
+			`userxattr,redirect_dir=${redirect}`,
+			'with userxattr the kernel only allows redirect_dir=nofollow (or off)',
+		);
+	if (userxattr && metacopy === 'on')
+		conflict(
+			'userxattr,metacopy=on',
+			'metacopy cannot be used with user.* xattrs: it would let unprivileged users redirect to any lower file',
+		);
 	return out;
 }
 
-function gates(options: readonly MountOption[], c: {hasUpper: boolean; version: readonly [number, number]; hasDataOnly: boolean}): Finding[] {
+function gates(
+	options: readonly MountOption[],
+	c: {hasUpper: boolean; version: readonly [number, number]; hasDataOnly: boolean},
+): Finding[] {
 	const out: Finding[] = [];
 	const v = c.version;
 	const known = v[0] > 0;
 	if (known && hasFlag(options, 'userxattr') && !atLeast(v, 5, 11)) {
-		out.push(finding('OVL_KERNEL_TOO_OLD', 'error', `userxattr needs Linux 5.11 or later; this kernel is ${v.join('.')}`, 'mount as root without userxattr, or use a newer kernel'));
+		out.push(
+			finding(
+				'OVL_KERNEL_TOO_OLD',
+				'error',
+				`userxattr needs Linux 5.11 or later; this kernel is ${v.join('.')}`,
+				'mount as root without userxattr, or use a newer kernel',
+			),
+		);
 	}
 	if (known && c.hasDataOnly && !atLeast(v, 6, 5)) {
-		out.push(finding('OVL_KERNEL_TOO_OLD', 'error', `data-only lower layers (::) need Linux 6.5 or later; this kernel is ${v.join('.')}`, 'make the data-only layers regular lowers, or use a newer kernel'));
+		out.push(
+			finding(
+				'OVL_KERNEL_TOO_OLD',
+				'error',
+				`data-only lower layers (::) need Linux 6.5 or later; this kernel is ${v.join('.')}`,
+				'make the data-only layers regular lowers, or use a newer kernel',
+			),
+		);
 	}
 	if (known && optionValue(options, 'metacopy') === 'on' && !atLeast(v, 4, 19)) {
-		out.push(finding('OVL_KERNEL_TOO_OLD', 'error', `metacopy needs Linux 4.19 or later; this kernel is ${v.join('.')}`, 'drop metacopy=on'));
+		out.push(
+			finding(
+				'OVL_KERNEL_TOO_OLD',
+				'error',
+				`metacopy needs Linux 4.19 or later; this kernel is ${v.join('.')}`,
+				'drop metacopy=on',
+			),
+		);
 	}
 	if (!c.hasUpper) {
 		for (const key of ['index', 'volatile', 'uuid'] as const) {
 			const set = key === 'volatile' ? hasFlag(options, key) : optionValue(options, key) === 'on';
-			if (set) out.push(finding('OVL_OPTION_USELESS', 'info', `"${key}${key === 'volatile' ? '' : '=on'}" does nothing without an upper layer; the kernel ignores it`, 'drop it, or add --upper and --work'));
+			if (set)
+				out.push(
+					finding(
+						'OVL_OPTION_USELESS',
+						'info',
+						`"${key}${key === 'volatile' ? '' : '=on'}" does nothing without an upper layer; the kernel ignores it`,
+						'drop it, or add --upper and --work',
+					),
+				);
 		}
 	}
 	return out;
@@ -117,7 +225,10 @@ function gates(options: readonly MountOption[], c: {hasUpper: boolean; version: 
  as Docker and containerd do, so a stale mount never makes the upper exclusive (EBUSY) and copied
  layers never fail with ESTALE.
  */
-export function withDefaults(options: readonly MountOption[], context: {hasUpper: boolean; hasIndexParam: boolean}): MountOption[] {
+export function withDefaults(
+	options: readonly MountOption[],
+	context: {hasUpper: boolean; hasIndexParam: boolean},
+): MountOption[] {
 	const out = [...options];
 	const nfsOn = optionValue(options, 'nfs_export') === 'on';
 	if (context.hasUpper && context.hasIndexParam && !options.some((o) => o.key === 'index') && !nfsOn) {

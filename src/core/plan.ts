@@ -19,9 +19,17 @@ export function isLibmountSafe(p: string): boolean {
 type Rendered = {options: string; cwd?: string; fdPaths: string[]; target?: string};
 
 /** The recorded layer strings a strategy produces; verify() compares mountinfo against these. */
-export function layerTexts(stack: Stack, strategy: Strategy, cwd: string | undefined): {lowers: string[]; upper?: string; work?: string} {
+export function layerTexts(
+	stack: Stack,
+	strategy: Strategy,
+	cwd: string | undefined,
+): {lowers: string[]; upper?: string; work?: string} {
 	const ordered = kernelLowerOrder(stack);
-	const all = [...ordered.map((l) => l.path), ...(stack.upper === undefined ? [] : [stack.upper]), ...(stack.work === undefined ? [] : [stack.work])];
+	const all = [
+		...ordered.map((l) => l.path),
+		...(stack.upper === undefined ? [] : [stack.upper]),
+		...(stack.work === undefined ? [] : [stack.work]),
+	];
 	const text = (p: string, i: number): string => {
 		if (strategy === 'fd') return String(firstLayerFd + i);
 		if (strategy === 'relative') return path.relative(cwd ?? '/', p) || '.';
@@ -37,17 +45,27 @@ export function layerTexts(stack: Stack, strategy: Strategy, cwd: string | undef
 }
 
 function render(stack: Stack, strategy: Strategy, extra: readonly MountOption[]): Rendered {
-	const layerPaths = [...kernelLowerOrder(stack).map((l) => l.path), stack.upper, stack.work].filter((p): p is string => p !== undefined);
+	const layerPaths = [...kernelLowerOrder(stack).map((l) => l.path), stack.upper, stack.work].filter(
+		(p): p is string => p !== undefined,
+	);
 	const cwd = strategy === 'relative' ? commonAncestor(layerPaths) : strategy === 'fd' ? '/proc/self/fd' : undefined;
 	const t = layerTexts(stack, strategy, cwd);
 	const ordered = kernelLowerOrder(stack);
-	const parts = [`lowerdir=${joinLowerdir(ordered.map((l, i) => ({text: escapeLayerPath(t.lowers[i] ?? ''), dataOnly: l.dataOnly})))}`];
+	const parts = [
+		`lowerdir=${joinLowerdir(ordered.map((l, i) => ({text: escapeLayerPath(t.lowers[i] ?? ''), dataOnly: l.dataOnly})))}`,
+	];
 	if (t.upper !== undefined) parts.push(`upperdir=${escapeLayerPath(t.upper)}`);
 	if (t.work !== undefined) parts.push(`workdir=${escapeLayerPath(t.work)}`);
 	parts.push(...extra.map(renderOption));
 	// A mount point that is not UTF-8 cannot be an argv string (Node encodes argv as UTF-8): it
 	// goes by descriptor too, named relative to /proc/self/fd, and mount(8) resolves it to its bytes.
-	if (strategy === 'fd' && hasRawBytes(stack.merged)) return {options: parts.join(','), cwd: cwd as string, fdPaths: [...layerPaths, stack.merged], target: String(firstLayerFd + layerPaths.length)};
+	if (strategy === 'fd' && hasRawBytes(stack.merged))
+		return {
+			options: parts.join(','),
+			cwd: cwd as string,
+			fdPaths: [...layerPaths, stack.merged],
+			target: String(firstLayerFd + layerPaths.length),
+		};
 	return {options: parts.join(','), ...(cwd === undefined ? {} : {cwd}), fdPaths: strategy === 'fd' ? layerPaths : []};
 }
 
@@ -57,10 +75,16 @@ function render(stack: Stack, strategy: Strategy, extra: readonly MountOption[])
  containerd do); else descriptors opened by ovl and named as /proc/self/fd entries (as
  containers/storage does). A string longer than PAGE_SIZE-1 would be truncated silently.
  */
-export function planMount(stack: Stack, options: readonly MountOption[], context: {pageSize: number; findings?: readonly Finding[]}): MountPlan {
+export function planMount(
+	stack: Stack,
+	options: readonly MountOption[],
+	context: {pageSize: number; findings?: readonly Finding[]},
+): MountPlan {
 	const budget = context.pageSize - 1;
 	const notes: string[] = [];
-	const layerPaths = [...stack.lowers.map((l) => l.path), stack.upper, stack.work].filter((p): p is string => p !== undefined);
+	const layerPaths = [...stack.lowers.map((l) => l.path), stack.upper, stack.work].filter(
+		(p): p is string => p !== undefined,
+	);
 	const unsafe = layerPaths.filter((p) => !isLibmountSafe(p));
 	const raw = [...layerPaths, stack.merged].filter(hasRawBytes);
 	let last: Rendered | undefined;
@@ -70,7 +94,9 @@ export function planMount(stack: Stack, options: readonly MountOption[], context
 			continue;
 		}
 		if (strategy !== 'fd' && raw.length > 0) {
-			notes.push(`${strategy}: ${printablePath(raw[0] as string)} is not UTF-8; only a descriptor carries its bytes to mount(8)`);
+			notes.push(
+				`${strategy}: ${printablePath(raw[0] as string)} is not UTF-8; only a descriptor carries its bytes to mount(8)`,
+			);
 			continue;
 		}
 		const r = render(stack, strategy, options);
@@ -81,11 +107,24 @@ export function planMount(stack: Stack, options: readonly MountOption[], context
 	}
 	const r = last ?? render(stack, 'fd', options);
 	const bytes = Buffer.byteLength(r.options);
-	const refusal = finding('OVL_OPTIONS_TOO_LONG', 'error', `the mount options need ${bytes} bytes with every strategy; mount(2) takes at most ${budget} (PAGE_SIZE-1) and would silently cut the rest (${stack.lowers.length} lower layers)`, 'use fewer layers (squash some), or shorter option values');
+	const refusal = finding(
+		'OVL_OPTIONS_TOO_LONG',
+		'error',
+		`the mount options need ${bytes} bytes with every strategy; mount(2) takes at most ${budget} (PAGE_SIZE-1) and would silently cut the rest (${stack.lowers.length} lower layers)`,
+		'use fewer layers (squash some), or shorter option values',
+	);
 	return plan(stack, 'refused', r, bytes, budget, notes, [...(context.findings ?? []), refusal]);
 }
 
-function plan(stack: Stack, strategy: Strategy | 'refused', r: Rendered, bytes: number, budget: number, notes: string[], findings: readonly Finding[]): MountPlan {
+function plan(
+	stack: Stack,
+	strategy: Strategy | 'refused',
+	r: Rendered,
+	bytes: number,
+	budget: number,
+	notes: string[],
+	findings: readonly Finding[],
+): MountPlan {
 	return {
 		stack,
 		strategy,

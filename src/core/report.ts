@@ -28,7 +28,13 @@ export type MountFacts = {
 	readonly sharedWith?: readonly string[];
 };
 
-export type SpaceFacts = {readonly blocksFree: number; readonly blocksTotal: number; readonly blockSize: number; readonly inodesFree: number; readonly inodesTotal: number};
+export type SpaceFacts = {
+	readonly blocksFree: number;
+	readonly blocksTotal: number;
+	readonly blockSize: number;
+	readonly inodesFree: number;
+	readonly inodesTotal: number;
+};
 
 export type Summary = {
 	readonly counts: Readonly<Record<EntryKind, number>>;
@@ -66,36 +72,150 @@ export function summarize(entries: readonly Entry[], inodeKeys: readonly string[
 		seen.add(key);
 		if (first) upperBytes += e.bytes;
 		// Hard links share one copy: count their bytes once.
-		if (first && e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0) duplicatedBytes += e.copyUp.lowerSize;
+		if (first && e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0)
+			duplicatedBytes += e.copyUp.lowerSize;
 		if (e.kind === 'metacopy') metacopySavedBytes += e.metacopy?.lowerSize ?? 0;
 	});
-	return {counts, entries: entries.length, upperBytes, upperInodes: seen.size, duplicatedBytes, metacopySavedBytes, ...(space ? {upperSpace: space} : {})};
+	return {
+		counts,
+		entries: entries.length,
+		upperBytes,
+		upperInodes: seen.size,
+		duplicatedBytes,
+		metacopySavedBytes,
+		...(space ? {upperSpace: space} : {}),
+	};
 }
 
 /** fsck-style findings over classified entries and facts; read-only, never fatal. */
-export function inspectFindings(entries: readonly Entry[], facts: {space?: SpaceFacts; incompat?: readonly string[]; newestLowerMtimeMs?: number; mountedAt?: string; sharedWith?: readonly string[]}): Finding[] {
+export function inspectFindings(
+	entries: readonly Entry[],
+	facts: {
+		space?: SpaceFacts;
+		incompat?: readonly string[];
+		newestLowerMtimeMs?: number;
+		mountedAt?: string;
+		sharedWith?: readonly string[];
+	},
+): Finding[] {
 	const out: Finding[] = [];
 	const byOrigin = new Map<string, string[]>();
 	for (const e of entries) {
-		if (e.kind === 'whiteout' && e.shadows.length === 0) out.push(finding('OVL_ORPHAN_WHITEOUT', 'warning', `whiteout ${e.path} hides nothing: no lower layer has that name`, 'harmless, but a sign the lowers changed since it was made; remove it offline if you want a clean upper', e.path));
+		if (e.kind === 'whiteout' && e.shadows.length === 0)
+			out.push(
+				finding(
+					'OVL_ORPHAN_WHITEOUT',
+					'warning',
+					`whiteout ${e.path} hides nothing: no lower layer has that name`,
+					'harmless, but a sign the lowers changed since it was made; remove it offline if you want a clean upper',
+					e.path,
+				),
+			);
 		if (e.kind === 'redirect-dir' && e.redirect) {
-			if (e.redirect.originLayers.length === 0) out.push(finding('OVL_DANGLING_REDIRECT', 'error', `${e.path} redirects to ${e.redirect.origin}, which no lower layer has`, 'the renamed directory lost its lower contents: were the lowers changed or swapped?', e.path));
+			if (e.redirect.originLayers.length === 0)
+				out.push(
+					finding(
+						'OVL_DANGLING_REDIRECT',
+						'error',
+						`${e.path} redirects to ${e.redirect.origin}, which no lower layer has`,
+						'the renamed directory lost its lower contents: were the lowers changed or swapped?',
+						e.path,
+					),
+				);
 			byOrigin.set(e.redirect.origin, [...(byOrigin.get(e.redirect.origin) ?? []), e.path]);
 		}
-		if (e.kind === 'xwhiteout') out.push(finding('OVL_XWHITEOUT_IN_UPPER', 'warning', `${e.path} is an xattr whiteout in the upper layer, where the kernel does not honour it (listed, but stat gives ENOENT)`, 'replace it with a 0/0 char device (mknod c 0 0) offline, or remove it', e.path));
-		if (e.kind === 'metacopy' && e.metacopy?.dataLayer === undefined) out.push(finding('OVL_METACOPY_NO_DATA', 'error', `${e.path} is a metadata-only copy whose data (${e.metacopy?.dataPath ?? e.path}) is in no lower layer: reading it fails`, 'restore the lower layer that held it', e.path));
-		if (e.kind === 'anomaly') out.push(finding('OVL_ANOMALY', 'warning', `${e.path}: ${e.reasons.join('; ')}`, 'inspect it with getfattr -d -m - and ls -l', e.path));
+		if (e.kind === 'xwhiteout')
+			out.push(
+				finding(
+					'OVL_XWHITEOUT_IN_UPPER',
+					'warning',
+					`${e.path} is an xattr whiteout in the upper layer, where the kernel does not honour it (listed, but stat gives ENOENT)`,
+					'replace it with a 0/0 char device (mknod c 0 0) offline, or remove it',
+					e.path,
+				),
+			);
+		if (e.kind === 'metacopy' && e.metacopy?.dataLayer === undefined)
+			out.push(
+				finding(
+					'OVL_METACOPY_NO_DATA',
+					'error',
+					`${e.path} is a metadata-only copy whose data (${e.metacopy?.dataPath ?? e.path}) is in no lower layer: reading it fails`,
+					'restore the lower layer that held it',
+					e.path,
+				),
+			);
+		if (e.kind === 'anomaly')
+			out.push(
+				finding(
+					'OVL_ANOMALY',
+					'warning',
+					`${e.path}: ${e.reasons.join('; ')}`,
+					'inspect it with getfattr -d -m - and ls -l',
+					e.path,
+				),
+			);
 	}
 	for (const [origin, paths] of byOrigin) {
-		if (paths.length > 1) out.push(finding('OVL_DUPLICATE_REDIRECT', 'error', `${paths.join(' and ')} all redirect to ${origin}`, 'two directories claim one origin: the upper was edited by hand or copied badly'));
+		if (paths.length > 1)
+			out.push(
+				finding(
+					'OVL_DUPLICATE_REDIRECT',
+					'error',
+					`${paths.join(' and ')} all redirect to ${origin}`,
+					'two directories claim one origin: the upper was edited by hand or copied badly',
+				),
+			);
 	}
-	if (facts.incompat && facts.incompat.length > 0) out.push(finding('OVL_WORK_INCOMPAT', 'error', `work/work/incompat/${facts.incompat.join(', ')} is present: the next mount will be refused`, 'a volatile mount was not cleanly unmounted; throw away upper and work, or remove work/work/incompat if you accept the risk'));
-	if (facts.mountedAt !== undefined && facts.newestLowerMtimeMs !== undefined && facts.newestLowerMtimeMs > Date.parse(facts.mountedAt)) {
-		out.push(finding('OVL_LOWER_CHANGED', 'warning', `a lower layer changed after the overlay was mounted (${new Date(facts.newestLowerMtimeMs).toISOString()} > ${facts.mountedAt})`, 'changes to lowers under a live overlay are undefined behaviour: remount to get a consistent view'));
+	if (facts.incompat && facts.incompat.length > 0)
+		out.push(
+			finding(
+				'OVL_WORK_INCOMPAT',
+				'error',
+				`work/work/incompat/${facts.incompat.join(', ')} is present: the next mount will be refused`,
+				'a volatile mount was not cleanly unmounted; throw away upper and work, or remove work/work/incompat if you accept the risk',
+			),
+		);
+	if (
+		facts.mountedAt !== undefined &&
+		facts.newestLowerMtimeMs !== undefined &&
+		facts.newestLowerMtimeMs > Date.parse(facts.mountedAt)
+	) {
+		out.push(
+			finding(
+				'OVL_LOWER_CHANGED',
+				'warning',
+				`a lower layer changed after the overlay was mounted (${new Date(facts.newestLowerMtimeMs).toISOString()} > ${facts.mountedAt})`,
+				'changes to lowers under a live overlay are undefined behaviour: remount to get a consistent view',
+			),
+		);
 	}
-	if (facts.sharedWith && facts.sharedWith.length > 0) out.push(finding('OVL_UPPER_SHARED', 'error', `this upper is also the upper of the overlay on ${facts.sharedWith.join(', ')}`, 'two overlays writing one upper corrupt each other: unmount one'));
+	if (facts.sharedWith && facts.sharedWith.length > 0)
+		out.push(
+			finding(
+				'OVL_UPPER_SHARED',
+				'error',
+				`this upper is also the upper of the overlay on ${facts.sharedWith.join(', ')}`,
+				'two overlays writing one upper corrupt each other: unmount one',
+			),
+		);
 	const sp = facts.space;
-	if (sp && sp.blocksTotal > 0 && sp.blocksFree / sp.blocksTotal < 0.05) out.push(finding('OVL_UPPER_LOW_SPACE', 'warning', `the upper filesystem has ${((sp.blocksFree / sp.blocksTotal) * 100).toFixed(1)}% of its blocks free`, 'copy-ups need room for whole files: free space or move the upper'));
-	if (sp && sp.inodesTotal > 0 && sp.inodesFree / sp.inodesTotal < 0.05) out.push(finding('OVL_UPPER_LOW_INODES', 'warning', `the upper filesystem has ${((sp.inodesFree / sp.inodesTotal) * 100).toFixed(1)}% of its inodes free`, '"no space left on device" with free blocks means inodes ran out'));
+	if (sp && sp.blocksTotal > 0 && sp.blocksFree / sp.blocksTotal < 0.05)
+		out.push(
+			finding(
+				'OVL_UPPER_LOW_SPACE',
+				'warning',
+				`the upper filesystem has ${((sp.blocksFree / sp.blocksTotal) * 100).toFixed(1)}% of its blocks free`,
+				'copy-ups need room for whole files: free space or move the upper',
+			),
+		);
+	if (sp && sp.inodesTotal > 0 && sp.inodesFree / sp.inodesTotal < 0.05)
+		out.push(
+			finding(
+				'OVL_UPPER_LOW_INODES',
+				'warning',
+				`the upper filesystem has ${((sp.inodesFree / sp.inodesTotal) * 100).toFixed(1)}% of its inodes free`,
+				'"no space left on device" with free blocks means inodes ran out',
+			),
+		);
 	return out;
 }

@@ -24,8 +24,13 @@ export function parseSeedFile(bytes: Buffer, fileName: string): Record<string, R
 	return out;
 }
 
-function scalarText(node: Node | null, fail: (n: Node | null | undefined, what: string) => never, what: string): string {
+function scalarText(
+	node: Node | null,
+	fail: (n: Node | null | undefined, what: string) => never,
+	what: string,
+): string {
 	if (isAlias(node)) return fail(node, 'aliases (*name) are not allowed in seed files');
-	if (!isScalar(node) || node.value === null || typeof node.value === 'object') return fail(node, `expected ${what} as text`);
+	if (!isScalar(node) || node.value === null || typeof node.value === 'object')
+		return fail(node, `expected ${what} as text`);
 	return String(node.value);
 }

@@ -36,7 +36,12 @@ export function renderStackFile(s: StackFile): string {
 
 /** Parses ovl.yaml; errors name the file, the line and what is wrong. */
 export function parseStackFile(text: string, fileName: string): StackFile {
-	const {root, fail} = parseYamlFile(text, fileName, 'fix the stack file (see README "Stack file"), or recreate it with ovl prepare', 'OVL_STACK_FILE_INVALID');
+	const {root, fail} = parseYamlFile(
+		text,
+		fileName,
+		'fix the stack file (see README "Stack file"), or recreate it with ovl prepare',
+		'OVL_STACK_FILE_INVALID',
+	);
 	if (!isMap(root)) return fail(root, 'expected a mapping with lowers, upper, work, merged');
 	const allowed = new Set(['version', 'lowers', 'upper', 'work', 'merged', 'options', 'seed']);
 	for (const pair of root.items) {
@@ -46,16 +51,20 @@ export function parseStackFile(text: string, fileName: string): StackFile {
 	const str = (key: string, required: boolean): string | undefined => {
 		const node = root.get(key, true) as Node | undefined;
 		if (node === undefined) return required ? fail(root, `"${key}" is required`) : undefined;
-		if (!isScalar(node) || typeof node.value !== 'string' || node.value === '') return fail(node, `"${key}" must be a non-empty path`);
+		if (!isScalar(node) || typeof node.value !== 'string' || node.value === '')
+			return fail(node, `"${key}" must be a non-empty path`);
 		return node.value;
 	};
 	const version = root.get('version', true) as Node | undefined;
-	if (version !== undefined && !(isScalar(version) && version.value === 1)) fail(version, 'unsupported "version" (this ovl reads version 1)');
+	if (version !== undefined && !(isScalar(version) && version.value === 1))
+		fail(version, 'unsupported "version" (this ovl reads version 1)');
 	const lowersNode = root.get('lowers', true) as Node | undefined;
-	if (!isSeq(lowersNode) || lowersNode.items.length === 0) return fail(lowersNode ?? root, '"lowers" must be a list of at least one path (bottom -> top)');
+	if (!isSeq(lowersNode) || lowersNode.items.length === 0)
+		return fail(lowersNode ?? root, '"lowers" must be a list of at least one path (bottom -> top)');
 	const lowers = lowersNode.items.map((item): LowerLayer => {
 		const node = item as Node;
-		if (isScalar(node) && typeof node.value === 'string' && node.value !== '') return {path: node.value, dataOnly: false};
+		if (isScalar(node) && typeof node.value === 'string' && node.value !== '')
+			return {path: node.value, dataOnly: false};
 		if (isMap(node)) {
 			const p = node.get('path');
 			const dataOnly = node.get('dataOnly') ?? false;
@@ -66,20 +75,32 @@ export function parseStackFile(text: string, fileName: string): StackFile {
 	const optionsNode = root.get('options', true) as Node | undefined;
 	let options: MountOption[] = [];
 	if (optionsNode !== undefined) {
-		if (!isSeq(optionsNode)) return fail(optionsNode, '"options" must be a list such as [redirect_dir=on, metacopy=on]');
+		if (!isSeq(optionsNode))
+			return fail(optionsNode, '"options" must be a list such as [redirect_dir=on, metacopy=on]');
 		options = optionsNode.items.map((item) => {
 			const node = item as Node;
-			if (!isScalar(node) || typeof node.value !== 'string' || node.value.includes(',')) return fail(node, 'each option must be one key=value or flag string, without commas');
+			if (!isScalar(node) || typeof node.value !== 'string' || node.value.includes(','))
+				return fail(node, 'each option must be one key=value or flag string, without commas');
 			return parseOptionArg(node.value);
 		});
 	}
 	const seed = parseSeed(root.get('seed', true) as Node | undefined, fail);
 	const upper = str('upper', false);
 	const work = str('work', false);
-	return {lowers, ...(upper === undefined ? {} : {upper}), ...(work === undefined ? {} : {work}), merged: str('merged', true) as string, options, seed};
+	return {
+		lowers,
+		...(upper === undefined ? {} : {upper}),
+		...(work === undefined ? {} : {work}),
+		merged: str('merged', true) as string,
+		options,
+		seed,
+	};
 }
 
-function parseSeed(node: Node | undefined, fail: (n: Node | null | undefined, what: string) => never): Record<string, Record<string, string>> {
+function parseSeed(
+	node: Node | undefined,
+	fail: (n: Node | null | undefined, what: string) => never,
+): Record<string, Record<string, string>> {
 	if (node === undefined) return {};
 	if (!isMap(node)) return fail(node, '"seed" must map a layer to {file: contents}');
 	const out: Record<string, Record<string, string>> = {};
@@ -90,7 +111,8 @@ function parseSeed(node: Node | undefined, fail: (n: Node | null | undefined, wh
 		const entry: Record<string, string> = {};
 		for (const f of files.items) {
 			const value = f.value as Node;
-			if (!isScalar(f.key) || !isScalar(value) || typeof value.value !== 'string') return fail(value ?? (f.key as Node), `seed.${layer}: each file needs a string path and string contents`);
+			if (!isScalar(f.key) || !isScalar(value) || typeof value.value !== 'string')
+				return fail(value ?? (f.key as Node), `seed.${layer}: each file needs a string path and string contents`);
 			entry[String(f.key.value)] = value.value;
 		}
 		out[layer] = entry;

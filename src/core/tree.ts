@@ -14,7 +14,12 @@ export type TreeNode = {
 	upperCount: number;
 };
 
-export type LowerListing = {readonly path: string; readonly type: FileType; readonly layer: number; readonly hidden: boolean};
+export type LowerListing = {
+	readonly path: string;
+	readonly type: FileType;
+	readonly layer: number;
+	readonly hidden: boolean;
+};
 
 const compare = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -27,7 +32,16 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 		if (existing) return existing;
 		const cut = p.lastIndexOf('/');
 		const parentPath = p.slice(0, cut);
-		const parent = byPath.get(parentPath) ?? ensure(parentPath, (pp, n) => ({name: n, path: parentPath, depth: pp.depth + 1, type: 'dir', children: [], upperCount: 0}));
+		const parent =
+			byPath.get(parentPath) ??
+			ensure(parentPath, (pp, n) => ({
+				name: n,
+				path: parentPath,
+				depth: pp.depth + 1,
+				type: 'dir',
+				children: [],
+				upperCount: 0,
+			}));
 		const node = make(parent, p.slice(cut + 1));
 		parent.children.push(node);
 		byPath.set(p, node);
@@ -39,11 +53,27 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 			byPath.set(e.path, Object.assign(existing, {entry: e, type: e.type}));
 			continue;
 		}
-		ensure(e.path, (parent, name) => ({name, path: e.path, depth: parent.depth + 1, type: e.type, entry: e, children: [], upperCount: 0}));
+		ensure(e.path, (parent, name) => ({
+			name,
+			path: e.path,
+			depth: parent.depth + 1,
+			type: e.type,
+			entry: e,
+			children: [],
+			upperCount: 0,
+		}));
 	}
 	for (const l of lower) {
 		if (byPath.has(l.path)) continue;
-		ensure(l.path, (parent, name) => ({name, path: l.path, depth: parent.depth + 1, type: l.type, lower: {layer: l.layer, hidden: l.hidden}, children: [], upperCount: 0}));
+		ensure(l.path, (parent, name) => ({
+			name,
+			path: l.path,
+			depth: parent.depth + 1,
+			type: l.type,
+			lower: {layer: l.layer, hidden: l.hidden},
+			children: [],
+			upperCount: 0,
+		}));
 	}
 	const finish = (n: TreeNode): number => {
 		n.children.sort(compare);

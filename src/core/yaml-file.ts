@@ -7,7 +7,12 @@ export type Fail = (node: Node | null | undefined, what: string) => never;
  Parses a YAML file for validation: the document root, and a `fail` that throws a UsageError
  naming file:line of the offending node. YAML syntax errors are reported the same way.
  */
-export function parseYamlFile(text: string, fileName: string, hint: string, code: string): {root: Node | null; fail: Fail} {
+export function parseYamlFile(
+	text: string,
+	fileName: string,
+	hint: string,
+	code: string,
+): {root: Node | null; fail: Fail} {
 	const lc = new LineCounter();
 	const doc = parseDocument(text, {lineCounter: lc, uniqueKeys: true});
 	const fail: Fail = (node, what) => {
@@ -15,6 +20,11 @@ export function parseYamlFile(text: string, fileName: string, hint: string, code
 		throw new UsageError(`${fileName}:${line}: ${what}`, hint, code);
 	};
 	const err = doc.errors[0];
-	if (err) throw new UsageError(`${fileName}:${err.linePos?.[0].line ?? 1}: ${err.message.split('\n')[0]}`, 'fix the YAML syntax', code);
+	if (err)
+		throw new UsageError(
+			`${fileName}:${err.linePos?.[0].line ?? 1}: ${err.message.split('\n')[0]}`,
+			'fix the YAML syntax',
+			code,
+		);
 	return {root: doc.contents as Node | null, fail};
 }

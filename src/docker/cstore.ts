@@ -1,6 +1,13 @@
 import {existsSync, readFileSync, readdirSync} from 'node:fs';
 import path from 'node:path';
-import {chainIds, readOverlay2Store, type DockerContainer, type DockerImage, type LayerMeta, type Overlay2Store} from './store.js';
+import {
+	chainIds,
+	readOverlay2Store,
+	type DockerContainer,
+	type DockerImage,
+	type LayerMeta,
+	type Overlay2Store,
+} from './store.js';
 
 // containers/storage (Podman, Buildah, CRI-O) with its overlay driver, as the library lays it out
 // (containers/storage layers.go, images.go, containers.go, drivers/overlay): <root>/overlay/<id>/
@@ -22,18 +29,22 @@ const json = <T>(p: string): T[] => {
 	}
 };
 
-export const isContainersStore = (root: string): boolean => existsSync(path.join(root, 'overlay-layers', 'layers.json'));
+export const isContainersStore = (root: string): boolean =>
+	existsSync(path.join(root, 'overlay-layers', 'layers.json'));
 
 /** `mountPoints`: where something is mounted now (mountinfo); a container whose merged dir is among them runs (or is `podman mount`ed). */
 export function readContainersStore(root: string, mountPoints: ReadonlySet<string>): Overlay2Store {
 	const dirs = readOverlay2Store(root, 'overlay');
-	const layerList = [...json<CLayer>(path.join(root, 'overlay-layers', 'layers.json')), ...json<CLayer>(path.join(root, 'overlay-layers', 'volatile-layers.json'))];
+	const layerList = [
+		...json<CLayer>(path.join(root, 'overlay-layers', 'layers.json')),
+		...json<CLayer>(path.join(root, 'overlay-layers', 'volatile-layers.json')),
+	];
 	const byId = new Map(layerList.map((l) => [l.id, l]));
 	// Running state lives in libpod's database, not the store; a mounted layer is what the kernel shows.
 	const mounted = (layer: string): boolean => mountPoints.has(path.join(dirs.home, layer, 'merged'));
 	const chainOf = (top: string | undefined): CLayer[] => {
 		const out: CLayer[] = [];
-		for (let id = top; id !== undefined && out.length < 4096; ) {
+		for (let id = top; id !== undefined && out.length < 4096;) {
 			const l = byId.get(id);
 			if (!l) break;
 			out.unshift(l);
@@ -49,29 +60,42 @@ export function readContainersStore(root: string, mountPoints: ReadonlySet<strin
 		const diffIds = chain.map((l) => l['diff-digest'] ?? `layer:${l.id}`);
 		const chains = chainIds(diffIds);
 		chain.forEach((l, i) => {
-			const meta: LayerMeta = {chainId: chains[i] as string, diffId: diffIds[i] as string, cacheId: l.id, ...(i > 0 ? {parent: chains[i - 1] as string} : {})};
+			const meta: LayerMeta = {
+				chainId: chains[i] as string,
+				diffId: diffIds[i] as string,
+				cacheId: l.id,
+				...(i > 0 ? {parent: chains[i - 1] as string} : {}),
+			};
 			layerdb.set(meta.chainId, meta);
 			byCacheId.set(l.id, meta);
 		});
-		images.push({id: `sha256:${img.id}`, tags: img.names ?? [], diffIds, createdBy: createdBy(path.join(root, 'overlay-images', img.id)), chainIds: chains});
+		images.push({
+			id: `sha256:${img.id}`,
+			tags: img.names ?? [],
+			diffIds,
+			createdBy: createdBy(path.join(root, 'overlay-images', img.id)),
+			chainIds: chains,
+		});
 	}
-	const containers: DockerContainer[] = json<CContainer>(path.join(root, 'overlay-containers', 'containers.json')).map((c) => {
-		let meta: {'image-name'?: string; name?: string} = {};
-		try {
-			meta = JSON.parse(c.metadata ?? '{}') as typeof meta;
-		} catch {
-			// metadata is the engine's free-form string: nothing to show from it
-		}
-		return {
-			id: c.id,
-			name: c.names?.[0] ?? meta.name ?? '',
-			image: meta['image-name'] ?? '',
-			imageId: c.image ? `sha256:${c.image}` : '',
-			running: c.layer !== undefined && mounted(c.layer),
-			driver: 'overlay',
-			...(c.layer ? {mountId: c.layer} : {}),
-		};
-	});
+	const containers: DockerContainer[] = json<CContainer>(path.join(root, 'overlay-containers', 'containers.json')).map(
+		(c) => {
+			let meta: {'image-name'?: string; name?: string} = {};
+			try {
+				meta = JSON.parse(c.metadata ?? '{}') as typeof meta;
+			} catch {
+				// metadata is the engine's free-form string: nothing to show from it
+			}
+			return {
+				id: c.id,
+				name: c.names?.[0] ?? meta.name ?? '',
+				image: meta['image-name'] ?? '',
+				imageId: c.image ? `sha256:${c.image}` : '',
+				running: c.layer !== undefined && mounted(c.layer),
+				driver: 'overlay',
+				...(c.layer ? {mountId: c.layer} : {}),
+			};
+		},
+	);
 	return {...dirs, layerdb, byCacheId, images, containers};
 }
 
@@ -85,8 +109,12 @@ function createdBy(dir: string): string[] {
 	}
 	for (const n of names) {
 		try {
-			const cfg = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as {history?: {created_by?: string; empty_layer?: boolean}[]; rootfs?: unknown};
-			if (Array.isArray(cfg.history) && cfg.rootfs !== undefined) return cfg.history.filter((h) => !h.empty_layer).map((h) => h.created_by ?? '');
+			const cfg = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as {
+				history?: {created_by?: string; empty_layer?: boolean}[];
+				rootfs?: unknown;
+			};
+			if (Array.isArray(cfg.history) && cfg.rootfs !== undefined)
+				return cfg.history.filter((h) => !h.empty_layer).map((h) => h.created_by ?? '');
 		} catch {
 			// a manifest or a signature, not the config
 		}

@@ -2,12 +2,21 @@ import {lstatSync, readFileSync, readdirSync} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 
-export type DockerInfo = {readonly Driver?: string; readonly DockerRootDir?: string; readonly DriverStatus?: readonly (readonly [string, string])[]; readonly ServerVersion?: string};
+export type DockerInfo = {
+	readonly Driver?: string;
+	readonly DockerRootDir?: string;
+	readonly DriverStatus?: readonly (readonly [string, string])[];
+	readonly ServerVersion?: string;
+};
 
 /** `docker info` as JSON, or undefined when the CLI or the daemon does not answer (5 s at most). */
 export async function dockerInfo(): Promise<DockerInfo | undefined> {
 	try {
-		const r = await execa('docker', ['info', '--format', '{{json .}}'], {timeout: 5000, reject: false, stdin: 'ignore'});
+		const r = await execa('docker', ['info', '--format', '{{json .}}'], {
+			timeout: 5000,
+			reject: false,
+			stdin: 'ignore',
+		});
 		if (r.exitCode !== 0) return undefined;
 		const info = JSON.parse(String(r.stdout)) as DockerInfo & {ServerErrors?: unknown[]};
 		return info.Driver === undefined && info.DockerRootDir === undefined ? undefined : info;
@@ -17,18 +26,32 @@ export async function dockerInfo(): Promise<DockerInfo | undefined> {
 }
 
 /** GraphDriver data of a container or image from `docker inspect`, when the daemon answers. */
-export async function dockerInspect(ref: string): Promise<{Name?: string; Data?: Record<string, string>; id?: string} | undefined> {
+export async function dockerInspect(
+	ref: string,
+): Promise<{Name?: string; Data?: Record<string, string>; id?: string} | undefined> {
 	try {
-		const r = await execa('docker', ['inspect', '--format', '{{json .}}', ref], {timeout: 5000, reject: false, stdin: 'ignore'});
+		const r = await execa('docker', ['inspect', '--format', '{{json .}}', ref], {
+			timeout: 5000,
+			reject: false,
+			stdin: 'ignore',
+		});
 		if (r.exitCode !== 0) return undefined;
-		const doc = JSON.parse(String(r.stdout).split('\n')[0] ?? '{}') as {Id?: string; GraphDriver?: {Name?: string; Data?: Record<string, string>}};
+		const doc = JSON.parse(String(r.stdout).split('\n')[0] ?? '{}') as {
+			Id?: string;
+			GraphDriver?: {Name?: string; Data?: Record<string, string>};
+		};
 		return doc.GraphDriver ? {...doc.GraphDriver, ...(doc.Id ? {id: doc.Id} : {})} : undefined;
 	} catch {
 		return undefined;
 	}
 }
 
-export type DaemonJson = {readonly path: string; readonly exists: boolean; readonly settings: Readonly<Record<string, unknown>>; readonly error?: string};
+export type DaemonJson = {
+	readonly path: string;
+	readonly exists: boolean;
+	readonly settings: Readonly<Record<string, unknown>>;
+	readonly error?: string;
+};
 
 export function readDaemonJson(file = process.env['OVL_DOCKER_DAEMON_JSON'] ?? '/etc/docker/daemon.json'): DaemonJson {
 	let text: string;

@@ -55,7 +55,8 @@ export async function importLayerTar(
 		dir.close();
 		if (names.length > 0) {
 			const rec = records[layer];
-			if (rec?.sha256 === check.sha256) return {skipped: `already imported (same archive, sha256 ${rec.sha256.slice(0, 12)}…)`};
+			if (rec?.sha256 === check.sha256)
+				return {skipped: `already imported (same archive, sha256 ${rec.sha256.slice(0, 12)}…)`};
 			throw new OvlError(
 				'OVL_LAYER_NOT_EMPTY',
 				`${printablePath(`${root.shown}/${layer}`)} is not empty and ${rec ? `holds another archive (sha256 ${rec.sha256.slice(0, 12)}…)` : 'ovl did not import it'}`,
@@ -81,15 +82,25 @@ export async function importLayerTar(
 		const {sha256} = await streamTar(file, (e) => {
 			const planned = check.entries[i++];
 			if (!planned || planned.path !== e.path || planned.type !== e.type)
-				throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {
-					exitCode: exitCodes.failure,
-				});
+				throw new OvlError(
+					'OVL_TAR_CHANGED',
+					`${path.basename(file)} changed while it was being imported`,
+					'import it again once nothing is writing it',
+					{
+						exitCode: exitCodes.failure,
+					},
+				);
 			return writer.entry(planned);
 		});
 		if (sha256 !== check.sha256 || i !== check.entries.length)
-			throw new OvlError('OVL_TAR_CHANGED', `${path.basename(file)} changed while it was being imported`, 'import it again once nothing is writing it', {
-				exitCode: exitCodes.failure,
-			});
+			throw new OvlError(
+				'OVL_TAR_CHANGED',
+				`${path.basename(file)} changed while it was being imported`,
+				'import it again once nothing is writing it',
+				{
+					exitCode: exitCodes.failure,
+				},
+			);
 		writer.finish();
 	} finally {
 		writer.close();
@@ -236,7 +247,13 @@ class LayerWriter {
 				case 'char':
 				case 'block':
 				case 'fifo':
-					makeNode(dir, name, e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO, e.devmajor, e.devminor);
+					makeNode(
+						dir,
+						name,
+						e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO,
+						e.devmajor,
+						e.devminor,
+					);
 					lchownSync(dir.child(name), e.uid, e.gid);
 					chmodSync(dir.child(name), e.mode); // a node ovl just made, in a 0700 staging tree
 					this.xattrs(dir, name, e);

@@ -19,7 +19,11 @@ const maxComponent = 255;
 const maxPath = 4095;
 
 /** One checked entry, its name normalised (no leading ./), in archive order. */
-export type PlannedEntry = TarEntry & {readonly rel: string; readonly role: 'entry' | 'whiteout' | 'opaque' | 'root'; readonly target?: string};
+export type PlannedEntry = TarEntry & {
+	readonly rel: string;
+	readonly role: 'entry' | 'whiteout' | 'opaque' | 'root';
+	readonly target?: string;
+};
 
 export type TarCheck = {
 	readonly file: string;
@@ -51,7 +55,10 @@ function invalid(file: string, why: string): OvlError {
  Streams the archive (gunzipped when it starts with the gzip magic) into a TarReader. Errors of
  the file, the compression or the format become OVL_TAR_INVALID; the sink's own errors pass.
  */
-export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySink | undefined): Promise<{sha256: string; entries: number}> {
+export async function streamTar(
+	file: string,
+	onEntry: (e: TarEntry) => EntrySink | undefined,
+): Promise<{sha256: string; entries: number}> {
 	const {fd, size} = openUserFile(file, 'layer tarball');
 	const hash = createHash('sha256');
 	const reader = new TarReader(onEntry);
@@ -74,7 +81,10 @@ export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySin
 				'decompress it first (zstd -d FILE), then import the .tar',
 				{exitCode: exitCodes.usage},
 			);
-		if (first.subarray(0, 3).toString('latin1') === 'BZh' || first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
+		if (
+			first.subarray(0, 3).toString('latin1') === 'BZh' ||
+			first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+		)
 			throw new OvlError(
 				'OVL_TAR_UNSUPPORTED',
 				`${path.basename(file)} is bzip2- or xz-compressed`,
@@ -87,7 +97,10 @@ export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySin
 		for await (const chunk of source as AsyncIterable<Buffer>) {
 			unpacked += chunk.length;
 			if (compressed && unpacked > ratioFloor && unpacked > size * maxRatio)
-				throw invalid(file, `it decompresses to over ${maxRatio}× its size (${size} bytes → more than ${unpacked}); refusing a decompression bomb`);
+				throw invalid(
+					file,
+					`it decompresses to over ${maxRatio}× its size (${size} bytes → more than ${unpacked}); refusing a decompression bomb`,
+				);
 			reader.push(chunk);
 		}
 		reader.end();
@@ -96,7 +109,10 @@ export async function streamTar(file: string, onEntry: (e: TarEntry) => EntrySin
 		if (error instanceof TarFormatError) throw invalid(file, error.message);
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || code === 'ERR_ZLIB')
-			throw invalid(file, `the gzip stream is ${code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt'} (${(error as Error).message})`);
+			throw invalid(
+				file,
+				`the gzip stream is ${code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt'} (${(error as Error).message})`,
+			);
 		if (code === 'EISDIR') throw invalid(file, 'it is a directory');
 		if (code !== undefined && code.startsWith('E')) throw invalid(file, `cannot read it (${code})`);
 		throw error;
@@ -113,7 +129,8 @@ function relName(file: string, e: TarEntry): string {
 	const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
 	if (parts.includes('..')) refuse(file, raw, 'climbs out with ".."');
 	for (const p of parts)
-		if (Buffer.byteLength(p) > maxComponent) refuse(file, raw, `has a name component of ${Buffer.byteLength(p)} bytes (Linux allows ${maxComponent})`);
+		if (Buffer.byteLength(p) > maxComponent)
+			refuse(file, raw, `has a name component of ${Buffer.byteLength(p)} bytes (Linux allows ${maxComponent})`);
 	if (Buffer.byteLength(raw) > maxPath) refuse(file, raw, `is longer than PATH_MAX (${maxPath} bytes)`);
 	return parts.join('/');
 }
@@ -140,7 +157,8 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 			planned = {...e, rel: dir, role: 'opaque'};
 			opaques.push(dir || '.');
 		} else if (base.startsWith('.wh.')) {
-			if (base.startsWith('.wh..wh.') || base === '.wh.' || base === '.wh..' || base === '.wh...') refuse(file, e.path, 'is not a valid whiteout name');
+			if (base.startsWith('.wh..wh.') || base === '.wh.' || base === '.wh..' || base === '.wh...')
+				refuse(file, e.path, 'is not a valid whiteout name');
 			// Docker writes a layer's later whiteouts as hard links to its first: still whiteouts.
 			if (e.type === 'hardlink' && !path.posix.basename(e.linkpath).startsWith('.wh.'))
 				refuse(file, e.path, 'is a whiteout hard-linked to a file that is not one');
@@ -150,14 +168,21 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 			whiteouts.push(target);
 		} else {
 			if (e.type === 'hardlink') {
-				if (e.linkpath.startsWith('/')) refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
+				if (e.linkpath.startsWith('/'))
+					refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
 				const target = e.linkpath
 					.split('/')
 					.filter((p) => p !== '' && p !== '.')
 					.join('/');
-				if (target.split('/').includes('..')) refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
+				if (target.split('/').includes('..'))
+					refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, outside the layer`);
 				const t = kinds.get(target);
-				if (!t || t.role !== 'entry') refuse(file, e.path, `is a hard link to ${printablePath(e.linkpath)}, which is not an earlier file of this layer`);
+				if (!t || t.role !== 'entry')
+					refuse(
+						file,
+						e.path,
+						`is a hard link to ${printablePath(e.linkpath)}, which is not an earlier file of this layer`,
+					);
 				if (t.type === 'dir') refuse(file, e.path, 'is a hard link to a directory');
 				planned = {...e, rel, role: 'entry', target};
 			} else {
@@ -191,8 +216,10 @@ export async function checkLayerTar(file: string): Promise<TarCheck> {
 					`lies below ${printablePath(parent.path)}, which is a ${parent.type}${parent.type === 'symlink' ? ' (writing through it could leave the layer)' : ''}`,
 				);
 		}
-		if (e.role === 'opaque' && e.rel !== '' && kinds.get(e.rel) && kinds.get(e.rel)?.type !== 'dir') refuse(file, e.path, 'marks a non-directory opaque');
-		if (e.role === 'entry' && whited.has(e.rel)) refuse(file, e.path, 'is both whited out and present in the same layer');
+		if (e.role === 'opaque' && e.rel !== '' && kinds.get(e.rel) && kinds.get(e.rel)?.type !== 'dir')
+			refuse(file, e.path, 'marks a non-directory opaque');
+		if (e.role === 'entry' && whited.has(e.rel))
+			refuse(file, e.path, 'is both whited out and present in the same layer');
 	}
 	return {file, sha256, entries, whiteouts, opaques};
 }

@@ -39,7 +39,15 @@ export class TarFormatError extends Error {
 const block = 512;
 const maxMeta = 1 << 20; // pax and GNU long-name records
 
-type Pending = {path?: Buffer; linkpath?: Buffer; size?: number; uid?: number; gid?: number; mtime?: number; xattrs: Map<string, Buffer>};
+type Pending = {
+	path?: Buffer;
+	linkpath?: Buffer;
+	size?: number;
+	uid?: number;
+	gid?: number;
+	mtime?: number;
+	xattrs: Map<string, Buffer>;
+};
 
 export class TarReader {
 	private buf: Buffer = Buffer.alloc(0);
@@ -101,8 +109,13 @@ export class TarReader {
 		if (this.ended) return;
 		if (this.remaining > 0 || this.padding > 0 || this.buf.length > 0 || this.meta)
 			throw new TarFormatError(`the archive is truncated (cut inside entry ${this.index + 1})`, this.offset);
-		if (this.index === 0 && this.zeros === 0) throw new TarFormatError('the archive is empty (no tar header)', this.offset);
-		if (this.zeros === 0) throw new TarFormatError(`the archive is truncated after entry ${this.index} (no end-of-archive marker)`, this.offset);
+		if (this.index === 0 && this.zeros === 0)
+			throw new TarFormatError('the archive is empty (no tar header)', this.offset);
+		if (this.zeros === 0)
+			throw new TarFormatError(
+				`the archive is truncated after entry ${this.index} (no end-of-archive marker)`,
+				this.offset,
+			);
 	}
 
 	private data(chunk: Buffer): void {
@@ -148,7 +161,8 @@ export class TarReader {
 		const typeflag = String.fromCharCode(h[156] as number);
 		const size = number(h, 124, 12, 'size', this.offset);
 		if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
-			if (size > maxMeta) throw new TarFormatError(`a ${typeflag} metadata record of ${size} bytes (at most ${maxMeta})`, this.offset);
+			if (size > maxMeta)
+				throw new TarFormatError(`a ${typeflag} metadata record of ${size} bytes (at most ${maxMeta})`, this.offset);
 			this.meta = {kind: typeflag, parts: [], size};
 			this.remaining = size;
 			if (size === 0) this.finishData();
@@ -204,7 +218,10 @@ function typeOf(flag: string, offset: number): TarType {
 		case '6':
 			return 'fifo';
 		default:
-			throw new TarFormatError(`unsupported entry type '${flag.replace(/[^\x20-\x7e]/g, '?')}' (sparse and multi-volume archives are not layers)`, offset);
+			throw new TarFormatError(
+				`unsupported entry type '${flag.replace(/[^\x20-\x7e]/g, '?')}' (sparse and multi-volume archives are not layers)`,
+				offset,
+			);
 	}
 }
 
@@ -249,7 +266,8 @@ function number(h: Buffer, off: number, len: number, what: string, at: number): 
 		.replace(/[\0 ].*$/s, '')
 		.replace(/^ +/, '');
 	if (text === '') return 0;
-	if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`bad ${what} field "${text.replace(/[^\x20-\x7e]/g, '?')}" at byte ${at}`, at);
+	if (!/^[0-7]+$/.test(text))
+		throw new TarFormatError(`bad ${what} field "${text.replace(/[^\x20-\x7e]/g, '?')}" at byte ${at}`, at);
 	const v = Number.parseInt(text, 8);
 	if (!Number.isSafeInteger(v)) throw new TarFormatError(`${what} too large at byte ${at}`, at);
 	return v;

@@ -23,7 +23,15 @@ export type TarHeader = {
 	readonly xattrs?: readonly (readonly [string, Buffer])[];
 };
 
-const typeflags: Record<TarEntryType, string> = {file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6'};
+const typeflags: Record<TarEntryType, string> = {
+	file: '0',
+	hardlink: '1',
+	symlink: '2',
+	char: '3',
+	block: '4',
+	dir: '5',
+	fifo: '6',
+};
 export const blockSize = 512;
 
 /** The pax records (if any) and the ustar header for one entry; data and padding follow it. */
@@ -35,13 +43,18 @@ export function encodeHeader(h: TarHeader): Buffer {
 	if (h.size > 0o77777777777) pax.push(['size', Buffer.from(String(h.size))]);
 	if (h.uid > 0o7777777) pax.push(['uid', Buffer.from(String(h.uid))]);
 	if (h.gid > 0o7777777) pax.push(['gid', Buffer.from(String(h.gid))]);
-	if (pax.some(([k, v]) => (k === 'path' || k === 'linkpath') && !isUtf8(v))) pax.unshift(['hdrcharset', Buffer.from('BINARY')]);
+	if (pax.some(([k, v]) => (k === 'path' || k === 'linkpath') && !isUtf8(v)))
+		pax.unshift(['hdrcharset', Buffer.from('BINARY')]);
 	for (const [name, value] of h.xattrs ?? []) pax.push([`SCHILY.xattr.${name}`, value]);
 	const main = ustar(h, split ?? {prefix: Buffer.alloc(0), name: h.name.subarray(0, 100)});
 	if (pax.length === 0) return main;
 	const body = Buffer.concat(pax.map(([k, v]) => paxRecord(k, v)));
 	const paxName = Buffer.concat([Buffer.from('PaxHeaders/'), lastComponent(h.name)]).subarray(0, 100);
-	const header = ustar({name: paxName, type: 'file', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: h.mtime}, {prefix: Buffer.alloc(0), name: paxName}, 'x');
+	const header = ustar(
+		{name: paxName, type: 'file', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: h.mtime},
+		{prefix: Buffer.alloc(0), name: paxName},
+		'x',
+	);
 	return Buffer.concat([header, body, padding(body.length), main]);
 }
 

@@ -78,8 +78,13 @@ export function walkError(error: unknown, shown: string): OvlError {
 			{exitCode: exitCodes.usage},
 		);
 	if (code === 'ENOTDIR')
-		return new OvlError('OVL_LAYER_NOT_DIR', `${p} exists and is not a directory`, 'remove it or choose another name', {exitCode: exitCodes.usage});
-	if (code === 'ENOENT') return new OvlError('OVL_PATH_MISSING', `${p} does not exist`, 'create it first, or check the path', {exitCode: exitCodes.usage});
+		return new OvlError('OVL_LAYER_NOT_DIR', `${p} exists and is not a directory`, 'remove it or choose another name', {
+			exitCode: exitCodes.usage,
+		});
+	if (code === 'ENOENT')
+		return new OvlError('OVL_PATH_MISSING', `${p} does not exist`, 'create it first, or check the path', {
+			exitCode: exitCodes.usage,
+		});
 	return fsError(error, p);
 }
 
@@ -100,7 +105,10 @@ export function fsError(error: unknown, shown: string): OvlError {
 		EMLINK: ['OVL_TOO_MANY_LINKS', 'the directory or file has too many links'],
 	};
 	const [c, hint] = hints[code] ?? ['OVL_IO_ERROR', 'check the filesystem (dmesg) and run the command again'];
-	return new OvlError(c, `${p}: ${code}${e.syscall ? ` (${e.syscall})` : ''}`, hint, {exitCode: exitCodes.failure, cause: error});
+	return new OvlError(c, `${p}: ${code}${e.syscall ? ` (${e.syscall})` : ''}`, hint, {
+		exitCode: exitCodes.failure,
+		cause: error,
+	});
 }
 
 /**
@@ -113,14 +121,21 @@ export function openRoot(p: string): Dir {
 		return new Dir(openSync(encodePath(p), dirFlags), p);
 	} catch (error) {
 		// O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: tell a link from a file.
-		if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' && lstatSync(encodePath(p), {throwIfNoEntry: false})?.isSymbolicLink())
+		if (
+			(error as NodeJS.ErrnoException).code === 'ENOTDIR' &&
+			lstatSync(encodePath(p), {throwIfNoEntry: false})?.isSymbolicLink()
+		)
 			throw walkError(Object.assign(new Error('symlink'), {code: 'ELOOP'}), p);
 		throw walkError(error, p);
 	}
 }
 
 /** Opens the directory `rel` (slash-separated) below `root` without following links; optionally creating what is missing. */
-export function openBeneath(root: Dir, rel: string, options: {create?: {mode: number; onCreate?: (shown: string) => void}} = {}): Dir {
+export function openBeneath(
+	root: Dir,
+	rel: string,
+	options: {create?: {mode: number; onCreate?: (shown: string) => void}} = {},
+): Dir {
 	const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
 	let current = new Dir(openSync(`/proc/self/fd/${root.fd}/.`, dirFlags), root.shown);
 	try {
@@ -224,9 +239,14 @@ function notRegular(shown: string, st: Stats): OvlError {
 				: st.isCharacterDevice() || st.isBlockDevice()
 					? 'a device'
 					: 'not a regular file';
-	return new OvlError('OVL_NOT_REGULAR_FILE', `${printablePath(shown)} is ${what}, not a regular file`, 'remove it or choose another name', {
-		exitCode: exitCodes.usage,
-	});
+	return new OvlError(
+		'OVL_NOT_REGULAR_FILE',
+		`${printablePath(shown)} is ${what}, not a regular file`,
+		'remove it or choose another name',
+		{
+			exitCode: exitCodes.usage,
+		},
+	);
 }
 
 /**
@@ -315,9 +335,14 @@ export function readUserFile(p: string, maxBytes: number, what: string): Buffer 
 	const {fd, size} = openUserFile(p, what);
 	try {
 		if (size > maxBytes)
-			throw new OvlError('OVL_FILE_TOO_LARGE', `${what} ${printablePath(p)} is ${size} bytes; ovl reads at most ${maxBytes}`, 'point ovl at the right file', {
-				exitCode: exitCodes.usage,
-			});
+			throw new OvlError(
+				'OVL_FILE_TOO_LARGE',
+				`${what} ${printablePath(p)} is ${size} bytes; ovl reads at most ${maxBytes}`,
+				'point ovl at the right file',
+				{
+					exitCode: exitCodes.usage,
+				},
+			);
 		return readWhole(fd, size);
 	} catch (error) {
 		if (error instanceof OvlError) throw error;
@@ -334,7 +359,10 @@ export function openUserFile(p: string, what: string): {fd: number; size: number
 		fd = openSync(encodePath(p), O.O_RDONLY | O.O_NONBLOCK);
 	} catch (error) {
 		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') throw new OvlError('OVL_FILE_MISSING', `${what} ${printablePath(p)} does not exist`, 'check the path', {exitCode: exitCodes.usage});
+		if (code === 'ENOENT')
+			throw new OvlError('OVL_FILE_MISSING', `${what} ${printablePath(p)} does not exist`, 'check the path', {
+				exitCode: exitCodes.usage,
+			});
 		throw fsError(error, p);
 	}
 	const st = fstatSync(fd);

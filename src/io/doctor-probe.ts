@@ -12,17 +12,31 @@ import {effectiveUid, isInUserNamespace, readKernelFacts, readMountinfo} from '.
 import {removeRecord} from './registry.js';
 import {readXattr, trySetXattr} from './xattr.js';
 
-const readNumber = async (f: string): Promise<string | undefined> => (await readFile(f, 'utf8').catch(() => undefined))?.trim();
+const readNumber = async (f: string): Promise<string | undefined> =>
+	(await readFile(f, 'utf8').catch(() => undefined))?.trim();
 
 export async function gatherHostReport(): Promise<HostReport> {
 	const [kernel, utilLinux, inUserNamespace, maxNs, clone] = await Promise.all([
-		readKernelFacts(), toolVersion('mount'), isInUserNamespace(), readNumber('/proc/sys/user/max_user_namespaces'), readNumber('/proc/sys/kernel/unprivileged_userns_clone'),
+		readKernelFacts(),
+		toolVersion('mount'),
+		isInUserNamespace(),
+		readNumber('/proc/sys/user/max_user_namespaces'),
+		readNumber('/proc/sys/kernel/unprivileged_userns_clone'),
 	]);
 	return {
-		release: kernel.release, version: kernel.version, overlayListed: kernel.overlayListed, moduleLoaded: existsSync('/sys/module/overlay/initstate'),
+		release: kernel.release,
+		version: kernel.version,
+		overlayListed: kernel.overlayListed,
+		moduleLoaded: existsSync('/sys/module/overlay/initstate'),
 		native: nativeStatus(),
-		params: kernel.params, utilLinux, euid: effectiveUid(), inUserNamespace, maxUserNamespaces: maxNs === undefined ? undefined : Number(maxNs),
-		unprivilegedUsernsClone: clone, pageSize: kernel.pageSize, kmsgReadable: kernelLogCursor().readable,
+		params: kernel.params,
+		utilLinux,
+		euid: effectiveUid(),
+		inUserNamespace,
+		maxUserNamespaces: maxNs === undefined ? undefined : Number(maxNs),
+		unprivilegedUsernsClone: clone,
+		pageSize: kernel.pageSize,
+		kmsgReadable: kernelLogCursor().readable,
 	};
 }
 
@@ -37,10 +51,21 @@ const isWhiteout = async (p: string): Promise<boolean> => {
  */
 export async function probePath(dir: string): Promise<PathProbe> {
 	const base = await realpath(dir).catch(() => {
-		throw new OvlError('OVL_PATH_MISSING', `${dir} does not exist`, 'create it, or name the directory whose filesystem you want to test', {exitCode: 2});
+		throw new OvlError(
+			'OVL_PATH_MISSING',
+			`${dir} does not exist`,
+			'create it, or name the directory whose filesystem you want to test',
+			{exitCode: 2},
+		);
 	});
 	const scratch = await mkdtemp(path.join(base, '.ovl-doctor-'));
-	const [l1, l2, u, w, m] = ['l1', 'l2', 'u', 'w', 'm'].map((n) => path.join(scratch, n)) as [string, string, string, string, string];
+	const [l1, l2, u, w, m] = ['l1', 'l2', 'u', 'w', 'm'].map((n) => path.join(scratch, n)) as [
+		string,
+		string,
+		string,
+		string,
+		string,
+	];
 	const fsType = mountContaining(await readMountinfo(), scratch)?.fsType ?? 'unknown';
 	const userns = await isInUserNamespace();
 	for (const d of [l1, l2, u, w, m, path.join(l1, 'dir')]) await mkdir(d);
@@ -54,9 +79,29 @@ export async function probePath(dir: string): Promise<PathProbe> {
 	const userXattr = await trySetXattr(probeFile, 'user.ovl-doctor', '1');
 	await rm(probeFile);
 	const ns = userns ? 'user' : 'trusted';
-	let result: PathProbe = {dir: base, fsType, trustedXattr, userXattr, mounted: false, usedUserxattr: userns, kernelLines: []};
+	let result: PathProbe = {
+		dir: base,
+		fsType,
+		trustedXattr,
+		userXattr,
+		mounted: false,
+		usedUserxattr: userns,
+		kernelLines: [],
+	};
 	try {
-		const outcome = await mountStack({lowers: [{path: l1, dataOnly: false}, {path: l2, dataOnly: false}], upper: u, work: w, merged: m, options: userns ? [{key: 'userxattr'}] : []}, {dryRun: false});
+		const outcome = await mountStack(
+			{
+				lowers: [
+					{path: l1, dataOnly: false},
+					{path: l2, dataOnly: false},
+				],
+				upper: u,
+				work: w,
+				merged: m,
+				options: userns ? [{key: 'userxattr'}] : [],
+			},
+			{dryRun: false},
+		);
 		result = {...result, mounted: true, kernelLines: outcome.kernelLines};
 		await rm(path.join(m, 'a'));
 		await rename(path.join(m, 'b'), path.join(m, 'c'));
@@ -66,7 +111,8 @@ export async function probePath(dir: string): Promise<PathProbe> {
 		let redirectDir: string;
 		try {
 			await rename(path.join(m, 'moved'), path.join(m, 'moved2'));
-			redirectDir = (await readXattr(path.join(u, 'moved2'), `${ns}.overlay.redirect`))?.toString() ?? 'renamed without redirect';
+			redirectDir =
+				(await readXattr(path.join(u, 'moved2'), `${ns}.overlay.redirect`))?.toString() ?? 'renamed without redirect';
 		} catch (error) {
 			redirectDir = (error as NodeJS.ErrnoException).code ?? 'error';
 		}
@@ -80,12 +126,21 @@ export async function probePath(dir: string): Promise<PathProbe> {
 		};
 	} catch (error) {
 		if (!(error instanceof OvlError)) throw error;
-		result = {...result, mountError: error.message, kernelLines: error.findings.filter((f) => f.message.startsWith('kernel: ')).map((f) => f.message.slice(8))};
+		result = {
+			...result,
+			mountError: error.message,
+			kernelLines: error.findings.filter((f) => f.message.startsWith('kernel: ')).map((f) => f.message.slice(8)),
+		};
 	} finally {
 		const still = (await readMountinfo()).some((e) => e.mountPoint === m);
 		if (still) {
 			const r = await runUmount(m, false);
-			if (!r.ok) throw new OvlError('OVL_DOCTOR_CLEANUP', `could not unmount the test mount ${m}: ${r.output}`, `unmount it by hand (umount ${m}) and remove ${scratch}`);
+			if (!r.ok)
+				throw new OvlError(
+					'OVL_DOCTOR_CLEANUP',
+					`could not unmount the test mount ${m}: ${r.output}`,
+					`unmount it by hand (umount ${m}) and remove ${scratch}`,
+				);
 			await removeRecord(m);
 		}
 		await rm(scratch, {recursive: true, force: true});

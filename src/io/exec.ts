@@ -23,7 +23,9 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 			env: mountEnv,
 			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
 			// execa's types only list fds 3-9 here; any inherited descriptor works at run time.
-			...(fds.length === 0 ? {stdin: 'ignore' as const} : {stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as ['ignore', 'pipe', 'pipe']}),
+			...(fds.length === 0
+				? {stdin: 'ignore' as const}
+				: {stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as ['ignore', 'pipe', 'pipe']}),
 		});
 		return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 	} finally {
@@ -35,16 +37,30 @@ export async function runUmount(target: string, lazy: boolean): Promise<ToolResu
 	// umount(8) takes its target as an argv string; a name that is not UTF-8 needs umount2(2) itself.
 	if (hasRawBytes(target)) {
 		const n = native();
-		if (!n) return {ok: false, exitCode: 32, output: `umount: ${printablePath(target)} is not UTF-8 and the native helper is not built (npm install with a C compiler)`};
+		if (!n)
+			return {
+				ok: false,
+				exitCode: 32,
+				output: `umount: ${printablePath(target)} is not UTF-8 and the native helper is not built (npm install with a C compiler)`,
+			};
 		try {
 			n.umount2(encodePath(target), lazy ? 2 /* MNT_DETACH */ : 0);
 			return {ok: true, exitCode: 0, output: ''};
 		} catch (error) {
 			const code = (error as NodeJS.ErrnoException).code;
-			return {ok: false, exitCode: 32, output: `umount: ${printablePath(target)}: ${code === 'EBUSY' ? 'target is busy.' : (error as Error).message}`};
+			return {
+				ok: false,
+				exitCode: 32,
+				output: `umount: ${printablePath(target)}: ${code === 'EBUSY' ? 'target is busy.' : (error as Error).message}`,
+			};
 		}
 	}
-	const result = await execa('umount', [...(lazy ? ['-l'] : []), target], {reject: false, all: true, stdin: 'ignore', env: {LC_ALL: 'C'}});
+	const result = await execa('umount', [...(lazy ? ['-l'] : []), target], {
+		reject: false,
+		all: true,
+		stdin: 'ignore',
+		env: {LC_ALL: 'C'},
+	});
 	return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 }
 

@@ -21,16 +21,17 @@ export async function writeExport(items: readonly ExportItem[], out: Writable): 
 	const firstName = new Map<string, Buffer>();
 	const write = async (b: Buffer): Promise<void> => {
 		bytes += b.length;
-		if (!out.write(b)) await new Promise<void>((resolve, reject) => {
-			const done = (error?: Error): void => {
-				out.off('drain', done);
-				out.off('error', done);
-				if (error) reject(error);
-				else resolve();
-			};
-			out.once('drain', done);
-			out.once('error', done);
-		});
+		if (!out.write(b))
+			await new Promise<void>((resolve, reject) => {
+				const done = (error?: Error): void => {
+					out.off('drain', done);
+					out.off('error', done);
+					if (error) reject(error);
+					else resolve();
+				};
+				out.once('drain', done);
+				out.once('error', done);
+			});
 	};
 	try {
 		for (const item of items) {
@@ -45,9 +46,21 @@ export async function writeExport(items: readonly ExportItem[], out: Writable): 
 			const fd = item.data === undefined ? undefined : openData(item.data, item.path);
 			try {
 				const dataStat = fd === undefined ? undefined : fstatSync(fd);
-				if (dataStat && !dataStat.isFile()) throw new OvlError('OVL_EXPORT_CHANGED', `${item.path} is no longer a regular file`, 'stop what writes to the overlay, then export again', {exitCode: exitCodes.failure});
+				if (dataStat && !dataStat.isFile())
+					throw new OvlError(
+						'OVL_EXPORT_CHANGED',
+						`${item.path} is no longer a regular file`,
+						'stop what writes to the overlay, then export again',
+						{exitCode: exitCodes.failure},
+					);
 				const st = item.meta === item.data && dataStat ? dataStat : mustStat(item.meta, item.path);
-				const base = {uid: st.uid, gid: st.gid, mode: st.mode & 0o7777, mtime: seconds(st), xattrs: userXattrs(item.meta, item.path)};
+				const base = {
+					uid: st.uid,
+					gid: st.gid,
+					mode: st.mode & 0o7777,
+					mtime: seconds(st),
+					xattrs: userXattrs(item.meta, item.path),
+				};
 				const key = `${st.dev}:${st.ino}`;
 				const linkTo = st.nlink > 1 && !st.isDirectory() ? firstName.get(key) : undefined;
 				if (linkTo) {
@@ -70,15 +83,41 @@ export async function writeExport(items: readonly ExportItem[], out: Writable): 
 	return {bytes, hardlinks};
 }
 
-function headerFor(st: Stats, rel: Buffer, item: ExportItem & {kind: 'object'}, base: Omit<TarHeader, 'name' | 'type' | 'size'>, data: Stats | undefined): TarHeader {
+function headerFor(
+	st: Stats,
+	rel: Buffer,
+	item: ExportItem & {kind: 'object'},
+	base: Omit<TarHeader, 'name' | 'type' | 'size'>,
+	data: Stats | undefined,
+): TarHeader {
 	if (st.isDirectory()) return {...base, name: Buffer.concat([rel, Buffer.from('/')]), type: 'dir', size: 0};
-	if (st.isSymbolicLink()) return {...base, name: rel, type: 'symlink', size: 0, linkname: readlinkSync(sysPath(item.meta), {encoding: 'buffer'})};
+	if (st.isSymbolicLink())
+		return {
+			...base,
+			name: rel,
+			type: 'symlink',
+			size: 0,
+			linkname: readlinkSync(sysPath(item.meta), {encoding: 'buffer'}),
+		};
 	if (st.isFIFO()) return {...base, name: rel, type: 'fifo', size: 0};
 	if (st.isCharacterDevice() || st.isBlockDevice()) {
 		const {major, minor} = splitDev(st.rdev);
-		return {...base, name: rel, type: st.isCharacterDevice() ? 'char' : 'block', size: 0, devmajor: major, devminor: minor};
+		return {
+			...base,
+			name: rel,
+			type: st.isCharacterDevice() ? 'char' : 'block',
+			size: 0,
+			devmajor: major,
+			devminor: minor,
+		};
 	}
-	if (!data) throw new OvlError('OVL_EXPORT_CHANGED', `${item.path} is no longer what ovl planned to export`, 'stop what writes to the overlay, then export again', {exitCode: exitCodes.failure});
+	if (!data)
+		throw new OvlError(
+			'OVL_EXPORT_CHANGED',
+			`${item.path} is no longer what ovl planned to export`,
+			'stop what writes to the overlay, then export again',
+			{exitCode: exitCodes.failure},
+		);
 	return {...base, name: rel, type: 'file', size: data.size};
 }
 
@@ -98,7 +137,13 @@ const seconds = (st: Stats): number => Math.floor(st.mtimeMs / 1000);
 
 function mustStat(p: string, shown: string): Stats {
 	const st = lstatPath(p);
-	if (!st) throw new OvlError('OVL_EXPORT_CHANGED', `${shown} vanished while ovl exported it`, 'stop what writes to the overlay (docker stop, umount), then export again', {exitCode: exitCodes.failure});
+	if (!st)
+		throw new OvlError(
+			'OVL_EXPORT_CHANGED',
+			`${shown} vanished while ovl exported it`,
+			'stop what writes to the overlay (docker stop, umount), then export again',
+			{exitCode: exitCodes.failure},
+		);
 	return st;
 }
 
@@ -107,7 +152,13 @@ function openData(p: string, shown: string): number {
 		return openSync(sysPath(p), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
 	} catch (error) {
 		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT' || code === 'ELOOP') throw new OvlError('OVL_EXPORT_CHANGED', `${shown} changed while ovl exported it (${code})`, 'stop what writes to the overlay, then export again', {exitCode: exitCodes.failure});
+		if (code === 'ENOENT' || code === 'ELOOP')
+			throw new OvlError(
+				'OVL_EXPORT_CHANGED',
+				`${shown} changed while ovl exported it (${code})`,
+				'stop what writes to the overlay, then export again',
+				{exitCode: exitCodes.failure},
+			);
 		throw fsError(error, p);
 	}
 }
@@ -118,7 +169,13 @@ async function copyData(fd: number, size: number, shown: string, write: (b: Buff
 	while (left > 0) {
 		const buf = Buffer.allocUnsafe(Math.min(chunk, left));
 		const n = readSync(fd, buf, 0, buf.length, null);
-		if (n === 0) throw new OvlError('OVL_EXPORT_CHANGED', `${shown} shrank while ovl exported it`, 'stop what writes to the overlay, then export again', {exitCode: exitCodes.failure});
+		if (n === 0)
+			throw new OvlError(
+				'OVL_EXPORT_CHANGED',
+				`${shown} shrank while ovl exported it`,
+				'stop what writes to the overlay, then export again',
+				{exitCode: exitCodes.failure},
+			);
 		await write(buf.subarray(0, n));
 		left -= n;
 	}
@@ -136,6 +193,11 @@ function userXattrs(p: string, shown: string): [string, Buffer][] {
 		}
 		return out;
 	} catch (error) {
-		throw new OvlError('OVL_EXPORT_UNREADABLE', `${shown}: cannot read its xattrs (${(error as NodeJS.ErrnoException).code ?? 'EIO'})`, 'run as root (trusted.* and security.* need it), or check the filesystem', {exitCode: exitCodes.failure});
+		throw new OvlError(
+			'OVL_EXPORT_UNREADABLE',
+			`${shown}: cannot read its xattrs (${(error as NodeJS.ErrnoException).code ?? 'EIO'})`,
+			'run as root (trusted.* and security.* need it), or check the filesystem',
+			{exitCode: exitCodes.failure},
+		);
 	}
 }

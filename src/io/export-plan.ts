@@ -35,7 +35,12 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace});
 	if (scan.problems.length > 0) {
 		const p = scan.problems[0] as {path: string; message: string};
-		throw new OvlError('OVL_EXPORT_CHANGED', `the upper changed while ovl read it (${p.path}: ${p.message})`, 'stop what writes to the overlay (docker stop, umount), then export again', {exitCode: exitCodes.failure});
+		throw new OvlError(
+			'OVL_EXPORT_CHANGED',
+			`the upper changed while ovl read it (${p.path}: ${p.message})`,
+			'stop what writes to the overlay (docker stop, umount), then export again',
+			{exitCode: exitCodes.failure},
+		);
 	}
 	const entries = new Map<string, {raw: ScannedEntry; entry: Entry}>();
 	const children = new Map<string, string[]>();
@@ -58,11 +63,21 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 	const metacopyData = (e: {raw: ScannedEntry; entry: Entry}): string => {
 		counts.metacopies++;
 		if (e.raw.dataHit) return e.raw.dataHit.path;
-		throw new OvlError('OVL_EXPORT_NO_DATA', `${e.entry.path} is a metacopy file whose data is in no lower layer`, 'the overlay reads it as EIO too; restore the lower that held its data, or delete the file in the overlay', {exitCode: exitCodes.failure});
+		throw new OvlError(
+			'OVL_EXPORT_NO_DATA',
+			`${e.entry.path} is a metacopy file whose data is in no lower layer`,
+			'the overlay reads it as EIO too; restore the lower that held its data, or delete the file in the overlay',
+			{exitCode: exitCodes.failure},
+		);
 	};
 	const refuseAnomaly = (e: Entry): void => {
 		if (e.kind === 'anomaly' && e.type === 'file' && 'metacopy' in e.xattrs)
-			throw new OvlError('OVL_EXPORT_UNREADABLE', `${e.path}: ${e.reasons.join('; ')}`, 'the overlay cannot read this file either; repair or delete it in the upper first', {exitCode: exitCodes.failure});
+			throw new OvlError(
+				'OVL_EXPORT_UNREADABLE',
+				`${e.path}: ${e.reasons.join('; ')}`,
+				'the overlay cannot read this file either; repair or delete it in the upper first',
+				{exitCode: exitCodes.failure},
+			);
 	};
 
 	// The upper as a layer: each entry says only what changed.
@@ -79,7 +94,10 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 				counts.renamedDirs++;
 				object(p, up(p));
 				opaque(p);
-				walkMerged(p, (e.raw.redirectHits ?? []).map((h) => ({layer: h.layer, path: h.path})));
+				walkMerged(
+					p,
+					(e.raw.redirectHits ?? []).map((h) => ({layer: h.layer, path: h.path})),
+				);
 			} else if (kind === 'metacopy') object(p, up(p), metacopyData(e));
 			else if (type === 'dir') {
 				object(p, up(p));
@@ -111,7 +129,12 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 				else if (type !== 'dir') object(p, up(p), type === 'file' ? up(p) : undefined);
 				else {
 					object(p, up(p));
-					const next = kind === 'opaque-dir' ? [] : kind === 'redirect-dir' ? (u.raw.redirectHits ?? []).map((h) => ({layer: h.layer, path: h.path})) : lowers.childCtx(ctx, name);
+					const next =
+						kind === 'opaque-dir'
+							? []
+							: kind === 'redirect-dir'
+								? (u.raw.redirectHits ?? []).map((h) => ({layer: h.layer, path: h.path}))
+								: lowers.childCtx(ctx, name);
 					if (kind === 'redirect-dir') counts.renamedDirs++;
 					walkMerged(p, next);
 				}

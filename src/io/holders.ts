@@ -21,12 +21,14 @@ export async function findHolders(mountPoint: string): Promise<Holder[]> {
 			const ns = await linkOf(`${base}/ns/mnt`);
 			if (ns !== undefined && self !== undefined && ns !== self) {
 				const mi = await readFile(`${base}/mountinfo`, 'utf8').catch(() => '');
-				if (mi.split('\n').some((l) => l.split(' ')[4] === mountPoint.replace(/ /g, '\\040'))) out.push({pid, command, how: `has a copy of the mount in mount namespace ${ns}`});
+				if (mi.split('\n').some((l) => l.split(' ')[4] === mountPoint.replace(/ /g, '\\040')))
+					out.push({pid, command, how: `has a copy of the mount in mount namespace ${ns}`});
 				return;
 			}
 			for (const what of ['cwd', 'root', 'exe'] as const) {
 				const target = await linkOf(`${base}/${what}`);
-				if (target !== undefined && isSameOrInside(target, mountPoint) && !(what === 'root' && target === '/')) out.push({pid, command, how: what});
+				if (target !== undefined && isSameOrInside(target, mountPoint) && !(what === 'root' && target === '/'))
+					out.push({pid, command, how: what});
 			}
 			const fds = await readdir(`${base}/fd`).catch(() => [] as string[]);
 			for (const fd of fds) {

@@ -15,21 +15,35 @@ export type InspectOptions = {
 /** locate → scan → classify → summarise → findings (→ change set). */
 export async function buildReport(located: Located, options: InspectOptions): Promise<Report> {
 	if (located.upper === undefined) {
-		throw new OvlError('OVL_NO_UPPER', 'this overlay has no upper layer (read-only): nothing was written, so there is nothing to classify', 'ovl ls shows its lower layers', {exitCode: 2});
+		throw new OvlError(
+			'OVL_NO_UPPER',
+			'this overlay has no upper layer (read-only): nothing was written, so there is nothing to classify',
+			'ovl ls shows its lower layers',
+			{exitCode: 2},
+		);
 	}
-	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace, content: options.content ?? false, forDiff: options.withChanges, ...(options.onProgress ? {onProgress: options.onProgress} : {})});
+	const scan = scanLayers({
+		upper: located.upper,
+		lowers: located.lowers,
+		ns: located.facts.xattrNamespace,
+		content: options.content ?? false,
+		forDiff: options.withChanges,
+		...(options.onProgress ? {onProgress: options.onProgress} : {}),
+	});
 	const entries = linkOrigins(scan.entries.map(classifyEntry), scan.entries, originInode);
 	const inodeKeys = scan.entries.map((e) => `${e.stat.dev}:${e.stat.ino}`);
 	const group = new Map<string, string[]>();
 	scan.entries.forEach((e, i) => {
 		// Whiteouts are all links of one shared inode in work/: not a hard-link group worth listing.
-		if (e.stat.nlink > 1 && e.stat.type !== 'dir' && !(e.stat.type === 'char' && e.stat.rdev === 0)) group.set(inodeKeys[i] as string, [...(group.get(inodeKeys[i] as string) ?? []), e.path]);
+		if (e.stat.nlink > 1 && e.stat.type !== 'dir' && !(e.stat.type === 'char' && e.stat.rdev === 0))
+			group.set(inodeKeys[i] as string, [...(group.get(inodeKeys[i] as string) ?? []), e.path]);
 	});
 	const withGroups = entries.map((e, i) => {
 		if (!e.hardlink || e.kind === 'whiteout') return e;
 		const members = group.get(inodeKeys[i] as string) ?? [e.path];
 		const others = members.filter((p) => p !== e.path);
-		const shown = others.length > 4 ? `${others.slice(0, 4).join(', ')} and ${others.length - 4} more` : others.join(', ');
+		const shown =
+			others.length > 4 ? `${others.slice(0, 4).join(', ')} and ${others.length - 4} more` : others.join(', ');
 		const reason = `hard link, nlink ${e.hardlink.nlink}${others.length > 0 ? ` (also ${shown} in the upper)` : ''}${e.hardlink.indexed ? `, indexed (nlink=${e.xattrs['nlink'] ?? ''})` : ''}`;
 		return {...e, reasons: [...e.reasons, reason], hardlink: {...e.hardlink, group: members}};
 	});
@@ -42,7 +56,13 @@ export async function buildReport(located: Located, options: InspectOptions): Pr
 			...(located.facts.mountedAt ? {mountedAt: located.facts.mountedAt} : {}),
 			...(located.facts.sharedWith ? {sharedWith: located.facts.sharedWith} : {}),
 		}),
-		...scan.problems.map((p) => ({code: 'OVL_SCAN_PROBLEM', severity: 'warning' as const, message: `${p.path}: ${p.message}`, hint: 'the upper changed while ovl read it; run again for a consistent view', path: p.path})),
+		...scan.problems.map((p) => ({
+			code: 'OVL_SCAN_PROBLEM',
+			severity: 'warning' as const,
+			message: `${p.path}: ${p.message}`,
+			hint: 'the upper changed while ovl read it; run again for a consistent view',
+			path: p.path,
+		})),
 	];
 	return {
 		schema: 'ovl.inspect/v1',

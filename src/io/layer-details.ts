@@ -8,7 +8,10 @@ import {lstatPath} from './walk-fs.js';
 export function layerDetails(layers: readonly LayerInfo[], overlayPath: string, origin?: string): LayerDetail[] {
 	const out: LayerDetail[] = [];
 	for (const l of layers) {
-		for (const [p, via] of [[overlayPath, undefined], ...(origin && origin !== overlayPath && l.role !== 'upper' ? [[origin, 'origin']] : [])] as [string, string | undefined][]) {
+		for (const [p, via] of [
+			[overlayPath, undefined],
+			...(origin && origin !== overlayPath && l.role !== 'upper' ? [[origin, 'origin']] : []),
+		] as [string, string | undefined][]) {
 			const full = path.join(l.path, p);
 			const st = lstatPath(full);
 			if (!st && via) continue;

@@ -46,7 +46,9 @@ export class Creation {
 	writeFile(rel: string, contents: string): boolean {
 		this.assertLive();
 		const made: string[] = [];
-		const parent = openBeneath(this.root, path.posix.dirname(rel), {create: {mode: 0o755, onCreate: (shown) => made.push(shown)}});
+		const parent = openBeneath(this.root, path.posix.dirname(rel), {
+			create: {mode: 0o755, onCreate: (shown) => made.push(shown)},
+		});
 		try {
 			this.record(made);
 			const name = path.posix.basename(rel);
@@ -79,7 +81,8 @@ export class Creation {
 				try {
 					const parent = openBeneath(this.root, path.posix.join(layer, path.posix.dirname(file)));
 					try {
-						same = readFileIn(parent, path.posix.basename(file), Buffer.byteLength(contents))?.toString('utf8') === contents;
+						same =
+							readFileIn(parent, path.posix.basename(file), Buffer.byteLength(contents))?.toString('utf8') === contents;
 					} finally {
 						parent.close();
 					}
@@ -125,11 +128,17 @@ export async function makeParents(target: string): Promise<boolean> {
 		const last = i === parts.length - 1;
 		const st = await lstat(encodePath(current)).catch(() => undefined);
 		if (st?.isDirectory()) continue;
-		if (st?.isSymbolicLink() && (last || (await stat(encodePath(current)).catch(() => undefined))?.isDirectory())) continue;
+		if (st?.isSymbolicLink() && (last || (await stat(encodePath(current)).catch(() => undefined))?.isDirectory()))
+			continue;
 		if (st)
-			throw new OvlError('OVL_LAYER_NOT_DIR', `${printablePath(current)} exists and is not a directory`, 'choose another directory', {
-				exitCode: exitCodes.usage,
-			});
+			throw new OvlError(
+				'OVL_LAYER_NOT_DIR',
+				`${printablePath(current)} exists and is not a directory`,
+				'choose another directory',
+				{
+					exitCode: exitCodes.usage,
+				},
+			);
 		const made = await mkdir(encodePath(current), {mode: 0o755}).then(
 			() => true,
 			(error: NodeJS.ErrnoException) => {

@@ -38,12 +38,23 @@ function resolveRecorded(recorded: string, roots: readonly string[]): string | u
 /** Finds the overlay mounted at `merged` and makes every layer path absolute. */
 export async function locateMount(merged: string, root: string | undefined): Promise<Located> {
 	const target = await realpath(merged).catch(() => {
-		throw new OvlError('OVL_NOT_MOUNTED', `${merged} does not exist`, 'give the mount point of an overlay (ovl ls lists them), or use --upper/--lower', {exitCode: 2});
+		throw new OvlError(
+			'OVL_NOT_MOUNTED',
+			`${merged} does not exist`,
+			'give the mount point of an overlay (ovl ls lists them), or use --upper/--lower',
+			{exitCode: 2},
+		);
 	});
 	const entries = await readMountinfo();
 	const top = topMountAt(entries, target);
 	const o = top ? decodeOverlay(top) : undefined;
-	if (!o) throw new OvlError('OVL_NOT_OVERLAY', top ? `${target} is a ${top.fsType} mount, not an overlay` : `nothing is mounted on ${target}`, 'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…', {exitCode: 2});
+	if (!o)
+		throw new OvlError(
+			'OVL_NOT_OVERLAY',
+			top ? `${target} is a ${top.fsType} mount, not an overlay` : `nothing is mounted on ${target}`,
+			'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…',
+			{exitCode: 2},
+		);
 	const record = recordFor(await readRegistry(), o);
 	const topFirst = o.layers.lowers;
 	let lowers: {path: string; dataOnly: boolean; recorded: string}[];
@@ -63,15 +74,40 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 		upper = o.layers.upper === undefined ? undefined : abs(o.layers.upper);
 		work = o.layers.work === undefined ? undefined : abs(o.layers.work);
 		if (unresolved.length > 0) {
-			throw new UsageError(`the kernel recorded relative layer paths (${unresolved.slice(0, 2).join(', ')}) and ovl cannot tell what they were relative to`, 'pass --root DIR (the directory mount(8) ran in; for Docker, <data-root>/overlay2)', 'OVL_RELATIVE_LAYERS');
+			throw new UsageError(
+				`the kernel recorded relative layer paths (${unresolved.slice(0, 2).join(', ')}) and ovl cannot tell what they were relative to`,
+				'pass --root DIR (the directory mount(8) ran in; for Docker, <data-root>/overlay2)',
+				'OVL_RELATIVE_LAYERS',
+			);
 		}
 	}
 	const n = lowers.length;
 	const layers: LayerInfo[] = [
-		...(upper === undefined ? [] : [{role: 'upper' as const, layer: 0, path: upper, ...(o.layers.upper !== upper ? {recorded: o.layers.upper ?? ''} : {})}]),
-		...lowers.map((l, i) => ({role: l.dataOnly ? ('data-only' as const) : ('lower' as const), layer: n - i, path: l.path, ...(l.recorded !== l.path ? {recorded: l.recorded} : {})})),
+		...(upper === undefined
+			? []
+			: [
+					{
+						role: 'upper' as const,
+						layer: 0,
+						path: upper,
+						...(o.layers.upper !== upper ? {recorded: o.layers.upper ?? ''} : {}),
+					},
+				]),
+		...lowers.map((l, i) => ({
+			role: l.dataOnly ? ('data-only' as const) : ('lower' as const),
+			layer: n - i,
+			path: l.path,
+			...(l.recorded !== l.path ? {recorded: l.recorded} : {}),
+		})),
 	];
-	const sharedWith = overlayMounts(entries).filter((x) => x !== o && x.entry.mountId !== o.entry.mountId && x.layers.upper !== undefined && x.layers.upper === o.layers.upper && path.isAbsolute(x.layers.upper));
+	const sharedWith = overlayMounts(entries).filter(
+		(x) =>
+			x !== o &&
+			x.entry.mountId !== o.entry.mountId &&
+			x.layers.upper !== undefined &&
+			x.layers.upper === o.layers.upper &&
+			path.isAbsolute(x.layers.upper),
+	);
 	return {
 		upper,
 		work,
@@ -92,12 +128,20 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 }
 
 /** Layers given on the command line (bottom→top), for an unmounted overlay. */
-export async function locateOffline(upper: string, lowersBottomUp: readonly string[], work: string | undefined, userxattr: boolean): Promise<Located> {
+export async function locateOffline(
+	upper: string,
+	lowersBottomUp: readonly string[],
+	work: string | undefined,
+	userxattr: boolean,
+): Promise<Located> {
 	const abs = async (p: string): Promise<string> =>
 		realpath(p).catch((error: NodeJS.ErrnoException) => {
 			// Longer than PATH_MAX: realpath cannot say, but a walk through ancestors can reach it.
-			if (error.code === 'ENAMETOOLONG' && path.isAbsolute(p) && lstatPath(path.normalize(p))?.isDirectory()) return path.normalize(p);
-			throw new OvlError('OVL_LAYER_MISSING', `${printablePath(p)} does not exist`, 'check the layer paths', {exitCode: 2});
+			if (error.code === 'ENAMETOOLONG' && path.isAbsolute(p) && lstatPath(path.normalize(p))?.isDirectory())
+				return path.normalize(p);
+			throw new OvlError('OVL_LAYER_MISSING', `${printablePath(p)} does not exist`, 'check the layer paths', {
+				exitCode: 2,
+			});
 		});
 	const up = await abs(upper);
 	const lowers = await Promise.all(lowersBottomUp.map(abs));
@@ -110,7 +154,10 @@ export async function locateOffline(upper: string, lowersBottomUp: readonly stri
 		facts: {
 			options: userxattr ? ['userxattr'] : [],
 			xattrNamespace: userxattr ? 'user' : 'trusted',
-			layers: [{role: 'upper', layer: 0, path: up}, ...[...refs].reverse().map((r) => ({role: 'lower' as const, layer: r.layer, path: r.path}))],
+			layers: [
+				{role: 'upper', layer: 0, path: up},
+				...[...refs].reverse().map((r) => ({role: 'lower' as const, layer: r.layer, path: r.path})),
+			],
 			...(w === undefined ? {} : {work: w}),
 			source: 'offline',
 		},

@@ -34,7 +34,8 @@ function tryFlock(file: string): Held | 'busy' {
 		n?.flock(fd, flockOps.exclusive | flockOps.nonBlocking);
 	} catch (error) {
 		closeSync(fd);
-		if ((error as NodeJS.ErrnoException).code === 'EWOULDBLOCK' || (error as NodeJS.ErrnoException).code === 'EAGAIN') return 'busy';
+		if ((error as NodeJS.ErrnoException).code === 'EWOULDBLOCK' || (error as NodeJS.ErrnoException).code === 'EAGAIN')
+			return 'busy';
 		throw error;
 	}
 	ftruncateSync(fd, 0);
@@ -90,7 +91,10 @@ export async function lockPaths(lockDir: string, keys: readonly string[], timeou
 	const deadline = Date.now() + timeoutMs;
 	try {
 		for (const key of [...new Set(keys)].sort()) {
-			const file = path.join(lockDir, `${createHash('sha256').update(encodePath(key)).digest('hex').slice(0, 24)}.lock`);
+			const file = path.join(
+				lockDir,
+				`${createHash('sha256').update(encodePath(key)).digest('hex').slice(0, 24)}.lock`,
+			);
 			for (;;) {
 				const h = take(file);
 				if (h !== 'busy') {

@@ -7,14 +7,40 @@ import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 export type LowerDirEntry = FileType | 'whiteout';
 
 export function statLite(st: Stats): StatLite {
-	return {type: fileTypeOfMode(st.mode), perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, blocks: st.blocks, nlink: st.nlink, ino: st.ino, dev: st.dev, rdev: st.rdev, mtimeMs: st.mtimeMs};
+	return {
+		type: fileTypeOfMode(st.mode),
+		perm: st.mode & 0o7777,
+		uid: st.uid,
+		gid: st.gid,
+		size: st.size,
+		blocks: st.blocks,
+		nlink: st.nlink,
+		ino: st.ino,
+		dev: st.dev,
+		rdev: st.rdev,
+		mtimeMs: st.mtimeMs,
+	};
 }
 
 /** path.join for a normalised absolute dir and one name, without join's normalising pass (hot: once per lower hit). */
 export const childPath = (dir: string, name: string): string => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
 
 const direntType = (d: Dirent<Buffer>): FileType | undefined =>
-	d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : d.isSocket() ? 'socket' : d.isCharacterDevice() ? 'char' : d.isBlockDevice() ? 'block' : undefined;
+	d.isDirectory()
+		? 'dir'
+		: d.isFile()
+			? 'file'
+			: d.isSymbolicLink()
+				? 'symlink'
+				: d.isFIFO()
+					? 'fifo'
+					: d.isSocket()
+						? 'socket'
+						: d.isCharacterDevice()
+							? 'char'
+							: d.isBlockDevice()
+								? 'block'
+								: undefined;
 
 /**
  Reads each lower directory once (readdir into a map) and answers lookups from memory, as the

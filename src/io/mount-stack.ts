@@ -31,7 +31,10 @@ export async function planStack(stack: Stack, force = false): Promise<MountPlan>
 	const facts = await gatherStackFacts(stack);
 	const checked = validateStack(stack, facts);
 	const findings = force ? forceFindings(checked) : checked;
-	const options = withDefaults(stack.options, {hasUpper: stack.upper !== undefined, hasIndexParam: 'index' in facts.kernel.params});
+	const options = withDefaults(stack.options, {
+		hasUpper: stack.upper !== undefined,
+		hasIndexParam: 'index' in facts.kernel.params,
+	});
 	return planMount(stack, options, {pageSize: facts.kernel.pageSize, findings});
 }
 
@@ -65,7 +68,8 @@ export async function mountStack(stack: Stack, options: MountStackOptions): Prom
 async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
 	const plan = await planStack(stack, force);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
-	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT')) throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
+	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT'))
+		throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
 	if (hasErrors(plan.findings) || plan.strategy === 'refused') throw new ValidationError(plan.findings);
 
 	const created: string[] = [];
@@ -78,7 +82,9 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 	const undo = async (): Promise<void> => {
 		// Every overlay that appeared on the mount point since we started is ours: unmount it.
 		const now = await readMountinfo().catch(() => []);
-		const ours = now.filter((x) => x.mountPoint === stack.merged && x.fsType === 'overlay' && !before.has(x.mountId)).length;
+		const ours = now.filter(
+			(x) => x.mountPoint === stack.merged && x.fsType === 'overlay' && !before.has(x.mountId),
+		).length;
 		for (let i = 0; i < ours; i++) {
 			const r = await runUmount(stack.merged, false);
 			if (!r.ok) await runUmount(stack.merged, true);
@@ -90,10 +96,13 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 		for (const dir of [stack.upper, stack.work, stack.merged]) {
 			if (dir === undefined) continue;
 			step();
-			const made = await mkdir(fsPath(dir)).then(() => true, (error: NodeJS.ErrnoException) => {
-				if (error.code === 'EEXIST') return false;
-				throw error;
-			});
+			const made = await mkdir(fsPath(dir)).then(
+				() => true,
+				(error: NodeJS.ErrnoException) => {
+					if (error.code === 'EEXIST') return false;
+					throw error;
+				},
+			);
 			if (made) created.push(dir);
 		}
 		step();
@@ -104,15 +113,29 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 		const kernelFindings = lines.map(kernelLineFinding);
 		if (!result.ok) {
 			const first = kernelFindings.find((f) => f.severity === 'error') ?? kernelFindings[0];
-			const reason = first ? first.message : cursor.readable ? `mount(8) failed: ${result.output.split('\n')[0] ?? ''}` : `mount(8) failed (${result.output.split('\n')[0] ?? ''}); the kernel log is not readable here, so its reason is unknown`;
-			throw new MountFailedError(first?.code ?? 'OVL_MOUNT_FAILED', reason, first?.hint ?? 'run with --verbose to see mount(8) output; check `dmesg | grep overlay`', {argv: plan.argv, toolOutput: result.output, findings: [...plan.findings, ...kernelFindings]});
+			const reason = first
+				? first.message
+				: cursor.readable
+					? `mount(8) failed: ${result.output.split('\n')[0] ?? ''}`
+					: `mount(8) failed (${result.output.split('\n')[0] ?? ''}); the kernel log is not readable here, so its reason is unknown`;
+			throw new MountFailedError(
+				first?.code ?? 'OVL_MOUNT_FAILED',
+				reason,
+				first?.hint ?? 'run with --verbose to see mount(8) output; check `dmesg | grep overlay`',
+				{argv: plan.argv, toolOutput: result.output, findings: [...plan.findings, ...kernelFindings]},
+			);
 		}
 		const entries = await readMountinfo();
 		const top = topMountAt(entries, stack.merged);
 		const overlay = top ? decodeOverlay(top) : undefined;
 		const mismatches = verifyMount(plan, overlay);
 		if (mismatches.length > 0) {
-			throw new MountFailedError(mismatches[0]?.code ?? 'OVL_VERIFY_MISMATCH', mismatches[0]?.message ?? 'mount verification failed', mismatches[0]?.hint ?? '', {argv: plan.argv, toolOutput: result.output, findings: [...kernelFindings, ...mismatches]});
+			throw new MountFailedError(
+				mismatches[0]?.code ?? 'OVL_VERIFY_MISMATCH',
+				mismatches[0]?.message ?? 'mount verification failed',
+				mismatches[0]?.hint ?? '',
+				{argv: plan.argv, toolOutput: result.output, findings: [...kernelFindings, ...mismatches]},
+			);
 		}
 		const record: MountRecord = {
 			schema: 'ovl.mount/v1',
@@ -124,13 +147,28 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 			strategy: plan.strategy as MountRecord['strategy'],
 			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
 			mountId: top?.mountId ?? -1,
-			recorded: overlay ? [...overlay.layers.lowers.map((l) => l.path), ...[overlay.layers.upper, overlay.layers.work].filter((p): p is string => p !== undefined)] : [],
+			recorded: overlay
+				? [
+						...overlay.layers.lowers.map((l) => l.path),
+						...[overlay.layers.upper, overlay.layers.work].filter((p): p is string => p !== undefined),
+					]
+				: [],
 			mountedAt: new Date().toISOString(),
 		};
 		// The registry only adds detail (absolute paths for relative/fd mounts); failing to write it is not a failed mount.
 		step();
 		recorded = true;
-		const registryProblem = await writeRecord(record).then(() => [], (error: NodeJS.ErrnoException) => [finding('OVL_REGISTRY_UNWRITABLE', 'warning', `could not record the mount in ${registryDir()}: ${error.code ?? error.message}`, 'ovl ls/inspect will show the kernel\'s layer strings for this mount; set OVL_RUN_DIR to a writable directory')]);
+		const registryProblem = await writeRecord(record).then(
+			() => [],
+			(error: NodeJS.ErrnoException) => [
+				finding(
+					'OVL_REGISTRY_UNWRITABLE',
+					'warning',
+					`could not record the mount in ${registryDir()}: ${error.code ?? error.message}`,
+					"ovl ls/inspect will show the kernel's layer strings for this mount; set OVL_RUN_DIR to a writable directory",
+				),
+			],
+		);
 		step();
 		onCommitted?.();
 		return {plan, findings: [...plan.findings, ...kernelFindings, ...registryProblem], kernelLines: lines, record};

@@ -66,7 +66,8 @@ export function setXattrIn(dir: Dir, name: string, key: string, value: Buffer): 
 		setAttributeSync(target.toString('utf8'), key, value);
 	} catch (error) {
 		const m = /os error (\d+)/.exec(String((error as Error).message));
-		const code = {1: 'EPERM', 13: 'EACCES', 28: 'ENOSPC', 95: 'ENOTSUP', 7: 'E2BIG', 34: 'ERANGE'}[Number(m?.[1])] ?? 'EIO';
+		const code =
+			{1: 'EPERM', 13: 'EACCES', 28: 'ENOSPC', 95: 'ENOTSUP', 7: 'E2BIG', 34: 'ERANGE'}[Number(m?.[1])] ?? 'EIO';
 		throw Object.assign(new Error(`setxattr ${key}: ${code}`), {code, syscall: 'setxattr'});
 	}
 }

@@ -18,11 +18,23 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 		// Missing: report the mount the parent would be created on, so same-mount checks still work.
 		const parent = await realpath(path.dirname(p)).catch(() => undefined);
 		const mount = parent === undefined ? undefined : mountContaining(mountinfo, path.join(parent, path.basename(p)));
-		return {path: p, exists: false, isDirectory: false, ...(mount ? {mount} : {}), ...(parent === undefined ? {parentMissing: true} : {})};
+		return {
+			path: p,
+			exists: false,
+			isDirectory: false,
+			...(mount ? {mount} : {}),
+			...(parent === undefined ? {parentMissing: true} : {}),
+		};
 	}
 	const st = await stat(fsPath(real));
 	const mount = mountContaining(mountinfo, real);
-	const base: PathFacts = {path: p, exists: true, isDirectory: st.isDirectory(), realPath: real, ...(mount ? {mount} : {})};
+	const base: PathFacts = {
+		path: p,
+		exists: true,
+		isDirectory: st.isDirectory(),
+		realPath: real,
+		...(mount ? {mount} : {}),
+	};
 	if (!isWork || !st.isDirectory()) return base;
 	const entries = await readdirExact(real).catch(() => [] as string[]);
 	const incompat = await readdirExact(path.join(real, 'work', 'incompat')).catch(() => [] as string[]);
@@ -36,13 +48,25 @@ export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[]): Pr
 		const rec = recordFor(registry, o);
 		if (!rec || (rec.strategy !== 'fd' && rec.strategy !== 'relative')) return o;
 		const lowers = [...rec.lowers].reverse();
-		return {...o, layers: {lowers, ...(rec.upper === undefined ? {} : {upper: rec.upper}), ...(rec.work === undefined ? {} : {work: rec.work})}};
+		return {
+			...o,
+			layers: {
+				lowers,
+				...(rec.upper === undefined ? {} : {upper: rec.upper}),
+				...(rec.work === undefined ? {} : {work: rec.work}),
+			},
+		};
 	});
 }
 
 export async function gatherHostFacts(): Promise<HostFacts> {
 	const mountinfo = await readMountinfo();
-	return {euid: effectiveUid(), inUserNamespace: await isInUserNamespace(), overlays: await resolvedOverlays(mountinfo), mountinfo};
+	return {
+		euid: effectiveUid(),
+		inUserNamespace: await isInUserNamespace(),
+		overlays: await resolvedOverlays(mountinfo),
+		mountinfo,
+	};
 }
 
 export async function gatherStackFacts(stack: Stack): Promise<StackFacts> {

@@ -48,7 +48,11 @@ export async function readPageSize(): Promise<number> {
 
 export async function readKernelFacts(): Promise<KernelFacts> {
 	const release = os.release();
-	const [filesystems, params, size] = await Promise.all([readOr('/proc/filesystems', ''), readOverlayParams(), readPageSize()]);
+	const [filesystems, params, size] = await Promise.all([
+		readOr('/proc/filesystems', ''),
+		readOverlayParams(),
+		readPageSize(),
+	]);
 	return {
 		release,
 		version: parseKernelVersion(release),

@@ -23,14 +23,25 @@ export type MountRecord = {
 
 /** The record for a mount, only if it describes that very mount (mount ids are reused after umount). */
 export function recordFor(records: readonly MountRecord[], o: OverlayMount): MountRecord | undefined {
-	const recorded = [...o.layers.lowers.map((l) => l.path), ...(o.layers.upper === undefined ? [] : [o.layers.upper]), ...(o.layers.work === undefined ? [] : [o.layers.work])];
-	return records.find((r) => r.merged === o.entry.mountPoint && r.mountId === o.entry.mountId && r.recorded.length === recorded.length && r.recorded.every((x, i) => x === recorded[i]));
+	const recorded = [
+		...o.layers.lowers.map((l) => l.path),
+		...(o.layers.upper === undefined ? [] : [o.layers.upper]),
+		...(o.layers.work === undefined ? [] : [o.layers.work]),
+	];
+	return records.find(
+		(r) =>
+			r.merged === o.entry.mountPoint &&
+			r.mountId === o.entry.mountId &&
+			r.recorded.length === recorded.length &&
+			r.recorded.every((x, i) => x === recorded[i]),
+	);
 }
 
 // /run is a tmpfs: records vanish at reboot along with the mounts they describe.
 export const registryDir = (): string => process.env['OVL_RUN_DIR'] ?? '/run/ovl';
 
-const fileFor = (merged: string): string => path.join(registryDir(), `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
+const fileFor = (merged: string): string =>
+	path.join(registryDir(), `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
 
 export async function writeRecord(record: MountRecord): Promise<void> {
 	await mkdir(registryDir(), {recursive: true, mode: 0o755});
@@ -56,14 +67,16 @@ export async function readRecord(merged: string): Promise<MountRecord | undefine
 export async function readRegistry(): Promise<MountRecord[]> {
 	const names = await readdir(registryDir()).catch(() => [] as string[]);
 	const records = await Promise.all(
-		names.filter((n) => n.endsWith('.json')).map(async (n) => {
-			try {
-				const rec = JSON.parse(await readFile(path.join(registryDir(), n), 'utf8')) as MountRecord;
-				return rec.schema === 'ovl.mount/v1' ? rec : undefined;
-			} catch {
-				return undefined;
-			}
-		}),
+		names
+			.filter((n) => n.endsWith('.json'))
+			.map(async (n) => {
+				try {
+					const rec = JSON.parse(await readFile(path.join(registryDir(), n), 'utf8')) as MountRecord;
+					return rec.schema === 'ovl.mount/v1' ? rec : undefined;
+				} catch {
+					return undefined;
+				}
+			}),
 	);
 	return records.filter((r): r is MountRecord => r !== undefined);
 }

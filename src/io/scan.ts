@@ -18,8 +18,6 @@ export type ScanInput = {
 	readonly forDiff?: boolean;
 };
 
-
-
 export type ScanResult = {
 	readonly entries: ScannedEntry[];
 	readonly lowerDirsRead: number;
@@ -90,7 +88,19 @@ export function scanLayers(input: ScanInput): ScanResult {
 			layer: n.layer,
 			path: n.path,
 			get stat(): StatLite {
-				cached ??= lowerStat(n.path) ?? {type: n.type, perm: 0, uid: 0, gid: 0, size: 0, blocks: 0, nlink: 0, ino: -1, dev: 0, rdev: 0, mtimeMs: 0};
+				cached ??= lowerStat(n.path) ?? {
+					type: n.type,
+					perm: 0,
+					uid: 0,
+					gid: 0,
+					size: 0,
+					blocks: 0,
+					nlink: 0,
+					ino: -1,
+					dev: 0,
+					rdev: 0,
+					mtimeMs: 0,
+				};
 				return cached;
 			},
 		};
@@ -110,7 +120,13 @@ export function scanLayers(input: ScanInput): ScanResult {
 			if (safeGet(current.path, `${input.ns}.overlay.metacopy`) === undefined) return current;
 			const next: string | undefined = safeGet(current.path, `${input.ns}.overlay.redirect`)?.toString();
 			const below: LayerRef[] = all.filter((l) => l.layer < (current as LowerHit).layer);
-			current = next !== undefined && next.startsWith('/') ? resolveInLayers(below, next) : resolveInLayers(below, current.path.slice((all.find((l) => l.layer === (current as LowerHit).layer)?.path ?? '').length));
+			current =
+				next !== undefined && next.startsWith('/')
+					? resolveInLayers(below, next)
+					: resolveInLayers(
+							below,
+							current.path.slice((all.find((l) => l.layer === (current as LowerHit).layer)?.path ?? '').length),
+						);
 		}
 		return current;
 	};
@@ -154,31 +170,48 @@ export function scanLayers(input: ScanInput): ScanResult {
 			scanned++;
 			const stat = statLite(st);
 			// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
-			const {overlay, other} = stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns);
+			const {overlay, other} =
+				stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns);
 			const shadows = lowers.hits(job.merge, name).map(toHit);
 			const viewHits = lowers.hits(job.view, name);
 			const before = viewHits[0];
 			const top = shadows[0];
-			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows};
+			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {
+				path: rel,
+				stat,
+				xattrs: overlay,
+				otherXattrs: other,
+				shadows,
+			};
 			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
 			// Lower xattrs matter only for comparing a full copy with its original.
-			if (top && !isWhiteout && !('metacopy' in overlay) && stat.type !== 'dir') raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
-			else if (top && stat.type === 'dir' && !('opaque' in overlay)) raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
-			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay)) raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
+			if (top && !isWhiteout && !('metacopy' in overlay) && stat.type !== 'dir')
+				raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			else if (top && stat.type === 'dir' && !('opaque' in overlay))
+				raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay))
+				raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
 			if (before && input.forDiff) {
 				const same = top !== undefined && top.path === before.path;
 				const beforeStat = same ? top.stat : lowerStat(before.path);
 				if (beforeStat) raw.before = beforeStat;
-				if (!isWhiteout) raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
+				if (!isWhiteout)
+					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
 			}
 			if ('metacopy' in overlay) {
 				const r = overlay['redirect'];
 				const dataPath = r === undefined ? rel : resolveRedirect(rel, r);
-				const hit = r !== undefined && r.startsWith('/') ? resolveInLayers(all, dataPath) : r !== undefined ? lowers.hits(job.merge, r).map(toHit)[0] : top;
+				const hit =
+					r !== undefined && r.startsWith('/')
+						? resolveInLayers(all, dataPath)
+						: r !== undefined
+							? lowers.hits(job.merge, r).map(toHit)[0]
+							: top;
 				const data = hit ? followLowerMetacopy(hit) : undefined;
 				if (data) raw.dataHit = data;
 			}
-			if (input.forDiff && isWhiteout && before?.type === 'dir') raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
+			if (input.forDiff && isWhiteout && before?.type === 'dir')
+				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
 			if (stat.type === 'dir') {
 				const viewCtx = lowers.childCtx(job.view, name);
 				let merge: CtxDir[];
@@ -211,7 +244,12 @@ export function scanLayers(input: ScanInput): ScanResult {
 }
 
 /** Compares the lower-provided children of one directory under its merge and view contexts. */
-function lowerDelta(lowers: LowerDirs, job: DirJob, upperNames: ReadonlySet<string>, stat: (p: string) => StatLite | undefined): {hidden: string[]; revealed: Revealed[]} {
+function lowerDelta(
+	lowers: LowerDirs,
+	job: DirJob,
+	upperNames: ReadonlySet<string>,
+	stat: (p: string) => StatLite | undefined,
+): {hidden: string[]; revealed: Revealed[]} {
 	const hidden: string[] = [];
 	const revealed: Revealed[] = [];
 	const merged = new Map<string, LowerName>();

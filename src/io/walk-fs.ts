@@ -52,7 +52,10 @@ export function readdirPath(p: string): string[] {
 }
 
 export function readdirTyped(p: string): {name: string; dirent: Dirent<Buffer>}[] {
-	return readdirSync(sysPath(p), {encoding: 'buffer', withFileTypes: true}).map((d) => ({name: decodePath(d.name), dirent: d}));
+	return readdirSync(sysPath(p), {encoding: 'buffer', withFileTypes: true}).map((d) => ({
+		name: decodePath(d.name),
+		dirent: d,
+	}));
 }
 
 /** llistxattr; a filesystem without xattrs or a vanished file has none. Other errors are thrown with an errno code. */
@@ -87,7 +90,8 @@ export function getXattrPath(p: string, name: string): Buffer | undefined {
 function stringFor(target: string | Buffer): string {
 	if (typeof target === 'string') return target;
 	const s = target.toString('utf8');
-	if (!Buffer.from(s, 'utf8').equals(target)) throw Object.assign(new Error('not UTF-8 and the native helper is not built'), {code: 'ENEEDSNATIVE'});
+	if (!Buffer.from(s, 'utf8').equals(target))
+		throw Object.assign(new Error('not UTF-8 and the native helper is not built'), {code: 'ENEEDSNATIVE'});
 	return s;
 }
 

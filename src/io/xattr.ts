@@ -2,7 +2,15 @@ import {getAttribute, listAttributes, setAttribute} from '@napi-rs/xattr';
 
 // The only xattr port. @napi-rs/xattr acts on a symlink itself, never its target (l*xattr).
 // Its errors are GenericFailure with "(os error N)"; map N to an errno name here, once.
-const errnoNames: Readonly<Record<number, string>> = {1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 61: 'ENODATA', 95: 'ENOTSUP', 34: 'ERANGE', 7: 'E2BIG'};
+const errnoNames: Readonly<Record<number, string>> = {
+	1: 'EPERM',
+	2: 'ENOENT',
+	13: 'EACCES',
+	61: 'ENODATA',
+	95: 'ENOTSUP',
+	34: 'ERANGE',
+	7: 'E2BIG',
+};
 
 export function xattrErrno(error: unknown): string {
 	const m = /os error (\d+)/.exec(error instanceof Error ? error.message : String(error));

@@ -3,10 +3,18 @@
 
 const mib = 1024 * 1024;
 
-const sizes: [string, number][] = [['4k', 4096], ['1m', mib], ['16m', 16 * mib], ['64m', 64 * mib], ['256m', 256 * mib]];
+const sizes: [string, number][] = [
+	['4k', 4096],
+	['1m', mib],
+	['16m', 16 * mib],
+	['64m', 64 * mib],
+	['256m', 256 * mib],
+];
 
 function copyUpCost(): string {
-	const files = [...sizes.map(([n, b]) => `        c${n}: {size: ${b}}`), `        m256m: {size: ${256 * mib}}`].join('\n');
+	const files = [...sizes.map(([n, b]) => `        c${n}: {size: ${b}}`), `        m256m: {size: ${256 * mib}}`].join(
+		'\n',
+	);
 	const steps = sizes
 		.map(([n]) => {
 			const timed = n === '256m' ? `, slowerThan: {step: second-${n}, factor: 10}` : '';
@@ -91,11 +99,13 @@ stack:
   upper: true
 steps:
 ${[1, 10, 100, 500]
-	.map((n) => `  - umount: {}
+	.map(
+		(n) => `  - umount: {}
   - mount: {lowers: ${n}}
   - walk: /
     id: depth-${n}
-    label: 200 lookups with ${n} lower layer${n === 1 ? '' : 's'}${n === 500 ? '\n    expect: {slowerThan: {step: depth-1, factor: 2}}' : ''}`)
+    label: 200 lookups with ${n} lower layer${n === 1 ? '' : 's'}${n === 500 ? '\n    expect: {slowerThan: {step: depth-1, factor: 2}}' : ''}`,
+	)
 	.join('\n')}
 `,
 	'opaque-dir': `name: opaque-dir

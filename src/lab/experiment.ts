@@ -9,18 +9,33 @@ import {entryKinds} from '../core/entry.js';
 export type FileSpec = string | {readonly size: number};
 
 /** A lower layer: files (keys may use {0..199} ranges), empty dirs, hard links (link → target), or N empty copies. */
-export type LayerSpec = {readonly name: string; readonly files: Readonly<Record<string, FileSpec>>; readonly dirs: readonly string[]; readonly links: Readonly<Record<string, string>>; readonly repeat?: number};
+export type LayerSpec = {
+	readonly name: string;
+	readonly files: Readonly<Record<string, FileSpec>>;
+	readonly dirs: readonly string[];
+	readonly links: Readonly<Record<string, string>>;
+	readonly repeat?: number;
+};
 
 export type StepOp =
 	| {readonly op: 'write' | 'append'; readonly path: string; readonly content: string}
 	| {readonly op: 'truncate'; readonly path: string; readonly size: number}
-	| {readonly op: 'rm' | 'rmdir' | 'mkdir' | 'read' | 'ls' | 'walk' | 'touch' | 'rm-r' | 'open-rw'; readonly path: string}
+	| {
+			readonly op: 'rm' | 'rmdir' | 'mkdir' | 'read' | 'ls' | 'walk' | 'touch' | 'rm-r' | 'open-rw';
+			readonly path: string;
+	  }
 	| {readonly op: 'mv'; readonly from: string; readonly to: string}
 	| {readonly op: 'chmod'; readonly path: string; readonly mode: number}
 	| {readonly op: 'chown'; readonly path: string; readonly uid: number; readonly gid: number}
 	| {readonly op: 'ln' | 'symlink'; readonly target: string; readonly link: string}
 	| {readonly op: 'setfattr'; readonly path: string; readonly name: string; readonly value: string}
-	| {readonly op: 'lower-write'; readonly layer: string; readonly path: string; readonly content?: string; readonly append?: string}
+	| {
+			readonly op: 'lower-write';
+			readonly layer: string;
+			readonly path: string;
+			readonly content?: string;
+			readonly append?: string;
+	  }
 	| {readonly op: 'umount'}
 	| {readonly op: 'mount'; readonly options?: readonly string[]; readonly lowers?: number; readonly fresh?: boolean};
 
@@ -47,37 +62,83 @@ export type Experiment = {
 	readonly steps: readonly Step[];
 };
 
-const ops = ['write', 'append', 'truncate', 'rm', 'rm-r', 'rmdir', 'mkdir', 'mv', 'chmod', 'chown', 'touch', 'ln', 'symlink', 'setfattr', 'read', 'ls', 'walk', 'open-rw', 'lower-write', 'umount', 'mount'] as const;
-const expectKeys = ['errno', 'content', 'listing', 'merged', 'upper', 'upperUnchanged', 'lowerUnchanged', 'diff', 'slowerThan'];
+const ops = [
+	'write',
+	'append',
+	'truncate',
+	'rm',
+	'rm-r',
+	'rmdir',
+	'mkdir',
+	'mv',
+	'chmod',
+	'chown',
+	'touch',
+	'ln',
+	'symlink',
+	'setfattr',
+	'read',
+	'ls',
+	'walk',
+	'open-rw',
+	'lower-write',
+	'umount',
+	'mount',
+] as const;
+const expectKeys = [
+	'errno',
+	'content',
+	'listing',
+	'merged',
+	'upper',
+	'upperUnchanged',
+	'lowerUnchanged',
+	'diff',
+	'slowerThan',
+];
 
 /** Parses and validates an experiment file: errors say file:line and what is wrong. */
 export function parseExperiment(text: string, fileName: string): Experiment {
-	const {root, fail} = parseYamlFile(text, fileName, 'see `ovl lab show blog` for a complete example, and the README section "Experiment files"', 'OVL_LAB_INVALID');
+	const {root, fail} = parseYamlFile(
+		text,
+		fileName,
+		'see `ovl lab show blog` for a complete example, and the README section "Experiment files"',
+		'OVL_LAB_INVALID',
+	);
 	if (!isMap(root)) return fail(root, 'an experiment is a mapping with name, stack and steps');
 	only(root, ['name', 'description', 'stack', 'steps'], fail);
 	const name = str(root, 'name', fail) ?? fail(root, '"name" is required');
 	const stack = root.get('stack', true) as Node | undefined;
-	if (!isMap(stack)) return fail(stack ?? root, '"stack" must be a mapping with lowers (bottom -> top), upper and options');
+	if (!isMap(stack))
+		return fail(stack ?? root, '"stack" must be a mapping with lowers (bottom -> top), upper and options');
 	only(stack, ['lowers', 'upper', 'options'], fail);
 	const lowersNode = stack.get('lowers', true) as Node | undefined;
-	if (!isSeq(lowersNode) || lowersNode.items.length === 0) return fail(lowersNode ?? stack, '"stack.lowers" must list at least one layer, bottom -> top');
+	if (!isSeq(lowersNode) || lowersNode.items.length === 0)
+		return fail(lowersNode ?? stack, '"stack.lowers" must list at least one layer, bottom -> top');
 	const lowers = lowersNode.items.map((n) => parseLayer(n as Node, fail));
 	let fileCount = 0;
 	let byteCount = 0;
 	for (const l of lowers) {
 		const copies = l.repeat ?? 1;
 		fileCount += copies * Object.keys(l.files).length;
-		for (const spec of Object.values(l.files)) byteCount += copies * (typeof spec === 'string' ? Buffer.byteLength(spec) : spec.size);
+		for (const spec of Object.values(l.files))
+			byteCount += copies * (typeof spec === 'string' ? Buffer.byteLength(spec) : spec.size);
 	}
-	if (fileCount > labLimits.files) fail(lowersNode, `the layers hold ${fileCount} files in all; an experiment may have at most ${labLimits.files}`);
-	if (byteCount > labLimits.totalBytes) fail(lowersNode, `the layers hold ${byteCount} bytes in all; an experiment may have at most ${labLimits.totalBytes}`);
+	if (fileCount > labLimits.files)
+		fail(lowersNode, `the layers hold ${fileCount} files in all; an experiment may have at most ${labLimits.files}`);
+	if (byteCount > labLimits.totalBytes)
+		fail(
+			lowersNode,
+			`the layers hold ${byteCount} bytes in all; an experiment may have at most ${labLimits.totalBytes}`,
+		);
 	const names = new Set<string>();
 	for (const [i, l] of lowers.entries()) {
 		if (names.has(l.name)) fail(lowersNode.items[i] as Node, `layer name "${l.name}" is used twice`);
 		names.add(l.name);
 	}
 	const upperNode = stack.get('upper', true) as Node | undefined;
-	if (upperNode !== undefined && !(isScalar(upperNode) && typeof upperNode.value === 'boolean')) fail(upperNode, '"stack.upper" is true or false');
+	if (upperNode !== undefined && !(isScalar(upperNode) && typeof upperNode.value === 'boolean'))
+		fail(upperNode, '"stack.upper" is true or false');
 	const options = strList(stack.get('options', true) as Node | undefined, 'stack.options', fail);
 	const stepsNode = root.get('steps', true) as Node | undefined;
 	if (!isSeq(stepsNode)) return fail(stepsNode ?? root, '"steps" must be a list');
@@ -89,9 +150,17 @@ export function parseExperiment(text: string, fileName: string): Experiment {
 	}
 	for (const [i, s] of steps.entries()) {
 		const ref = s.expect?.slowerThan?.step;
-		if (ref !== undefined && !ids.has(ref)) fail(stepsNode.items[i] as Node, `slowerThan names step "${ref}", which does not exist`);
+		if (ref !== undefined && !ids.has(ref))
+			fail(stepsNode.items[i] as Node, `slowerThan names step "${ref}", which does not exist`);
 	}
-	return {name, description: str(root, 'description', fail) ?? '', lowers, upper: upperNode === undefined ? true : (upperNode as {value: boolean}).value, options, steps};
+	return {
+		name,
+		description: str(root, 'description', fail) ?? '',
+		lowers,
+		upper: upperNode === undefined ? true : (upperNode as {value: boolean}).value,
+		options,
+		steps,
+	};
 }
 
 function only(map: YAMLMap, keys: readonly string[], fail: Fail): void {
@@ -111,7 +180,9 @@ function str(map: YAMLMap, key: string, fail: Fail): string | undefined {
 function strList(n: Node | undefined, what: string, fail: Fail): string[] {
 	if (n === undefined) return [];
 	if (!isSeq(n)) return fail(n, `"${what}" must be a list of strings`);
-	return n.items.map((i) => (isScalar(i) && typeof i.value === 'string' ? i.value : fail(i as Node, `"${what}" items must be strings`)));
+	return n.items.map((i) =>
+		isScalar(i) && typeof i.value === 'string' ? i.value : fail(i as Node, `"${what}" items must be strings`),
+	);
 }
 
 /** A path inside the experiment: relative, and never climbing out. */
@@ -119,12 +190,14 @@ function safeRel(n: Node, value: unknown, fail: Fail): string {
 	if (typeof value !== 'string' || value === '') return fail(n, 'a path must be a non-empty string');
 	const stripped = value.replace(/^\/+/, '');
 	if (value.startsWith('/') && stripped === '') return '';
-	if (resolveInside('/lab', stripped) === undefined || value.includes('\0')) return fail(n, `path "${value}" leaves the experiment (no "..", no NUL)`);
+	if (resolveInside('/lab', stripped) === undefined || value.includes('\0'))
+		return fail(n, `path "${value}" leaves the experiment (no "..", no NUL)`);
 	return stripped;
 }
 
 function parseLayer(n: Node, fail: Fail): LayerSpec {
-	if (isScalar(n) && typeof n.value === 'string') return {name: layerName(n, n.value, fail), files: {}, dirs: [], links: {}};
+	if (isScalar(n) && typeof n.value === 'string')
+		return {name: layerName(n, n.value, fail), files: {}, dirs: [], links: {}};
 	if (!isMap(n)) return fail(n, 'a layer is a name, or {name, files, dirs, repeat}');
 	only(n, ['name', 'files', 'dirs', 'links', 'repeat'], fail);
 	const name = layerName(n, n.get('name'), fail);
@@ -143,8 +216,10 @@ function parseLayer(n: Node, fail: Fail): LayerSpec {
 			else if (isMap(v)) {
 				only(v, ['size'], fail);
 				const size = v.get('size');
-				if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return fail(v, `size of "${raw}" must be a whole number of bytes`);
-				if (size > labLimits.fileBytes) return fail(v, `size of "${raw}" is over the ${labLimits.fileBytes}-byte limit for one file`);
+				if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+					return fail(v, `size of "${raw}" must be a whole number of bytes`);
+				if (size > labLimits.fileBytes)
+					return fail(v, `size of "${raw}" is over the ${labLimits.fileBytes}-byte limit for one file`);
 				spec = {size};
 			} else return fail(v, `contents of "${raw}" must be a string or {size: N}`);
 			for (const expanded of names) files[safeRel(pair.key as Node, expanded, fail)] = spec;
@@ -155,23 +230,39 @@ function parseLayer(n: Node, fail: Fail): LayerSpec {
 	const linksNode = n.get('links', true) as Node | undefined;
 	if (linksNode !== undefined) {
 		if (!isMap(linksNode)) return fail(linksNode, '"links" maps a hard link to the file it links to');
-		for (const pair of linksNode.items) links[safeRel(pair.key as Node, isScalar(pair.key) ? pair.key.value : undefined, fail)] = safeRel(pair.value as Node, isScalar(pair.value) ? pair.value.value : undefined, fail);
+		for (const pair of linksNode.items)
+			links[safeRel(pair.key as Node, isScalar(pair.key) ? pair.key.value : undefined, fail)] = safeRel(
+				pair.value as Node,
+				isScalar(pair.value) ? pair.value.value : undefined,
+				fail,
+			);
 	}
 	const repeat = n.get('repeat');
-	if (repeat !== undefined && !(typeof repeat === 'number' && Number.isInteger(repeat) && repeat >= 1 && repeat <= 500)) fail(n, '"repeat" is a whole number from 1 to 500 (that many copies of the layer)');
+	if (repeat !== undefined && !(typeof repeat === 'number' && Number.isInteger(repeat) && repeat >= 1 && repeat <= 500))
+		fail(n, '"repeat" is a whole number from 1 to 500 (that many copies of the layer)');
 	// A name cannot be a file and a directory at once, and a hard link needs its target.
 	const paths = new Set(Object.keys(files));
-	const parents = new Set([...Object.keys(files), ...dirs, ...Object.keys(links)].flatMap((p) => p.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'))));
-	for (const p of [...paths, ...Object.keys(links)]) if (parents.has(p) || dirs.includes(p)) fail(n, `"${p}" is both a file and a directory in layer "${name}"`);
+	const parents = new Set(
+		[...Object.keys(files), ...dirs, ...Object.keys(links)].flatMap((p) =>
+			p
+				.split('/')
+				.slice(0, -1)
+				.map((_, i, a) => a.slice(0, i + 1).join('/')),
+		),
+	);
+	for (const p of [...paths, ...Object.keys(links)])
+		if (parents.has(p) || dirs.includes(p)) fail(n, `"${p}" is both a file and a directory in layer "${name}"`);
 	for (const [link, target] of Object.entries(links)) {
-		if (!paths.has(target)) fail(linksNode as Node, `link "${link}" points to "${target}", which is not a file of layer "${name}"`);
+		if (!paths.has(target))
+			fail(linksNode as Node, `link "${link}" points to "${target}", which is not a file of layer "${name}"`);
 		if (paths.has(link)) fail(linksNode as Node, `link "${link}" is also listed under files`);
 	}
 	return {name, files, dirs, links, ...(typeof repeat === 'number' ? {repeat} : {})};
 }
 
 function layerName(n: Node, v: unknown, fail: Fail): string {
-	if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..') return fail(n, 'a layer name is letters, digits, "_", "-" or "."');
+	if (typeof v !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..')
+		return fail(n, 'a layer name is letters, digits, "_", "-" or "."');
 	return v;
 }
 
@@ -181,14 +272,19 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 	const opKeys = keys.filter((k) => (ops as readonly string[]).includes(k));
 	const unknown = keys.filter((k) => !(ops as readonly string[]).includes(k) && !['expect', 'id', 'label'].includes(k));
 	if (unknown.length > 0) return fail(n, `unknown step "${unknown[0]}" (steps: ${ops.join(', ')})`);
-	if (opKeys.length !== 1) return fail(n, `a step has exactly one operation (found ${opKeys.length === 0 ? 'none' : opKeys.join(', ')})`);
+	if (opKeys.length !== 1)
+		return fail(n, `a step has exactly one operation (found ${opKeys.length === 0 ? 'none' : opKeys.join(', ')})`);
 	const op = opKeys[0] as (typeof ops)[number];
 	const v = n.get(op, true) as Node;
 	const val = (v as {toJSON?: () => unknown})?.toJSON ? (v as unknown as {toJSON: () => unknown}).toJSON() : undefined;
 	const obj = (isMap(v) ? val : {}) as Record<string, unknown>;
 	const path = (key = 'path'): string => safeRel(v, isScalar(v) ? v.value : obj[key], fail);
-	const num = (key: string): number => (typeof obj[key] === 'number' && Number.isSafeInteger(obj[key]) && (obj[key] as number) >= 0 ? (obj[key] as number) : fail(v, `"${op}" needs a whole number "${key}"`));
-	const text = (key: string): string => (typeof obj[key] === 'string' ? (obj[key] as string) : fail(v, `"${op}" needs a string "${key}"`));
+	const num = (key: string): number =>
+		typeof obj[key] === 'number' && Number.isSafeInteger(obj[key]) && (obj[key] as number) >= 0
+			? (obj[key] as number)
+			: fail(v, `"${op}" needs a whole number "${key}"`);
+	const text = (key: string): string =>
+		typeof obj[key] === 'string' ? (obj[key] as string) : fail(v, `"${op}" needs a string "${key}"`);
 	let parsed: StepOp;
 	switch (op) {
 		case 'write':
@@ -203,7 +299,10 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 			parsed = {op, from: safeRel(v, obj['from'], fail), to: safeRel(v, obj['to'], fail)};
 			break;
 		case 'chmod': {
-			const mode = typeof obj['mode'] === 'string' && /^[0-7]{3,4}$/.test(obj['mode'] as string) ? parseInt(obj['mode'] as string, 8) : fail(v, '"chmod" needs mode as an octal string, e.g. "600"');
+			const mode =
+				typeof obj['mode'] === 'string' && /^[0-7]{3,4}$/.test(obj['mode'] as string)
+					? parseInt(obj['mode'] as string, 8)
+					: fail(v, '"chmod" needs mode as an octal string, e.g. "600"');
 			parsed = {op, path: path(), mode};
 			break;
 		}
@@ -212,7 +311,11 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 			break;
 		case 'ln':
 		case 'symlink':
-			parsed = {op, target: op === 'ln' ? safeRel(v, obj['target'], fail) : text('target'), link: safeRel(v, obj['link'], fail)};
+			parsed = {
+				op,
+				target: op === 'ln' ? safeRel(v, obj['target'], fail) : text('target'),
+				link: safeRel(v, obj['link'], fail),
+			};
 			break;
 		case 'setfattr': {
 			const nm = text('name');
@@ -223,16 +326,30 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 		case 'lower-write': {
 			const layer = text('layer');
 			if (!layers.has(layer)) fail(v, `lower-write names layer "${layer}", which the stack does not have`);
-			parsed = {op, layer, path: path(), ...(typeof obj['content'] === 'string' ? {content: obj['content'] as string} : {}), ...(typeof obj['append'] === 'string' ? {append: obj['append'] as string} : {})};
+			parsed = {
+				op,
+				layer,
+				path: path(),
+				...(typeof obj['content'] === 'string' ? {content: obj['content'] as string} : {}),
+				...(typeof obj['append'] === 'string' ? {append: obj['append'] as string} : {}),
+			};
 			break;
 		}
 		case 'umount':
 			parsed = {op};
 			break;
 		case 'mount': {
-			const options = Array.isArray(obj['options']) && obj['options'].every((o) => typeof o === 'string') ? (obj['options'] as string[]) : undefined;
+			const options =
+				Array.isArray(obj['options']) && obj['options'].every((o) => typeof o === 'string')
+					? (obj['options'] as string[])
+					: undefined;
 			if (obj['options'] !== undefined && options === undefined) fail(v, 'mount options are a list of strings');
-			parsed = {op, ...(options ? {options} : {}), ...(obj['lowers'] !== undefined ? {lowers: num('lowers')} : {}), ...(obj['fresh'] === true ? {fresh: true} : {})};
+			parsed = {
+				op,
+				...(options ? {options} : {}),
+				...(obj['lowers'] !== undefined ? {lowers: num('lowers')} : {}),
+				...(obj['fresh'] === true ? {fresh: true} : {}),
+			};
 			break;
 		}
 		default:
@@ -242,7 +359,12 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 	const expectation = expectNode === undefined ? undefined : parseExpect(expectNode, fail);
 	const id = n.get('id');
 	const label = n.get('label');
-	return {id: typeof id === 'string' ? id : `step${index + 1}`, label: typeof label === 'string' ? label : describeOp(parsed), op: parsed, ...(expectation ? {expect: expectation} : {})};
+	return {
+		id: typeof id === 'string' ? id : `step${index + 1}`,
+		label: typeof label === 'string' ? label : describeOp(parsed),
+		op: parsed,
+		...(expectation ? {expect: expectation} : {}),
+	};
 }
 
 function parseExpect(n: Node, fail: Fail): Expectation {
@@ -251,26 +373,48 @@ function parseExpect(n: Node, fail: Fail): Expectation {
 	const e = n.toJSON() as Record<string, unknown>;
 	const upper = e['upper'] as Record<string, unknown> | undefined;
 	if (upper !== undefined) {
-		for (const [p, k] of Object.entries(upper)) if (k !== null && !(entryKinds as readonly string[]).includes(String(k))) fail(n, `expect.upper: "${p}" has kind "${String(k)}"; kinds are ${entryKinds.join(', ')} (or null for absent)`);
+		for (const [p, k] of Object.entries(upper))
+			if (k !== null && !(entryKinds as readonly string[]).includes(String(k)))
+				fail(
+					n,
+					`expect.upper: "${p}" has kind "${String(k)}"; kinds are ${entryKinds.join(', ')} (or null for absent)`,
+				);
 	}
 	const slower = e['slowerThan'] as {step?: unknown; factor?: unknown} | undefined;
-	if (slower !== undefined && (typeof slower.step !== 'string' || typeof (slower.factor ?? 1) !== 'number')) fail(n, 'slowerThan is {step: ID, factor: N}');
+	if (slower !== undefined && (typeof slower.step !== 'string' || typeof (slower.factor ?? 1) !== 'number'))
+		fail(n, 'slowerThan is {step: ID, factor: N}');
 	if (e['errno'] !== undefined && !/^E[A-Z0-9]+$/.test(String(e['errno']))) fail(n, 'errno is a name such as EXDEV');
 	const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
 	const at = (key: string): Node => (n.get(key, true) as Node | undefined) ?? n;
 	if (e['content'] !== undefined && typeof e['content'] !== 'string') fail(at('content'), 'expect.content is a string');
 	if (e['listing'] !== undefined && !strings(e['listing'])) fail(at('listing'), 'expect.listing is a list of names');
-	if (e['merged'] !== undefined && !(isPlainObject(e['merged']) && Object.values(e['merged']).every((v) => v === null || typeof v === 'string'))) fail(at('merged'), 'expect.merged maps a path to its contents (or null for absent)');
+	if (
+		e['merged'] !== undefined &&
+		!(isPlainObject(e['merged']) && Object.values(e['merged']).every((v) => v === null || typeof v === 'string'))
+	)
+		fail(at('merged'), 'expect.merged maps a path to its contents (or null for absent)');
 	if (upper !== undefined && !isPlainObject(upper)) fail(at('upper'), 'expect.upper maps a path to a kind (or null)');
-	for (const key of ['upperUnchanged', 'lowerUnchanged']) if (e[key] !== undefined && typeof e[key] !== 'boolean') fail(at(key), `expect.${key} is true or false`);
+	for (const key of ['upperUnchanged', 'lowerUnchanged'])
+		if (e[key] !== undefined && typeof e[key] !== 'boolean') fail(at(key), `expect.${key} is true or false`);
 	const diff = e['diff'];
-	if (diff !== undefined && !(isPlainObject(diff) && Object.entries(diff).every(([k, v]) => ['A', 'C', 'D'].includes(k) && strings(v)))) fail(at('diff'), 'expect.diff is {A: [paths], C: [paths], D: [paths]}');
+	if (
+		diff !== undefined &&
+		!(isPlainObject(diff) && Object.entries(diff).every(([k, v]) => ['A', 'C', 'D'].includes(k) && strings(v)))
+	)
+		fail(at('diff'), 'expect.diff is {A: [paths], C: [paths], D: [paths]}');
 	return {
 		...(e['errno'] !== undefined ? {errno: String(e['errno'])} : {}),
 		...(typeof e['content'] === 'string' ? {content: e['content']} : {}),
 		...(Array.isArray(e['listing']) ? {listing: (e['listing'] as unknown[]).map(String)} : {}),
 		...(e['merged'] ? {merged: e['merged'] as Record<string, string | null>} : {}),
-		...(upper ? {upper: Object.fromEntries(Object.entries(upper).map(([p, k]) => [p.replace(/^\/?/, '/'), k])) as Record<string, EntryKind | null>} : {}),
+		...(upper
+			? {
+					upper: Object.fromEntries(Object.entries(upper).map(([p, k]) => [p.replace(/^\/?/, '/'), k])) as Record<
+						string,
+						EntryKind | null
+					>,
+				}
+			: {}),
 		...(e['upperUnchanged'] === true ? {upperUnchanged: true} : {}),
 		...(e['lowerUnchanged'] === true ? {lowerUnchanged: true} : {}),
 		...(e['diff'] ? {diff: e['diff'] as Expectation['diff'] & object} : {}),
@@ -278,7 +422,8 @@ function parseExpect(n: Node, fail: Fail): Expectation {
 	};
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+	typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function describeOp(s: StepOp): string {
 	switch (s.op) {
@@ -312,12 +457,14 @@ export const labLimits = {rangeNames: 100_000, files: 200_000, fileBytes: 1 << 3
 export function expandRange(key: string): string[] | {error: string} {
 	const m = /\{(\d+)\.\.(\d+)\}/.exec(key);
 	if (!m) {
-		if (/\{[^}]*\.\.[^}]*\}/.test(key)) return {error: `"${key}": a range is {FROM..TO} with whole numbers, e.g. f{0..99}`};
+		if (/\{[^}]*\.\.[^}]*\}/.test(key))
+			return {error: `"${key}": a range is {FROM..TO} with whole numbers, e.g. f{0..99}`};
 		return [key];
 	}
 	const [from, to] = [Number(m[1]), Number(m[2])];
 	if (to < from) return {error: `"${key}": the range runs backwards (${from} > ${to})`};
-	if (to - from >= labLimits.rangeNames) return {error: `"${key}": a range makes at most ${labLimits.rangeNames} names (this one ${to - from + 1})`};
+	if (to - from >= labLimits.rangeNames)
+		return {error: `"${key}": a range makes at most ${labLimits.rangeNames} names (this one ${to - from + 1})`};
 	if (/\{(\d+)\.\.(\d+)\}/.test(key.slice(m.index + m[0].length))) return {error: `"${key}": one range per path`};
 	return Array.from({length: to - from + 1}, (_, i) => key.replace(m[0], String(from + i)));
 }

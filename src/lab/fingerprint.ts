@@ -13,7 +13,9 @@ export function fingerprint(root: string): string {
 		for (const name of readdirSync(dir).sort()) {
 			const p = path.join(dir, name);
 			const st = lstatSync(p, {bigint: true});
-			h.update(`${path.relative(root, p)}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\n`);
+			h.update(
+				`${path.relative(root, p)}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\n`,
+			);
 			if (st.isDirectory()) walk(p);
 		}
 	};

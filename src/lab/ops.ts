@@ -1,4 +1,23 @@
-import {closeSync, constants, ftruncateSync, linkSync, lstatSync, lchownSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, symlinkSync, unlinkSync, utimesSync, writeSync, chmodSync} from 'node:fs';
+import {
+	closeSync,
+	constants,
+	ftruncateSync,
+	linkSync,
+	lstatSync,
+	lchownSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	rmdirSync,
+	symlinkSync,
+	unlinkSync,
+	utimesSync,
+	writeSync,
+	chmodSync,
+} from 'node:fs';
 import path from 'node:path';
 import {setAttributeSync} from '@napi-rs/xattr';
 import {OvlError} from '../core/errors.js';
@@ -14,7 +33,13 @@ export type OpResult = {content?: string; listing?: string[]; walked?: number};
  */
 export function safeJoin(base: string, rel: string, followFinal: boolean): string {
 	const full = path.join(base, rel);
-	if (!isSameOrInside(full, base)) throw new OvlError('OVL_LAB_PATH_ESCAPES', `${rel} leaves the experiment directory`, 'use paths inside the overlay', {exitCode: 2});
+	if (!isSameOrInside(full, base))
+		throw new OvlError(
+			'OVL_LAB_PATH_ESCAPES',
+			`${rel} leaves the experiment directory`,
+			'use paths inside the overlay',
+			{exitCode: 2},
+		);
 	const parts = path.relative(base, full).split('/').filter(Boolean);
 	let current = base;
 	for (const [i, part] of parts.entries()) {
@@ -22,7 +47,11 @@ export function safeJoin(base: string, rel: string, followFinal: boolean): strin
 		const st = lstatSync(current, {throwIfNoEntry: false});
 		if (!st) break;
 		if (st.isSymbolicLink() && (i < parts.length - 1 || followFinal)) {
-			throw new OvlError('OVL_LAB_SYMLINK', `${rel} goes through the symbolic link ${path.relative(base, current)}; lab steps never follow links`, 'name the link itself (rm, mv) or a real path');
+			throw new OvlError(
+				'OVL_LAB_SYMLINK',
+				`${rel} goes through the symbolic link ${path.relative(base, current)}; lab steps never follow links`,
+				'name the link itself (rm, mv) or a real path',
+			);
 		}
 	}
 	return full;
@@ -31,7 +60,11 @@ export function safeJoin(base: string, rel: string, followFinal: boolean): strin
 const flags = constants;
 
 function writeAll(p: string, content: string, append: boolean): void {
-	const fd = openSync(p, flags.O_WRONLY | flags.O_CREAT | flags.O_NOFOLLOW | (append ? flags.O_APPEND : flags.O_TRUNC), 0o644);
+	const fd = openSync(
+		p,
+		flags.O_WRONLY | flags.O_CREAT | flags.O_NOFOLLOW | (append ? flags.O_APPEND : flags.O_TRUNC),
+		0o644,
+	);
 	try {
 		writeSync(fd, content);
 	} finally {

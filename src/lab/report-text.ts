@@ -10,13 +10,18 @@ function resultText(r: StepResult): string | undefined {
 	return undefined;
 }
 
-const deltaText = (r: StepResult): string => r.upperDelta.map((d) => `${d.change}${d.path}${d.kind ? ` ${d.kind}` : ''}${d.was ? ` (was ${d.was})` : ''}`).join(', ');
+const deltaText = (r: StepResult): string =>
+	r.upperDelta
+		.map((d) => `${d.change}${d.path}${d.kind ? ` ${d.kind}` : ''}${d.was ? ` (was ${d.was})` : ''}`)
+		.join(', ');
 
 /**
  Step ids of the form COLUMN-ROW (first-4k, second-4k, depth-10…) make a timing table: one row
  per ROW, one column per COLUMN, plus the ratio of the first two columns.
  */
-export function timingTable(r: LabReport): {columns: string[]; rows: {key: string; cells: (number | undefined)[]; ratio?: number}[]} | undefined {
+export function timingTable(
+	r: LabReport,
+): {columns: string[]; rows: {key: string; cells: (number | undefined)[]; ratio?: number}[]} | undefined {
 	const cells = new Map<string, Map<string, number>>();
 	const columns: string[] = [];
 	for (const s of r.steps) {
@@ -44,7 +49,11 @@ function tableLines(r: LabReport): string[] {
 	if (!t) return [];
 	const ratio = t.columns.length >= 2;
 	const head = ['', ...t.columns, ...(ratio ? [`${t.columns[0]}/${t.columns[1]}`] : [])];
-	const body = t.rows.map((row) => [row.key, ...row.cells.map((c) => (c === undefined ? '-' : ms(c))), ...(ratio ? [row.ratio === undefined ? '-' : `${row.ratio.toFixed(1)}×`] : [])]);
+	const body = t.rows.map((row) => [
+		row.key,
+		...row.cells.map((c) => (c === undefined ? '-' : ms(c))),
+		...(ratio ? [row.ratio === undefined ? '-' : `${row.ratio.toFixed(1)}×`] : []),
+	]);
 	const widths = head.map((_, i) => Math.max(...[head, ...body].map((l) => (l[i] ?? '').length)));
 	return ['timings:', ...[head, ...body].map((l) => `  ${l.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')}`)];
 }
@@ -64,7 +73,10 @@ export function labText(r: LabReport): string {
 		for (const v of s.verdicts) lines.push(`       ${v.ok ? '✓' : '✗'} ${v.expect}: ${v.detail}`);
 	}
 	lines.push(...tableLines(r));
-	if (r.kept) lines.push(`kept: ${r.root} (still mounted on ${r.root}/merged; undo with: umount ${r.root}/merged && rm -r ${r.root})`);
+	if (r.kept)
+		lines.push(
+			`kept: ${r.root} (still mounted on ${r.root}/merged; undo with: umount ${r.root}/merged && rm -r ${r.root})`,
+		);
 	return `${lines.join('\n')}\n`;
 }
 
@@ -85,7 +97,10 @@ export function labMarkdown(r: LabReport): string {
 		'',
 		'| # | step | operation | time | observed | upper | expectations |',
 		'|---|---|---|---|---|---|---|',
-		...r.steps.map((s, i) => `| ${i + 1} | ${cell(s.label)} | \`${cell(s.op)}\` | ${ms(s.durationMs)} | ${cell(resultText(s) ?? '')} | ${cell(deltaText(s))} | ${s.verdicts.map((v) => `${v.ok ? '✓' : '✗'} ${cell(v.expect)} (${cell(v.detail)})`).join('<br>')} |`),
+		...r.steps.map(
+			(s, i) =>
+				`| ${i + 1} | ${cell(s.label)} | \`${cell(s.op)}\` | ${ms(s.durationMs)} | ${cell(resultText(s) ?? '')} | ${cell(deltaText(s))} | ${s.verdicts.map((v) => `${v.ok ? '✓' : '✗'} ${cell(v.expect)} (${cell(v.detail)})`).join('<br>')} |`,
+		),
 		'',
 	];
 	const lines = tableLines(r);

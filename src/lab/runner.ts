@@ -49,7 +49,6 @@ export type LabReport = {
 	readonly steps: readonly StepResult[];
 };
 
-
 function fill(p: string, spec: FileSpec): void {
 	if (typeof spec === 'string') {
 		const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -71,7 +70,15 @@ function fill(p: string, spec: FileSpec): void {
 }
 
 /** Runs an experiment in a fresh temp dir and reports what the kernel really did. Always cleans up unless keep. */
-export async function runExperiment(exp: Experiment, options: {keep: boolean; userns: boolean; onStep?: (r: StepResult, index: number) => void; onStart?: (root: string) => void}): Promise<LabReport> {
+export async function runExperiment(
+	exp: Experiment,
+	options: {
+		keep: boolean;
+		userns: boolean;
+		onStep?: (r: StepResult, index: number) => void;
+		onStart?: (root: string) => void;
+	},
+): Promise<LabReport> {
 	const started = Date.now();
 	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
 	// everything, and the signal handler waits for that before exiting 130.
@@ -83,7 +90,12 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		guard.done();
 		throw fsError(error, os.tmpdir());
 	}
-	const dirs = {lowers: path.join(root, 'lowers'), upper: path.join(root, 'upper'), work: path.join(root, 'work'), merged: path.join(root, 'merged')};
+	const dirs = {
+		lowers: path.join(root, 'lowers'),
+		upper: path.join(root, 'upper'),
+		work: path.join(root, 'work'),
+		merged: path.join(root, 'merged'),
+	};
 	const previousRunDir = process.env['OVL_RUN_DIR'];
 	process.env['OVL_RUN_DIR'] = path.join(root, 'run');
 	options.onStart?.(root);
@@ -103,7 +115,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
 		const layers: {name: string; dir: string}[] = [];
 		for (const spec of exp.lowers) {
-			const names = spec.repeat === undefined ? [spec.name] : Array.from({length: spec.repeat}, (_, i) => `${spec.name}-${i + 1}`);
+			const names =
+				spec.repeat === undefined ? [spec.name] : Array.from({length: spec.repeat}, (_, i) => `${spec.name}-${i + 1}`);
 			for (const name of names) {
 				const dir = path.join(dirs.lowers, name);
 				mkdirSync(dir, {recursive: true});
@@ -112,7 +125,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 					mkdirSync(path.dirname(safeJoin(dir, f, false)), {recursive: true});
 					fill(safeJoin(dir, f, false), content);
 				}
-				for (const [link, target] of Object.entries(spec.links)) linkSync(safeJoin(dir, target, false), safeJoin(dir, link, false));
+				for (const [link, target] of Object.entries(spec.links))
+					linkSync(safeJoin(dir, target, false), safeJoin(dir, link, false));
 				layers.push({name, dir});
 			}
 		}
@@ -125,7 +139,8 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 		let active = layers;
 		let mountOptions = [...exp.options];
 		let strategy: Strategy | 'refused' | undefined;
-		const withNs = (o: readonly string[]): string[] => (options.userns && !o.includes('userxattr') ? [...o, 'userxattr'] : [...o]);
+		const withNs = (o: readonly string[]): string[] =>
+			options.userns && !o.includes('userxattr') ? [...o, 'userxattr'] : [...o];
 		const doMount = async (): Promise<void> => {
 			const upper = exp.upper;
 			const outcome = await mountStack(
@@ -170,16 +185,19 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 					if (!r.ok) throw new OvlError('OVL_UMOUNT_FAILED', r.output.trim(), 'see the kernel log');
 					mounted = false;
 				} else if (step.op.op === 'mount') {
-					if (mounted) throw new OvlError('OVL_LAB_MOUNTED', 'the overlay is still mounted', 'add an umount step before mount');
+					if (mounted)
+						throw new OvlError('OVL_LAB_MOUNTED', 'the overlay is still mounted', 'add an umount step before mount');
 					if (step.op.options) mountOptions = [...step.op.options];
-					if (step.op.lowers !== undefined) active = layers.slice(0, Math.max(1, Math.min(layers.length, step.op.lowers)));
+					if (step.op.lowers !== undefined)
+						active = layers.slice(0, Math.max(1, Math.min(layers.length, step.op.lowers)));
 					if (step.op.fresh) {
 						rmSync(dirs.upper, {recursive: true, force: true});
 						rmSync(dirs.work, {recursive: true, force: true});
 					}
 					await doMount();
 				} else {
-					if (!mounted && step.op.op !== 'lower-write') throw new OvlError('OVL_LAB_NOT_MOUNTED', 'the overlay is not mounted', 'add a mount step');
+					if (!mounted && step.op.op !== 'lower-write')
+						throw new OvlError('OVL_LAB_NOT_MOUNTED', 'the overlay is not mounted', 'add a mount step');
 					result = performOp(step.op, dirs.merged, layerDir);
 				}
 			} catch (e) {
@@ -193,7 +211,17 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 			const upperAfter = scanUpper();
 			const upperDelta = delta(upperBefore, upperAfter);
 			upperBefore = upperAfter;
-			const verdicts = check(step, {errno, error, result, upperDelta, upperAfter, lowerSame: () => lowerPrints() === baseline, merged: dirs.merged, mounted, diff: () => diffNow(dirs.upper, lowerRefs(), ns)});
+			const verdicts = check(step, {
+				errno,
+				error,
+				result,
+				upperDelta,
+				upperAfter,
+				lowerSame: () => lowerPrints() === baseline,
+				merged: dirs.merged,
+				mounted,
+				diff: () => diffNow(dirs.upper, lowerRefs(), ns),
+			});
 			const r: StepResult = {
 				id: step.id,
 				label: step.label,
@@ -215,7 +243,11 @@ export async function runExperiment(exp: Experiment, options: {keep: boolean; us
 			if (!s) return r;
 			const other = durations.get(s.step) ?? 0;
 			const ratio = other > 0 ? r.durationMs / other : Infinity;
-			const v: Verdict = {expect: `slower than ${s.step} × ${s.factor}`, ok: r.durationMs > other * s.factor, detail: `${r.durationMs.toFixed(2)} ms vs ${other.toFixed(2)} ms (${Number.isFinite(ratio) ? ratio.toFixed(1) : '∞'}×)`};
+			const v: Verdict = {
+				expect: `slower than ${s.step} × ${s.factor}`,
+				ok: r.durationMs > other * s.factor,
+				detail: `${r.durationMs.toFixed(2)} ms vs ${other.toFixed(2)} ms (${Number.isFinite(ratio) ? ratio.toFixed(1) : '∞'}×)`,
+			};
 			return {...r, verdicts: [...r.verdicts, v], ok: r.ok && v.ok};
 		});
 		const report: LabReport = {

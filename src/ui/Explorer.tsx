@@ -41,8 +41,18 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	const {exit} = useApp();
 	const {columns, rows} = useTerminalSize(fixed);
 	const [lowerTree, setLowerTree] = useState<TreeNode | undefined>(undefined);
-	const [state, setState] = useState<ExplorerState>(() => ({expanded: initialExpanded(upperTree), showLower: false, kindIndex: -1, search: '', mode: 'tree', cursor: 0}));
-	const kinds = useMemo(() => (Object.entries(report.summary.counts) as [EntryKind, number][]).filter(([, n]) => n > 0).map(([k]) => k), [report]);
+	const [state, setState] = useState<ExplorerState>(() => ({
+		expanded: initialExpanded(upperTree),
+		showLower: false,
+		kindIndex: -1,
+		search: '',
+		mode: 'tree',
+		cursor: 0,
+	}));
+	const kinds = useMemo(
+		() => (Object.entries(report.summary.counts) as [EntryKind, number][]).filter(([, n]) => n > 0).map(([k]) => k),
+		[report],
+	);
 
 	// Frame must stay shorter than the terminal: ink 6 wipes the scrollback otherwise.
 	const headerHeight = 4 + Math.min(report.mount.layers.length, 4) + (report.mount.layers.length > 4 ? 1 : 0);
@@ -54,7 +64,12 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 
 	const rowsFor = (s: ExplorerState, lower = lowerTree): readonly Row[] => {
 		const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
-		return flattenTree(s.showLower && lower ? lower : upperTree, {expanded: s.expanded, showLower: s.showLower, kinds: kind ? new Set([kind]) : undefined, search: s.search});
+		return flattenTree(s.showLower && lower ? lower : upperTree, {
+			expanded: s.expanded,
+			showLower: s.showLower,
+			kinds: kind ? new Set([kind]) : undefined,
+			search: s.search,
+		});
 	};
 	const list = useMemo(() => rowsFor(state), [state, lowerTree]);
 	const at = Math.min(state.cursor, Math.max(0, list.length - 1));
@@ -83,12 +98,18 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 
 	const kind = state.kindIndex >= 0 ? kinds[state.kindIndex] : undefined;
 	const status = [
-		state.mode === 'search' ? `/${state.search}▏ (Enter: keep, Esc: clear)` : state.search ? `search "${state.search}"` : '',
+		state.mode === 'search'
+			? `/${state.search}▏ (Enter: keep, Esc: clear)`
+			: state.search
+				? `search "${state.search}"`
+				: '',
 		kind ? `kind: ${kind}` : '',
 		state.showLower ? 'lower entries shown' : '',
 		`${list.length === 0 ? 0 : at + 1}/${list.length}`,
 		'? help · q quit',
-	].filter(Boolean).join(' · ');
+	]
+		.filter(Boolean)
+		.join(' · ');
 	return (
 		<Box flexDirection="column" width={columns} height={rows - 1}>
 			<Header report={report} width={columns} />
@@ -100,7 +121,12 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 			) : (
 				<Box flexDirection={side ? 'row' : 'column'}>
 					<TreeView rows={list} cursor={at} offset={offset} height={treeHeight} width={treeWidth} />
-					<Details node={selected} layers={layerRows} width={side ? columns - treeWidth : columns} height={detailsHeight} />
+					<Details
+						node={selected}
+						layers={layerRows}
+						width={side ? columns - treeWidth : columns}
+						height={detailsHeight}
+					/>
 				</Box>
 			)}
 			<Text inverse wrap="truncate-end">

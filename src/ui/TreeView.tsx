@@ -15,10 +15,21 @@ function label(row: Row): {badge: string; color: string; dim: boolean; serve: st
 	const n = row.node;
 	if (n.entry) {
 		const st = kindStyle[n.entry.kind];
-		const serve = n.entry.kind === 'whiteout' ? `hides L${n.entry.shadows[0] ?? '?'}` : n.entry.kind === 'metacopy' ? `data L${n.entry.metacopy?.dataLayer ?? '?'}` : 'upper';
+		const serve =
+			n.entry.kind === 'whiteout'
+				? `hides L${n.entry.shadows[0] ?? '?'}`
+				: n.entry.kind === 'metacopy'
+					? `data L${n.entry.metacopy?.dataLayer ?? '?'}`
+					: 'upper';
 		return {badge: st.badge, color: st.color, dim: false, serve};
 	}
-	if (n.lower) return {badge: n.lower.hidden ? kindStyle.hidden.badge : kindStyle.lower.badge, color: 'gray', dim: true, serve: n.lower.hidden ? 'hidden' : `L${n.lower.layer}`};
+	if (n.lower)
+		return {
+			badge: n.lower.hidden ? kindStyle.hidden.badge : kindStyle.lower.badge,
+			color: 'gray',
+			dim: true,
+			serve: n.lower.hidden ? 'hidden' : `L${n.lower.layer}`,
+		};
 	return {badge: '', color: 'white', dim: false, serve: ''};
 }
 

@@ -40,7 +40,18 @@ export type StepEnv = {
 
 /** Terminals deliver fast typing and pastes as one chunk: split plain text into single keys. */
 export function splitKeys(e: KeyEvent): KeyEvent[] {
-	const special = e.upArrow || e.downArrow || e.leftArrow || e.rightArrow || e.pageUp || e.pageDown || e.escape || e.ctrl || e.meta || e.backspace || e.delete;
+	const special =
+		e.upArrow ||
+		e.downArrow ||
+		e.leftArrow ||
+		e.rightArrow ||
+		e.pageUp ||
+		e.pageDown ||
+		e.escape ||
+		e.ctrl ||
+		e.meta ||
+		e.backspace ||
+		e.delete;
 	if (special || e.input.length <= 1) return [e];
 	const keys: KeyEvent[] = [...e.input.replace(/\r$/, '')].map((c) => ({input: c}));
 	if (e.input.endsWith('\r') || e.return) keys.push({input: '', return: true});
@@ -57,7 +68,11 @@ const toggle = (set: ReadonlySet<string>, path: string, open?: boolean): Set<str
 /** Puts the cursor on the first row that matches the search itself (not just an ancestor of a match). */
 function firstMatch(s: ExplorerState, env: StepEnv): ExplorerState {
 	const q = s.search.toLowerCase();
-	const i = env.rows(s).findIndex((r) => r.node.path.toLowerCase().includes(q) && r.node.name.toLowerCase().includes(q.split('/').at(-1) ?? q));
+	const i = env
+		.rows(s)
+		.findIndex(
+			(r) => r.node.path.toLowerCase().includes(q) && r.node.name.toLowerCase().includes(q.split('/').at(-1) ?? q),
+		);
 	return {...s, cursor: Math.max(0, i)};
 }
 
@@ -72,7 +87,13 @@ export function explorerStep(s: ExplorerState, e: KeyEvent, env: StepEnv): Explo
 		return s;
 	}
 	if (s.mode === 'findings' || s.mode === 'help') {
-		if (e.escape || e.input === 'q' || (s.mode === 'findings' && e.input === 'w') || (s.mode === 'help' && e.input === '?')) return {...s, mode: 'tree'};
+		if (
+			e.escape ||
+			e.input === 'q' ||
+			(s.mode === 'findings' && e.input === 'w') ||
+			(s.mode === 'help' && e.input === '?')
+		)
+			return {...s, mode: 'tree'};
 		return s;
 	}
 	const rows = env.rows(s);

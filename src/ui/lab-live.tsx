@@ -9,7 +9,8 @@ function LabProgress({exp, done}: {readonly exp: Experiment; readonly done: read
 			<Static items={done.map((r, i) => ({r, i}))}>
 				{({r, i}) => (
 					<Text key={r.id}>
-						<Text color={r.ok ? 'green' : 'red'}>{r.ok ? '✓' : '✗'}</Text> {String(i + 1).padStart(2)} {r.label} <Text dimColor>{r.durationMs.toFixed(2)} ms</Text>
+						<Text color={r.ok ? 'green' : 'red'}>{r.ok ? '✓' : '✗'}</Text> {String(i + 1).padStart(2)} {r.label}{' '}
+						<Text dimColor>{r.durationMs.toFixed(2)} ms</Text>
 					</Text>
 				)}
 			</Static>
@@ -21,7 +22,11 @@ function LabProgress({exp, done}: {readonly exp: Experiment; readonly done: read
 /** Live step list on stderr while an experiment runs (a terminal only). */
 export function startLabProgress(exp: Experiment): {step: (r: StepResult, i: number) => void; stop: () => void} {
 	const done: StepResult[] = [];
-	const app = render(<LabProgress exp={exp} done={done} />, {stdout: process.stderr, patchConsole: false, exitOnCtrlC: false});
+	const app = render(<LabProgress exp={exp} done={done} />, {
+		stdout: process.stderr,
+		patchConsole: false,
+		exitOnCtrlC: false,
+	});
 	return {
 		step: (r) => {
 			done.push(r);

@@ -2,7 +2,11 @@
  Scan progress on stderr: count, rate and current directory, at most 10 times a second, on one
  line that is cleared at the end. Only for a terminal; returns no-ops otherwise.
  */
-export function scanProgress(enabled: boolean, write: (s: string) => void, now: () => number = Date.now): {onProgress: (n: number, dir: string) => void; done: () => void} {
+export function scanProgress(
+	enabled: boolean,
+	write: (s: string) => void,
+	now: () => number = Date.now,
+): {onProgress: (n: number, dir: string) => void; done: () => void} {
 	if (!enabled) return {onProgress: () => undefined, done: () => undefined};
 	const start = now();
 	let last = 0;

@@ -15,8 +15,10 @@ export function renderStatic(element: ReactElement): string {
 }
 
 export const renderPlan = (plan: MountPlan): string => renderStatic(<PlanView plan={plan} />);
-export const renderFindings = (findings: readonly Finding[]): string => (findings.length === 0 ? '' : renderStatic(<FindingsList findings={findings} />));
-export const renderDoctor = (checks: readonly Check[], verdict: string, kernelLines: readonly string[]): string => renderStatic(<DoctorView checks={checks} verdict={verdict} kernelLines={kernelLines} />);
+export const renderFindings = (findings: readonly Finding[]): string =>
+	findings.length === 0 ? '' : renderStatic(<FindingsList findings={findings} />);
+export const renderDoctor = (checks: readonly Check[], verdict: string, kernelLines: readonly string[]): string =>
+	renderStatic(<DoctorView checks={checks} verdict={verdict} kernelLines={kernelLines} />);
 
 const enterAlt = '\u001B[?1049h\u001B[H';
 const leaveAlt = '\u001B[?1049l';
@@ -25,14 +27,26 @@ const leaveAlt = '\u001B[?1049l';
  Runs the explorer full-screen in the terminal's alternate screen (like less), so nothing is
  left in the scrollback and the shell is restored on exit, Ctrl-C (exit 130) and crashes.
  */
-export async function runExplorer(report: Report, loadLower: () => Parameters<typeof buildTree>[1], details: (node: TreeNode) => readonly LayerDetail[]): Promise<void> {
+export async function runExplorer(
+	report: Report,
+	loadLower: () => Parameters<typeof buildTree>[1],
+	details: (node: TreeNode) => readonly LayerDetail[],
+): Promise<void> {
 	const tree = buildTree(report.entries);
 	const restore = (): void => {
 		process.stdout.write(leaveAlt);
 	};
 	process.stdout.write(enterAlt);
 	process.once('exit', restore);
-	const app = render(<Explorer report={report} tree={tree} loadLowerTree={() => buildTree(report.entries, loadLower())} details={details} />, {exitOnCtrlC: false, patchConsole: false});
+	const app = render(
+		<Explorer
+			report={report}
+			tree={tree}
+			loadLowerTree={() => buildTree(report.entries, loadLower())}
+			details={details}
+		/>,
+		{exitOnCtrlC: false, patchConsole: false},
+	);
 	try {
 		await app.waitUntilExit();
 	} finally {

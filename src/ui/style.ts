@@ -10,7 +10,10 @@ export type Style = {
 	readonly cyan: (s: string) => string;
 };
 
-const wrap = (on: boolean, open: number, close: number) => (s: string): string => (on ? `\u001B[${open}m${s}\u001B[${close}m` : s);
+const wrap =
+	(on: boolean, open: number, close: number) =>
+	(s: string): string =>
+		on ? `\u001B[${open}m${s}\u001B[${close}m` : s;
 
 export function makeStyle(color: boolean): Style {
 	return {

@@ -18,7 +18,11 @@ export const kindStyle: Readonly<Record<EntryKind | 'lower' | 'hidden', {color: 
 export const severityColor = {error: 'red', warning: 'yellow', info: 'gray'} as const;
 
 export function formatMode(type: string, perm: number): string {
-	const t = ({dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's'} as Record<string, string>)[type] ?? '-';
-	const bits = 'rwxrwxrwx'.split('').map((c, i) => ((perm >> (8 - i)) & 1 ? c : '-')).join('');
+	const t =
+		({dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's'} as Record<string, string>)[type] ?? '-';
+	const bits = 'rwxrwxrwx'
+		.split('')
+		.map((c, i) => ((perm >> (8 - i)) & 1 ? c : '-'))
+		.join('');
 	return t + bits;
 }

@@ -20,8 +20,11 @@ describe('conventions', () => {
 	test('--help lists commands and documents exit codes', async () => {
 		const r = await runOvl(['--help']);
 		expect(r.exitCode).toBe(0);
-		for (const c of ['prepare', 'mount', 'umount', 'ls', 'doctor', 'completion']) expect(r.stdout).toContain(`ovl ${c}`);
-		expect(r.stdout).toMatch(/Exit codes: 0 ok · 1 operation failed · 2 usage or validation error · 4 needs root · 130 interrupted/);
+		for (const c of ['prepare', 'mount', 'umount', 'ls', 'doctor', 'completion'])
+			expect(r.stdout).toContain(`ovl ${c}`);
+		expect(r.stdout).toMatch(
+			/Exit codes: 0 ok · 1 operation failed · 2 usage or validation error · 4 needs root · 130 interrupted/,
+		);
 	});
 	test.each(['prepare', 'mount', 'umount', 'ls', 'doctor'])('%s --help has examples', async (cmd) => {
 		const r = await runOvl([cmd, '--help']);
@@ -53,7 +56,14 @@ describe('prepare', () => {
 		const first = await runOvl([...args, '--json'], {cwd: dir});
 		expect(first.exitCode, first.stderr).toBe(0);
 		expect(JSON.parse(first.stdout).seeded).toEqual(['lower1/a', 'lower2/b']);
-		expect(readdirSync(path.join(dir, 'demo')).sort()).toEqual(['lower1', 'lower2', 'merged', 'ovl.yaml', 'upper', 'work']);
+		expect(readdirSync(path.join(dir, 'demo')).sort()).toEqual([
+			'lower1',
+			'lower2',
+			'merged',
+			'ovl.yaml',
+			'upper',
+			'work',
+		]);
 		expect(readFileSync(path.join(dir, 'demo/lower1/a'), 'utf8')).toBe('docker\noverlay\n');
 		const second = await runOvl([...args, '--json'], {cwd: dir});
 		expect(JSON.parse(second.stdout)).toMatchObject({created: [], seeded: []});
@@ -63,10 +73,17 @@ describe('prepare', () => {
 		const r = await runOvl(['prepare', 'd', '--lower', 'base', '--lower', 'app'], {cwd: dir});
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_STACK_EXISTS');
-		expect((await runOvl(['prepare', 'd', '--lower', 'base', '--lower', 'app', '--force'], {cwd: dir})).exitCode).toBe(0);
+		expect((await runOvl(['prepare', 'd', '--lower', 'base', '--lower', 'app', '--force'], {cwd: dir})).exitCode).toBe(
+			0,
+		);
 		expect(readFileSync(path.join(dir, 'd/ovl.yaml'), 'utf8')).toContain('- base\n  - app');
 	});
-	test.each([['--lower', '../escape'], ['--lower', '/etc'], ['--merged', '../m'], ['--put', 'lower1/../../x=1']])('refuses %s %s and writes nothing', async (flag, value) => {
+	test.each([
+		['--lower', '../escape'],
+		['--lower', '/etc'],
+		['--merged', '../m'],
+		['--put', 'lower1/../../x=1'],
+	])('refuses %s %s and writes nothing', async (flag, value) => {
 		const r = await runOvl(['prepare', 'd', flag, value], {cwd: dir});
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toMatch(/OVL_PATH_ESCAPES|OVL_SEED_UNKNOWN_LAYER/);
@@ -83,7 +100,7 @@ describe('prepare', () => {
 		expect(readdirSync(outside)).toEqual([]);
 		expect(readdirSync(path.join(dir, 'd')).sort()).toEqual(['lower1']);
 	});
-	test('a directory that cannot be created fails fast with a clear error (Node\'s recursive mkdir hangs under /proc)', async () => {
+	test("a directory that cannot be created fails fast with a clear error (Node's recursive mkdir hangs under /proc)", async () => {
 		const r = await runOvl(['prepare', '/proc/ovl-cannot-exist'], {cwd: dir});
 		expect(r.exitCode).toBe(1);
 		expect(r.stderr).toContain('OVL_CANNOT_CREATE: cannot create /proc/ovl-cannot-exist');
@@ -138,13 +155,18 @@ describe('mount --dry-run', () => {
 	});
 	test('options that smuggle layers are refused', async () => {
 		for (const l of ['a', 'b']) await mkdir(path.join(dir, l));
-		const r = await runOvl(['mount', '--lower', 'a', '--lower', 'b', '-o', 'upperdir=/etc', 'm', '--dry-run'], {cwd: dir});
+		const r = await runOvl(['mount', '--lower', 'a', '--lower', 'b', '-o', 'upperdir=/etc', 'm', '--dry-run'], {
+			cwd: dir,
+		});
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_OPTION_LAYER_KEY');
 	});
 	test('piped output has no escape codes, even with FORCE_COLOR', async () => {
 		for (const l of ['a', 'b']) await mkdir(path.join(dir, l));
-		const r = await runOvl(['mount', '--lower', 'a', '--lower', 'b', 'm', '--dry-run', '--upper', 'x'], {cwd: dir, env: {FORCE_COLOR: '1'}});
+		const r = await runOvl(['mount', '--lower', 'a', '--lower', 'b', 'm', '--dry-run', '--upper', 'x'], {
+			cwd: dir,
+			env: {FORCE_COLOR: '1'},
+		});
 		expect(r.stdout + r.stderr).not.toContain('\u001B');
 		const ls = await runOvl(['ls'], {env: {FORCE_COLOR: '1'}});
 		expect(ls.stdout + ls.stderr).not.toContain('\u001B');

@@ -71,12 +71,19 @@ describe.each([
 		symlinkSync(p('outside'), p('lab', 'lower1', 'swap'));
 		// A child swaps lower1/sub and lower1/swap as fast as it can while prepare writes sub/f.
 		const native = path.resolve('build/Release/ovl_native.node');
-		const swapper = spawn(process.execPath, ['-e', `
+		const swapper = spawn(
+			process.execPath,
+			[
+				'-e',
+				`
 			const n = require(${JSON.stringify(native)});
 			const d = Buffer.from(${JSON.stringify(p('lab', 'lower1'))});
 			const fd = require('fs').openSync(d, 'r');
 			for (;;) { try { n.renameat2(fd, Buffer.from('sub'), fd, Buffer.from('swap'), 2); } catch {} }
-		`], {stdio: 'ignore'});
+		`,
+			],
+			{stdio: 'ignore'},
+		);
 		try {
 			let wrote = 0;
 			for (let i = 0; i < 25; i++) {
@@ -117,7 +124,11 @@ describe('prepare refuses what it cannot read or name, with a code', () => {
 
 	test.each([
 		['a YAML syntax error', 'lower1:\n  a: "unterminated\n', /OVL_SEED_INVALID: .*seed.yaml:\d+/],
-		['an alias bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nlower1: {f: *c}\n', /OVL_SEED_INVALID/],
+		[
+			'an alias bomb',
+			'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nlower1: {f: *c}\n',
+			/OVL_SEED_INVALID/,
+		],
 		['a list instead of a mapping', '- lower1\n', /OVL_SEED_INVALID/],
 	])('a seed file with %s', async (_name, text, message) => {
 		writeFileSync(p('seed.yaml'), text);

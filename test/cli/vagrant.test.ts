@@ -12,7 +12,12 @@ const hasVagrant = (await execa('vagrant', ['--version'], {reject: false}).catch
 const required = process.env['OVL_REQUIRE_VAGRANT'] === '1';
 
 let home = '';
-const validate = (cwd: string, env: Record<string, string> = {}) => execa('vagrant', ['validate'], {cwd, reject: false, env: {VAGRANT_HOME: home, VAGRANT_CHECKPOINT_DISABLE: '1', ...env}});
+const validate = (cwd: string, env: Record<string, string> = {}) =>
+	execa('vagrant', ['validate'], {
+		cwd,
+		reject: false,
+		env: {VAGRANT_HOME: home, VAGRANT_CHECKPOINT_DISABLE: '1', ...env},
+	});
 
 describe.runIf(hasVagrant || required)('vagrant/Vagrantfile', () => {
 	beforeEach(async () => {
@@ -30,14 +35,26 @@ describe.runIf(hasVagrant || required)('vagrant/Vagrantfile', () => {
 		const qemu = await validate(vagrantDir, {OVL_LIBVIRT_DRIVER: 'qemu', OVL_BOX: 'local/bookworm-ovl'});
 		expect(qemu.exitCode, String(qemu.stderr)).toBe(0);
 		// What npm run test:vagrant sets: its own pool, an isolated network, a console log, offline npm.
-		const harness = await validate(vagrantDir, {OVL_LIBVIRT_DRIVER: 'qemu', OVL_BOX: 'ovl/local', OVL_LIBVIRT_POOL: 'ovl-vagrant', OVL_LIBVIRT_NETWORK: 'ovl-vagrant', OVL_VM_CONSOLE_LOG: path.join(home, 'console.log'), OVL_SSH_INSERT_KEY: '0', OVL_NPM_OFFLINE: '1', OVL_VM_CPUS: '2'});
+		const harness = await validate(vagrantDir, {
+			OVL_LIBVIRT_DRIVER: 'qemu',
+			OVL_BOX: 'ovl/local',
+			OVL_LIBVIRT_POOL: 'ovl-vagrant',
+			OVL_LIBVIRT_NETWORK: 'ovl-vagrant',
+			OVL_VM_CONSOLE_LOG: path.join(home, 'console.log'),
+			OVL_SSH_INSERT_KEY: '0',
+			OVL_NPM_OFFLINE: '1',
+			OVL_VM_CPUS: '2',
+		});
 		expect(harness.exitCode, String(harness.stdout) + String(harness.stderr)).toBe(0);
 	});
 	test('a typo in the libvirt block is caught (so the block really is checked)', async () => {
 		const dir = await makeScratch('ovl-vagrant-');
 		try {
 			copyFileSync(path.join(vagrantDir, 'provision.sh'), path.join(dir, 'provision.sh'));
-			writeFileSync(path.join(dir, 'Vagrantfile'), readFileSync(path.join(vagrantDir, 'Vagrantfile'), 'utf8').replace('lv.memory = memory', 'lv.memroy = memory'));
+			writeFileSync(
+				path.join(dir, 'Vagrantfile'),
+				readFileSync(path.join(vagrantDir, 'Vagrantfile'), 'utf8').replace('lv.memory = memory', 'lv.memroy = memory'),
+			);
 			const r = await validate(dir);
 			expect(r.exitCode).toBe(1);
 			expect(String(r.stdout) + String(r.stderr)).toContain('memroy');

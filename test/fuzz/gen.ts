@@ -93,10 +93,34 @@ export function hostileYaml(r: Rng, base: string): string {
 	const lines = base.split('\n');
 	const mutations = [
 		() => lines.splice(r.int(lines.length), 1),
-		() => lines.splice(r.int(lines.length), 0, r.pick(['  - ', ':', '- [', '{', 'a: &x [1]', 'b: *x', 'c: *nope', '\t- tab', 'size: 1e400', 'version: 99', 'lowers: 7', '? complex', '!!binary AAAA', '"unterminated', 'x'.repeat(5000)])),
+		() =>
+			lines.splice(
+				r.int(lines.length),
+				0,
+				r.pick([
+					'  - ',
+					':',
+					'- [',
+					'{',
+					'a: &x [1]',
+					'b: *x',
+					'c: *nope',
+					'\t- tab',
+					'size: 1e400',
+					'version: 99',
+					'lowers: 7',
+					'? complex',
+					'!!binary AAAA',
+					'"unterminated',
+					'x'.repeat(5000),
+				]),
+			),
 		() => {
 			const i = r.int(lines.length);
-			lines[i] = (lines[i] ?? '').replace(/: .*/, `: ${r.pick(['null', '~', '[]', '{}', '-1', '0.5', '.inf', 'true', '"a\\x00b"', '"../../etc"', '/etc', '"a,b"', '99999999999999999999', '[a, [b, [c]]]'])}`);
+			lines[i] = (lines[i] ?? '').replace(
+				/: .*/,
+				`: ${r.pick(['null', '~', '[]', '{}', '-1', '0.5', '.inf', 'true', '"a\\x00b"', '"../../etc"', '/etc', '"a,b"', '99999999999999999999', '[a, [b, [c]]]'])}`,
+			);
 		},
 		() => {
 			const i = r.int(lines.length);

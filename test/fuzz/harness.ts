@@ -15,13 +15,27 @@ export const documentedExits = [0, 1, 2, 4, 130];
 export const fuzzBin = process.env['OVL_FUZZ_BIN'] ?? ovlBin;
 const hangMs = 10_000;
 
-export type Run = {code: number | null; signal: string | null; stdout: string; stderr: string; ms: number; hung: boolean};
+export type Run = {
+	code: number | null;
+	signal: string | null;
+	stdout: string;
+	stderr: string;
+	ms: number;
+	hung: boolean;
+};
 
 /** `shellArgs` are already bash words (see shellBytes); the shell only execs node, nothing else. */
-export function runRaw(shellArgs: string, o: {cwd: string; env: Record<string, string>; signalAfterMs?: number; signal?: NodeJS.Signals}): Promise<Run> {
+export function runRaw(
+	shellArgs: string,
+	o: {cwd: string; env: Record<string, string>; signalAfterMs?: number; signal?: NodeJS.Signals},
+): Promise<Run> {
 	return new Promise((resolve) => {
 		const started = Date.now();
-		const child = spawn('bash', ['-c', `exec "${process.execPath}" "${fuzzBin}" ${shellArgs}`], {cwd: o.cwd, env: {...process.env, NO_COLOR: '1', CI: '1', ...o.env}, stdio: ['ignore', 'pipe', 'pipe']});
+		const child = spawn('bash', ['-c', `exec "${process.execPath}" "${fuzzBin}" ${shellArgs}`], {
+			cwd: o.cwd,
+			env: {...process.env, NO_COLOR: '1', CI: '1', ...o.env},
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
@@ -31,7 +45,8 @@ export function runRaw(shellArgs: string, o: {cwd: string; env: Record<string, s
 			hung = true;
 			child.kill('SIGKILL');
 		}, hangMs);
-		const sig = o.signalAfterMs === undefined ? undefined : setTimeout(() => child.kill(o.signal ?? 'SIGINT'), o.signalAfterMs);
+		const sig =
+			o.signalAfterMs === undefined ? undefined : setTimeout(() => child.kill(o.signal ?? 'SIGINT'), o.signalAfterMs);
 		child.on('exit', (code, signal) => {
 			clearTimeout(hang);
 			if (sig) clearTimeout(sig);
@@ -47,8 +62,10 @@ export function judge(r: Run, o: {interruptible?: boolean} = {}): string[] {
 	else if (r.code === null) {
 		if (!o.interruptible) out.push(`killed by ${r.signal}`);
 	} else if (!documentedExits.includes(r.code)) out.push(`exit ${r.code} is not a documented exit code`);
-	if (r.code !== null && r.code !== 0 && r.code !== 130 && !/\bOVL_[A-Z0-9_]+\b/.test(r.stderr)) out.push(`exit ${r.code} without a coded message: ${r.stderr.slice(0, 200)}`);
-	if (/internal error|\n\s+at [^\n]+:\d+:\d+/.test(r.stderr)) out.push(`stack trace or internal error: ${r.stderr.slice(0, 300)}`);
+	if (r.code !== null && r.code !== 0 && r.code !== 130 && !/\bOVL_[A-Z0-9_]+\b/.test(r.stderr))
+		out.push(`exit ${r.code} without a coded message: ${r.stderr.slice(0, 200)}`);
+	if (/internal error|\n\s+at [^\n]+:\d+:\d+/.test(r.stderr))
+		out.push(`stack trace or internal error: ${r.stderr.slice(0, 300)}`);
 	return out;
 }
 
@@ -60,7 +77,12 @@ export function treeDigest(root: string | Buffer): string {
 		for (const name of names) {
 			const p = Buffer.concat([dir, Buffer.from('/'), name]);
 			const st = lstatSync(p);
-			h.update(Buffer.concat([p.subarray(Buffer.byteLength(String(root))), Buffer.from(`\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.rdev}\0`)]));
+			h.update(
+				Buffer.concat([
+					p.subarray(Buffer.byteLength(String(root))),
+					Buffer.from(`\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.rdev}\0`),
+				]),
+			);
 			if (st.isSymbolicLink()) h.update(readlinkSync(p, {encoding: 'buffer'}));
 			else if (st.isFile()) h.update(readFileSync(p));
 			else if (st.isDirectory()) walk(p);
@@ -76,14 +98,22 @@ export function plantCanary(dir: string): () => string | undefined {
 	writeFileSync(path.join(dir, 'outside', 'victim'), 'precious\n');
 	writeFileSync(path.join(dir, 'outside', 'sub', 'etc-passwd'), 'root:x:0:0\n');
 	const before = treeDigest(path.join(dir, 'outside'));
-	return () => (treeDigest(path.join(dir, 'outside')) === before ? undefined : 'the canary tree outside the named root changed');
+	return () =>
+		treeDigest(path.join(dir, 'outside')) === before ? undefined : 'the canary tree outside the named root changed';
 }
 
 /** Leaks after a case that should have cleaned up: mounts below the dir, registry records without a mount, lab temp dirs. */
 /** Every mount below dir, and every overlay anywhere whose layers are in dir (a mount placed outside is a leak too). */
 export function mountsOf(dir: string): string[] {
 	const entries = parseMountinfo(readFileSync('/proc/self/mountinfo', 'latin1'));
-	const elsewhere = entries.filter((e) => e.fsType === 'overlay' && !e.mountPoint.startsWith(`${dir}/`) && e.superOptions.some((o) => o.includes(`=${dir}/`) || o.includes(`:${dir}/`))).map((e) => e.mountPoint);
+	const elsewhere = entries
+		.filter(
+			(e) =>
+				e.fsType === 'overlay' &&
+				!e.mountPoint.startsWith(`${dir}/`) &&
+				e.superOptions.some((o) => o.includes(`=${dir}/`) || o.includes(`:${dir}/`)),
+		)
+		.map((e) => e.mountPoint);
 	return [...new Set([...mountsUnder(dir), ...elsewhere])];
 }
 

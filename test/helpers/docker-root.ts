@@ -5,7 +5,13 @@ import {chainIds} from '../../src/docker/store.js';
 
 const hex = (): string => randomBytes(32).toString('hex');
 // moby: overlayutils.GenerateID(26) — base32 upper-case letters and digits.
-const linkId = (): string => randomBytes(16).toString('hex').toUpperCase().replace(/[^A-Z2-7]/g, 'Q').slice(0, 26).padEnd(26, 'Z');
+const linkId = (): string =>
+	randomBytes(16)
+		.toString('hex')
+		.toUpperCase()
+		.replace(/[^A-Z2-7]/g, 'Q')
+		.slice(0, 26)
+		.padEnd(26, 'Z');
 
 function tree(root: string, files: Record<string, string>): void {
 	mkdirSync(root, {recursive: true});
@@ -15,7 +21,17 @@ function tree(root: string, files: Record<string, string>): void {
 	}
 }
 
-export type BuiltRoot = {root: string; home: string; containerId: string; mountId: string; imageId: string; layerIds: string[]; links: string[]; initLink: string; diffIds: string[]};
+export type BuiltRoot = {
+	root: string;
+	home: string;
+	containerId: string;
+	mountId: string;
+	imageId: string;
+	layerIds: string[];
+	links: string[];
+	initLink: string;
+	diffIds: string[];
+};
 
 /**
  A Docker data-root laid out exactly as moby's overlay2 driver does: 64-hex cache ids, 26-char
@@ -23,12 +39,21 @@ export type BuiltRoot = {root: string; home: string; containerId: string; mountI
  an -init layer, the container layer, layerdb (cache-id, diff, parent, size, mounts), imagedb,
  repositories.json and containers/<id>/config.v2.json.
  */
-export function buildDockerRoot(root: string, image: {tag: string; layers: {files: Record<string, string>; createdBy: string}[]}, container: {name: string}): BuiltRoot {
+export function buildDockerRoot(
+	root: string,
+	image: {tag: string; layers: {files: Record<string, string>; createdBy: string}[]},
+	container: {name: string},
+): BuiltRoot {
 	const home = path.join(root, 'overlay2');
 	mkdirSync(path.join(home, 'l'), {recursive: true});
 	const layerIds: string[] = [];
 	const links: string[] = [];
-	const makeLayer = (id: string, files: Record<string, string>, parentIndex: number | undefined, extraLower?: string): string => {
+	const makeLayer = (
+		id: string,
+		files: Record<string, string>,
+		parentIndex: number | undefined,
+		extraLower?: string,
+	): string => {
 		const dir = path.join(home, id);
 		tree(path.join(dir, 'diff'), files);
 		const link = linkId();
@@ -60,16 +85,35 @@ export function buildDockerRoot(root: string, image: {tag: string; layers: {file
 		writeFileSync(path.join(d, 'size'), '1234');
 		if (i > 0) writeFileSync(path.join(d, 'parent'), chains[i - 1] as string);
 	});
-	const config = {architecture: 'amd64', os: 'linux', rootfs: {type: 'layers', diff_ids: diffIds}, history: image.layers.flatMap((l) => [{created_by: l.createdBy}, {created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true}])};
+	const config = {
+		architecture: 'amd64',
+		os: 'linux',
+		rootfs: {type: 'layers', diff_ids: diffIds},
+		history: image.layers.flatMap((l) => [
+			{created_by: l.createdBy},
+			{created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true},
+		]),
+	};
 	const configText = JSON.stringify(config);
 	const imageHex = createHash('sha256').update(configText).digest('hex');
 	mkdirSync(path.join(root, 'image', 'overlay2', 'imagedb', 'content', 'sha256'), {recursive: true});
 	writeFileSync(path.join(root, 'image', 'overlay2', 'imagedb', 'content', 'sha256', imageHex), configText);
-	writeFileSync(path.join(root, 'image', 'overlay2', 'repositories.json'), JSON.stringify({Repositories: {[image.tag.split(':')[0] as string]: {[image.tag]: `sha256:${imageHex}`}}}));
+	writeFileSync(
+		path.join(root, 'image', 'overlay2', 'repositories.json'),
+		JSON.stringify({Repositories: {[image.tag.split(':')[0] as string]: {[image.tag]: `sha256:${imageHex}`}}}),
+	);
 	// The container: <mount>-init (hostname, resolv.conf) over the image, then the container layer.
 	const mountId = hex();
-	const topLowers = links.map((l) => `l/${l}`).reverse().join(':');
-	const initLink = makeLayer(`${mountId}-init`, {'etc/hostname': '', 'etc/resolv.conf': '', '.dockerenv': ''}, undefined, topLowers);
+	const topLowers = links
+		.map((l) => `l/${l}`)
+		.reverse()
+		.join(':');
+	const initLink = makeLayer(
+		`${mountId}-init`,
+		{'etc/hostname': '', 'etc/resolv.conf': '', '.dockerenv': ''},
+		undefined,
+		topLowers,
+	);
 	makeLayer(mountId, {}, undefined, `l/${initLink}:${topLowers}`);
 	mkdirSync(path.join(home, mountId, 'merged'));
 	writeFileSync(path.join(home, `${mountId}-init`, 'committed'), '');
@@ -80,6 +124,16 @@ export function buildDockerRoot(root: string, image: {tag: string; layers: {file
 	writeFileSync(path.join(mounts, 'init-id'), `${mountId}-init`);
 	writeFileSync(path.join(mounts, 'parent'), chains.at(-1) as string);
 	mkdirSync(path.join(root, 'containers', containerId), {recursive: true});
-	writeFileSync(path.join(root, 'containers', containerId, 'config.v2.json'), JSON.stringify({ID: containerId, Name: `/${container.name}`, Image: `sha256:${imageHex}`, Config: {Image: image.tag}, State: {Running: false}, Driver: 'overlay2'}));
+	writeFileSync(
+		path.join(root, 'containers', containerId, 'config.v2.json'),
+		JSON.stringify({
+			ID: containerId,
+			Name: `/${container.name}`,
+			Image: `sha256:${imageHex}`,
+			Config: {Image: image.tag},
+			State: {Running: false},
+			Driver: 'overlay2',
+		}),
+	);
 	return {root, home, containerId, mountId, imageId: `sha256:${imageHex}`, layerIds, links, initLink, diffIds};
 }

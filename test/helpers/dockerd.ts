@@ -1,5 +1,15 @@
 import {spawn, type ChildProcess} from 'node:child_process';
-import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, symlinkSync} from 'node:fs';
+import {
+	chmodSync,
+	copyFileSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readFileSync,
+	readdirSync,
+	rmdirSync,
+	symlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 import {parseMountinfo} from '../../src/core/mountinfo.js';
@@ -13,7 +23,10 @@ export type Engine = {
 	readonly dir: string;
 	readonly dataRoot: string;
 	readonly env: Record<string, string>;
-	docker(args: readonly string[], options?: {input?: string | Buffer; cwd?: string; env?: Record<string, string>}): Promise<{stdout: string; stderr: string; exitCode: number}>;
+	docker(
+		args: readonly string[],
+		options?: {input?: string | Buffer; cwd?: string; env?: Record<string, string>},
+	): Promise<{stdout: string; stderr: string; exitCode: number}>;
 	stop(): Promise<void>;
 };
 
@@ -23,7 +36,8 @@ const shared = ['/run/containerd', '/var/run/docker'];
 /** Why a private engine cannot run here, or undefined when it can. */
 export function engineUnavailable(): string | undefined {
 	if (process.geteuid?.() !== 0) return 'not root';
-	for (const bin of ['/usr/sbin/dockerd', dockerBin, '/usr/bin/busybox']) if (!existsSync(bin)) return `${bin} is missing (apt-get install docker.io busybox-static; .ci/run does)`;
+	for (const bin of ['/usr/sbin/dockerd', dockerBin, '/usr/bin/busybox'])
+		if (!existsSync(bin)) return `${bin} is missing (apt-get install docker.io busybox-static; .ci/run does)`;
 	return undefined;
 }
 
@@ -34,11 +48,35 @@ export async function startEngine(): Promise<Engine> {
 	const sock = `unix://${dir}/docker.sock`;
 	const env = {DOCKER_HOST: sock, DOCKER_BUILDKIT: '0'};
 	const log: string[] = [];
-	const daemon: ChildProcess = spawn('/usr/sbin/dockerd', ['--data-root', dataRoot, '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'dockerd.pid'), '-H', sock, '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--bridge=none', '--storage-driver=overlay2'], {stdio: ['ignore', 'pipe', 'pipe']});
+	const daemon: ChildProcess = spawn(
+		'/usr/sbin/dockerd',
+		[
+			'--data-root',
+			dataRoot,
+			'--exec-root',
+			path.join(dir, 'exec'),
+			'--pidfile',
+			path.join(dir, 'dockerd.pid'),
+			'-H',
+			sock,
+			'--iptables=false',
+			'--ip-masq=false',
+			'--ip-forward=false',
+			'--bridge=none',
+			'--storage-driver=overlay2',
+		],
+		{stdio: ['ignore', 'pipe', 'pipe']},
+	);
 	daemon.stdout?.on('data', (d: Buffer) => log.push(d.toString()));
 	daemon.stderr?.on('data', (d: Buffer) => log.push(d.toString()));
 	const docker: Engine['docker'] = async (args, options = {}) => {
-		const r = await execa(dockerBin, [...args], {env: {...env, ...options.env}, reject: false, ...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}), ...(options.cwd ? {cwd: options.cwd} : {}), timeout: 120_000});
+		const r = await execa(dockerBin, [...args], {
+			env: {...env, ...options.env},
+			reject: false,
+			...(options.input === undefined ? {stdin: 'ignore' as const} : {input: options.input}),
+			...(options.cwd ? {cwd: options.cwd} : {}),
+			timeout: 120_000,
+		});
 		return {stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1};
 	};
 	const stop = async (): Promise<void> => {
@@ -46,16 +84,25 @@ export async function startEngine(): Promise<Engine> {
 		if (ids.length > 0) await docker(['rm', '-f', ...ids]);
 		if (daemon.exitCode === null) {
 			daemon.kill('SIGTERM');
-			if (!(await waitUntil(() => daemon.exitCode !== null || daemon.signalCode !== null, 30_000))) daemon.kill('SIGKILL');
+			if (!(await waitUntil(() => daemon.exitCode !== null || daemon.signalCode !== null, 30_000)))
+				daemon.kill('SIGKILL');
 			await waitUntil(() => daemon.exitCode !== null || daemon.signalCode !== null, 10_000);
 		}
 		// containerd-shim and containerd are its children; make sure none outlives the test.
 		await execa('pkill', ['-f', `${dir}/`], {reject: false});
-		for (const m of parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((e) => e.mountPoint).filter((m) => m.startsWith(`${dir}/`)).reverse()) await execa('umount', ['-l', m], {reject: false});
+		for (const m of parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+			.map((e) => e.mountPoint)
+			.filter((m) => m.startsWith(`${dir}/`))
+			.reverse())
+			await execa('umount', ['-l', m], {reject: false});
 		await execa('rm', ['-rf', dir], {reject: false});
 		for (const d of shared) if (!existed.includes(d)) removeEmptyTree(d);
 	};
-	const up = await waitUntil(async () => (await docker(['version', '--format', '{{.Server.Version}}'])).exitCode === 0, 60_000, 200);
+	const up = await waitUntil(
+		async () => (await docker(['version', '--format', '{{.Server.Version}}'])).exitCode === 0,
+		60_000,
+		200,
+	);
 	if (!up) {
 		await stop();
 		throw new Error(`dockerd did not come up within 60 s:\n${log.join('').slice(-2000)}`);

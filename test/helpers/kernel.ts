@@ -4,7 +4,10 @@ import {describe, test} from 'vitest';
 
 /** The running kernel is at least major.minor: where a feature is missing, tests assert the refusal instead. */
 export function kernelAtLeast(major: number, minor: number): boolean {
-	const [a = 0, b = 0] = os.release().split('.').map((n) => Number.parseInt(n, 10));
+	const [a = 0, b = 0] = os
+		.release()
+		.split('.')
+		.map((n) => Number.parseInt(n, 10));
 	return a > major || (a === major && b >= minor);
 }
 

@@ -3,7 +3,13 @@ import path from 'node:path';
 import {execa} from 'execa';
 
 /** Mounts an overlay directly with mount(8) (lowers bottom→top), for tests that study the kernel. */
-export async function mountOverlay(o: {lowers: string[]; upper?: string; work?: string; merged: string; options?: string[]}): Promise<void> {
+export async function mountOverlay(o: {
+	lowers: string[];
+	upper?: string;
+	work?: string;
+	merged: string;
+	options?: string[];
+}): Promise<void> {
 	await mkdir(o.merged, {recursive: true});
 	if (o.upper) await mkdir(o.upper, {recursive: true});
 	if (o.work) await mkdir(o.work, {recursive: true});

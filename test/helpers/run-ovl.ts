@@ -7,7 +7,10 @@ export const ovlBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 export type OvlRun = {exitCode: number; stdout: string; stderr: string};
 
 /** Runs the built CLI as a user would (tests need `npm run build` first; `npm test` does it). */
-export async function runOvl(args: readonly string[], options: {cwd?: string; env?: Record<string, string>} = {}): Promise<OvlRun> {
+export async function runOvl(
+	args: readonly string[],
+	options: {cwd?: string; env?: Record<string, string>} = {},
+): Promise<OvlRun> {
 	const r = await execa(process.execPath, [ovlBin, ...args], {
 		reject: false,
 		cwd: options.cwd ?? process.cwd(),

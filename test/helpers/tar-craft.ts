@@ -30,7 +30,8 @@ export function header(e: CraftEntry): Buffer {
 	(e.sizeField ?? octal(data.length, 12)).copy(h, 124);
 	octal(e.mtime ?? 1_700_000_000, 12).copy(h, 136);
 	h.write(e.type ?? '0', 156, 'latin1');
-	if (e.linkname !== undefined) (typeof e.linkname === 'string' ? Buffer.from(e.linkname) : e.linkname).copy(h, 157, 0, 100);
+	if (e.linkname !== undefined)
+		(typeof e.linkname === 'string' ? Buffer.from(e.linkname) : e.linkname).copy(h, 157, 0, 100);
 	h.write('ustar\0', 257, 'latin1');
 	h.write('00', 263, 'latin1');
 	octal(e.devmajor ?? 0, 8).copy(h, 329);

@@ -12,7 +12,9 @@ type Seen = {st: Stats; link?: string; hash?: string; xattrs?: string};
 function walk(root: string, skip: (rel: string) => boolean, withXattrs = false): Map<string, Seen> {
 	const out = new Map<string, Seen>();
 	const visit = (rel: string): void => {
-		for (const name of readdirSync(fsPath(path.join(root, rel)), {encoding: 'buffer'}).map(decodePath).sort()) {
+		for (const name of readdirSync(fsPath(path.join(root, rel)), {encoding: 'buffer'})
+			.map(decodePath)
+			.sort()) {
 			const r = `${rel}/${name}`;
 			if (skip(r)) continue;
 			const p = path.join(root, r);
@@ -20,7 +22,10 @@ function walk(root: string, skip: (rel: string) => boolean, withXattrs = false):
 			const seen: Seen = {st};
 			if (withXattrs) seen.xattrs = userXattrs(p);
 			if (st.isSymbolicLink()) seen.link = readlinkSync(fsPath(p), {encoding: 'buffer'}).toString('latin1');
-			else if (st.isFile()) seen.hash = createHash('sha256').update(readFileSync(fsPath(p))).digest('hex');
+			else if (st.isFile())
+				seen.hash = createHash('sha256')
+					.update(readFileSync(fsPath(p)))
+					.digest('hex');
 			out.set(r, seen);
 			if (st.isDirectory()) visit(r);
 		}
@@ -29,7 +34,20 @@ function walk(root: string, skip: (rel: string) => boolean, withXattrs = false):
 	return out;
 }
 
-const kind = (st: Stats): string => (st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'socket');
+const kind = (st: Stats): string =>
+	st.isDirectory()
+		? 'dir'
+		: st.isFile()
+			? 'file'
+			: st.isSymbolicLink()
+				? 'symlink'
+				: st.isFIFO()
+					? 'fifo'
+					: st.isCharacterDevice()
+						? 'char'
+						: st.isBlockDevice()
+							? 'block'
+							: 'socket';
 
 /** xattrs other than the overlay's own, as "name=hex" lines sorted by name. */
 function userXattrs(p: string): string {
@@ -49,12 +67,17 @@ function groups(tree: Map<string, Seen>): Map<string, string> {
 		byIno.set(k, [...(byIno.get(k) ?? []), rel]);
 	}
 	const out = new Map<string, string>();
-	for (const members of byIno.values()) if (members.length > 1) for (const m of members) out.set(m, members.sort().join(' '));
+	for (const members of byIno.values())
+		if (members.length > 1) for (const m of members) out.set(m, members.sort().join(' '));
 	return out;
 }
 
 /** Every difference between tree a (expected) and tree b, as readable lines; [] when they agree. */
-export function compareTrees(a: string, b: string, options: {skip?: (rel: string) => boolean; ignoreMtime?: (rel: string) => boolean; xattrs?: boolean} = {}): string[] {
+export function compareTrees(
+	a: string,
+	b: string,
+	options: {skip?: (rel: string) => boolean; ignoreMtime?: (rel: string) => boolean; xattrs?: boolean} = {},
+): string[] {
 	const skip = options.skip ?? (() => false);
 	const ta = walk(a, skip, options.xattrs);
 	const tb = walk(b, skip, options.xattrs);
@@ -69,14 +92,19 @@ export function compareTrees(a: string, b: string, options: {skip?: (rel: string
 		}
 		const diffs: string[] = [];
 		if (kind(x.st) !== kind(y.st)) diffs.push(`type ${kind(x.st)} vs ${kind(y.st)}`);
-		if ((x.st.mode & 0o7777) !== (y.st.mode & 0o7777) && !x.st.isSymbolicLink()) diffs.push(`mode ${(x.st.mode & 0o7777).toString(8)} vs ${(y.st.mode & 0o7777).toString(8)}`);
-		if (x.st.uid !== y.st.uid || x.st.gid !== y.st.gid) diffs.push(`owner ${x.st.uid}:${x.st.gid} vs ${y.st.uid}:${y.st.gid}`);
+		if ((x.st.mode & 0o7777) !== (y.st.mode & 0o7777) && !x.st.isSymbolicLink())
+			diffs.push(`mode ${(x.st.mode & 0o7777).toString(8)} vs ${(y.st.mode & 0o7777).toString(8)}`);
+		if (x.st.uid !== y.st.uid || x.st.gid !== y.st.gid)
+			diffs.push(`owner ${x.st.uid}:${x.st.gid} vs ${y.st.uid}:${y.st.gid}`);
 		if (x.hash !== y.hash) diffs.push('content');
 		if (x.xattrs !== y.xattrs) diffs.push(`xattrs [${x.xattrs ?? ''}] vs [${y.xattrs ?? ''}]`);
 		if (x.link !== y.link) diffs.push(`target ${x.link} vs ${y.link}`);
-		if ((x.st.isCharacterDevice() || x.st.isBlockDevice()) && x.st.rdev !== y.st.rdev) diffs.push(`rdev ${x.st.rdev} vs ${y.st.rdev}`);
-		if (!(options.ignoreMtime?.(rel) ?? false) && Math.floor(x.st.mtimeMs / 1000) !== Math.floor(y.st.mtimeMs / 1000)) diffs.push(`mtime ${new Date(x.st.mtimeMs).toISOString()} vs ${new Date(y.st.mtimeMs).toISOString()}`);
-		if ((ga.get(rel) ?? '') !== (gb.get(rel) ?? '')) diffs.push(`hard links [${ga.get(rel) ?? ''}] vs [${gb.get(rel) ?? ''}]`);
+		if ((x.st.isCharacterDevice() || x.st.isBlockDevice()) && x.st.rdev !== y.st.rdev)
+			diffs.push(`rdev ${x.st.rdev} vs ${y.st.rdev}`);
+		if (!(options.ignoreMtime?.(rel) ?? false) && Math.floor(x.st.mtimeMs / 1000) !== Math.floor(y.st.mtimeMs / 1000))
+			diffs.push(`mtime ${new Date(x.st.mtimeMs).toISOString()} vs ${new Date(y.st.mtimeMs).toISOString()}`);
+		if ((ga.get(rel) ?? '') !== (gb.get(rel) ?? ''))
+			diffs.push(`hard links [${ga.get(rel) ?? ''}] vs [${gb.get(rel) ?? ''}]`);
 		if (diffs.length > 0) out.push(`${rel}: ${diffs.join(', ')}`);
 	}
 	for (const [rel, y] of tb) if (!ta.has(rel)) out.push(`${rel}: extra (a ${kind(y.st)})`);

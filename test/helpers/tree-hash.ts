@@ -15,7 +15,8 @@ export async function hashTree(root: string): Promise<string> {
 			const p = path.join(dir, name);
 			const st = await lstat(p);
 			h.update(`${path.relative(root, p)}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeMs}\0${st.rdev}\0`);
-			for (const x of (await listXattrs(p)).sort()) h.update(`${x}=${(await readXattr(p, x))?.toString('hex') ?? ''}\0`);
+			for (const x of (await listXattrs(p)).sort())
+				h.update(`${x}=${(await readXattr(p, x))?.toString('hex') ?? ''}\0`);
 			if (st.isSymbolicLink()) h.update(await readlink(p));
 			else if (st.isFile()) h.update(await readFile(p));
 			else if (st.isDirectory()) await walk(p);

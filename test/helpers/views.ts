@@ -13,13 +13,29 @@ export async function walkView(root: string): Promise<Map<string, Node>> {
 			const p = path.join(dir, name);
 			const r = `${rel}/${name}`;
 			const st = lstatSync(p);
-			const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isFIFO() ? 'fifo' : 'other';
+			const type = st.isDirectory()
+				? 'dir'
+				: st.isSymbolicLink()
+					? 'symlink'
+					: st.isFile()
+						? 'file'
+						: st.isFIFO()
+							? 'fifo'
+							: 'other';
 			let extra = '';
 			if (type === 'file') extra = createHash('sha1').update(readFileSync(p)).digest('hex');
 			if (type === 'symlink') extra = readlinkSync(p);
 			const xs = (await listXattrs(p)).filter((x) => !x.includes('.overlay.')).sort();
 			for (const x of xs) extra += `|${x}=${(await readXattr(p, x))?.toString('hex') ?? ''}`;
-			out.set(r, {type, perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'dir' ? 0 : st.size, mtimeMs: st.mtimeMs, extra});
+			out.set(r, {
+				type,
+				perm: st.mode & 0o7777,
+				uid: st.uid,
+				gid: st.gid,
+				size: type === 'dir' ? 0 : st.size,
+				mtimeMs: st.mtimeMs,
+				extra,
+			});
 			if (type === 'dir') await walk(p, r);
 		}
 	};

@@ -11,12 +11,19 @@ import {cleanScratch, makeScratch, mountsUnder} from '../helpers/scratch.js';
 
 let dir = '';
 const p = (...x: string[]): string => path.join(dir, ...x);
-const names = (d: string): string[] => readdirSync(d, {encoding: 'buffer'}).map((b) => b.toString('hex')).sort();
+const names = (d: string): string[] =>
+	readdirSync(d, {encoding: 'buffer'})
+		.map((b) => b.toString('hex'))
+		.sort();
 const hex = (s: string): string => Buffer.from(s, 'latin1').toString('hex');
 
 /** Runs ovl through bash so that $'\xff' arguments arrive as raw bytes (Node cannot spawn them). */
 async function ovlRaw(args: string): Promise<{exitCode: number; stdout: string; stderr: string}> {
-	const r = await execa('bash', ['-c', `exec "${process.execPath}" "${ovlBin}" ${args}`], {cwd: dir, reject: false, env: {NO_COLOR: '1', OVL_RUN_DIR: p('run')}});
+	const r = await execa('bash', ['-c', `exec "${process.execPath}" "${ovlBin}" ${args}`], {
+		cwd: dir,
+		reject: false,
+		env: {NO_COLOR: '1', OVL_RUN_DIR: p('run')},
+	});
 	return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)};
 }
 
@@ -39,7 +46,9 @@ describeKernel('paths are bytes', () => {
 		expect(mountsUnder(dir)).toHaveLength(1);
 		writeFileSync(Buffer.concat([merged, Buffer.from('/new')]), 'x');
 		expect(readdirSync(Buffer.concat([Buffer.from(`${dir}/u`), Buffer.from([0xff])]))).toEqual(['new']);
-		const ls = JSON.parse((await runOvl(['ls', '--json'], {env: {OVL_RUN_DIR: p('run')}})).stdout) as {mounts: {mountPoint: string; mountPointBytes?: string; upperBytes?: string}[]};
+		const ls = JSON.parse((await runOvl(['ls', '--json'], {env: {OVL_RUN_DIR: p('run')}})).stdout) as {
+			mounts: {mountPoint: string; mountPointBytes?: string; upperBytes?: string}[];
+		};
 		const m = ls.mounts.find((x) => x.mountPointBytes !== undefined);
 		expect(Buffer.from(m?.mountPointBytes ?? '', 'base64').equals(merged)).toBe(true);
 		expect(Buffer.from(m?.upperBytes ?? '', 'base64').toString('latin1')).toBe(`${dir}/u\xff`);
@@ -57,27 +66,55 @@ describeKernel('paths are bytes', () => {
 
 	test('inspect keeps \\xff, \\xfe and a real U+FFFD apart, in plain and JSON', async () => {
 		mkdirSync(p('l'));
-		await execa('bash', ['-c', "mkdir u && cd u && echo 1 > $'f\\xff' && echo 22 > $'f\\xfe' && echo 333 > $'f\\xef\\xbf\\xbd' && printf 4 > $'a\\nb' && printf 5 > $'e\\x1b[2Jx'"], {cwd: dir});
+		await execa(
+			'bash',
+			[
+				'-c',
+				"mkdir u && cd u && echo 1 > $'f\\xff' && echo 22 > $'f\\xfe' && echo 333 > $'f\\xef\\xbf\\xbd' && printf 4 > $'a\\nb' && printf 5 > $'e\\x1b[2Jx'",
+			],
+			{cwd: dir},
+		);
 		const plain = await runOvl(['inspect', '--upper', 'u', '--lower', 'l', '--plain'], {cwd: dir});
 		expect(plain.exitCode, plain.stderr).toBe(0);
-		const paths = plain.stdout.trim().split('\n').map((l) => l.split('\t')[1]);
+		const paths = plain.stdout
+			.trim()
+			.split('\n')
+			.map((l) => l.split('\t')[1]);
 		expect(paths.sort()).toEqual(['/a\\nb', '/e\\x1b[2Jx', '/f\\xfe', '/f\\xff', '/f\uFFFD'].sort());
 		expect(plain.stdout).not.toContain('\u001b');
-		const json = JSON.parse((await runOvl(['inspect', '--upper', 'u', '--lower', 'l', '--json'], {cwd: dir})).stdout) as {entries: {path: string; pathBytes?: string}[]};
-		const bytes = json.entries.map((e) => (e.pathBytes ? Buffer.from(e.pathBytes, 'base64') : Buffer.from(e.path)).toString('hex')).sort();
-		expect(bytes).toEqual(['/a\nb', '/e\u001b[2Jx', '/f\xff', '/f\xfe'].map((s) => Buffer.from(s, 'latin1').toString('hex')).concat(Buffer.from('/f\uFFFD').toString('hex')).sort());
+		const json = JSON.parse(
+			(await runOvl(['inspect', '--upper', 'u', '--lower', 'l', '--json'], {cwd: dir})).stdout,
+		) as {entries: {path: string; pathBytes?: string}[]};
+		const bytes = json.entries
+			.map((e) => (e.pathBytes ? Buffer.from(e.pathBytes, 'base64') : Buffer.from(e.path)).toString('hex'))
+			.sort();
+		expect(bytes).toEqual(
+			['/a\nb', '/e\u001b[2Jx', '/f\xff', '/f\xfe']
+				.map((s) => Buffer.from(s, 'latin1').toString('hex'))
+				.concat(Buffer.from('/f\uFFFD').toString('hex'))
+				.sort(),
+		);
 	});
 
 	test('an upper deeper than PATH_MAX: inspect and diff in every form, no ENAMETOOLONG', async () => {
 		mkdirSync(p('l'));
 		// 30 levels of 200-byte names (6,000+ bytes), each made relative to its parent.
-		const script = "const fs = require('fs'); fs.mkdirSync('u'); process.chdir('u'); for (let i = 0; i < 30; i++) { fs.mkdirSync('d'.repeat(200)); process.chdir('d'.repeat(200)); } fs.writeFileSync('leaf', 'deep');";
+		const script =
+			"const fs = require('fs'); fs.mkdirSync('u'); process.chdir('u'); for (let i = 0; i < 30; i++) { fs.mkdirSync('d'.repeat(200)); process.chdir('d'.repeat(200)); } fs.writeFileSync('leaf', 'deep');";
 		await execa(process.execPath, ['-e', script], {cwd: dir});
 		try {
-		for (const args of [['inspect', '--json'], ['inspect', '--plain'], ['inspect', '--kind', 'new', '--plain'], ['diff', '--plain'], ['diff', '--json'], ['diff', '--all', '--plain'], ['diff', '--content', '--plain']]) {
-			const r = await runOvl([...args, '--upper', 'u', '--lower', 'l'], {cwd: dir});
-			expect(r.exitCode, `${args.join(' ')}: ${r.stderr.slice(0, 300)}`).toBe(0);
-			expect(r.stdout + r.stderr).not.toMatch(/ENAMETOOLONG|internal error/);
+			for (const args of [
+				['inspect', '--json'],
+				['inspect', '--plain'],
+				['inspect', '--kind', 'new', '--plain'],
+				['diff', '--plain'],
+				['diff', '--json'],
+				['diff', '--all', '--plain'],
+				['diff', '--content', '--plain'],
+			]) {
+				const r = await runOvl([...args, '--upper', 'u', '--lower', 'l'], {cwd: dir});
+				expect(r.exitCode, `${args.join(' ')}: ${r.stderr.slice(0, 300)}`).toBe(0);
+				expect(r.stdout + r.stderr).not.toMatch(/ENAMETOOLONG|internal error/);
 				// diff's default view collapses below an added directory; every other form lists the leaf.
 				const collapsed = args[0] === 'diff' && !args.includes('--all') && !args.includes('--json');
 				expect(r.stdout).toContain(collapsed ? 'A\t/ddd' : 'leaf');

@@ -1,4 +1,21 @@
-import {appendFileSync, chmodSync, chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync} from 'node:fs';
+import {
+	appendFileSync,
+	chmodSync,
+	chownSync,
+	closeSync,
+	existsSync,
+	linkSync,
+	lstatSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	renameSync,
+	rmSync,
+	symlinkSync,
+	truncateSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import {setAttributeSync} from '@napi-rs/xattr';
 import {afterAll, afterEach, beforeEach, expect, test} from 'vitest';
@@ -28,7 +45,8 @@ function randomLower(r: () => number, tag: string): Record<string, string> {
 	for (const d of ['', 'd0/', 'd1/', 'd1/s/', 'd2/']) {
 		if (d !== '' && r() < 0.25) continue;
 		const files = 1 + Math.floor(r() * 4);
-		for (let i = 0; i < files; i++) tree[`${d}f${Math.floor(r() * 6)}`] = `${tag}:${d}${i}:${'z'.repeat(Math.floor(r() * 40))}`;
+		for (let i = 0; i < files; i++)
+			tree[`${d}f${Math.floor(r() * 6)}`] = `${tag}:${d}${i}:${'z'.repeat(Math.floor(r() * 40))}`;
 		if (d !== '') tree[d] = '';
 	}
 	return tree;
@@ -50,23 +68,134 @@ type Pick = (want?: 'file' | 'dir') => {path: string; dir: boolean} | undefined;
 type Op = (m: string, pick: Pick, r: () => number) => string;
 
 const ops: Op[] = [
-	(m, pick) => { const t = pick('file'); if (!t || t.dir) return 'skip'; appendFileSync(path.join(m, t.path), 'appended'); return `append ${t.path}`; },
-	(m, pick, r) => { const t = pick(); const dir = t?.dir ? t.path : path.dirname(t?.path ?? '/'); const p = `${dir === '/' ? '' : dir}/n${Math.floor(r() * 1000)}`; writeFileSync(path.join(m, p), 'new'); return `write ${p}`; },
-	(m, pick) => { const t = pick('file'); if (!t || t.dir) return 'skip'; rmSync(path.join(m, t.path)); return `rm ${t.path}`; },
-	(m, pick) => { const t = pick('dir'); if (!t?.dir) return 'skip'; rmSync(path.join(m, t.path), {recursive: true}); return `rm -r ${t.path}`; },
-	(m, pick) => { const t = pick('dir'); if (!t?.dir) return 'skip'; rmSync(path.join(m, t.path), {recursive: true}); mkdirSync(path.join(m, t.path)); writeFileSync(path.join(m, t.path, 'again'), 'x'); return `rm -r + mkdir ${t.path}`; },
-	(m, pick, r) => { const t = pick(); if (!t) return 'skip'; chmodSync(path.join(m, t.path), r() < 0.5 ? 0o700 : 0o640); return `chmod ${t.path}`; },
-	(m, pick) => { const t = pick(); if (!t) return 'skip'; chownSync(path.join(m, t.path), 123, 456); return `chown ${t.path}`; },
-	(m, pick) => { const t = pick('file'); if (!t || t.dir) return 'skip'; utimesSync(path.join(m, t.path), 10, 20); return `touch ${t.path}`; },
-	(m, pick) => { const t = pick('file'); if (!t || t.dir) return 'skip'; truncateSync(path.join(m, t.path), 1); return `truncate ${t.path}`; },
-	(m, pick) => { const t = pick('file'); if (!t || t.dir) return 'skip'; closeSync(openSync(path.join(m, t.path), 'r+')); return `open rw ${t.path}`; },
-	(m, pick, r) => { const t = pick(); if (!t) return 'skip'; const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/mv${Math.floor(r() * 1000)}`; try { renameSync(path.join(m, t.path), path.join(m, to)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EXDEV') return `mv ${t.path}: EXDEV`; throw e; } return `mv ${t.path} ${to}`; },
-	(m, pick) => { const t = pick(); const d = pick('dir'); if (!t || !d?.dir || d.path.startsWith(t.path)) return 'skip'; const to = `${d.path}/moved${path.basename(t.path)}`; try { renameSync(path.join(m, t.path), path.join(m, to)); } catch (e) { if (['EXDEV', 'ENOTEMPTY', 'EEXIST', 'EINVAL'].includes((e as NodeJS.ErrnoException).code ?? '')) return 'mv across: refused'; throw e; } return `mv ${t.path} ${to}`; },
-	(m, pick, r) => { const t = pick('file'); if (!t || t.dir) return 'skip'; const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/ln${Math.floor(r() * 1000)}`; linkSync(path.join(m, t.path), path.join(m, to)); return `ln ${t.path} ${to}`; },
-	(m, pick, r) => { const t = pick('dir'); if (!t) return 'skip'; const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/rd${Math.floor(r() * 1000)}`; try { renameSync(path.join(m, t.path), path.join(m, to)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EXDEV') return `mv dir ${t.path}: EXDEV`; throw e; } return `mv dir ${t.path} ${to}`; },
-	(m, pick, r) => { const t = pick(); const dir = t?.dir ? t.path : '/'; const p = `${dir === '/' ? '' : dir}/sym${Math.floor(r() * 1000)}`; symlinkSync('target', path.join(m, p)); return `symlink ${p}`; },
-	(m, pick, r) => { const t = pick(); const dir = t?.dir ? t.path : '/'; const p = `${dir === '/' ? '' : dir}/dir${Math.floor(r() * 1000)}`; mkdirSync(path.join(m, p)); return `mkdir ${p}`; },
-	(m, pick) => { const t = pick(); if (!t) return 'skip'; setUserXattr(path.join(m, t.path)); return `setfattr ${t.path}`; },
+	(m, pick) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		appendFileSync(path.join(m, t.path), 'appended');
+		return `append ${t.path}`;
+	},
+	(m, pick, r) => {
+		const t = pick();
+		const dir = t?.dir ? t.path : path.dirname(t?.path ?? '/');
+		const p = `${dir === '/' ? '' : dir}/n${Math.floor(r() * 1000)}`;
+		writeFileSync(path.join(m, p), 'new');
+		return `write ${p}`;
+	},
+	(m, pick) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		rmSync(path.join(m, t.path));
+		return `rm ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick('dir');
+		if (!t?.dir) return 'skip';
+		rmSync(path.join(m, t.path), {recursive: true});
+		return `rm -r ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick('dir');
+		if (!t?.dir) return 'skip';
+		rmSync(path.join(m, t.path), {recursive: true});
+		mkdirSync(path.join(m, t.path));
+		writeFileSync(path.join(m, t.path, 'again'), 'x');
+		return `rm -r + mkdir ${t.path}`;
+	},
+	(m, pick, r) => {
+		const t = pick();
+		if (!t) return 'skip';
+		chmodSync(path.join(m, t.path), r() < 0.5 ? 0o700 : 0o640);
+		return `chmod ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick();
+		if (!t) return 'skip';
+		chownSync(path.join(m, t.path), 123, 456);
+		return `chown ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		utimesSync(path.join(m, t.path), 10, 20);
+		return `touch ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		truncateSync(path.join(m, t.path), 1);
+		return `truncate ${t.path}`;
+	},
+	(m, pick) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		closeSync(openSync(path.join(m, t.path), 'r+'));
+		return `open rw ${t.path}`;
+	},
+	(m, pick, r) => {
+		const t = pick();
+		if (!t) return 'skip';
+		const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/mv${Math.floor(r() * 1000)}`;
+		try {
+			renameSync(path.join(m, t.path), path.join(m, to));
+		} catch (e) {
+			if ((e as NodeJS.ErrnoException).code === 'EXDEV') return `mv ${t.path}: EXDEV`;
+			throw e;
+		}
+		return `mv ${t.path} ${to}`;
+	},
+	(m, pick) => {
+		const t = pick();
+		const d = pick('dir');
+		if (!t || !d?.dir || d.path.startsWith(t.path)) return 'skip';
+		const to = `${d.path}/moved${path.basename(t.path)}`;
+		try {
+			renameSync(path.join(m, t.path), path.join(m, to));
+		} catch (e) {
+			if (['EXDEV', 'ENOTEMPTY', 'EEXIST', 'EINVAL'].includes((e as NodeJS.ErrnoException).code ?? ''))
+				return 'mv across: refused';
+			throw e;
+		}
+		return `mv ${t.path} ${to}`;
+	},
+	(m, pick, r) => {
+		const t = pick('file');
+		if (!t || t.dir) return 'skip';
+		const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/ln${Math.floor(r() * 1000)}`;
+		linkSync(path.join(m, t.path), path.join(m, to));
+		return `ln ${t.path} ${to}`;
+	},
+	(m, pick, r) => {
+		const t = pick('dir');
+		if (!t) return 'skip';
+		const to = `${path.dirname(t.path) === '/' ? '' : path.dirname(t.path)}/rd${Math.floor(r() * 1000)}`;
+		try {
+			renameSync(path.join(m, t.path), path.join(m, to));
+		} catch (e) {
+			if ((e as NodeJS.ErrnoException).code === 'EXDEV') return `mv dir ${t.path}: EXDEV`;
+			throw e;
+		}
+		return `mv dir ${t.path} ${to}`;
+	},
+	(m, pick, r) => {
+		const t = pick();
+		const dir = t?.dir ? t.path : '/';
+		const p = `${dir === '/' ? '' : dir}/sym${Math.floor(r() * 1000)}`;
+		symlinkSync('target', path.join(m, p));
+		return `symlink ${p}`;
+	},
+	(m, pick, r) => {
+		const t = pick();
+		const dir = t?.dir ? t.path : '/';
+		const p = `${dir === '/' ? '' : dir}/dir${Math.floor(r() * 1000)}`;
+		mkdirSync(path.join(m, p));
+		return `mkdir ${p}`;
+	},
+	(m, pick) => {
+		const t = pick();
+		if (!t) return 'skip';
+		setUserXattr(path.join(m, t.path));
+		return `setfattr ${t.path}`;
+	},
 ];
 
 function setUserXattr(p: string): void {
@@ -104,12 +233,20 @@ describeKernel('ovl diff agrees with the kernel (ground truth by re-mounting)', 
 			await makeTree(l1, randomLower(r, 'one'));
 			await makeTree(l2, randomLower(r, 'two'));
 			const m = path.join(dir, 'm');
-			await mountOverlay({lowers: [l1, l2], upper: path.join(dir, 'u'), work: path.join(dir, 'w'), merged: m, options: v.options});
+			await mountOverlay({
+				lowers: [l1, l2],
+				upper: path.join(dir, 'u'),
+				work: path.join(dir, 'w'),
+				merged: m,
+				options: v.options,
+			});
 			const log: string[] = [];
 			for (let i = 0; i < opsPerSeed; i++) {
 				const visible = listMerged(m);
 				const pick: Pick = (want) => {
-					const pool = visible.filter((v) => (want === undefined ? true : want === 'dir' ? v.dir : !v.dir) && existsSync(path.join(m, v.path)));
+					const pool = visible.filter(
+						(v) => (want === undefined ? true : want === 'dir' ? v.dir : !v.dir) && existsSync(path.join(m, v.path)),
+					);
 					return pool[Math.floor(r() * pool.length)];
 				};
 				const op = ops[Math.floor(r() * ops.length)] as Op;
@@ -126,11 +263,18 @@ describeKernel('ovl diff agrees with the kernel (ground truth by re-mounting)', 
 			const lowerOnly = path.join(dir, 'v-lower');
 			const merged = path.join(dir, 'v-new');
 			await mountOverlay({lowers: [l1, l2], merged: lowerOnly});
-			await mountOverlay({lowers: [l1, l2, path.join(dir, 'u')], merged, options: v.options.length > 0 ? v.options : []});
+			await mountOverlay({
+				lowers: [l1, l2, path.join(dir, 'u')],
+				merged,
+				options: v.options.length > 0 ? v.options : [],
+			});
 			const truth = truthDiff(await walkView(lowerOnly), await walkView(merged));
 			const ovl = doc.changes.map((c) => `${c.op} ${c.path}`).sort();
 			expect(ovl, `operations:\n${log.join('\n')}`).toEqual(truth);
-			if (process.env['OVL_TRUTH_DEBUG']) console.log(`seed ${seed}: ${truth.length} differences; ${log.filter((l) => !l.startsWith('skip')).length} operations\n${log.join('\n')}`);
+			if (process.env['OVL_TRUTH_DEBUG'])
+				console.log(
+					`seed ${seed}: ${truth.length} differences; ${log.filter((l) => !l.startsWith('skip')).length} operations\n${log.join('\n')}`,
+				);
 			stats.ops += log.filter((l) => l !== 'skip').length;
 			stats.differences += truth.length;
 		});

@@ -1,5 +1,17 @@
 import {createHash} from 'node:crypto';
-import {appendFileSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
+import {
+	appendFileSync,
+	chownSync,
+	existsSync,
+	linkSync,
+	mkdirSync,
+	readFileSync,
+	readdirSync,
+	renameSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import {gunzipSync} from 'node:zlib';
 import {execa} from 'execa';
@@ -19,9 +31,19 @@ const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).
 
 /** A stack whose upper says everything a layer cannot say directly: renames, metacopy, opaque dirs. */
 async function changedStack(): Promise<void> {
-	const prep = await runOvl(['prepare', 's', '--lower', 'l1', '--lower', 'l2', '-o', 'redirect_dir=on', '-o', 'metacopy=on', '-o', 'index=on'], {cwd: dir});
+	const prep = await runOvl(
+		['prepare', 's', '--lower', 'l1', '--lower', 'l2', '-o', 'redirect_dir=on', '-o', 'metacopy=on', '-o', 'index=on'],
+		{cwd: dir},
+	);
 	expect(prep.exitCode, prep.stderr).toBe(0);
-	await makeTree(p('s', 'l1'), {'d/sub/f': 'f in l1\n', 'keep/k': 'k\n', 'keep/k2': 'k2\n', big: 'x'.repeat(200_000), 'etc/passwd': 'root:x:0:0\n', 'gone/a': 'a'});
+	await makeTree(p('s', 'l1'), {
+		'd/sub/f': 'f in l1\n',
+		'keep/k': 'k\n',
+		'keep/k2': 'k2\n',
+		big: 'x'.repeat(200_000),
+		'etc/passwd': 'root:x:0:0\n',
+		'gone/a': 'a',
+	});
 	await makeTree(p('s', 'l2'), {'d/g': 'g in l2\n', 'etc/hosts': '127.0.0.1 localhost\n', h: 'h\n'});
 	linkSync(p('s', 'l2', 'h'), p('s', 'l2', 'h2'));
 	mkfifoSync(p('s', 'l2', 'fifo'));
@@ -47,10 +69,13 @@ async function changedStack(): Promise<void> {
 	mkfifoSync(mp('fifo2'));
 	await execa('mknod', [mp('null2'), 'c', '1', '3']);
 	writeFileSync(Buffer.from(`${mp('raw')}\xff`, 'latin1'), 'a non-UTF-8 name\n');
-	const inspect = JSON.parse((await runOvl(['inspect', '--json', mp()], {env: env()})).stdout) as {entries: {path: string; kind: string}[]};
+	const inspect = JSON.parse((await runOvl(['inspect', '--json', mp()], {env: env()})).stdout) as {
+		entries: {path: string; kind: string}[];
+	};
 	const kinds = new Set(inspect.entries.map((e) => e.kind));
 	// The upper really holds every kind the export has to translate.
-	for (const k of ['redirect-dir', 'opaque-dir', 'metacopy', 'whiteout', 'new', 'copy-up']) expect(kinds, k).toContain(k);
+	for (const k of ['redirect-dir', 'opaque-dir', 'metacopy', 'whiteout', 'new', 'copy-up'])
+		expect(kinds, k).toContain(k);
 }
 
 describeKernel('ovl export (an upper as an OCI layer tarball)', () => {
@@ -63,7 +88,13 @@ describeKernel('ovl export (an upper as an OCI layer tarball)', () => {
 		await changedStack();
 		const r = await runOvl(['export', p('s', 'merged'), '-o', p('changes.tar'), '--json'], {env: env()});
 		expect(r.exitCode, r.stderr).toBe(0);
-		expect(JSON.parse(r.stdout)).toMatchObject({schema: 'ovl.export/v1', renamedDirs: 1, metacopies: 3, hardlinks: 1, skipped: []});
+		expect(JSON.parse(r.stdout)).toMatchObject({
+			schema: 'ovl.export/v1',
+			renamedDirs: 1,
+			metacopies: 3,
+			hardlinks: 1,
+			skipped: [],
+		});
 		// What the archive says: OCI whiteouts and opaque markers, no overlay xattrs.
 		const names: string[] = [];
 		const xattrs: string[] = [];
@@ -73,16 +104,34 @@ describeKernel('ovl export (an upper as an OCI layer tarball)', () => {
 			return undefined;
 		});
 		reader.push(readFileSync(p('changes.tar')));
-		expect(names).toEqual(expect.arrayContaining(['.wh.d', '.wh.gone', '.wh.h2', 'keep/.wh..wh..opq', 'd2/.wh..wh..opq', 'd2/g', 'd2/sub/f', 'd2/sub/added', 'big']));
+		expect(names).toEqual(
+			expect.arrayContaining([
+				'.wh.d',
+				'.wh.gone',
+				'.wh.h2',
+				'keep/.wh..wh..opq',
+				'd2/.wh..wh..opq',
+				'd2/g',
+				'd2/sub/f',
+				'd2/sub/added',
+				'big',
+			]),
+		);
 		expect(xattrs.filter((x) => x.includes('overlay.'))).toEqual([]);
 		expect(xattrs).toEqual(expect.arrayContaining(['user.note', 'user.origin']));
-		for (const l of ['l1', 'l2']) await execa('tar', ['--xattrs', '--xattrs-include=*', '-C', p('s', l), '-cf', p(`${l}.tar`), '.']);
-		const prep = await runOvl(['prepare', 'img', '--layer-tar', p('l1.tar'), '--layer-tar', p('l2.tar'), '--layer-tar', p('changes.tar')], {cwd: dir});
+		for (const l of ['l1', 'l2'])
+			await execa('tar', ['--xattrs', '--xattrs-include=*', '-C', p('s', l), '-cf', p(`${l}.tar`), '.']);
+		const prep = await runOvl(
+			['prepare', 'img', '--layer-tar', p('l1.tar'), '--layer-tar', p('l2.tar'), '--layer-tar', p('changes.tar')],
+			{cwd: dir},
+		);
 		expect(prep.exitCode, prep.stderr).toBe(0);
 		const m = await runOvl(['mount', 'img'], {cwd: dir, env: env()});
 		expect(m.exitCode, m.stderr).toBe(0);
 		// Layers carry whole seconds (as docker's do); the root dir is made by prepare.
-		expect(compareTrees(p('s', 'merged'), p('img', 'merged'), {xattrs: true, ignoreMtime: (rel) => rel === ''})).toEqual([]);
+		expect(
+			compareTrees(p('s', 'merged'), p('img', 'merged'), {xattrs: true, ignoreMtime: (rel) => rel === ''}),
+		).toEqual([]);
 		expect(readFileSync(Buffer.from(`${p('img', 'merged', 'raw')}\xff`, 'latin1'), 'utf8')).toBe('a non-UTF-8 name\n');
 		expect(readdirSync(p('img', 'merged')).sort()).toEqual(readdirSync(p('s', 'merged')).sort());
 	});
@@ -99,7 +148,9 @@ describeKernel('ovl export (an upper as an OCI layer tarball)', () => {
 		const gz = await runOvl(['export', ...offline, '-o', p('c.tar.gz')]);
 		expect(gz.exitCode, gz.stderr).toBe(0);
 		expect(gunzipSync(readFileSync(p('c.tar.gz'))).equals(readFileSync(p('a.tar')))).toBe(true);
-		const piped = await execa('sh', ['-c', `node "$OVL" export "$@" -o - | tar -tf - | wc -l`, 'sh', ...offline], {env: {OVL: path.resolve('bin/ovl.js')}});
+		const piped = await execa('sh', ['-c', `node "$OVL" export "$@" -o - | tar -tf - | wc -l`, 'sh', ...offline], {
+			env: {OVL: path.resolve('bin/ovl.js')},
+		});
 		expect(Number(piped.stdout.trim())).toBe((await execa('tar', ['-tf', p('a.tar')])).stdout.split('\n').length);
 	});
 

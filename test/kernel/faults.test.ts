@@ -50,7 +50,14 @@ describeKernel('faults and hostile stack files', () => {
 		mkdirSync(p('u'));
 		mkdirSync(p('l'));
 		for (let i = 0; i < 2000; i++) writeFileSync(p('u', `f${i}`), 'x');
-		const r = await execa('bash', ['-c', `"${process.execPath}" "${ovlBin}" ${args.join(' ')} | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}" >&2`], {cwd: dir, reject: false});
+		const r = await execa(
+			'bash',
+			[
+				'-c',
+				`"${process.execPath}" "${ovlBin}" ${args.join(' ')} | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}" >&2`,
+			],
+			{cwd: dir, reject: false},
+		);
 		expect(String(r.stderr)).not.toMatch(/EPIPE|internal error|\n\s+at /);
 		expect(String(r.stderr)).toMatch(/exit 0/);
 	});
@@ -58,13 +65,19 @@ describeKernel('faults and hostile stack files', () => {
 	test('a stack file may not name paths outside its directory (merged: /etc)', async () => {
 		mkdirSync(p('lab'));
 		for (const d of ['lower1', 'lower2', 'upper', 'work']) mkdirSync(p('lab', d));
-		writeFileSync(p('lab', 'ovl.yaml'), 'version: 1\nlowers: [lower1, lower2]\nupper: upper\nwork: work\nmerged: /etc\n');
+		writeFileSync(
+			p('lab', 'ovl.yaml'),
+			'version: 1\nlowers: [lower1, lower2]\nupper: upper\nwork: work\nmerged: /etc\n',
+		);
 		const r = await runOvl(['mount', 'lab'], {cwd: dir, env: {OVL_RUN_DIR: p('run')}});
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_PATH_ESCAPES');
 		// A symlink inside the directory that leads out is the same escape.
 		symlinkSync('/etc', p('lab', 'merged'));
-		writeFileSync(p('lab', 'ovl.yaml'), 'version: 1\nlowers: [lower1, lower2]\nupper: upper\nwork: work\nmerged: merged\n');
+		writeFileSync(
+			p('lab', 'ovl.yaml'),
+			'version: 1\nlowers: [lower1, lower2]\nupper: upper\nwork: work\nmerged: merged\n',
+		);
 		const viaLink = await runOvl(['mount', 'lab'], {cwd: dir, env: {OVL_RUN_DIR: p('run')}});
 		expect(viaLink.exitCode).toBe(2);
 		expect(viaLink.stderr).toContain('OVL_PATH_ESCAPES');

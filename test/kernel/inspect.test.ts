@@ -1,4 +1,19 @@
-import {appendFileSync, chmodSync, chownSync, closeSync, linkSync, openSync, renameSync, rmSync, mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync, lstatSync} from 'node:fs';
+import {
+	appendFileSync,
+	chmodSync,
+	chownSync,
+	closeSync,
+	linkSync,
+	openSync,
+	renameSync,
+	rmSync,
+	mkdirSync,
+	symlinkSync,
+	truncateSync,
+	utimesSync,
+	writeFileSync,
+	lstatSync,
+} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 import {setAttributeSync} from '@napi-rs/xattr';
@@ -55,11 +70,17 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(kinds(r)).toEqual({'/a': 'whiteout'});
 		expect(entry(r, '/a')).toMatchObject({type: 'char', shadows: [1]});
 		expect(r.changes?.changes).toEqual([{op: 'D', path: '/a', type: 'file'}]);
-		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([['upper', 0], ['lower', 2], ['lower', 1]]);
+		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([
+			['upper', 0],
+			['lower', 2],
+			['lower', 1],
+		]);
 	});
 
 	test('every operation of the copy-up table (metacopy off)', async () => {
-		await setup([{w: 'w', rdwr: 'r', trunc: 'tttt', ch: 'c', own: 'o', ut: 'u', xa: 'x', ln: 'l', mv: 'm', ro: 'ro', st: 'st'}]);
+		await setup([
+			{w: 'w', rdwr: 'r', trunc: 'tttt', ch: 'c', own: 'o', ut: 'u', xa: 'x', ln: 'l', mv: 'm', ro: 'ro', st: 'st'},
+		]);
 		appendFileSync(m('w'), 'more');
 		closeSync(openSync(m('rdwr'), 'r+'));
 		truncateSync(m('trunc'), 1);
@@ -73,8 +94,17 @@ describeKernel('ovl inspect on real overlays', () => {
 		lstatSync(m('st'));
 		const r = await inspect();
 		expect(kinds(r)).toEqual({
-			'/ch': 'copy-up', '/ln': 'copy-up', '/ln2': 'copy-up', '/mv': 'whiteout', '/mv2': 'copy-up', '/own': 'copy-up',
-			'/rdwr': 'copy-up', '/trunc': 'copy-up', '/ut': 'copy-up', '/w': 'copy-up', '/xa': 'copy-up',
+			'/ch': 'copy-up',
+			'/ln': 'copy-up',
+			'/ln2': 'copy-up',
+			'/mv': 'whiteout',
+			'/mv2': 'copy-up',
+			'/own': 'copy-up',
+			'/rdwr': 'copy-up',
+			'/trunc': 'copy-up',
+			'/ut': 'copy-up',
+			'/w': 'copy-up',
+			'/xa': 'copy-up',
 		});
 		expect(entry(r, '/w').copyUp?.changes).toEqual(['data', 'mtime']);
 		expect(entry(r, '/rdwr').copyUp?.changes).toEqual([]);
@@ -102,12 +132,20 @@ describeKernel('ovl inspect on real overlays', () => {
 		mkdirSync(m('x'));
 		renameSync(m('e'), m('x/e'));
 		const r = await inspect();
-		expect(entry(r, '/d2')).toMatchObject({kind: 'redirect-dir', redirect: {value: 'd', absolute: false, origin: '/d', originLayers: [1]}});
-		expect(entry(r, '/x/e')).toMatchObject({kind: 'redirect-dir', redirect: {value: '/e', absolute: true, origin: '/e'}});
+		expect(entry(r, '/d2')).toMatchObject({
+			kind: 'redirect-dir',
+			redirect: {value: 'd', absolute: false, origin: '/d', originLayers: [1]},
+		});
+		expect(entry(r, '/x/e')).toMatchObject({
+			kind: 'redirect-dir',
+			redirect: {value: '/e', absolute: true, origin: '/e'},
+		});
 		expect(kinds(r)['/d']).toBe('whiteout');
 		expect(entry(r, '/x')).toMatchObject({kind: 'opaque-dir', opaque: 'new'});
 		expect(r.changes?.renames.map((x) => `${x.from}>${x.to}`).sort()).toEqual(['/d>/d2', '/e>/x/e']);
-		expect(r.changes?.changes.filter((c) => c.op === 'A').map((c) => c.path)).toEqual(expect.arrayContaining(['/d2', '/d2/f', '/d2/sub', '/d2/sub/g']));
+		expect(r.changes?.changes.filter((c) => c.op === 'A').map((c) => c.path)).toEqual(
+			expect.arrayContaining(['/d2', '/d2/f', '/d2/sub', '/d2/sub/g']),
+		);
 	});
 
 	test('rm -rf + mkdir: an opaque dir that replaced a lower dir', async () => {
@@ -120,7 +158,9 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(entry(r, '/d')).toMatchObject({kind: 'opaque-dir', opaque: 'replaced'});
 		// Without redirect_dir=on a brand-new dir is not marked opaque (with it, it is: next test).
 		expect(entry(r, '/fresh')).toMatchObject({kind: 'new'});
-		expect(r.changes?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(expect.arrayContaining(['D /d/f', 'D /d/sub', 'D /d/sub/g', 'A /d/new', 'A /fresh']));
+		expect(r.changes?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(
+			expect.arrayContaining(['D /d/f', 'D /d/sub', 'D /d/sub/g', 'A /d/new', 'A /fresh']),
+		);
 	});
 
 	test('metacopy=on: chmod/chown copy metadata only; the first write copies the data', async () => {
@@ -168,12 +208,34 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(entry(r, '/only1').shadows).toEqual([1]);
 	});
 
-	test('a data-only layer: metacopy data found through a lower stub\'s redirect (before 6.5: refused by the kernel and, first, by ovl)', async () => {
+	test("a data-only layer: metacopy data found through a lower stub's redirect (before 6.5: refused by the kernel and, first, by ovl)", async () => {
 		if (!kernelAtLeast(6, 5)) {
 			for (const d of ['data', 'l1', 'u', 'w', 'm']) await makeTree(p(d), {});
-			const kernel = await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${p('l1')}::${p('data')},upperdir=${p('u')},workdir=${p('w')},metacopy=on`, p('m')], {reject: false});
+			const kernel = await execa(
+				'mount',
+				[
+					'-t',
+					'overlay',
+					'overlay',
+					'-o',
+					`lowerdir=${p('l1')}::${p('data')},upperdir=${p('u')},workdir=${p('w')},metacopy=on`,
+					p('m'),
+				],
+				{reject: false},
+			);
 			expect(kernel.exitCode).not.toBe(0);
-			const r = await runOvl(['mount', '--lowerdir', `${p('l1')}::${p('data')}`, '--upper', p('u'), '--work', p('w'), '-o', 'metacopy=on', p('m')]);
+			const r = await runOvl([
+				'mount',
+				'--lowerdir',
+				`${p('l1')}::${p('data')}`,
+				'--upper',
+				p('u'),
+				'--work',
+				p('w'),
+				'-o',
+				'metacopy=on',
+				p('m'),
+			]);
 			expect(r.exitCode).toBe(2);
 			expect(r.stderr).toMatch(/OVL_KERNEL_TOO_OLD.*data-only lower layers/s);
 			return;
@@ -184,16 +246,33 @@ describeKernel('ovl inspect on real overlays', () => {
 		truncateSync(p('l1', 'f'), 9);
 		setAttributeSync(p('l1', 'f'), 'trusted.overlay.metacopy', '');
 		setAttributeSync(p('l1', 'f'), 'trusted.overlay.redirect', '/blob');
-		await mountOverlay({lowers: [p('data'), p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['metacopy=on']});
+		await mountOverlay({
+			lowers: [p('data'), p('l1')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: ['metacopy=on'],
+		});
 		// mountOverlay joined them with ':'; remount with '::' to make the bottom one data-only.
 		await umount(p('m'));
 		rmSync(p('u'), {recursive: true});
 		rmSync(p('w'), {recursive: true});
 		await execa('mkdir', ['-p', p('u'), p('w')]);
-		await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${p('l1')}::${p('data')},upperdir=${p('u')},workdir=${p('w')},metacopy=on`, p('m')]);
+		await execa('mount', [
+			'-t',
+			'overlay',
+			'overlay',
+			'-o',
+			`lowerdir=${p('l1')}::${p('data')},upperdir=${p('u')},workdir=${p('w')},metacopy=on`,
+			p('m'),
+		]);
 		chmodSync(m('f'), 0o600);
 		const r = await inspect();
-		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([['upper', 0], ['lower', 2], ['data-only', 1]]);
+		expect(r.mount.layers.map((l) => [l.role, l.layer])).toEqual([
+			['upper', 0],
+			['lower', 2],
+			['data-only', 1],
+		]);
 		expect(entry(r, '/f')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, dataPath: p('data', 'blob')}});
 	});
 
@@ -211,10 +290,32 @@ describeKernel('ovl inspect on real overlays', () => {
 		const doc = JSON.parse(cli.stdout);
 		expect(doc.schema).toBe('ovl.inspect/v1');
 		expect(Object.keys(doc).sort()).toEqual(['entries', 'findings', 'mount', 'schema', 'summary']);
-		expect(Object.keys(doc.summary).sort()).toEqual(['counts', 'duplicatedBytes', 'entries', 'metacopySavedBytes', 'upperBytes', 'upperInodes', 'upperSpace']);
-		expect(doc.entries[0]).toEqual(expect.objectContaining({path: expect.any(String), kind: expect.any(String), type: expect.any(String), reasons: expect.any(Array), shadows: expect.any(Array), bytes: expect.any(Number)}));
+		expect(Object.keys(doc.summary).sort()).toEqual([
+			'counts',
+			'duplicatedBytes',
+			'entries',
+			'metacopySavedBytes',
+			'upperBytes',
+			'upperInodes',
+			'upperSpace',
+		]);
+		expect(doc.entries[0]).toEqual(
+			expect.objectContaining({
+				path: expect.any(String),
+				kind: expect.any(String),
+				type: expect.any(String),
+				reasons: expect.any(Array),
+				shadows: expect.any(Array),
+				bytes: expect.any(Number),
+			}),
+		);
 		const plain = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--kind', 'new']);
-		expect(plain.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('new\t'))).toBe(true);
+		expect(
+			plain.stdout
+				.split('\n')
+				.filter(Boolean)
+				.every((l) => l.startsWith('new\t')),
+		).toBe(true);
 	});
 
 	test('findings: orphan whiteout, dangling redirect, xattr whiteout in upper, leftover volatile', async () => {
@@ -231,8 +332,26 @@ describeKernel('ovl inspect on real overlays', () => {
 		mkdirSync(p('w', 'work', 'incompat', 'volatile'), {recursive: true});
 		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
 		const codes = r.findings.map((f) => f.code).sort();
-		expect(codes).toEqual(expect.arrayContaining(['OVL_DANGLING_REDIRECT', 'OVL_ORPHAN_WHITEOUT', 'OVL_WORK_INCOMPAT', 'OVL_XWHITEOUT_IN_UPPER']));
-		const strict = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--work', p('w'), '--strict']);
+		expect(codes).toEqual(
+			expect.arrayContaining([
+				'OVL_DANGLING_REDIRECT',
+				'OVL_ORPHAN_WHITEOUT',
+				'OVL_WORK_INCOMPAT',
+				'OVL_XWHITEOUT_IN_UPPER',
+			]),
+		);
+		const strict = await runOvl([
+			'inspect',
+			'--upper',
+			p('u'),
+			'--lower',
+			p('l1'),
+			'--lower',
+			p('l2'),
+			'--work',
+			p('w'),
+			'--strict',
+		]);
 		expect(strict.exitCode).toBe(1);
 		const lax = await runOvl(['inspect', '--upper', p('u'), '--lower', p('l1'), '--lower', p('l2'), '--work', p('w')]);
 		expect(lax.exitCode).toBe(0);
@@ -249,7 +368,9 @@ describeKernel('ovl inspect on real overlays', () => {
 		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, true), {withChanges: false});
 		expect(kinds(r)).toEqual({'/a': 'whiteout', '/d': 'opaque-dir', '/new': 'new'});
 		expect(entry(r, '/d').xattrs).toMatchObject({opaque: 'y'});
-		const wrongNs = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, false), {withChanges: false});
+		const wrongNs = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, false), {
+			withChanges: false,
+		});
 		// Read with the wrong namespace, the opaque marker is invisible: /d looks like a merge dir.
 		expect(kinds(wrongNs)['/d']).toBe('merge-dir');
 	});
@@ -260,7 +381,11 @@ describeKernel('ovl inspect on real overlays', () => {
 		await makeTree(p('root', 'c', 'diff'), {});
 		await makeTree(p('root', 'c', 'work'), {});
 		await makeTree(p('m'), {});
-		await execa('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=l/B:l/A,upperdir=c/diff,workdir=c/work', p('m')], {cwd: p('root')});
+		await execa(
+			'mount',
+			['-t', 'overlay', 'overlay', '-o', 'lowerdir=l/B:l/A,upperdir=c/diff,workdir=c/work', p('m')],
+			{cwd: p('root')},
+		);
 		rmSync(m('a'));
 		const without = await runOvl(['inspect', p('m')]);
 		expect(without.exitCode).toBe(2);

@@ -31,7 +31,11 @@ describeKernel('ovl lab on the real kernel', () => {
 	});
 
 	test('blog in a user namespace (userxattr), as an unprivileged user would run it', async () => {
-		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', process.execPath, ovlBin, 'lab', 'run', 'blog', '--json', '--in-userns'], {env: env(), reject: false});
+		const r = await execa(
+			'unshare',
+			['--user', '--map-root-user', '--mount', process.execPath, ovlBin, 'lab', 'run', 'blog', '--json', '--in-userns'],
+			{env: env(), reject: false},
+		);
 		const report = JSON.parse(String(r.stdout));
 		expect(report.steps.filter((s: {ok: boolean}) => !s.ok)).toEqual([]);
 		expect(report).toMatchObject({passed: true, userNamespace: true, options: ['userxattr']});
@@ -49,7 +53,10 @@ describeKernel('ovl lab on the real kernel', () => {
 	});
 
 	test('a failing expectation fails the run (exit 1) and says why', async () => {
-		writeFileSync(path.join(dir, 'x.yaml'), 'name: wrong\nstack:\n  lowers:\n    - name: l\n      files: {a: x}\nsteps:\n  - rm: a\n    expect: {upper: {a: copy-up}}\n');
+		writeFileSync(
+			path.join(dir, 'x.yaml'),
+			'name: wrong\nstack:\n  lowers:\n    - name: l\n      files: {a: x}\nsteps:\n  - rm: a\n    expect: {upper: {a: copy-up}}\n',
+		);
 		const r = await runOvl(['lab', 'run', path.join(dir, 'x.yaml')], {env: env()});
 		expect(r.exitCode).toBe(1);
 		expect(r.stdout).toContain('✗ upper/a is copy-up: whiteout');
@@ -60,7 +67,10 @@ describeKernel('ovl lab on the real kernel', () => {
 		const outside = path.join(dir, 'outside');
 		await mkdir(outside);
 		writeFileSync(path.join(outside, 'victim'), 'safe');
-		writeFileSync(path.join(dir, 'evil.yaml'), `name: evil\nstack:\n  lowers: [l]\nsteps:\n  - symlink: {target: ${outside}, link: out}\n  - write: {path: out/victim, content: pwned}\n  - symlink: {target: ${outside}/victim, link: v}\n  - append: {path: v, content: pwned}\n`);
+		writeFileSync(
+			path.join(dir, 'evil.yaml'),
+			`name: evil\nstack:\n  lowers: [l]\nsteps:\n  - symlink: {target: ${outside}, link: out}\n  - write: {path: out/victim, content: pwned}\n  - symlink: {target: ${outside}/victim, link: v}\n  - append: {path: v, content: pwned}\n`,
+		);
 		const r = await runOvl(['lab', 'run', path.join(dir, 'evil.yaml'), '--json'], {env: env()});
 		const report = JSON.parse(r.stdout);
 		expect(report.steps[1].verdicts[0].detail).toContain('OVL_LAB_SYMLINK');
@@ -77,10 +87,18 @@ describeKernel('ovl lab on the real kernel', () => {
 	});
 
 	test('SIGINT mid-run leaves no mount and no temp dir', async () => {
-		const child = execa(process.execPath, [ovlBin, 'lab', 'run', 'copy-up-cost', '--json'], {env: env(), reject: false});
+		const child = execa(process.execPath, [ovlBin, 'lab', 'run', 'copy-up-cost', '--json'], {
+			env: env(),
+			reject: false,
+		});
 		// Wait until the experiment is mounted, then interrupt it.
 		// (work/work appears during mount(2), a moment before the mount shows in mountinfo.)
-		await waitUntil(() => readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))) && mountsUnder(dir).length === 1, 5_000);
+		await waitUntil(
+			() =>
+				readdirSync(dir).some((n) => n.startsWith('ovl-lab-') && existsSync(path.join(dir, n, 'work', 'work'))) &&
+				mountsUnder(dir).length === 1,
+			5_000,
+		);
 		expect(mountsUnder(dir).length).toBe(1);
 		child.kill('SIGINT');
 		const r = await child;

@@ -42,7 +42,19 @@ describeKernel('ovl mount on the real kernel', () => {
 	});
 
 	test('the seed experiment through the CLI: shadowed b, rm a leaves a 0/0 whiteout', async () => {
-		const prep = await runOvl(['prepare', 'demo', '--put', 'lower1/a=docker\\noverlay\\n', '--put', 'lower1/b=old b\\n', '--put', 'lower2/b=filesystem\\n'], {cwd: dir, env});
+		const prep = await runOvl(
+			[
+				'prepare',
+				'demo',
+				'--put',
+				'lower1/a=docker\\noverlay\\n',
+				'--put',
+				'lower1/b=old b\\n',
+				'--put',
+				'lower2/b=filesystem\\n',
+			],
+			{cwd: dir, env},
+		);
 		expect(prep.exitCode, prep.stderr).toBe(0);
 		const demo = path.join(dir, 'demo');
 		await guardLowers(path.join(demo, 'lower1'), path.join(demo, 'lower2'));
@@ -50,7 +62,9 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(m.exitCode, m.stderr).toBe(0);
 		const doc = JSON.parse(m.stdout);
 		expect(doc.plan.strategy).toBe('absolute');
-		expect(doc.plan.options).toBe(`lowerdir=${demo}/lower2:${demo}/lower1,upperdir=${demo}/upper,workdir=${demo}/work,index=off`);
+		expect(doc.plan.options).toBe(
+			`lowerdir=${demo}/lower2:${demo}/lower1,upperdir=${demo}/upper,workdir=${demo}/work,index=off`,
+		);
 		const merged = path.join(demo, 'merged');
 		expect(readdirSync(merged).sort()).toEqual(['a', 'b']);
 		expect(readFileSync(path.join(merged, 'b'), 'utf8')).toBe('filesystem\n');
@@ -63,7 +77,12 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(readFileSync(path.join(demo, 'lower1', 'a'), 'utf8')).toBe('docker\noverlay\n');
 		expect(readdirSync(merged)).toEqual(['b']);
 		const ls = JSON.parse((await runOvl(['ls', '--json'], {env})).stdout);
-		expect(ls.mounts.find((x: {mountPoint: string}) => x.mountPoint === merged)).toMatchObject({mountedBy: 'ovl', strategy: 'absolute', upper: `${demo}/upper`, lowers: [{path: `${demo}/lower1`}, {path: `${demo}/lower2`}]});
+		expect(ls.mounts.find((x: {mountPoint: string}) => x.mountPoint === merged)).toMatchObject({
+			mountedBy: 'ovl',
+			strategy: 'absolute',
+			upper: `${demo}/upper`,
+			lowers: [{path: `${demo}/lower1`}, {path: `${demo}/lower2`}],
+		});
 		const u = await runOvl(['umount', 'demo/merged'], {cwd: dir, env});
 		expect(u.exitCode, u.stderr).toBe(0);
 		expect(overlayAt(merged)).toBeUndefined();
@@ -81,7 +100,16 @@ describeKernel('ovl mount on the real kernel', () => {
 		const absoluteBytes = lowers.reduce((n, l) => n + l.length + 1, 0);
 		expect(absoluteBytes).toBeGreaterThan(4095);
 		await guardLowers(lowers[0] as string, lowers[499] as string);
-		const args = ['mount', ...lowers.flatMap((l) => ['--lower', l]), '--upper', path.join(root, 'upper'), '--work', path.join(root, 'work'), path.join(dir, 'm'), '--json'];
+		const args = [
+			'mount',
+			...lowers.flatMap((l) => ['--lower', l]),
+			'--upper',
+			path.join(root, 'upper'),
+			'--work',
+			path.join(root, 'work'),
+			path.join(dir, 'm'),
+			'--json',
+		];
 		const r = await runOvl(args, {env});
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(JSON.parse(r.stdout).plan.strategy).toBe('relative');
@@ -111,7 +139,18 @@ describeKernel('ovl mount on the real kernel', () => {
 	test('501 layers are refused before anything is mounted or created', async () => {
 		const lowers = Array.from({length: 501}, (_, i) => path.join(dir, 'L', String(i)));
 		for (const l of lowers) await mkdir(l, {recursive: true});
-		const r = await runOvl(['mount', ...lowers.flatMap((l) => ['--lower', l]), '--upper', path.join(dir, 'u'), '--work', path.join(dir, 'w'), path.join(dir, 'm')], {env});
+		const r = await runOvl(
+			[
+				'mount',
+				...lowers.flatMap((l) => ['--lower', l]),
+				'--upper',
+				path.join(dir, 'u'),
+				'--work',
+				path.join(dir, 'w'),
+				path.join(dir, 'm'),
+			],
+			{env},
+		);
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain('OVL_TOO_MANY_LOWERS');
 		expect(r.stderr).toMatch(/501 lower layers; the kernel's limit is 500/);
@@ -132,7 +171,19 @@ describeKernel('ovl mount on the real kernel', () => {
 			lowers.push(l);
 		}
 		await guardLowers(...lowers, evil);
-		const r = await runOvl(['mount', ...lowers.flatMap((l) => ['--lower', l]), '--upper', path.join(dir, 'u'), '--work', path.join(dir, 'w'), path.join(dir, 'm'), '--json'], {env});
+		const r = await runOvl(
+			[
+				'mount',
+				...lowers.flatMap((l) => ['--lower', l]),
+				'--upper',
+				path.join(dir, 'u'),
+				'--work',
+				path.join(dir, 'w'),
+				path.join(dir, 'm'),
+				'--json',
+			],
+			{env},
+		);
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(JSON.parse(r.stdout).plan.strategy).toBe('fd');
 		expect(readdirSync(path.join(dir, 'm')).sort()).toEqual(names.map((_, i) => `from-${i}`).sort());
@@ -151,13 +202,22 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(overlayAt(path.join(dir, 'm'))?.layers.lowers.map((l) => l.path)).toEqual([...lowers].reverse());
 	});
 
-	test('work on another mount: refused before mounting, and with --force the kernel\'s own line', async () => {
+	test("work on another mount: refused before mounting, and with --force the kernel's own line", async () => {
 		await mkdir(path.join(dir, 'l1'));
 		await mkdir(path.join(dir, 'tmpfs'));
 		const {execa} = await import('execa');
 		await execa('mount', ['-t', 'tmpfs', 'tmpfs', path.join(dir, 'tmpfs')]);
 		await mkdir(path.join(dir, 'tmpfs', 'w'));
-		const args = ['mount', '--lower', path.join(dir, 'l1'), '--upper', path.join(dir, 'u'), '--work', path.join(dir, 'tmpfs', 'w'), path.join(dir, 'm')];
+		const args = [
+			'mount',
+			'--lower',
+			path.join(dir, 'l1'),
+			'--upper',
+			path.join(dir, 'u'),
+			'--work',
+			path.join(dir, 'tmpfs', 'w'),
+			path.join(dir, 'm'),
+		];
 		const refused = await runOvl(args, {env});
 		expect(refused.exitCode).toBe(2);
 		expect(refused.stderr).toContain('OVL_WORK_NOT_SAME_MOUNT');
@@ -185,12 +245,20 @@ describeKernel('ovl mount on the real kernel', () => {
 
 	test('umount of a busy overlay names the holder; --lazy detaches', async () => {
 		for (const l of ['l1', 'l2']) await mkdir(path.join(dir, l));
-		expect((await runOvl(['mount', '--lower', `${dir}/l1`, '--lower', `${dir}/l2`, path.join(dir, 'm')], {env})).exitCode).toBe(0);
+		expect(
+			(await runOvl(['mount', '--lower', `${dir}/l1`, '--lower', `${dir}/l2`, path.join(dir, 'm')], {env})).exitCode,
+		).toBe(0);
 		const {execa} = await import('execa');
 		const holder = execa('sleep', ['30'], {cwd: path.join(dir, 'm'), reject: false});
 		try {
 			// The holder must have its cwd inside the overlay before umount looks.
-			await waitUntil(() => { try { return readlinkSync(`/proc/${holder.pid}/cwd`) === path.join(dir, 'm'); } catch { return false; } }, 5_000);
+			await waitUntil(() => {
+				try {
+					return readlinkSync(`/proc/${holder.pid}/cwd`) === path.join(dir, 'm');
+				} catch {
+					return false;
+				}
+			}, 5_000);
 			const busy = await runOvl(['umount', path.join(dir, 'm')], {env});
 			expect(busy.exitCode).toBe(1);
 			expect(busy.stderr).toContain('OVL_MOUNT_BUSY');

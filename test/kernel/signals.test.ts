@@ -14,9 +14,17 @@ const p = (...x: string[]): string => path.join(dir, ...x);
 const env = (): Record<string, string> => ({OVL_RUN_DIR: p('run')});
 
 /** Starts ovl, sends `signal` after `delayMs`, and resolves with its exit code and stderr. */
-function interrupted(args: string[], signal: NodeJS.Signals, delayMs: number): Promise<{code: number | null; stderr: string}> {
+function interrupted(
+	args: string[],
+	signal: NodeJS.Signals,
+	delayMs: number,
+): Promise<{code: number | null; stderr: string}> {
 	return new Promise((resolve) => {
-		const child = spawn(process.execPath, [ovlBin, ...args], {cwd: dir, env: {...process.env, ...env(), NO_COLOR: '1'}, stdio: ['ignore', 'ignore', 'pipe']});
+		const child = spawn(process.execPath, [ovlBin, ...args], {
+			cwd: dir,
+			env: {...process.env, ...env(), NO_COLOR: '1'},
+			stdio: ['ignore', 'ignore', 'pipe'],
+		});
 		let stderr = '';
 		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
 		const timer = setTimeout(() => child.kill(signal), delayMs);
@@ -63,7 +71,10 @@ describeKernel('signals and concurrency', () => {
 	test('two mounts of one stack at the same moment: one mounts, the other is refused', async () => {
 		expect((await runOvl(['prepare', 's'], {cwd: dir})).exitCode).toBe(0);
 		for (let round = 0; round < 5; round++) {
-			const [a, b] = await Promise.all([runOvl(['mount', 's'], {cwd: dir, env: env()}), runOvl(['mount', 's'], {cwd: dir, env: env()})]);
+			const [a, b] = await Promise.all([
+				runOvl(['mount', 's'], {cwd: dir, env: env()}),
+				runOvl(['mount', 's'], {cwd: dir, env: env()}),
+			]);
 			const codes = [a.exitCode, b.exitCode].sort();
 			expect(codes, `${a.stderr}\n${b.stderr}`).toEqual([0, 2]);
 			expect([a.stderr, b.stderr].join('\n')).toMatch(/OVL_ALREADY_MOUNTED|OVL_UPPER_IN_USE/);

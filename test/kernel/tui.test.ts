@@ -24,7 +24,23 @@ const waitFor = async (pred: (s: string) => boolean, what: string): Promise<stri
 describeKernel('the explorer in a real terminal', () => {
 	beforeEach(async () => {
 		dir = await makeScratch('ovl-tui-');
-		expect((await runOvl(['prepare', 'demo', '--put', 'lower1/a=docker\\noverlay\\n', '--put', 'lower1/b=x', '--put', 'lower2/b=filesystem\\n'], {cwd: dir})).exitCode).toBe(0);
+		expect(
+			(
+				await runOvl(
+					[
+						'prepare',
+						'demo',
+						'--put',
+						'lower1/a=docker\\noverlay\\n',
+						'--put',
+						'lower1/b=x',
+						'--put',
+						'lower2/b=filesystem\\n',
+					],
+					{cwd: dir},
+				)
+			).exitCode,
+		).toBe(0);
 		expect((await runOvl(['mount', 'demo'], {cwd: dir, env: {OVL_RUN_DIR: path.join(dir, 'run')}})).exitCode).toBe(0);
 		rmSync(path.join(dir, 'demo', 'merged', 'a'));
 	});

@@ -30,7 +30,11 @@ describeKernel('ovl mount inside a user namespace', () => {
 			'rm -r m/d && mkdir m/d',
 			'grep " $PWD/m " /proc/self/mountinfo',
 		].join(' && ');
-		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script], {cwd: dir, reject: false, env: {OVL_RUN_DIR: path.join(dir, 'run')}});
+		const r = await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script], {
+			cwd: dir,
+			reject: false,
+			env: {OVL_RUN_DIR: path.join(dir, 'run')},
+		});
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(r.stdout).toContain('userxattr');
 		// The kernel shows the redirect_dir it forces for userxattr from 6.12 on (Debian 6.1 shows only `userxattr`).

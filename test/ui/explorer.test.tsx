@@ -9,16 +9,43 @@ import {timeScale} from '../helpers/wait.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 30 * timeScale));
 const details = (): LayerDetail[] => [
-	{role: 'upper', layer: 0, path: '/srv/demo/upper/a', stat: {type: 'char', perm: 0, uid: 0, gid: 0, size: 0, blocks: 0, nlink: 2, ino: 9, dev: 1, rdev: 0, mtimeMs: 0}},
+	{
+		role: 'upper',
+		layer: 0,
+		path: '/srv/demo/upper/a',
+		stat: {type: 'char', perm: 0, uid: 0, gid: 0, size: 0, blocks: 0, nlink: 2, ino: 9, dev: 1, rdev: 0, mtimeMs: 0},
+	},
 	{role: 'lower', layer: 2, path: '/srv/demo/lower2/a'},
-	{role: 'lower', layer: 1, path: '/srv/demo/lower1/a', stat: {type: 'file', perm: 0o644, uid: 0, gid: 0, size: 15, blocks: 8, nlink: 1, ino: 3, dev: 1, rdev: 0, mtimeMs: 0}},
+	{
+		role: 'lower',
+		layer: 1,
+		path: '/srv/demo/lower1/a',
+		stat: {
+			type: 'file',
+			perm: 0o644,
+			uid: 0,
+			gid: 0,
+			size: 15,
+			blocks: 8,
+			nlink: 1,
+			ino: 3,
+			dev: 1,
+			rdev: 0,
+			mtimeMs: 0,
+		},
+	},
 ];
 
 function mount(report = sampleReport(), size = {columns: 100, rows: 30}) {
 	const tree = buildTree(report.entries);
-	const lower = buildTree(report.entries, [{path: '/etc/hosts', type: 'file', layer: 1, hidden: false}, {path: '/old/inside', type: 'file', layer: 1, hidden: true}]);
+	const lower = buildTree(report.entries, [
+		{path: '/etc/hosts', type: 'file', layer: 1, hidden: false},
+		{path: '/old/inside', type: 'file', layer: 1, hidden: true},
+	]);
 	let lowerLoads = 0;
-	const app = render(<Explorer report={report} tree={tree} loadLowerTree={() => (lowerLoads++, lower)} details={details} size={size} />);
+	const app = render(
+		<Explorer report={report} tree={tree} loadLowerTree={() => (lowerLoads++, lower)} details={details} size={size} />,
+	);
 	return {...app, lowerLoads: () => lowerLoads};
 }
 
@@ -89,7 +116,11 @@ describe('Explorer', () => {
 	});
 
 	test('findings and help views, Esc returns', async () => {
-		const {lastFrame, stdin} = mount(sampleReport([{code: 'OVL_ORPHAN_WHITEOUT', severity: 'warning', message: 'whiteout /x hides nothing', hint: 'remove it'}]));
+		const {lastFrame, stdin} = mount(
+			sampleReport([
+				{code: 'OVL_ORPHAN_WHITEOUT', severity: 'warning', message: 'whiteout /x hides nothing', hint: 'remove it'},
+			]),
+		);
 		stdin.write('w');
 		await tick();
 		expect(lastFrame()).toContain('findings (1)');
@@ -123,9 +154,30 @@ describe('Explorer', () => {
 describe('explorerStep (pure)', () => {
 	const report = sampleReport();
 	const tree = buildTree(report.entries);
-	const start: ExplorerState = {expanded: initialExpanded(tree), showLower: false, kindIndex: -1, search: '', mode: 'tree', cursor: 0};
-	const env = {kinds: ['whiteout', 'copy-up'] as const, page: 5, rows: (s: ExplorerState) => flattenTree(tree, {expanded: s.expanded, showLower: s.showLower, kinds: undefined, search: s.search})};
-	const run = (keys: string[], s = start) => keys.reduce((st, k) => explorerStep(st, k === 'ESC' ? {input: '', escape: true} : k === 'ENTER' ? {input: '', return: true} : {input: k}, env), s);
+	const start: ExplorerState = {
+		expanded: initialExpanded(tree),
+		showLower: false,
+		kindIndex: -1,
+		search: '',
+		mode: 'tree',
+		cursor: 0,
+	};
+	const env = {
+		kinds: ['whiteout', 'copy-up'] as const,
+		page: 5,
+		rows: (s: ExplorerState) =>
+			flattenTree(tree, {expanded: s.expanded, showLower: s.showLower, kinds: undefined, search: s.search}),
+	};
+	const run = (keys: string[], s = start) =>
+		keys.reduce(
+			(st, k) =>
+				explorerStep(
+					st,
+					k === 'ESC' ? {input: '', escape: true} : k === 'ENTER' ? {input: '', return: true} : {input: k},
+					env,
+				),
+			s,
+		);
 	test('moves within bounds', () => {
 		expect(run(['k']).cursor).toBe(0);
 		expect(run(['G']).cursor).toBe(env.rows(start).length - 1);

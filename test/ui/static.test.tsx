@@ -12,7 +12,20 @@ import {cleanScratch, makeScratch} from '../helpers/scratch.js';
 
 describe('static views (mount --dry-run and doctor on a terminal)', () => {
 	test('PlanView shows layers top → bottom, the string, the budget bar and fds', () => {
-		const plan = planMount({lowers: [{path: '/s/l1', dataOnly: false}, {path: '/s/x,y', dataOnly: false}], upper: '/s/u', work: '/s/w', merged: '/s/m', options: []}, [], {pageSize: 4096});
+		const plan = planMount(
+			{
+				lowers: [
+					{path: '/s/l1', dataOnly: false},
+					{path: '/s/x,y', dataOnly: false},
+				],
+				upper: '/s/u',
+				work: '/s/w',
+				merged: '/s/m',
+				options: [],
+			},
+			[],
+			{pageSize: 4096},
+		);
 		const out = renderToString(<PlanView plan={plan} />, {columns: 100});
 		expect(out).toMatch(/upper\s+\/s\/u\n\s+lower 2\s+\/s\/x,y\n\s+lower 1\s+\/s\/l1/);
 		expect(out).toContain('strategy   fd (mount runs in /proc/self/fd)');
@@ -20,8 +33,24 @@ describe('static views (mount --dry-run and doctor on a terminal)', () => {
 		expect(out).toContain('fd 3 = /s/x,y');
 	});
 	test('DoctorView lists checks and the verdict', () => {
-		const checks = hostChecks({release: '6.18.44', version: [6, 18], overlayListed: true, moduleLoaded: true, params: {index: 'N'}, utilLinux: 'mount from util-linux 2.38.1', euid: 0, inUserNamespace: false, maxUserNamespaces: 1000, unprivilegedUsernsClone: undefined, pageSize: 4096, kmsgReadable: true, native: {loaded: true, reason: 'build/Release/ovl_native.node'}});
-		const out = renderToString(<DoctorView checks={checks} verdict={verdict(checks)} kernelLines={[]} />, {columns: 100});
+		const checks = hostChecks({
+			release: '6.18.44',
+			version: [6, 18],
+			overlayListed: true,
+			moduleLoaded: true,
+			params: {index: 'N'},
+			utilLinux: 'mount from util-linux 2.38.1',
+			euid: 0,
+			inUserNamespace: false,
+			maxUserNamespaces: 1000,
+			unprivilegedUsernsClone: undefined,
+			pageSize: 4096,
+			kmsgReadable: true,
+			native: {loaded: true, reason: 'build/Release/ovl_native.node'},
+		});
+		const out = renderToString(<DoctorView checks={checks} verdict={verdict(checks)} kernelLines={[]} />, {
+			columns: 100,
+		});
 		expect(out).toContain('✓ overlay filesystem   available (module loaded)');
 		expect(out).toContain('userxattr yes, data-only layers yes, lowerdir+ yes, layers by fd yes');
 		expect(out).toContain('verdict: ok');
@@ -45,7 +74,11 @@ describe('no Ink where it is not wanted', () => {
 		[['inspect', '--upper', 'u', '--lower', 'l1', '--lower', 'l2', '--json']],
 		[['diff', '--upper', 'u', '--lower', 'l1', '--lower', 'l2']],
 	])('ovl %j loads neither ink nor react, and pipes carry no escape codes', async (args) => {
-		const r = await execa(process.execPath, ['--import', forbid, ovlBin, ...args], {cwd: dir, reject: false, env: {FORCE_COLOR: '1'}});
+		const r = await execa(process.execPath, ['--import', forbid, ovlBin, ...args], {
+			cwd: dir,
+			reject: false,
+			env: {FORCE_COLOR: '1'},
+		});
 		expect(r.stderr).not.toContain('FORBIDDEN');
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(r.stdout + r.stderr).not.toContain('\u001B');

@@ -11,10 +11,12 @@ function* byteStrings(seed: number, count: number): Generator<Buffer> {
 	};
 	for (let i = 0; i < count; i++) {
 		const len = 1 + (next() % 24);
-		yield Buffer.from(Array.from({length: len}, () => {
-			const r = next() % 10;
-			return r < 4 ? 0x61 + (next() % 26) : r < 7 ? 0x80 + (next() % 128) : 1 + (next() % 254);
-		}).filter((b) => b !== 0x2f));
+		yield Buffer.from(
+			Array.from({length: len}, () => {
+				const r = next() % 10;
+				return r < 4 ? 0x61 + (next() % 26) : r < 7 ? 0x80 + (next() % 128) : 1 + (next() % 254);
+			}).filter((b) => b !== 0x2f),
+		);
 	}
 }
 

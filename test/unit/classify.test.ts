@@ -1,12 +1,42 @@
 import {describe, expect, test} from 'vitest';
-import {classifyEntry, compareWithLower, describeOrigin, linkOrigins, parseMetacopy, resolveRedirect} from '../../src/core/classify.js';
+import {
+	classifyEntry,
+	compareWithLower,
+	describeOrigin,
+	linkOrigins,
+	parseMetacopy,
+	resolveRedirect,
+} from '../../src/core/classify.js';
 import {collapseChanges, diffEntries, originInode} from '../../src/core/diff.js';
 import type {FileType, LowerHit, RawEntry, ScannedEntry, StatLite} from '../../src/core/entry.js';
 import {inspectFindings, summarize} from '../../src/core/report.js';
 
-const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({type, perm: 0o644, uid: 0, gid: 0, size: 4, blocks: 8, nlink: 1, ino: 10, dev: 1, rdev: 0, mtimeMs: 1000, ...over});
-const hit = (layer: number, type: FileType, over: Partial<StatLite> = {}): LowerHit => ({layer, path: `/l${layer}/x`, stat: st(type, {ino: 100 + layer, ...over})});
-const raw = (path: string, stat: StatLite, xattrs: Record<string, string> = {}, shadows: LowerHit[] = [], extra: Partial<RawEntry> = {}): RawEntry => ({path, stat, xattrs, otherXattrs: [], shadows, ...extra});
+const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({
+	type,
+	perm: 0o644,
+	uid: 0,
+	gid: 0,
+	size: 4,
+	blocks: 8,
+	nlink: 1,
+	ino: 10,
+	dev: 1,
+	rdev: 0,
+	mtimeMs: 1000,
+	...over,
+});
+const hit = (layer: number, type: FileType, over: Partial<StatLite> = {}): LowerHit => ({
+	layer,
+	path: `/l${layer}/x`,
+	stat: st(type, {ino: 100 + layer, ...over}),
+});
+const raw = (
+	path: string,
+	stat: StatLite,
+	xattrs: Record<string, string> = {},
+	shadows: LowerHit[] = [],
+	extra: Partial<RawEntry> = {},
+): RawEntry => ({path, stat, xattrs, otherXattrs: [], shadows, ...extra});
 // ext4, null uuid, FILEID_INO32_GEN for inode 0x2151 (as captured on 6.18)
 const origin = `00fb1d0001${'00'.repeat(16)}51210000aabbccdd`;
 
@@ -25,7 +55,10 @@ describe('classifyEntry', () => {
 		expect(classifyEntry(raw('/x', st('file', {size: 3}), {whiteout: ''})).kind).toBe('anomaly');
 	});
 	test('opaque dir: replaced vs new', () => {
-		expect(classifyEntry(raw('/d', st('dir'), {opaque: 'y'}, [hit(1, 'dir')]))).toMatchObject({kind: 'opaque-dir', opaque: 'replaced'});
+		expect(classifyEntry(raw('/d', st('dir'), {opaque: 'y'}, [hit(1, 'dir')]))).toMatchObject({
+			kind: 'opaque-dir',
+			opaque: 'replaced',
+		});
 		expect(classifyEntry(raw('/d', st('dir'), {opaque: 'y'}))).toMatchObject({kind: 'opaque-dir', opaque: 'new'});
 	});
 	test('opaque=x in the upper is ignored', () => {
@@ -34,8 +67,16 @@ describe('classifyEntry', () => {
 		expect(e.reasons.join(';')).toMatch(/opaque=x \(not "y"/);
 	});
 	test('redirect dir, relative and absolute, with and without an origin in the lowers', () => {
-		expect(classifyEntry(raw('/p/new', st('dir'), {redirect: 'old', origin}, [], {redirectHits: [hit(2, 'dir')]}))).toMatchObject({kind: 'redirect-dir', redirect: {value: 'old', absolute: false, origin: '/p/old', originLayers: [2]}});
-		expect(classifyEntry(raw('/q/new', st('dir'), {redirect: '/a/b'}, [], {redirectHits: []}))).toMatchObject({kind: 'redirect-dir', redirect: {absolute: true, origin: '/a/b', originLayers: []}});
+		expect(
+			classifyEntry(raw('/p/new', st('dir'), {redirect: 'old', origin}, [], {redirectHits: [hit(2, 'dir')]})),
+		).toMatchObject({
+			kind: 'redirect-dir',
+			redirect: {value: 'old', absolute: false, origin: '/p/old', originLayers: [2]},
+		});
+		expect(classifyEntry(raw('/q/new', st('dir'), {redirect: '/a/b'}, [], {redirectHits: []}))).toMatchObject({
+			kind: 'redirect-dir',
+			redirect: {absolute: true, origin: '/a/b', originLayers: []},
+		});
 	});
 	test('merge dir with and without origin; origin without lower is an anomaly', () => {
 		expect(classifyEntry(raw('/d', st('dir'), {origin, impure: 'y'}, [hit(1, 'dir')])).kind).toBe('merge-dir');
@@ -44,21 +85,37 @@ describe('classifyEntry', () => {
 		expect(classifyEntry(raw('/d', st('dir'))).kind).toBe('new');
 	});
 	test('metacopy: digest, redirect, missing data', () => {
-		expect(classifyEntry(raw('/m', st('file'), {metacopy: '', origin}, [hit(1, 'file', {size: 99})], {dataHit: hit(1, 'file', {size: 99})}))).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, lowerSize: 99}});
+		expect(
+			classifyEntry(
+				raw('/m', st('file'), {metacopy: '', origin}, [hit(1, 'file', {size: 99})], {
+					dataHit: hit(1, 'file', {size: 99}),
+				}),
+			),
+		).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, lowerSize: 99}});
 		const digest = classifyEntry(raw('/m', st('file'), {metacopy: '0008000101020304'}, [], {dataHit: hit(1, 'file')}));
 		expect(digest.metacopy?.digest).toBe('alg 1:01020304');
-		const moved = classifyEntry(raw('/dir/new', st('file'), {metacopy: '', redirect: '/old'}, [], {dataHit: hit(1, 'file')}));
+		const moved = classifyEntry(
+			raw('/dir/new', st('file'), {metacopy: '', redirect: '/old'}, [], {dataHit: hit(1, 'file')}),
+		);
 		expect(moved).toMatchObject({kind: 'metacopy', origin: '/old'});
 		expect(classifyEntry(raw('/m', st('file'), {metacopy: ''})).metacopy?.dataLayer).toBeUndefined();
 		expect(classifyEntry(raw('/m', st('file'), {metacopy: '0102'})).kind).toBe('anomaly');
 	});
 	test('copy-up: changes computed from metadata only', () => {
 		const lower = hit(1, 'file', {size: 4, mtimeMs: 1000});
-		expect(classifyEntry(raw('/f', st('file', {size: 9, mtimeMs: 2000}), {origin}, [lower])).copyUp?.changes).toEqual(['data', 'mtime']);
+		expect(classifyEntry(raw('/f', st('file', {size: 9, mtimeMs: 2000}), {origin}, [lower])).copyUp?.changes).toEqual([
+			'data',
+			'mtime',
+		]);
 		expect(classifyEntry(raw('/f', st('file', {perm: 0o600}), {origin}, [lower])).copyUp?.changes).toEqual(['mode']);
 		expect(classifyEntry(raw('/f', st('file', {uid: 5}), {origin}, [lower])).copyUp?.changes).toEqual(['owner']);
-		expect(classifyEntry(raw('/f', st('file'), {origin}, [lower], {otherXattrs: ['user.a=01'], shadowXattrs: []})).copyUp?.changes).toEqual(['xattrs']);
-		expect(classifyEntry(raw('/f', st('file'), {origin}, [lower], {contentDiffers: true})).copyUp?.changes).toEqual(['data']);
+		expect(
+			classifyEntry(raw('/f', st('file'), {origin}, [lower], {otherXattrs: ['user.a=01'], shadowXattrs: []})).copyUp
+				?.changes,
+		).toEqual(['xattrs']);
+		expect(classifyEntry(raw('/f', st('file'), {origin}, [lower], {contentDiffers: true})).copyUp?.changes).toEqual([
+			'data',
+		]);
 	});
 	test('a hard link copied up with index=off has no origin but a lower at its path', () => {
 		const e = classifyEntry(raw('/h', st('file', {nlink: 2}), {}, [hit(1, 'file', {nlink: 2})]));
@@ -66,7 +123,9 @@ describe('classifyEntry', () => {
 		expect(e.reasons.join(' ')).toMatch(/index=off gets no origin/);
 	});
 	test('indexed hard link', () => {
-		expect(classifyEntry(raw('/h', st('file', {nlink: 3}), {origin, nlink: 'U+0'}, [hit(1, 'file')])).hardlink).toEqual({nlink: 3, indexed: true});
+		expect(classifyEntry(raw('/h', st('file', {nlink: 3}), {origin, nlink: 'U+0'}, [hit(1, 'file')])).hardlink).toEqual(
+			{nlink: 3, indexed: true},
+		);
 	});
 	test('a file replacing a lower dir is new (type change)', () => {
 		expect(classifyEntry(raw('/x', st('file'), {}, [hit(1, 'dir')])).kind).toBe('new');
@@ -111,26 +170,59 @@ describe('diffEntries', () => {
 	const scanned = (r: RawEntry, extra: Partial<ScannedEntry> = {}): ScannedEntry => ({...r, ...extra});
 	test('A/C/D, hidden and revealed paths, and renames', () => {
 		const entries: ScannedEntry[] = [
-			scanned(raw('/gone', st('char', {perm: 0}), {}, [hit(1, 'dir')]), {before: st('dir', {ino: 7}), hidden: ['/gone/a', '/gone/b']}),
+			scanned(raw('/gone', st('char', {perm: 0}), {}, [hit(1, 'dir')]), {
+				before: st('dir', {ino: 7}),
+				hidden: ['/gone/a', '/gone/b'],
+			}),
 			scanned(raw('/new', st('file'))),
 			scanned(raw('/same', st('file'), {origin}, [hit(1, 'file')]), {before: st('file')}),
 			scanned(raw('/chmod', st('file', {perm: 0o600}), {origin}, [hit(1, 'file')]), {before: st('file')}),
-			scanned(raw('/ren', st('dir'), {redirect: 'gone'}, [], {redirectHits: [hit(1, 'dir')]}), {revealed: [{path: '/ren/a', hit: st('file'), same: false}, {path: '/ren/b', hit: st('file'), same: false}]}),
+			scanned(raw('/ren', st('dir'), {redirect: 'gone'}, [], {redirectHits: [hit(1, 'dir')]}), {
+				revealed: [
+					{path: '/ren/a', hit: st('file'), same: false},
+					{path: '/ren/b', hit: st('file'), same: false},
+				],
+			}),
 		];
 		const set = diffEntries(entries, entries.map(classifyEntry));
-		expect(set.changes.map((c) => `${c.op} ${c.path}`)).toEqual(['C /chmod', 'D /gone', 'D /gone/a', 'D /gone/b', 'A /new', 'A /ren', 'A /ren/a', 'A /ren/b']);
+		expect(set.changes.map((c) => `${c.op} ${c.path}`)).toEqual([
+			'C /chmod',
+			'D /gone',
+			'D /gone/a',
+			'D /gone/b',
+			'A /new',
+			'A /ren',
+			'A /ren/a',
+			'A /ren/b',
+		]);
 		expect(set.renames).toEqual([{from: '/gone', to: '/ren', type: 'dir'}]);
-		expect(collapseChanges(set).map((l) => `${l.op} ${l.path} ${l.detail}`.trim())).toEqual(['C /chmod mode', 'A /new', 'R /ren from /gone']);
+		expect(collapseChanges(set).map((l) => `${l.op} ${l.path} ${l.detail}`.trim())).toEqual([
+			'C /chmod mode',
+			'A /new',
+			'R /ren from /gone',
+		]);
 	});
 });
 
 describe('summary and findings', () => {
 	test('hard links counted once, duplicated and metacopy-saved bytes', () => {
-		const a = classifyEntry(raw('/a', st('file', {blocks: 8, nlink: 2, ino: 5}), {origin}, [hit(1, 'file', {size: 4000})]));
-		const b = classifyEntry(raw('/b', st('file', {blocks: 8, nlink: 2, ino: 5}), {origin}, [hit(1, 'file', {size: 4000})]));
-		const m = classifyEntry(raw('/m', st('file', {blocks: 0}), {metacopy: ''}, [], {dataHit: hit(1, 'file', {size: 1 << 20})}));
+		const a = classifyEntry(
+			raw('/a', st('file', {blocks: 8, nlink: 2, ino: 5}), {origin}, [hit(1, 'file', {size: 4000})]),
+		);
+		const b = classifyEntry(
+			raw('/b', st('file', {blocks: 8, nlink: 2, ino: 5}), {origin}, [hit(1, 'file', {size: 4000})]),
+		);
+		const m = classifyEntry(
+			raw('/m', st('file', {blocks: 0}), {metacopy: ''}, [], {dataHit: hit(1, 'file', {size: 1 << 20})}),
+		);
 		const s = summarize([a, b, m], ['1:5', '1:5', '1:6']);
-		expect(s).toMatchObject({entries: 3, upperBytes: 4096, upperInodes: 2, duplicatedBytes: 4000, metacopySavedBytes: 1 << 20});
+		expect(s).toMatchObject({
+			entries: 3,
+			upperBytes: 4096,
+			upperInodes: 2,
+			duplicatedBytes: 4000,
+			metacopySavedBytes: 1 << 20,
+		});
 		expect(s.counts).toMatchObject({'copy-up': 2, metacopy: 1, whiteout: 0});
 	});
 	test('findings', () => {
@@ -140,8 +232,23 @@ describe('summary and findings', () => {
 			classifyEntry(raw('/r2', st('dir'), {redirect: '/o'}, [], {redirectHits: [hit(1, 'dir')]})),
 			classifyEntry(raw('/m', st('file'), {metacopy: ''})),
 		];
-		const codes = inspectFindings(entries, {incompat: ['volatile'], newestLowerMtimeMs: Date.parse('2026-01-02'), mountedAt: '2026-01-01T00:00:00Z', sharedWith: ['/x'], space: {blocksFree: 1, blocksTotal: 100, blockSize: 4096, inodesFree: 1, inodesTotal: 100}}).map((f) => f.code);
-		expect(codes).toEqual(['OVL_ORPHAN_WHITEOUT', 'OVL_METACOPY_NO_DATA', 'OVL_DUPLICATE_REDIRECT', 'OVL_WORK_INCOMPAT', 'OVL_LOWER_CHANGED', 'OVL_UPPER_SHARED', 'OVL_UPPER_LOW_SPACE', 'OVL_UPPER_LOW_INODES']);
+		const codes = inspectFindings(entries, {
+			incompat: ['volatile'],
+			newestLowerMtimeMs: Date.parse('2026-01-02'),
+			mountedAt: '2026-01-01T00:00:00Z',
+			sharedWith: ['/x'],
+			space: {blocksFree: 1, blocksTotal: 100, blockSize: 4096, inodesFree: 1, inodesTotal: 100},
+		}).map((f) => f.code);
+		expect(codes).toEqual([
+			'OVL_ORPHAN_WHITEOUT',
+			'OVL_METACOPY_NO_DATA',
+			'OVL_DUPLICATE_REDIRECT',
+			'OVL_WORK_INCOMPAT',
+			'OVL_LOWER_CHANGED',
+			'OVL_UPPER_SHARED',
+			'OVL_UPPER_LOW_SPACE',
+			'OVL_UPPER_LOW_INODES',
+		]);
 	});
 });
 
@@ -150,7 +257,11 @@ describe('scanProgress', async () => {
 	test('throttled to 10 per second, one line, cleared at the end; silent when disabled', () => {
 		const out: string[] = [];
 		let t = 0;
-		const p = scanProgress(true, (s) => out.push(s), () => t);
+		const p = scanProgress(
+			true,
+			(s) => out.push(s),
+			() => t,
+		);
 		t = 150;
 		p.onProgress(100, '/a');
 		t = 200;
@@ -158,7 +269,11 @@ describe('scanProgress', async () => {
 		t = 300;
 		p.onProgress(300, '/c');
 		p.done();
-		expect(out).toEqual(['\r\u001B[K scanning: 100 entries, 667/s · /a', '\r\u001B[K scanning: 300 entries, 1000/s · /c', '\r\u001B[K']);
+		expect(out).toEqual([
+			'\r\u001B[K scanning: 100 entries, 667/s · /a',
+			'\r\u001B[K scanning: 300 entries, 1000/s · /c',
+			'\r\u001B[K',
+		]);
 		const quiet: string[] = [];
 		const q = scanProgress(false, (s) => quiet.push(s));
 		q.onProgress(1, '/');

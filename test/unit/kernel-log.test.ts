@@ -5,16 +5,24 @@ import {commonAncestor, isSameOrInside, resolveInside} from '../../src/core/path
 describe('kernelLineFinding', () => {
 	test.each([
 		['overlayfs: workdir and upperdir must reside under the same mount', 'OVL_WORK_NOT_SAME_MOUNT', 'error'],
-		['overlayfs: failed to resolve \'/tmp/exp/l,upperdir=/tmp/exp/u\': -2', 'OVL_LAYER_MISSING', 'error'],
+		["overlayfs: failed to resolve '/tmp/exp/l,upperdir=/tmp/exp/u': -2", 'OVL_LAYER_MISSING', 'error'],
 		['overlayfs: too many lower directories, limit is 500', 'OVL_TOO_MANY_LOWERS', 'error'],
 		['overlayfs: overlapping lowerdir path', 'OVL_LAYER_OVERLAP', 'error'],
 		['overlayfs: conflicting upperdir path', 'OVL_LAYER_DUPLICATE', 'error'],
 		['overlay: filesystem on /x/u not supported as upperdir', 'OVL_UPPER_ON_OVERLAY', 'error'],
-		['overlayfs: overlay with incompat feature \'volatile\' cannot be mounted', 'OVL_WORK_INCOMPAT', 'error'],
+		["overlayfs: overlay with incompat feature 'volatile' cannot be mounted", 'OVL_WORK_INCOMPAT', 'error'],
 		['overlayfs: conflicting options: userxattr,metacopy=on', 'OVL_OPTION_CONFLICT', 'error'],
-		['overlayfs: /x/u is in-use as upperdir/workdir of another mount, accessing files from both mounts will result in undefined behavior.', 'OVL_UPPER_IN_USE', 'warning'],
-		['overlayfs: /x/u is in-use as upperdir/workdir of another mount, mount with \'-o index=off\' to override exclusive upperdir protection.', 'OVL_UPPER_IN_USE', 'error'],
-		['overlay: Unknown parameter \'frob\'', 'OVL_OPTION_INVALID', 'error'],
+		[
+			'overlayfs: /x/u is in-use as upperdir/workdir of another mount, accessing files from both mounts will result in undefined behavior.',
+			'OVL_UPPER_IN_USE',
+			'warning',
+		],
+		[
+			"overlayfs: /x/u is in-use as upperdir/workdir of another mount, mount with '-o index=off' to override exclusive upperdir protection.",
+			'OVL_UPPER_IN_USE',
+			'error',
+		],
+		["overlay: Unknown parameter 'frob'", 'OVL_OPTION_INVALID', 'error'],
 		['overlayfs: upper fs does not support RENAME_WHITEOUT.', 'OVL_UPPER_DEGRADED', 'warning'],
 		['overlayfs: "xino" feature enabled using 2 upper inode bits.', 'OVL_KERNEL_MESSAGE', 'info'],
 	])('%s', (line, code, severity) => {
@@ -52,5 +60,7 @@ describe('paths', () => {
 });
 
 test('data-only layers without metacopy (Debian 6.12)', () => {
-	expect(kernelLineFinding('overlayfs: lower data-only dirs require metacopy support.').code).toBe('OVL_DATA_ONLY_NEEDS_METACOPY');
+	expect(kernelLineFinding('overlayfs: lower data-only dirs require metacopy support.').code).toBe(
+		'OVL_DATA_ONLY_NEEDS_METACOPY',
+	);
 });

@@ -1,5 +1,12 @@
 import {describe, expect, test} from 'vitest';
-import {escapeLayerPath, joinLowerdir, kernelLowerOrder, parseLowerdir, unescapeLayerPath, userLowerOrder} from '../../src/core/lowerdir.js';
+import {
+	escapeLayerPath,
+	joinLowerdir,
+	kernelLowerOrder,
+	parseLowerdir,
+	unescapeLayerPath,
+	userLowerOrder,
+} from '../../src/core/lowerdir.js';
 
 describe('escapeLayerPath', () => {
 	test.each([
@@ -24,19 +31,35 @@ describe('escapeLayerPath', () => {
 
 describe('parseLowerdir', () => {
 	test('splits on unescaped colons, top first', () => {
-		expect(parseLowerdir('/top:/mid:/bottom')).toEqual({ok: true, layers: [
-			{path: '/top', dataOnly: false}, {path: '/mid', dataOnly: false}, {path: '/bottom', dataOnly: false},
-		]});
+		expect(parseLowerdir('/top:/mid:/bottom')).toEqual({
+			ok: true,
+			layers: [
+				{path: '/top', dataOnly: false},
+				{path: '/mid', dataOnly: false},
+				{path: '/bottom', dataOnly: false},
+			],
+		});
 	});
 	test('honours \\: and \\, and \\\\', () => {
-		expect(parseLowerdir('/a\\:b:/c\\,d:/e\\\\f')).toEqual({ok: true, layers: [
-			{path: '/a:b', dataOnly: false}, {path: '/c,d', dataOnly: false}, {path: '/e\\f', dataOnly: false},
-		]});
+		expect(parseLowerdir('/a\\:b:/c\\,d:/e\\\\f')).toEqual({
+			ok: true,
+			layers: [
+				{path: '/a:b', dataOnly: false},
+				{path: '/c,d', dataOnly: false},
+				{path: '/e\\f', dataOnly: false},
+			],
+		});
 	});
 	test(':: starts data-only layers', () => {
-		expect(parseLowerdir('l1:l2::d1::d2')).toEqual({ok: true, layers: [
-			{path: 'l1', dataOnly: false}, {path: 'l2', dataOnly: false}, {path: 'd1', dataOnly: true}, {path: 'd2', dataOnly: true},
-		]});
+		expect(parseLowerdir('l1:l2::d1::d2')).toEqual({
+			ok: true,
+			layers: [
+				{path: 'l1', dataOnly: false},
+				{path: 'l2', dataOnly: false},
+				{path: 'd1', dataOnly: true},
+				{path: 'd2', dataOnly: true},
+			],
+		});
 	});
 	test.each([
 		['a:::b', /only single/],
@@ -55,7 +78,11 @@ describe('parseLowerdir', () => {
 });
 
 describe('order conversion', () => {
-	const bottomUp = [{path: '/base', dataOnly: false}, {path: '/app', dataOnly: false}, {path: '/config', dataOnly: false}];
+	const bottomUp = [
+		{path: '/base', dataOnly: false},
+		{path: '/app', dataOnly: false},
+		{path: '/config', dataOnly: false},
+	];
 	test('bottom→top becomes top-first and back', () => {
 		const kernel = kernelLowerOrder({lowers: bottomUp});
 		expect(kernel.map((l) => l.path)).toEqual(['/config', '/app', '/base']);

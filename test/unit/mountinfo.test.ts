@@ -1,5 +1,12 @@
 import {describe, expect, test} from 'vitest';
-import {decodeOverlay, mountContaining, parseMountinfo, parseMountinfoLine, topMountAt, unescapeOctal} from '../../src/core/mountinfo.js';
+import {
+	decodeOverlay,
+	mountContaining,
+	parseMountinfo,
+	parseMountinfoLine,
+	topMountAt,
+	unescapeOctal,
+} from '../../src/core/mountinfo.js';
 
 // Real lines captured on 6.18.44 (paths from ovl's own experiments), plus moby's edge cases.
 const lines = {
@@ -31,13 +38,23 @@ describe('unescapeOctal', () => {
 describe('parseMountinfoLine', () => {
 	test('splits fields and optional fields', () => {
 		const e = parseMountinfoLine(lines.space);
-		expect(e).toMatchObject({mountId: 51, parentId: 26, majorMinor: '0:40', root: '/', mountPoint: '/tmp/my mount', optionalFields: ['shared:1'], fsType: 'overlay', source: 'overlay'});
+		expect(e).toMatchObject({
+			mountId: 51,
+			parentId: 26,
+			majorMinor: '0:40',
+			root: '/',
+			mountPoint: '/tmp/my mount',
+			optionalFields: ['shared:1'],
+			fsType: 'overlay',
+			source: 'overlay',
+		});
 	});
 	test('keeps an empty source field (kernel < 5.1)', () => {
 		expect(parseMountinfoLine(lines.emptySource)).toMatchObject({fsType: 'tmpfs', source: '', superOptions: ['rw']});
 	});
 	test('rejects garbage', () => expect(parseMountinfoLine('not a mountinfo line')).toBeUndefined());
-	test('parseMountinfo skips blank lines', () => expect(parseMountinfo(`${lines.ext4}\n\n${lines.escaped}\n`)).toHaveLength(2));
+	test('parseMountinfo skips blank lines', () =>
+		expect(parseMountinfo(`${lines.ext4}\n\n${lines.escaped}\n`)).toHaveLength(2));
 });
 
 const decode = (line: string) => {
@@ -71,18 +88,41 @@ describe('decodeOverlay', () => {
 		expect(o.readOnly).toBe(false);
 	});
 	test('Docker short links and relative lowerdirs stay as recorded', () => {
-		expect(decode(lines.docker).layers.lowers.map((l) => l.path)).toEqual(['/var/lib/docker/overlay2/l/WUS2Z3K5ZGD2JYP6YRTLJMPXGM', '/var/lib/docker/overlay2/l/7FR5ZO3QZCCJGTLD6X6ZRJ6IHM']);
+		expect(decode(lines.docker).layers.lowers.map((l) => l.path)).toEqual([
+			'/var/lib/docker/overlay2/l/WUS2Z3K5ZGD2JYP6YRTLJMPXGM',
+			'/var/lib/docker/overlay2/l/7FR5ZO3QZCCJGTLD6X6ZRJ6IHM',
+		]);
 		const rel = decode(lines.relative);
-		expect(rel.layers).toEqual({lowers: [{path: 'l/ABC', dataOnly: false}, {path: 'l/DEF', dataOnly: false}], upper: '4c1b/diff', work: '4c1b/work'});
+		expect(rel.layers).toEqual({
+			lowers: [
+				{path: 'l/ABC', dataOnly: false},
+				{path: 'l/DEF', dataOnly: false},
+			],
+			upper: '4c1b/diff',
+			work: '4c1b/work',
+		});
 	});
 	test(':: data-only layers and read-only', () => {
 		const o = decode(lines.dataOnly);
-		expect(o.layers.lowers).toEqual([{path: '/l1', dataOnly: false}, {path: '/l2', dataOnly: false}, {path: '/d1', dataOnly: true}, {path: '/d2', dataOnly: true}]);
+		expect(o.layers.lowers).toEqual([
+			{path: '/l1', dataOnly: false},
+			{path: '/l2', dataOnly: false},
+			{path: '/d1', dataOnly: true},
+			{path: '/d2', dataOnly: true},
+		]);
 		expect(o.readOnly).toBe(true);
 		expect(o.layers.upper).toBeUndefined();
 	});
 	test('ovl fd strategy', () => {
-		expect(decode(lines.fd).layers).toEqual({lowers: [{path: '3', dataOnly: false}, {path: '4', dataOnly: false}, {path: '5', dataOnly: false}], upper: '6', work: '7'});
+		expect(decode(lines.fd).layers).toEqual({
+			lowers: [
+				{path: '3', dataOnly: false},
+				{path: '4', dataOnly: false},
+				{path: '5', dataOnly: false},
+			],
+			upper: '6',
+			work: '7',
+		});
 	});
 	test('non-overlay mounts decode to undefined', () => {
 		const e = parseMountinfoLine(lines.ext4);
@@ -91,7 +131,14 @@ describe('decodeOverlay', () => {
 });
 
 describe('mount lookup', () => {
-	const entries = parseMountinfo([lines.ext4, '30 26 0:50 / /tmp rw - tmpfs tmpfs rw', '31 30 0:51 / /tmp rw - tmpfs tmpfs rw', '32 26 0:52 / /tmpfoo rw - tmpfs tmpfs rw'].join('\n'));
+	const entries = parseMountinfo(
+		[
+			lines.ext4,
+			'30 26 0:50 / /tmp rw - tmpfs tmpfs rw',
+			'31 30 0:51 / /tmp rw - tmpfs tmpfs rw',
+			'32 26 0:52 / /tmpfoo rw - tmpfs tmpfs rw',
+		].join('\n'),
+	);
 	test('longest mount point wins, later stacked mounts win', () => {
 		expect(mountContaining(entries, '/tmp/x/y')?.mountId).toBe(31);
 		expect(mountContaining(entries, '/tmpfoo/a')?.mountId).toBe(32);

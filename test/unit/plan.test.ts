@@ -25,7 +25,9 @@ describe('planMount', () => {
 	});
 
 	test('read-only stack: no upperdir or workdir', () => {
-		const p = planMount(stack(['/s/a', '/s/b'], {upper: undefined, work: undefined} as unknown as Partial<Stack>), [], {pageSize: 4096});
+		const p = planMount(stack(['/s/a', '/s/b'], {upper: undefined, work: undefined} as unknown as Partial<Stack>), [], {
+			pageSize: 4096,
+		});
 		expect(p.options).toBe('lowerdir=/s/b:/s/a');
 	});
 
@@ -33,18 +35,27 @@ describe('planMount', () => {
 		const p = planMount(stack(['/s/a:b', '/s/c\\d']), [], {pageSize: 4096});
 		expect(p.strategy).toBe('absolute');
 		const lowerdir = p.options.split(',')[0]?.slice('lowerdir='.length) ?? '';
-		expect(parseLowerdir(lowerdir)).toEqual({ok: true, layers: [{path: '/s/c\\d', dataOnly: false}, {path: '/s/a:b', dataOnly: false}]});
+		expect(parseLowerdir(lowerdir)).toEqual({
+			ok: true,
+			layers: [
+				{path: '/s/c\\d', dataOnly: false},
+				{path: '/s/a:b', dataOnly: false},
+			],
+		});
 	});
 
-	test.each(['/s/x,upperdir=/etc', '/s/l,ro', '/s/q"uote'])('%s goes by file descriptor, never into the option string', (hostile) => {
-		const p = planMount(stack(['/s/l1', hostile]), [], {pageSize: 4096});
-		expect(p.strategy).toBe('fd');
-		expect(p.options).toBe('lowerdir=3:4,upperdir=5,workdir=6');
-		expect(p.options).not.toContain('/etc');
-		expect(p.cwd).toBe('/proc/self/fd');
-		expect(p.fdPaths).toEqual([hostile, '/s/l1', '/s/upper', '/s/work']);
-		expect(p.notes.join('\n')).toMatch(/contains ','/);
-	});
+	test.each(['/s/x,upperdir=/etc', '/s/l,ro', '/s/q"uote'])(
+		'%s goes by file descriptor, never into the option string',
+		(hostile) => {
+			const p = planMount(stack(['/s/l1', hostile]), [], {pageSize: 4096});
+			expect(p.strategy).toBe('fd');
+			expect(p.options).toBe('lowerdir=3:4,upperdir=5,workdir=6');
+			expect(p.options).not.toContain('/etc');
+			expect(p.cwd).toBe('/proc/self/fd');
+			expect(p.fdPaths).toEqual([hostile, '/s/l1', '/s/upper', '/s/work']);
+			expect(p.notes.join('\n')).toMatch(/contains ','/);
+		},
+	);
 
 	test('isLibmountSafe', () => {
 		expect(isLibmountSafe('/a:b\\c d=e')).toBe(true);
@@ -115,21 +126,37 @@ describe('layerTexts + verifyMount', () => {
 	});
 	test('a faithful mount verifies clean', () => {
 		const p = planMount(s, [], {pageSize: 4096});
-		expect(verifyMount(p, mounted('1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2:/s/l1,upperdir=/s/upper,workdir=/s/work,uuid=on'))).toEqual([]);
+		expect(
+			verifyMount(
+				p,
+				mounted(
+					'1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2:/s/l1,upperdir=/s/upper,workdir=/s/work,uuid=on',
+				),
+			),
+		).toEqual([]);
 	});
 	test('a truncated lowerdir is caught', () => {
 		const p = planMount(s, [], {pageSize: 4096});
-		const f = verifyMount(p, mounted('1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2,upperdir=/s/upper,workdir=/s/work'));
+		const f = verifyMount(
+			p,
+			mounted('1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2,upperdir=/s/upper,workdir=/s/work'),
+		);
 		expect(f.map((x) => x.code)).toContain('OVL_VERIFY_MISMATCH');
 	});
 	test('a re-split option (libmount ate a piece) is caught', () => {
 		const p = planMount(s, [], {pageSize: 4096});
-		const f = verifyMount(p, mounted('1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2:/s/l1\\054upperdir=/s/upper,workdir=/s/work'));
+		const f = verifyMount(
+			p,
+			mounted('1 2 0:1 / /s/merged rw - overlay overlay rw,lowerdir=/s/l2:/s/l1\\054upperdir=/s/upper,workdir=/s/work'),
+		);
 		expect(f.length).toBeGreaterThan(0);
 	});
 	test('read-only surprise is caught', () => {
 		const p = planMount(s, [], {pageSize: 4096});
-		const f = verifyMount(p, mounted('1 2 0:1 / /s/merged rw - overlay overlay ro,lowerdir=/s/l2:/s/l1,upperdir=/s/upper,workdir=/s/work'));
+		const f = verifyMount(
+			p,
+			mounted('1 2 0:1 / /s/merged rw - overlay overlay ro,lowerdir=/s/l2:/s/l1,upperdir=/s/upper,workdir=/s/work'),
+		);
 		expect(f.map((x) => x.code)).toEqual(['OVL_MOUNTED_READ_ONLY']);
 	});
 	test('no mount at all', () => {

@@ -3,7 +3,14 @@ import {parsePutArg, planLayout} from '../../src/core/layout.js';
 import {parseStackFile, renderStackFile, resolveStackFile} from '../../src/core/stack-file.js';
 import {OvlError} from '../../src/core/errors.js';
 
-const request = {lowers: ['lower1', 'lower2'], upper: 'upper', work: 'work', merged: 'merged', options: [{key: 'redirect_dir', value: 'on'}], seed: {lower1: {a: 'docker\noverlay\n'}}};
+const request = {
+	lowers: ['lower1', 'lower2'],
+	upper: 'upper',
+	work: 'work',
+	merged: 'merged',
+	options: [{key: 'redirect_dir', value: 'on'}],
+	seed: {lower1: {a: 'docker\noverlay\n'}},
+};
 
 describe('stack file', () => {
 	test('render → parse is lossless', () => {
@@ -14,7 +21,11 @@ describe('stack file', () => {
 	});
 	test('data-only lowers and read-only stacks', () => {
 		const file = parseStackFile('lowers:\n  - {path: data, dataOnly: true}\n  - base\n  - app\nmerged: m\n', 'f');
-		expect(file.lowers).toEqual([{path: 'data', dataOnly: true}, {path: 'base', dataOnly: false}, {path: 'app', dataOnly: false}]);
+		expect(file.lowers).toEqual([
+			{path: 'data', dataOnly: true},
+			{path: 'base', dataOnly: false},
+			{path: 'app', dataOnly: false},
+		]);
 		expect(file.upper).toBeUndefined();
 	});
 	test('paths resolve against the file directory', () => {
@@ -49,13 +60,19 @@ describe('planLayout', () => {
 		expect(() => planLayout('/srv/demo', {...request, upper: 'lower1'})).toThrow(/two layers/);
 	});
 	test('nested names inside the dir are fine', () => {
-		expect(planLayout('/srv/demo', {...request, lowers: ['layers/base', 'layers/app'], seed: {}}).lowers).toHaveLength(2);
+		expect(planLayout('/srv/demo', {...request, lowers: ['layers/base', 'layers/app'], seed: {}}).lowers).toHaveLength(
+			2,
+		);
 	});
 });
 
 describe('parsePutArg', () => {
 	test('splits layer, path and text with escapes', () => {
-		expect(parsePutArg('lower1/a=docker\\noverlay\\n', ['lower1', 'lower2'])).toEqual(['lower1', 'a', 'docker\noverlay\n']);
+		expect(parsePutArg('lower1/a=docker\\noverlay\\n', ['lower1', 'lower2'])).toEqual([
+			'lower1',
+			'a',
+			'docker\noverlay\n',
+		]);
 		expect(parsePutArg('layers/base/d/f=x=y', ['layers/base'])).toEqual(['layers/base', 'd/f', 'x=y']);
 	});
 	test('errors', () => {

@@ -8,7 +8,19 @@
 // deleted. Root only. Exit 0 only if the suite passed in the VM.
 import {spawn, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, cpSync} from 'node:fs';
+import {
+	chmodSync,
+	chownSync,
+	createWriteStream,
+	existsSync,
+	mkdirSync,
+	readFileSync,
+	readdirSync,
+	rmSync,
+	statSync,
+	writeFileSync,
+	cpSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {cacheDir, debianMirror, elapsed, log, need, root, sh} from './host.mjs';
@@ -25,7 +37,12 @@ let interrupted = false;
 function run(cmd, args, {timeoutS, env, cwd, logName, echo = false, onData} = {}) {
 	return new Promise((resolve) => {
 		const out = logName ? createWriteStream(path.join(cache, 'logs', logName), {flags: 'a'}) : undefined;
-		const child = spawn(cmd, args, {cwd, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], detached: true});
+		const child = spawn(cmd, args, {
+			cwd,
+			env: {...process.env, ...env},
+			stdio: ['ignore', 'pipe', 'pipe'],
+			detached: true,
+		});
 		current = child;
 		let text = '';
 		const take = (d) => {
@@ -39,13 +56,15 @@ function run(cmd, args, {timeoutS, env, cwd, logName, echo = false, onData} = {}
 		let timedOut = false;
 		const timer = setTimeout(() => {
 			timedOut = true;
-			try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+			try {
+				process.kill(-child.pid, 'SIGKILL');
+			} catch {}
 		}, timeoutS * 1000);
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
 			current = undefined;
 			out?.end();
-			resolve({code: timedOut ? 124 : code ?? 128, signal, timedOut, text});
+			resolve({code: timedOut ? 124 : (code ?? 128), signal, timedOut, text});
 		});
 	});
 }
@@ -63,7 +82,10 @@ async function step(label, fn) {
 
 async function must(label, cmd, args, opts) {
 	const r = await run(cmd, args, {logName: 'steps.log', ...opts});
-	if (r.code !== 0) throw new Error(`${label} failed (${r.timedOut ? `timed out after ${opts.timeoutS} s` : `exit ${r.code}`}):\n${r.text.slice(-3000)}`);
+	if (r.code !== 0)
+		throw new Error(
+			`${label} failed (${r.timedOut ? `timed out after ${opts.timeoutS} s` : `exit ${r.code}`}):\n${r.text.slice(-3000)}`,
+		);
 	return r.text;
 }
 
@@ -88,16 +110,36 @@ function upPhases(now = () => Date.now()) {
 const sha = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
 
 function preflight() {
-	if (process.getuid?.() !== 0) throw new Error('test:vagrant needs root: it builds a disk image, starts libvirtd and creates a network namespace');
-	if (spawnSync('dpkg-query', ['-W', 'nodejs']).status !== 0) throw new Error("the box gets Node.js from the host's `nodejs` package, which is not installed");
+	if (process.getuid?.() !== 0)
+		throw new Error('test:vagrant needs root: it builds a disk image, starts libvirtd and creates a network namespace');
+	if (spawnSync('dpkg-query', ['-W', 'nodejs']).status !== 0)
+		throw new Error("the box gets Node.js from the host's `nodejs` package, which is not installed");
 	need([
-		['debootstrap', 'debootstrap'], ['sfdisk', 'fdisk'], ['mkfs.ext4', 'e2fsprogs'], ['extlinux', 'extlinux'], ['/usr/lib/syslinux/mbr/mbr.bin', 'syslinux-common'],
-		['qemu-img', 'qemu-utils'], ['qemu-system-x86_64', 'qemu-system-x86'], ['libvirtd', 'libvirt-daemon-system'], ['/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so', 'libvirt-daemon-driver-qemu'],
-		['virtlogd', 'libvirt-daemon-system'], ['virsh', 'libvirt-clients'], ['dnsmasq', 'dnsmasq-base'], ['iptables', 'iptables'], ['ebtables', 'ebtables'],
-		['vagrant', 'vagrant'], ['/usr/share/vagrant-plugins/plugins.d/vagrant-libvirt.json', 'vagrant-libvirt'], ['rsync', 'rsync'], ['ip', 'iproute2'], ['unshare', 'util-linux'],
+		['debootstrap', 'debootstrap'],
+		['sfdisk', 'fdisk'],
+		['mkfs.ext4', 'e2fsprogs'],
+		['extlinux', 'extlinux'],
+		['/usr/lib/syslinux/mbr/mbr.bin', 'syslinux-common'],
+		['qemu-img', 'qemu-utils'],
+		['qemu-system-x86_64', 'qemu-system-x86'],
+		['libvirtd', 'libvirt-daemon-system'],
+		['/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so', 'libvirt-daemon-driver-qemu'],
+		['virtlogd', 'libvirt-daemon-system'],
+		['virsh', 'libvirt-clients'],
+		['dnsmasq', 'dnsmasq-base'],
+		['iptables', 'iptables'],
+		['ebtables', 'ebtables'],
+		['vagrant', 'vagrant'],
+		['/usr/share/vagrant-plugins/plugins.d/vagrant-libvirt.json', 'vagrant-libvirt'],
+		['rsync', 'rsync'],
+		['ip', 'iproute2'],
+		['unshare', 'util-linux'],
 	]);
 	const running = spawnSync('pgrep', ['-x', 'libvirtd']).stdout?.toString().trim();
-	if (running && !nsPids().length) throw new Error(`libvirtd is already running (pid ${running}); test:vagrant starts its own in a private network namespace — stop it first`);
+	if (running && !nsPids().length)
+		throw new Error(
+			`libvirtd is already running (pid ${running}); test:vagrant starts its own in a private network namespace — stop it first`,
+		);
 }
 
 /** The locked dependencies as an npm cache the box carries, so `npm ci --offline` works in the VM. */
@@ -110,7 +152,12 @@ async function npmCache(lockSha) {
 	rmSync(tmp, {recursive: true, force: true});
 	mkdirSync(tmp, {recursive: true});
 	for (const f of ['package.json', 'package-lock.json']) cpSync(path.join(root, f), path.join(tmp, f));
-	await must('npm ci (to fill the cache)', 'npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', dir], {cwd: tmp, timeoutS: 600});
+	await must(
+		'npm ci (to fill the cache)',
+		'npm',
+		['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', dir],
+		{cwd: tmp, timeoutS: 600},
+	);
 	rmSync(tmp, {recursive: true, force: true});
 	writeFileSync(stamp, lockSha);
 	return dir;
@@ -119,18 +166,48 @@ async function npmCache(lockSha) {
 async function buildBox(key, mirror, npmDir) {
 	const dir = path.join(cache, `box-${key}`);
 	if (existsSync(path.join(dir, 'ovl.box'))) return {dir, built: false};
-	for (const old of readdirSync(cache).filter((d) => d.startsWith('box-'))) rmSync(path.join(cache, old), {recursive: true, force: true});
+	for (const old of readdirSync(cache).filter((d) => d.startsWith('box-')))
+		rmSync(path.join(cache, old), {recursive: true, force: true});
 	mkdirSync(dir, {recursive: true});
 	// A private mount namespace: the image's mounts and loop device cannot outlive the script.
-	await must('box build', 'unshare', ['-m', '--propagation', 'private', 'bash', path.join(root, 'test/vm/vagrant-box.sh'), dir, mirror, suite, npmDir], {timeoutS: 1800, logName: 'box.log'});
+	await must(
+		'box build',
+		'unshare',
+		['-m', '--propagation', 'private', 'bash', path.join(root, 'test/vm/vagrant-box.sh'), dir, mirror, suite, npmDir],
+		{timeoutS: 1800, logName: 'box.log'},
+	);
 	return {dir, built: true};
 }
 
 /** KVM only if it really boots a stock kernel to its end (here /dev/kvm may be a PVM stand-in that hangs). */
 async function probeKvm(vmlinuz) {
 	if (!existsSync('/dev/kvm')) return {driver: 'qemu', why: 'no /dev/kvm'};
-	const r = await run('qemu-system-x86_64', ['-accel', 'kvm', '-cpu', 'host', '-m', '256', '-nographic', '-no-reboot', '-nic', 'none', '-kernel', vmlinuz, '-append', 'console=ttyS0 panic=-1'], {timeoutS: 60, logName: 'kvm-probe.log'});
-	return /Kernel panic|VFS: Unable to mount root/.test(r.text) ? {driver: 'kvm', why: 'a stock kernel booted under KVM'} : {driver: 'qemu', why: `a stock kernel did not boot under KVM (${r.timedOut ? 'hung for 60 s' : `exit ${r.code}`})`};
+	const r = await run(
+		'qemu-system-x86_64',
+		[
+			'-accel',
+			'kvm',
+			'-cpu',
+			'host',
+			'-m',
+			'256',
+			'-nographic',
+			'-no-reboot',
+			'-nic',
+			'none',
+			'-kernel',
+			vmlinuz,
+			'-append',
+			'console=ttyS0 panic=-1',
+		],
+		{timeoutS: 60, logName: 'kvm-probe.log'},
+	);
+	return /Kernel panic|VFS: Unable to mount root/.test(r.text)
+		? {driver: 'kvm', why: 'a stock kernel booted under KVM'}
+		: {
+				driver: 'qemu',
+				why: `a stock kernel did not boot under KVM (${r.timedOut ? 'hung for 60 s' : `exit ${r.code}`})`,
+			};
 }
 
 function nsPids() {
@@ -148,14 +225,25 @@ const alive = (pid) => {
 };
 
 async function stopPids(pids) {
-	for (const p of pids) try { process.kill(p, 'SIGTERM'); } catch {}
+	for (const p of pids)
+		try {
+			process.kill(p, 'SIGTERM');
+		} catch {}
 	for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
-	for (const p of pids.filter(alive)) try { process.kill(p, 'SIGKILL'); } catch {}
+	for (const p of pids.filter(alive))
+		try {
+			process.kill(p, 'SIGKILL');
+		} catch {}
 }
 
 /** Whatever an earlier, killed run left in our namespace. */
 async function clearNamespace() {
-	if (!spawnSync('ip', ['netns', 'list'], {encoding: 'utf8'}).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) return;
+	if (
+		!spawnSync('ip', ['netns', 'list'], {encoding: 'utf8'})
+			.stdout.split('\n')
+			.some((l) => l.split(' ')[0] === ns)
+	)
+		return;
 	await stopPids(nsPids());
 	spawnSync('ip', ['netns', 'delete', ns]);
 }
@@ -164,10 +252,17 @@ const daemons = [];
 async function startDaemons() {
 	sh('ip', ['netns', 'add', ns]);
 	sh('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-	for (const [bin, env] of [['virtlogd', {}], ['libvirtd', {LIBVIRT_LOG_OUTPUTS: `3:file:${path.join(cache, 'logs', 'libvirtd.log')}`}]]) {
+	for (const [bin, env] of [
+		['virtlogd', {}],
+		['libvirtd', {LIBVIRT_LOG_OUTPUTS: `3:file:${path.join(cache, 'logs', 'libvirtd.log')}`}],
+	]) {
 		const logFd = createWriteStream(path.join(cache, 'logs', `${bin}.out`));
 		await new Promise((r) => logFd.on('open', r));
-		const d = spawn('ip', ['netns', 'exec', ns, `/usr/sbin/${bin}`], {env: {...process.env, ...env}, stdio: ['ignore', logFd, logFd], detached: true});
+		const d = spawn('ip', ['netns', 'exec', ns, `/usr/sbin/${bin}`], {
+			env: {...process.env, ...env},
+			stdio: ['ignore', logFd, logFd],
+			detached: true,
+		});
 		daemons.push(d.pid);
 	}
 	for (let i = 0; ; i++) {
@@ -215,25 +310,57 @@ async function main() {
 	const npmDir = await step('npm cache for the box', () => npmCache(lockSha));
 	const key = sha(readFileSync(path.join(root, 'test/vm/vagrant-box.sh'), 'utf8'), mirror, suite, node, lockSha);
 	const box = await step(`box (debootstrap ${suite} from ${mirror})`, () => buildBox(key, mirror, npmDir));
-	log(box.built ? `box built: ${(statSync(path.join(box.dir, 'ovl.box')).size / 2 ** 20).toFixed(0)} MiB` : 'box cached');
+	log(
+		box.built ? `box built: ${(statSync(path.join(box.dir, 'ovl.box')).size / 2 ** 20).toFixed(0)} MiB` : 'box cached',
+	);
 	const kvm = await step('KVM probe', () => probeKvm(path.join(box.dir, 'vmlinuz')));
 	log(`libvirt driver: ${kvm.driver} (${kvm.why})`);
 
 	const vagrantEnv = {
-		VAGRANT_HOME: path.join(cache, 'vagrant-home'), VAGRANT_CHECKPOINT_DISABLE: '1', VAGRANT_DOTFILE_PATH: path.join(cache, 'dotfile'),
-		VAGRANT_DEFAULT_PROVIDER: 'libvirt', OVL_BOX: `ovl/local-${suite}-${key}`, OVL_LIBVIRT_DRIVER: kvm.driver, OVL_LIBVIRT_POOL: ns,
-		OVL_LIBVIRT_NETWORK: ns, OVL_VM_MEMORY: process.env.OVL_VM_MEMORY ?? '4096', OVL_VM_CPUS: process.env.OVL_VM_CPUS ?? String(Math.min(os.availableParallelism(), 4)),
-		OVL_VM_CONSOLE_LOG: path.join(cache, 'logs', 'console.log'), OVL_SSH_INSERT_KEY: '0', OVL_NPM_OFFLINE: '1',
+		VAGRANT_HOME: path.join(cache, 'vagrant-home'),
+		VAGRANT_CHECKPOINT_DISABLE: '1',
+		VAGRANT_DOTFILE_PATH: path.join(cache, 'dotfile'),
+		VAGRANT_DEFAULT_PROVIDER: 'libvirt',
+		OVL_BOX: `ovl/local-${suite}-${key}`,
+		OVL_LIBVIRT_DRIVER: kvm.driver,
+		OVL_LIBVIRT_POOL: ns,
+		OVL_LIBVIRT_NETWORK: ns,
+		OVL_VM_MEMORY: process.env.OVL_VM_MEMORY ?? '4096',
+		OVL_VM_CPUS: process.env.OVL_VM_CPUS ?? String(Math.min(os.availableParallelism(), 4)),
+		OVL_VM_CONSOLE_LOG: path.join(cache, 'logs', 'console.log'),
+		OVL_SSH_INSERT_KEY: '0',
+		OVL_NPM_OFFLINE: '1',
 		OVL_TEST_TIMEOUT_SCALE: process.env.OVL_TEST_TIMEOUT_SCALE ?? (kvm.driver === 'qemu' ? '10' : '1'),
 	};
-	const vagrant = (args, timeoutS, logName, echo = false, onData = undefined) => run('ip', ['netns', 'exec', ns, 'vagrant', ...args], {cwd: path.join(root, 'vagrant'), env: vagrantEnv, timeoutS, logName, echo, onData});
+	const vagrant = (args, timeoutS, logName, echo = false, onData = undefined) =>
+		run('ip', ['netns', 'exec', ns, 'vagrant', ...args], {
+			cwd: path.join(root, 'vagrant'),
+			env: vagrantEnv,
+			timeoutS,
+			logName,
+			echo,
+			onData,
+		});
 
 	await step('vagrant box add', async () => {
 		const list = await run('vagrant', ['box', 'list'], {env: vagrantEnv, timeoutS: 120});
-		for (const old of list.text.split('\n').map((l) => l.split(/\s+/)[0]).filter((b) => b?.startsWith('ovl/local-') && b !== vagrantEnv.OVL_BOX)) {
-			await run('vagrant', ['box', 'remove', '--force', '--all', old], {env: vagrantEnv, timeoutS: 120, logName: 'steps.log'});
+		for (const old of list.text
+			.split('\n')
+			.map((l) => l.split(/\s+/)[0])
+			.filter((b) => b?.startsWith('ovl/local-') && b !== vagrantEnv.OVL_BOX)) {
+			await run('vagrant', ['box', 'remove', '--force', '--all', old], {
+				env: vagrantEnv,
+				timeoutS: 120,
+				logName: 'steps.log',
+			});
 		}
-		if (!list.text.includes(vagrantEnv.OVL_BOX)) await must('vagrant box add', 'vagrant', ['box', 'add', '--name', vagrantEnv.OVL_BOX, path.join(box.dir, 'ovl.box')], {env: vagrantEnv, timeoutS: 600});
+		if (!list.text.includes(vagrantEnv.OVL_BOX))
+			await must(
+				'vagrant box add',
+				'vagrant',
+				['box', 'add', '--name', vagrantEnv.OVL_BOX, path.join(box.dir, 'ovl.box')],
+				{env: vagrantEnv, timeoutS: 600},
+			);
 	});
 
 	const restoreKvm = fixKvmNode();
@@ -246,12 +373,21 @@ async function main() {
 		});
 		if (existsSync(path.join(cache, 'dotfile'))) await vagrant(['destroy', '-f'], 300, 'destroy.log');
 		// The box's base volume is re-uploaded when the box changes (its name carries the recipe's hash).
-		for (const f of readdirSync(path.join(cache, 'pool')).filter((f) => f.startsWith('ovl-VAGRANTSLASH-local-') && !f.includes(key))) rmSync(path.join(cache, 'pool', f), {force: true});
+		for (const f of readdirSync(path.join(cache, 'pool')).filter(
+			(f) => f.startsWith('ovl-VAGRANTSLASH-local-') && !f.includes(key),
+		))
+			rmSync(path.join(cache, 'pool', f), {force: true});
 		await virsh('pool-refresh', ns);
 		const phases = upPhases();
-		const up = await step('vagrant up (boot, rsync, provision: npm ci && npm test)', () => vagrant(['up', '--provider=libvirt'], upTimeoutS, 'vagrant-up.log', true, phases.see));
+		const up = await step('vagrant up (boot, rsync, provision: npm ci && npm test)', () =>
+			vagrant(['up', '--provider=libvirt'], upTimeoutS, 'vagrant-up.log', true, phases.see),
+		);
 		timings.push(...phases.done());
-		result = {up, summary: /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(up.text), kernel: /kernel (\S+), node (\S+)/.exec(up.text)};
+		result = {
+			up,
+			summary: /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(up.text),
+			kernel: /kernel (\S+), node (\S+)/.exec(up.text),
+		};
 	} finally {
 		await step('teardown (destroy, daemons, namespace)', async () => {
 			if (nsPids().length > 0) {
@@ -272,7 +408,10 @@ async function main() {
 for (const sig of ['SIGINT', 'SIGTERM']) {
 	process.on(sig, () => {
 		interrupted = true;
-		if (current) try { process.kill(-current.pid, 'SIGKILL'); } catch {}
+		if (current)
+			try {
+				process.kill(-current.pid, 'SIGKILL');
+			} catch {}
 	});
 }
 
@@ -280,12 +419,16 @@ let exit = 1;
 try {
 	const {result, kvm, box} = await main();
 	const {up, summary, kernel} = result;
-	console.log(`\ntest:vagrant — box ${box.dir}/ovl.box (Debian ${suite}${kernel ? `, kernel ${kernel[1]}, node ${kernel[2]}` : ''}), libvirt driver ${kvm.driver}`);
+	console.log(
+		`\ntest:vagrant — box ${box.dir}/ovl.box (Debian ${suite}${kernel ? `, kernel ${kernel[1]}, node ${kernel[2]}` : ''}), libvirt driver ${kvm.driver}`,
+	);
 	const width = Math.max(...timings.map(([l]) => l.length));
 	for (const [label, s] of timings) console.log(`  ${label.padEnd(width)}  ${s.toFixed(1).padStart(7)} s`);
 	console.log(`  ${'total'.padEnd(width)}  ${elapsed().toFixed(1).padStart(7)} s`);
 	if (summary) console.log(`\nsuite in the VM: ${summary[0]}`);
-	console.log(`vagrant up: ${up.timedOut ? `timed out after ${upTimeoutS} s` : `exit ${up.code}`}; logs in ${path.join(cache, 'logs')}`);
+	console.log(
+		`vagrant up: ${up.timedOut ? `timed out after ${upTimeoutS} s` : `exit ${up.code}`}; logs in ${path.join(cache, 'logs')}`,
+	);
 	exit = up.code === 0 && summary && summary[2] === '0' ? 0 : 1;
 } catch (e) {
 	console.error(`test:vagrant: ${e instanceof Error ? e.message : e}\nlogs in ${path.join(cache, 'logs')}`);
