@@ -151,7 +151,11 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 		return done('opaque-dir', {opaque: replaced ? 'replaced' : 'new'});
 	}
 	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
-	if (x['redirect'] !== undefined) {
+	const selfRedirect = x['redirect'] !== undefined && resolveRedirect(raw.path, x['redirect']) === raw.path;
+	// Renamed away and back: the kernel keeps the redirect xattr, but it names the dir's own path.
+	if (selfRedirect)
+		reasons.push(`redirect ${x['redirect'] ?? ''} names its own path (renamed away and back): nothing moved`);
+	if (x['redirect'] !== undefined && !selfRedirect) {
 		const value = x['redirect'];
 		const absolute = value.startsWith('/');
 		const origin = resolveRedirect(raw.path, value);

@@ -148,6 +148,20 @@ describeKernel('ovl inspect on real overlays', () => {
 		);
 	});
 
+	test('a dir renamed away and back keeps a redirect to its own path: a merge dir, nothing moved', async () => {
+		await setup([{'d/f': '1', 'd/sub/g': '2'}], ['redirect_dir=on']);
+		renameSync(m('d'), m('e'));
+		renameSync(m('e'), m('d'));
+		const r = await inspect();
+		// The kernel really left the xattr behind: the case is real, not made by hand.
+		expect(entry(r, '/d').xattrs['redirect']).toBe('d');
+		expect(entry(r, '/d')).toMatchObject({kind: 'merge-dir'});
+		expect(entry(r, '/d').redirect).toBeUndefined();
+		expect(entry(r, '/d').reasons.join('; ')).toContain('names its own path');
+		expect(r.changes?.renames).toEqual([]);
+		expect(r.changes?.changes.map((c) => c.path)).not.toContain('/d/f');
+	});
+
 	test('rm -rf + mkdir: an opaque dir that replaced a lower dir', async () => {
 		await setup([{'d/f': '1', 'd/sub/g': '2'}]);
 		rmSync(m('d'), {recursive: true});
