@@ -112,9 +112,19 @@ export function classifyEntry(raw: RawEntry): Entry {
 			reasons.push('origin recorded but no lower holds this path now');
 			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: [], withOrigin: true}});
 		}
-		if (!('origin' in x))
+		const withOrigin = 'origin' in x;
+		const linked = s.nlink > 1 || top.stat.nlink > 1;
+		if (!withOrigin && !linked) {
+			// The kernel records an origin on every copy-up it can; without one and without hard links
+			// this file was made over the lower one (deleted and created again, or unpacked from a layer).
 			reasons.push(
-				`no origin xattr; lower ${top.layer} holds the same path${s.nlink > 1 || top.stat.nlink > 1 ? ' (a hard link copied up with index=off gets no origin)' : ''}`,
+				`no origin xattr, nlink 1 over lower ${top.layer}'s ${top.stat.type}: written over it, not a copy-up`,
+			);
+			return done('new');
+		}
+		if (!withOrigin)
+			reasons.push(
+				`no origin xattr; lower ${top.layer} holds the same path (a hard link copied up with index=off gets no origin)`,
 			);
 		else reasons.push(`copied from lower ${top.layer}`);
 		if ('redirect' in x) reasons.push(`redirect ${x['redirect']}`);
@@ -124,13 +134,12 @@ export function classifyEntry(raw: RawEntry): Entry {
 			reasons.push(raw.contentDiffers ? 'contents differ from the lower copy' : 'contents identical to the lower copy');
 		if (changes.includes('type')) {
 			reasons.push(`replaces a lower ${top.stat.type} with a ${s.type}`);
-			return done('new', {
-				copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x},
-			});
+			if (!withOrigin) return done('new');
+			// Its origin is another file: copied up from there, then renamed onto this path.
+			reasons.push('the origin handle names the file it was copied from, renamed here');
+			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: ['type'], withOrigin: true}});
 		}
-		return done('copy-up', {
-			copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin: 'origin' in x},
-		});
+		return done('copy-up', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin}});
 	}
 	reasons.push('no lower holds this path');
 	return done('new');

@@ -77,7 +77,7 @@ export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly 
 		let from: string | undefined;
 		if (e.kind === 'redirect-dir' || (e.kind === 'metacopy' && e.origin !== undefined))
 			from = e.redirect?.origin ?? e.origin;
-		else if (e.kind === 'copy-up' && !s.before) {
+		else if (e.kind === 'copy-up' && (!s.before || s.before.type !== s.stat.type)) {
 			const ino = originInode(s.xattrs['origin']);
 			from = ino === undefined ? undefined : whiteoutInodes.get(ino);
 		}

@@ -162,6 +162,33 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(r.changes?.changes.map((c) => c.path)).not.toContain('/d/f');
 	});
 
+	test('a file deleted and made again has no origin: new over its shadow, not a copy-up; the change set says C', async () => {
+		await setup([{a: 'lower a\n', b: 'lower b\n'}]);
+		rmSync(m('a'));
+		writeFileSync(m('a'), 'made again\n');
+		writeFileSync(m('b'), 'copied up\n');
+		const r = await inspect();
+		expect(entry(r, '/a').xattrs['origin']).toBeUndefined();
+		expect(entry(r, '/a')).toMatchObject({kind: 'new', shadows: [1]});
+		expect(entry(r, '/a').copyUp).toBeUndefined();
+		expect(entry(r, '/a').reasons.join('; ')).toContain('written over it, not a copy-up');
+		expect(entry(r, '/b')).toMatchObject({kind: 'copy-up'});
+		expect(r.changes?.changes.find((c) => c.path === '/a')).toMatchObject({op: 'C'});
+	});
+
+	test('a copy-up renamed onto a path where a lower holds a dir: a copy-up (from its origin), found as a rename', async () => {
+		await setup([{a: 'lower a\n', 'b/inner': 'x'}], ['redirect_dir=on']);
+		rmSync(m('b'), {recursive: true});
+		renameSync(m('a'), m('b'));
+		const r = await inspect();
+		expect(entry(r, '/b').xattrs['origin']).toBeDefined();
+		expect(entry(r, '/b')).toMatchObject({kind: 'copy-up', type: 'file', copyUp: {fromLayer: 1, changes: ['type']}});
+		// The origin handle resolves: it names the lower file the data was copied from.
+		expect(entry(r, '/b').reasons.join('; ')).toContain(`origin is lower 1's ${p('l1', 'a')}`);
+		expect(kinds(r)['/a']).toBe('whiteout');
+		expect(r.changes?.renames.map((x) => `${x.from}>${x.to}`)).toEqual(['/a>/b']);
+	});
+
 	test('rm -rf + mkdir: an opaque dir that replaced a lower dir', async () => {
 		await setup([{'d/f': '1', 'd/sub/g': '2'}]);
 		rmSync(m('d'), {recursive: true});
