@@ -111,7 +111,9 @@ describeKernel('Docker overlay2 stores', () => {
 			(await runOvl(['docker', 'inspect', 'shop:1.0', '--data-root', built.root, '--json'])).stdout,
 		);
 		expect(img.target).toBe('image shop:1.0');
-		expect(kinds(img)).toMatchObject({'/app/main.py': 'new', '/etc/motd': 'copy-up'});
+		// An image layer is unpacked, not copied up: a file over a lower one has no origin, so it was written over it.
+		expect(kinds(img)).toMatchObject({'/app/main.py': 'new', '/etc/motd': 'new'});
+		expect(img.entries.find((e: {path: string}) => e.path === '/etc/motd').shadows).toEqual([1]);
 	});
 
 	test('docker driver: from a (fake) docker CLI, then from daemon.json, with the switched-driver warning', async () => {
