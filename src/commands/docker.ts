@@ -21,7 +21,7 @@ async function dataRootOf(flag: string | undefined): Promise<string> {
 			'OVL_DOCKER_NO_DATA_ROOT',
 			`Docker's data-root ${root} does not exist`,
 			'give --data-root DIR (see "DockerRootDir" in docker info, or "data-root" in /etc/docker/daemon.json)',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	return root;
 }

@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import path from 'node:path';
 import {writeJson, type Context} from '../context.js';
 import {OvlError} from '../core/errors.js';
@@ -17,14 +18,14 @@ export async function umountCommand(o: {merged: string; lazy: boolean}, ctx: Con
 			'OVL_NOT_MOUNTED',
 			`nothing is mounted on ${target}`,
 			'ovl ls lists the overlay mounts on this host',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	if (!decodeOverlay(top))
 		throw new OvlError(
 			'OVL_NOT_OVERLAY',
 			`${target} is a ${top.fsType} mount, not an overlay; ovl leaves it alone`,
 			'use umount(8) for other filesystems',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	const result = await runUmount(target, o.lazy);
 	if (!result.ok) {

@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
@@ -19,7 +20,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 			'OVL_DOCKER_NOT_FOUND',
 			`no container or image "${ref}" under ${store.dataRoot}`,
 			'ovl docker ls lists what is on disk; give --data-root if Docker keeps its data elsewhere',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	}
 	// By position, not by diff id: two layers of one image may have the same content (two

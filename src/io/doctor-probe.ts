@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import {existsSync} from 'node:fs';
 import {nativeStatus} from './native.js';
 import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
@@ -55,7 +56,7 @@ export async function probePath(dir: string): Promise<PathProbe> {
 			'OVL_PATH_MISSING',
 			`${dir} does not exist`,
 			'create it, or name the directory whose filesystem you want to test',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	});
 	const scratch = await mkdtemp(path.join(base, '.ovl-doctor-'));

@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import {classifyEntry, linkOrigins} from '../core/classify.js';
 import {diffEntries, originInode} from '../core/diff.js';
 import type {EntryKind} from '../core/entry.js';
@@ -19,7 +20,7 @@ export async function buildReport(located: Located, options: InspectOptions): Pr
 			'OVL_NO_UPPER',
 			'this overlay has no upper layer (read-only): nothing was written, so there is nothing to classify',
 			'ovl ls shows its lower layers',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	}
 	const scan = scanLayers({

@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import {existsSync, realpathSync} from 'node:fs';
 import {statfs} from 'node:fs/promises';
 import {decodePath, fsPath, printablePath} from '../core/bytes.js';
@@ -42,7 +43,7 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 			'OVL_NOT_MOUNTED',
 			`${merged} does not exist`,
 			'give the mount point of an overlay (ovl ls lists them), or use --upper/--lower',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	});
 	const entries = await readMountinfo();
@@ -53,7 +54,7 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 			'OVL_NOT_OVERLAY',
 			top ? `${target} is a ${top.fsType} mount, not an overlay` : `nothing is mounted on ${target}`,
 			'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	const record = recordFor(await readRegistry(), o);
 	const topFirst = o.layers.lowers;
@@ -140,7 +141,7 @@ export async function locateOffline(
 			if (error.code === 'ENAMETOOLONG' && path.isAbsolute(p) && lstatPath(path.normalize(p))?.isDirectory())
 				return path.normalize(p);
 			throw new OvlError('OVL_LAYER_MISSING', `${printablePath(p)} does not exist`, 'check the layer paths', {
-				exitCode: 2,
+				exitCode: exitCodes.usage,
 			});
 		});
 	const up = await abs(upper);

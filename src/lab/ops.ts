@@ -1,3 +1,4 @@
+import {exitCodes} from '../core/exit-codes.js';
 import {
 	closeSync,
 	constants,
@@ -38,7 +39,7 @@ export function safeJoin(base: string, rel: string, followFinal: boolean): strin
 			'OVL_LAB_PATH_ESCAPES',
 			`${rel} leaves the experiment directory`,
 			'use paths inside the overlay',
-			{exitCode: 2},
+			{exitCode: exitCodes.usage},
 		);
 	const parts = path.relative(base, full).split('/').filter(Boolean);
 	let current = base;
