@@ -121,9 +121,9 @@ function removeEmptyTree(d: string): void {
 	}
 }
 
-/** A busybox rootfs (static binary + applet links), imported as `tag` without any registry. */
-export async function importBusybox(engine: Engine, tag: string): Promise<void> {
-	const rootfs = path.join(engine.dir, 'rootfs');
+/** A busybox rootfs (static binary + applet links) as a tar stream: every engine's offline base image. */
+export async function busyboxRootfsTar(scratch: string): Promise<Buffer> {
+	const rootfs = path.join(scratch, 'rootfs');
 	for (const d of ['bin', 'etc', 'tmp', 'var', 'usr/bin']) mkdirSync(path.join(rootfs, d), {recursive: true});
 	copyFileSync('/usr/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
 	chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
@@ -131,7 +131,12 @@ export async function importBusybox(engine: Engine, tag: string): Promise<void> 
 	const applets = (await execa('/usr/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => a && a !== 'busybox');
 	for (const a of applets) symlinkSync('busybox', path.join(rootfs, 'bin', a));
 	const tar = await execa('tar', ['-C', rootfs, '-c', '.'], {encoding: 'buffer'});
-	const r = await engine.docker(['import', '-', tag], {input: Buffer.from(tar.stdout)});
-	if (r.exitCode !== 0) throw new Error(`docker import failed: ${r.stderr}`);
 	await execa('rm', ['-rf', rootfs]);
+	return Buffer.from(tar.stdout);
+}
+
+/** The busybox rootfs imported as `tag` without any registry. */
+export async function importBusybox(engine: Engine, tag: string): Promise<void> {
+	const r = await engine.docker(['import', '-', tag], {input: await busyboxRootfsTar(engine.dir)});
+	if (r.exitCode !== 0) throw new Error(`docker import failed: ${r.stderr}`);
 }

@@ -1,16 +1,8 @@
-import {
-	chmodSync,
-	copyFileSync,
-	existsSync,
-	mkdirSync,
-	mkdtempSync,
-	readFileSync,
-	symlinkSync,
-	writeFileSync,
-} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 import {parseMountinfo} from '../../src/core/mountinfo.js';
+import {busyboxRootfsTar} from './dockerd.js';
 
 // Debian's Podman with a private containers/storage store (shared/docs/engines.md): its own
 // --root/--runroot under a temp dir, overlay driver, cgroupfs, file events, runc (crun fails on
@@ -111,15 +103,6 @@ export async function startPodman(): Promise<Podman> {
 
 /** A busybox rootfs imported as `tag`, no registry. */
 export async function importBusyboxPodman(p: Podman, tag: string): Promise<void> {
-	const rootfs = path.join(p.dir, 'rootfs');
-	for (const d of ['bin', 'etc', 'tmp', 'var', 'usr/bin']) mkdirSync(path.join(rootfs, d), {recursive: true});
-	copyFileSync('/usr/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
-	chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
-	chmodSync(path.join(rootfs, 'tmp'), 0o1777);
-	const applets = (await execa('/usr/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => a && a !== 'busybox');
-	for (const a of applets) symlinkSync('busybox', path.join(rootfs, 'bin', a));
-	const tar = await execa('tar', ['-C', rootfs, '-c', '.'], {encoding: 'buffer'});
-	const r = await p.podman(['import', '-', tag], {input: Buffer.from(tar.stdout)});
+	const r = await p.podman(['import', '-', tag], {input: await busyboxRootfsTar(p.dir)});
 	if (r.exitCode !== 0) throw new Error(`podman import failed: ${r.stderr}`);
-	await execa('rm', ['-rf', rootfs]);
 }
