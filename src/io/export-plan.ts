@@ -6,6 +6,7 @@ import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {LowerDirs} from './lower-dirs.js';
 import type {Located} from './locate.js';
+import {xattrHint} from './inspect.js';
 import {scanLayers} from './scan.js';
 
 // What an overlay's upper becomes as an image layer, in archive order: the upper's own entries,
@@ -42,6 +43,14 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 			{exitCode: exitCodes.failure},
 		);
 	}
+	const unreadable = scan.xattrErrors[0];
+	if (unreadable)
+		throw new OvlError(
+			'OVL_XATTR_UNREADABLE',
+			`${unreadable.path}: its xattrs could not be read (${unreadable.code}); ovl cannot tell what the layer must say`,
+			xattrHint(unreadable.code),
+			{exitCode: exitCodes.failure},
+		);
 	const entries = new Map<string, {raw: ScannedEntry; entry: Entry}>();
 	const children = new Map<string, string[]>();
 	for (const raw of scan.entries) {

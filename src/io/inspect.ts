@@ -57,6 +57,13 @@ export async function buildReport(located: Located, options: InspectOptions): Pr
 			...(located.facts.mountedAt ? {mountedAt: located.facts.mountedAt} : {}),
 			...(located.facts.sharedWith ? {sharedWith: located.facts.sharedWith} : {}),
 		}),
+		...scan.xattrErrors.map((x) => ({
+			code: 'OVL_XATTR_UNREADABLE',
+			severity: 'error' as const,
+			message: `${x.path}: its xattrs could not be read (${x.code}); its classification may be wrong`,
+			hint: xattrHint(x.code),
+			path: x.path,
+		})),
 		...scan.problems.map((p) => ({
 			code: 'OVL_SCAN_PROBLEM',
 			severity: 'warning' as const,
@@ -78,4 +85,11 @@ export async function buildReport(located: Located, options: InspectOptions): Pr
 export function filterKinds(report: Report, kinds: readonly EntryKind[]): Report {
 	if (kinds.length === 0) return report;
 	return {...report, entries: report.entries.filter((e) => kinds.includes(e.kind))};
+}
+
+export function xattrHint(code: string): string {
+	if (code === 'ENEEDSNATIVE')
+		return 'the name is not UTF-8 and the native helper is not built: npm rebuild ovl (see ovl doctor)';
+	if (code === 'EACCES' || code === 'EPERM') return 'run as root: trusted.* xattrs are readable by root only';
+	return 'check the filesystem (dmesg); the kernel may fail on this entry too';
 }

@@ -52,6 +52,8 @@ export class LowerDirs {
 	private readonly opaqueCache = new Map<string, string>();
 	private readonly ns: 'trusted' | 'user';
 	dirsRead = 0;
+	/** xattr reads that failed for another reason than "none there". */
+	readonly errors: {path: string; code: string}[] = [];
 
 	constructor(ns: 'trusted' | 'user') {
 		this.ns = ns;
@@ -87,7 +89,8 @@ export class LowerDirs {
 	private hasXattr(p: string, name: string): boolean {
 		try {
 			return getXattrPath(p, `${this.ns}.overlay.${name}`) !== undefined;
-		} catch {
+		} catch (error) {
+			this.errors.push({path: p, code: (error as NodeJS.ErrnoException).code ?? 'EIO'});
 			return false;
 		}
 	}
@@ -97,7 +100,8 @@ export class LowerDirs {
 		if (v === undefined) {
 			try {
 				v = getXattrPath(dir, `${this.ns}.overlay.opaque`)?.toString() ?? '';
-			} catch {
+			} catch (error) {
+				this.errors.push({path: dir, code: (error as NodeJS.ErrnoException).code ?? 'EIO'});
 				v = '';
 			}
 			this.opaqueCache.set(dir, v);

@@ -22,38 +22,45 @@ export type ScanResult = {
 	readonly entries: ScannedEntry[];
 	readonly lowerDirsRead: number;
 	readonly problems: readonly {path: string; message: string}[];
+	/** xattrs that could not be read (EIO, EACCES, a name the JS fallback cannot pass): kinds there may be wrong. */
+	readonly xattrErrors: readonly {path: string; code: string}[];
 	/** Newest mtime seen on a lower directory or file that inspect looked at. */
 	readonly newestLowerMtimeMs: number;
 };
 
 const textXattrs = new Set(['opaque', 'redirect', 'nlink', 'protattr', 'impure']);
 
-function overlayXattrs(p: string, ns: string): {overlay: Record<string, string>; other: string[]} {
+/** Where an xattr read that failed (not ENODATA/ENOTSUP) is reported: it must not pass for "no xattr". */
+type XattrSink = (path: string, error: unknown) => void;
+
+function overlayXattrs(p: string, ns: string, sink: XattrSink): {overlay: Record<string, string>; other: string[]} {
 	const overlay: Record<string, string> = {};
 	const other: string[] = [];
 	let names: string[] = [];
 	try {
 		names = listXattrsPath(p);
-	} catch {
+	} catch (error) {
+		sink(p, error);
 		return {overlay, other};
 	}
 	const prefix = `${ns}.overlay.`;
 	for (const n of names) {
 		if (n.startsWith(prefix)) {
 			const key = n.slice(prefix.length);
-			const v = safeGet(p, n);
+			const v = safeGet(p, n, sink);
 			overlay[key] = v === undefined ? '' : textXattrs.has(key) ? v.toString('utf8') : v.toString('hex');
 		} else if (!n.startsWith('trusted.overlay.') && !n.startsWith('user.overlay.')) {
-			other.push(`${n}=${safeGet(p, n)?.toString('hex') ?? ''}`);
+			other.push(`${n}=${safeGet(p, n, sink)?.toString('hex') ?? ''}`);
 		}
 	}
 	return {overlay, other};
 }
 
-function safeGet(p: string, name: string): Buffer | undefined {
+function safeGet(p: string, name: string, sink: XattrSink): Buffer | undefined {
 	try {
 		return getXattrPath(p, name);
-	} catch {
+	} catch (error) {
+		sink(p, error);
 		return undefined;
 	}
 }
@@ -74,6 +81,10 @@ export function scanLayers(input: ScanInput): ScanResult {
 	const entries: ScannedEntry[] = [];
 	const index = new Map<string, number>();
 	const problems: {path: string; message: string}[] = [];
+	const xattrErrors: {path: string; code: string}[] = [];
+	const sink: XattrSink = (p, error) => {
+		xattrErrors.push({path: p, code: (error as NodeJS.ErrnoException).code ?? 'EIO'});
+	};
 	let newest = 0;
 	const lowerStat = (p: string): StatLite | undefined => {
 		const st = lstatPath(p);
@@ -117,8 +128,8 @@ export function scanLayers(input: ScanInput): ScanResult {
 	const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
 		let current: LowerHit | undefined = hit;
 		for (let depth = 0; current && depth < 8; depth++) {
-			if (safeGet(current.path, `${input.ns}.overlay.metacopy`) === undefined) return current;
-			const next: string | undefined = safeGet(current.path, `${input.ns}.overlay.redirect`)?.toString();
+			if (safeGet(current.path, `${input.ns}.overlay.metacopy`, sink) === undefined) return current;
+			const next: string | undefined = safeGet(current.path, `${input.ns}.overlay.redirect`, sink)?.toString();
 			const below: LayerRef[] = all.filter((l) => l.layer < (current as LowerHit).layer);
 			current =
 				next !== undefined && next.startsWith('/')
@@ -171,7 +182,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 			const stat = statLite(st);
 			// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
 			const {overlay, other} =
-				stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns);
+				stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns, sink);
 			const shadows = lowers.hits(job.merge, name).map(toHit);
 			const viewHits = lowers.hits(job.view, name);
 			const before = viewHits[0];
@@ -186,9 +197,9 @@ export function scanLayers(input: ScanInput): ScanResult {
 			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
 			// Lower xattrs matter only for comparing a full copy with its original.
 			if (top && !isWhiteout && !('metacopy' in overlay) && stat.type !== 'dir')
-				raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+				raw.shadowXattrs = overlayXattrs(top.path, input.ns, sink).other;
 			else if (top && stat.type === 'dir' && !('opaque' in overlay))
-				raw.shadowXattrs = overlayXattrs(top.path, input.ns).other;
+				raw.shadowXattrs = overlayXattrs(top.path, input.ns, sink).other;
 			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay))
 				raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
 			if (before && input.forDiff) {
@@ -196,7 +207,7 @@ export function scanLayers(input: ScanInput): ScanResult {
 				const beforeStat = same ? top.stat : lowerStat(before.path);
 				if (beforeStat) raw.before = beforeStat;
 				if (!isWhiteout)
-					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns).other;
+					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns, sink).other;
 			}
 			if ('metacopy' in overlay) {
 				const r = overlay['redirect'];
@@ -240,7 +251,13 @@ export function scanLayers(input: ScanInput): ScanResult {
 	}
 	entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 	releaseWalkFds();
-	return {entries, lowerDirsRead: lowers.dirsRead, problems, newestLowerMtimeMs: newest};
+	return {
+		entries,
+		lowerDirsRead: lowers.dirsRead,
+		problems,
+		xattrErrors: [...xattrErrors, ...lowers.errors],
+		newestLowerMtimeMs: newest,
+	};
 }
 
 /** Compares the lower-provided children of one directory under its merge and view contexts. */

@@ -96,6 +96,47 @@ describeKernel('paths are bytes', () => {
 		);
 	});
 
+	test('an opaque dir with a non-UTF-8 name: the native helper reads it; without it, an error finding, never "not opaque"', async () => {
+		await execa(
+			'bash',
+			[
+				'-c',
+				"mkdir -p $'l/d\\xff' $'u/d\\xff' && echo old > $'l/d\\xff/old' && setfattr -n trusted.overlay.opaque -v y $'u/d\\xff'",
+			],
+			{cwd: dir},
+		);
+		const run = async (env: Record<string, string>) => {
+			const r = await execa(process.execPath, [ovlBin, 'inspect', '--json', '--upper', 'u', '--lower', 'l'], {
+				cwd: dir,
+				reject: false,
+				env: {...env, NO_COLOR: '1'},
+			});
+			return {
+				code: r.exitCode,
+				doc: JSON.parse(String(r.stdout)) as {
+					entries: {path: string; kind: string}[];
+					findings: {code: string; severity: string}[];
+				},
+			};
+		};
+		const withNative = await run({});
+		expect(withNative.code).toBe(0);
+		expect(withNative.doc.entries.map((e) => e.kind)).toEqual(['opaque-dir']);
+		const fallback = await run({OVL_NATIVE: '0'});
+		expect(fallback.code).toBe(0);
+		expect(fallback.doc.findings).toEqual(
+			expect.arrayContaining([expect.objectContaining({code: 'OVL_XATTR_UNREADABLE', severity: 'error'})]),
+		);
+		const exported = await execa(process.execPath, [ovlBin, 'export', '--upper', 'u', '--lower', 'l', '-o', 'x.tar'], {
+			cwd: dir,
+			reject: false,
+			env: {OVL_NATIVE: '0'},
+		});
+		expect(exported.exitCode).toBe(1);
+		expect(exported.stderr).toContain('OVL_XATTR_UNREADABLE');
+		expect(existsSync(p('x.tar'))).toBe(false);
+	});
+
 	test('an upper deeper than PATH_MAX: inspect and diff in every form, no ENAMETOOLONG', async () => {
 		mkdirSync(p('l'));
 		// 30 levels of 200-byte names (6,000+ bytes), each made relative to its parent.
