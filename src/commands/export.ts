@@ -72,9 +72,9 @@ export async function exportCommand(o: ExportOptions, ctx: Context): Promise<num
 	}
 	const say = toStdout ? ctx.err : ctx.out;
 	const c = plan.counts;
-	say(
-		`exported ${printablePath(upper)} → ${target ? printablePath(target) : 'stdout'}${gzip ? ' (gzip)' : ''}: ${c.entries} entries, ${c.whiteouts} whiteout(s), ${c.opaques} opaque dir(s), ${result.hardlinks} hard link(s); ${result.bytes} tar bytes\n`,
-	);
+	const where = `${target ? printablePath(target) : 'stdout'}${gzip ? ' (gzip)' : ''}`;
+	const counts = `${c.entries} entries, ${c.whiteouts} whiteout(s), ${c.opaques} opaque dir(s), ${result.hardlinks} hard link(s)`;
+	say(`exported ${printablePath(upper)} → ${where}: ${counts}; ${result.bytes} tar bytes\n`);
 	if (c.renamedDirs > 0) say(`  ${c.renamedDirs} renamed dir(s) written out whole (a layer cannot say "renamed")\n`);
 	if (c.metacopies > 0) say(`  ${c.metacopies} metacopy file(s) with their data from the lower that holds it\n`);
 	for (const s of plan.skipped) ctx.err(`${ctx.style.yellow('!')} skipped ${printablePath(s.path)}: ${s.why}\n`);
