@@ -1,5 +1,5 @@
-import {readFileSync} from 'node:fs';
 import {decodePath} from '../core/bytes.js';
+import {ownCmdline} from './proc.js';
 
 /**
  The command-line arguments as the exact bytes they were. Node decodes argv as UTF-8 and turns
@@ -7,12 +7,8 @@ import {decodePath} from '../core/bytes.js';
  /proc/self/cmdline still holds the bytes. Falls back to process.argv when they disagree in count.
  */
 export function rawArgs(nodeArgs: readonly string[]): string[] {
-	let cmdline: Buffer;
-	try {
-		cmdline = readFileSync('/proc/self/cmdline');
-	} catch {
-		return [...nodeArgs];
-	}
+	const cmdline = ownCmdline();
+	if (cmdline === undefined) return [...nodeArgs];
 	const parts: Buffer[] = [];
 	let start = 0;
 	for (let i = 0; i < cmdline.length; i++) {

@@ -1,5 +1,4 @@
 import {exitCodes} from '../core/exit-codes.js';
-import {existsSync} from 'node:fs';
 import {nativeStatus} from './native.js';
 import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
@@ -9,26 +8,30 @@ import {mountContaining} from '../core/mountinfo.js';
 import {runUmount, toolVersion} from './exec.js';
 import {kernelLogCursor} from './kmsg.js';
 import {mountStack} from './mount-stack.js';
-import {effectiveUid, isInUserNamespace, readKernelFacts, readMountinfo} from './proc.js';
+import {
+	effectiveUid,
+	isInUserNamespace,
+	overlayModuleLoaded,
+	readKernelFacts,
+	readMountinfo,
+	readSysctl,
+} from './proc.js';
 import {removeRecord} from './registry.js';
 import {readXattr, trySetXattr} from './xattr.js';
-
-const readNumber = async (f: string): Promise<string | undefined> =>
-	(await readFile(f, 'utf8').catch(() => undefined))?.trim();
 
 export async function gatherHostReport(): Promise<HostReport> {
 	const [kernel, utilLinux, inUserNamespace, maxNs, clone] = await Promise.all([
 		readKernelFacts(),
 		toolVersion('mount'),
 		isInUserNamespace(),
-		readNumber('/proc/sys/user/max_user_namespaces'),
-		readNumber('/proc/sys/kernel/unprivileged_userns_clone'),
+		readSysctl('user/max_user_namespaces'),
+		readSysctl('kernel/unprivileged_userns_clone'),
 	]);
 	return {
 		release: kernel.release,
 		version: kernel.version,
 		overlayListed: kernel.overlayListed,
-		moduleLoaded: existsSync('/sys/module/overlay/initstate'),
+		moduleLoaded: overlayModuleLoaded(),
 		native: nativeStatus(),
 		params: kernel.params,
 		utilLinux,

@@ -5,6 +5,7 @@ import {encodePath, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {flockOps, native} from './native.js';
+import {processStartTime} from './proc.js';
 
 // Mutual exclusion between ovl processes on one stack: two `ovl mount` of the same upper, work
 // dir or mount point at the same moment must not both pass validation. Locks are files in
@@ -16,16 +17,7 @@ export type Held = {release(): void};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function startTime(pid: number): string | undefined {
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-	} catch {
-		return undefined;
-	}
-}
-
-const self = (): string => `${process.pid} ${startTime(process.pid) ?? '?'}\n`;
+const self = (): string => `${process.pid} ${processStartTime(process.pid) ?? '?'}\n`;
 
 function tryFlock(file: string): Held | 'busy' {
 	const n = native();
@@ -53,7 +45,8 @@ function tryPidFile(file: string): Held | 'busy' {
 		if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
 	}
 	const [pid, started] = readFileSync(file, 'utf8').trim().split(' ');
-	const alive = pid !== undefined && startTime(Number(pid)) !== undefined && startTime(Number(pid)) === started;
+	const alive =
+		pid !== undefined && processStartTime(Number(pid)) !== undefined && processStartTime(Number(pid)) === started;
 	if (!alive) unlinkSync(file); // its owner died: take it over on the next try
 	return 'busy';
 }

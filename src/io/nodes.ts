@@ -1,10 +1,10 @@
 import {spawnSync} from 'node:child_process';
-import {setAttributeSync} from '@napi-rs/xattr';
 import {encodePath, hasRawBytes, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Dir} from './beneath.js';
 import {native} from './native.js';
+import {setXattrSync, XattrError} from './xattr.js';
 
 // Device nodes, FIFOs and xattrs beneath a directory fd. The native helper does them with exact
 // bytes (mknodat, lsetxattr on /proc/self/fd/N/name). Without it, mknod(1) and @napi-rs/xattr
@@ -55,19 +55,10 @@ export function makeNode(dir: Dir, name: string, type: number, major: number, mi
 
 /** Sets an xattr on `name` in `dir` ('.' for the dir itself), never following a link. */
 export function setXattrIn(dir: Dir, name: string, key: string, value: Buffer): void {
-	const n = native();
-	const target = name === '.' ? dir.self() : dir.child(name);
-	if (n) {
-		n.lsetxattr(target, key, value, 0);
-		return;
-	}
-	if (hasRawBytes(name)) throw needsNative(dir, name, 'set an xattr on');
 	try {
-		setAttributeSync(target.toString('utf8'), key, value);
+		setXattrSync(name === '.' ? dir.self() : dir.child(name), key, value);
 	} catch (error) {
-		const m = /os error (\d+)/.exec(String((error as Error).message));
-		const code =
-			{1: 'EPERM', 13: 'EACCES', 28: 'ENOSPC', 95: 'ENOTSUP', 7: 'E2BIG', 34: 'ERANGE'}[Number(m?.[1])] ?? 'EIO';
-		throw Object.assign(new Error(`setxattr ${key}: ${code}`), {code, syscall: 'setxattr'});
+		if (error instanceof XattrError && error.code === 'ENEEDSNATIVE') throw needsNative(dir, name, 'set an xattr on');
+		throw error;
 	}
 }

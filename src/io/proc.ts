@@ -1,11 +1,13 @@
-import {readFile, readdir} from 'node:fs/promises';
+import {existsSync, readFileSync} from 'node:fs';
+import {readFile, readdir, readlink} from 'node:fs/promises';
 import os from 'node:os';
 import {parseKernelVersion, type KernelFacts} from '../core/facts.js';
 import {decodePath} from '../core/bytes.js';
 import {parseMountinfo} from '../core/mountinfo.js';
 import type {MountInfoEntry} from '../core/types.js';
 
-// The only reader of /proc and /sys/module/overlay.
+// The only reader of /proc and /sys/module/overlay. (Paths like /proc/self/fd/N/name that other
+// modules open are a way to name a file beneath a descriptor, not reads of /proc.)
 
 export async function readMountinfo(pid: number | 'self' = 'self'): Promise<MountInfoEntry[]> {
 	// Bytes, not UTF-8: a mount point may have any name.
@@ -70,3 +72,71 @@ export async function isInUserNamespace(): Promise<boolean> {
 }
 
 export const effectiveUid = (): number => process.geteuid?.() ?? -1;
+
+/** A /proc/sys value (e.g. "user/max_user_namespaces"), trimmed; undefined when absent. */
+export async function readSysctl(name: string): Promise<string | undefined> {
+	return (await readFile(`/proc/sys/${name}`, 'utf8').catch(() => undefined))?.trim();
+}
+
+export const overlayModuleLoaded = (): boolean => existsSync('/sys/module/overlay/initstate');
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks): with the pid, names one process for good. */
+export function processStartTime(pid: number): string | undefined {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+	} catch {
+		return undefined;
+	}
+}
+
+/** This process's argv as the kernel holds it: NUL-separated exact bytes. */
+export function ownCmdline(): Buffer | undefined {
+	try {
+		return readFileSync('/proc/self/cmdline');
+	} catch {
+		return undefined;
+	}
+}
+
+export type ProcessView = {
+	readonly pid: number;
+	readonly command: string;
+	/** The mount namespace, as the ns/mnt link reads ("mnt:[4026531841]"). */
+	readonly mountNs: string | undefined;
+	link(what: 'cwd' | 'root' | 'exe'): Promise<string | undefined>;
+	/** The first open file whose target `match`es (each fd link read until one does). */
+	openFile(match: (target: string) => boolean): Promise<{fd: string; target: string} | undefined>;
+	mountinfo(): Promise<MountInfoEntry[]>;
+};
+
+const linkOf = (p: string): Promise<string | undefined> => readlink(p).catch(() => undefined);
+
+/** Every other process, each read lazily (a process may exit while it is looked at). */
+export async function listProcesses(): Promise<ProcessView[]> {
+	const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);
+	const views = await Promise.all(
+		pids
+			.filter((pid) => pid !== process.pid)
+			.map(async (pid): Promise<ProcessView> => {
+				const base = `/proc/${pid}`;
+				return {
+					pid,
+					command: (await readFile(`${base}/comm`, 'utf8').catch(() => '?')).trim(),
+					mountNs: await linkOf(`${base}/ns/mnt`),
+					link: (what) => linkOf(`${base}/${what}`),
+					openFile: async (match) => {
+						for (const fd of await readdir(`${base}/fd`).catch(() => [] as string[])) {
+							const target = await linkOf(`${base}/fd/${fd}`);
+							if (target !== undefined && match(target)) return {fd, target};
+						}
+						return undefined;
+					},
+					mountinfo: () => readMountinfo(pid).catch(() => []),
+				};
+			}),
+	);
+	return views;
+}
+
+export const ownMountNs = (): Promise<string | undefined> => linkOf('/proc/self/ns/mnt');

@@ -1,8 +1,6 @@
 import {closeSync, lstatSync, openSync, readdirSync, type Dirent, type Stats} from 'node:fs';
-import {getAttributeSync, listAttributesSync} from '@napi-rs/xattr';
 import {decodePath, encodePath} from '../core/bytes.js';
-import {native} from './native.js';
-import {xattrErrno} from './xattr.js';
+import {getXattrSync, listXattrsSync} from './xattr.js';
 
 // The read side of a tree walk, for any path: exact bytes (core/bytes.ts), and paths longer than
 // PATH_MAX (4096 bytes) reached through an open descriptor of an ancestor (/proc/self/fd/N/rest),
@@ -58,41 +56,14 @@ export function readdirTyped(p: string): {name: string; dirent: Dirent<Buffer>}[
 	}));
 }
 
-/** llistxattr; a filesystem without xattrs or a vanished file has none. Other errors are thrown with an errno code. */
+/** llistxattr of a path of any length (io/xattr.ts: [] when none; other errors throw an XattrError). */
 export function listXattrsPath(p: string): string[] {
-	const target = sysPath(p);
-	const n = native();
-	try {
-		if (n) return n.llistxattr(typeof target === 'string' ? Buffer.from(target) : target);
-		return listAttributesSync(stringFor(target));
-	} catch (error) {
-		const code = n ? (error as NodeJS.ErrnoException).code : xattrErrno(error);
-		if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOENT') return [];
-		throw Object.assign(new Error(`listxattr: ${code}`), {code});
-	}
+	return listXattrsSync(sysPath(p));
 }
 
-/** lgetxattr, or undefined when absent. Other errors are thrown with an errno code. */
+/** lgetxattr of a path of any length, or undefined when absent. */
 export function getXattrPath(p: string, name: string): Buffer | undefined {
-	const target = sysPath(p);
-	const n = native();
-	try {
-		if (n) return n.lgetxattr(typeof target === 'string' ? Buffer.from(target) : target, name) ?? undefined;
-		return getAttributeSync(stringFor(target), name) ?? undefined;
-	} catch (error) {
-		const code = n ? (error as NodeJS.ErrnoException).code : xattrErrno(error);
-		if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOENT') return undefined;
-		throw Object.assign(new Error(`getxattr ${name}: ${code}`), {code});
-	}
-}
-
-/** @napi-rs/xattr takes UTF-8 strings only: a name that is not UTF-8 needs the native helper. */
-function stringFor(target: string | Buffer): string {
-	if (typeof target === 'string') return target;
-	const s = target.toString('utf8');
-	if (!Buffer.from(s, 'utf8').equals(target))
-		throw Object.assign(new Error('not UTF-8 and the native helper is not built'), {code: 'ENEEDSNATIVE'});
-	return s;
+	return getXattrSync(sysPath(p), name);
 }
 
 /** Closes the descriptors held for long paths (end of a walk). */

@@ -20,9 +20,9 @@ import {
 	chmodSync,
 } from 'node:fs';
 import path from 'node:path';
-import {setAttributeSync} from '@napi-rs/xattr';
 import {OvlError} from '../core/errors.js';
 import {isSameOrInside} from '../core/paths.js';
+import {setXattrSync} from '../io/xattr.js';
 import type {StepOp} from './experiment.js';
 
 export type OpResult = {content?: string; listing?: string[]; walked?: number};
@@ -132,7 +132,7 @@ export function performOp(op: StepOp, merged: string, layerDir: (name: string) =
 			symlinkSync(op.target, safeJoin(merged, op.link, false));
 			return {};
 		case 'setfattr':
-			setAttributeSync(safeJoin(merged, op.path, true), op.name, op.value);
+			setXattrSync(safeJoin(merged, op.path, true), op.name, op.value);
 			return {};
 		case 'read': {
 			const fd = openSync(safeJoin(merged, op.path, true), flags.O_RDONLY | flags.O_NOFOLLOW);

@@ -17,7 +17,7 @@ import {
 	writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import {setAttributeSync} from '@napi-rs/xattr';
+import {setXattrSync} from '../../src/io/xattr.js';
 import {afterAll, afterEach, beforeEach, expect, test} from 'vitest';
 import {describeKernel} from '../helpers/kernel.js';
 import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
@@ -201,7 +201,7 @@ const ops: Op[] = [
 function setUserXattr(p: string): void {
 	// user.* xattrs are not allowed on symlinks; only files and dirs get one.
 	if (lstatSync(p).isSymbolicLink()) return;
-	setAttributeSync(p, 'user.prop', 'v1');
+	setXattrSync(p, 'user.prop', 'v1');
 }
 
 let dir = '';

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
-import {setAttributeSync} from '@napi-rs/xattr';
+import {setXattrSync} from '../../src/io/xattr.js';
 import {afterEach, beforeEach, expect, test} from 'vitest';
 import type {Entry} from '../../src/core/entry.js';
 import type {Report} from '../../src/core/report.js';
@@ -87,7 +87,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		chmodSync(m('ch'), 0o600);
 		chownSync(m('own'), 1000, 1000);
 		utimesSync(m('ut'), 1000, 1000);
-		setAttributeSync(m('xa'), 'user.k', 'v');
+		setXattrSync(m('xa'), 'user.k', 'v');
 		linkSync(m('ln'), m('ln2'));
 		renameSync(m('mv'), m('mv2'));
 		closeSync(openSync(m('ro'), 'r'));
@@ -285,8 +285,8 @@ describeKernel('ovl inspect on real overlays', () => {
 		await makeTree(p('l1'), {});
 		writeFileSync(p('l1', 'f'), '');
 		truncateSync(p('l1', 'f'), 9);
-		setAttributeSync(p('l1', 'f'), 'trusted.overlay.metacopy', '');
-		setAttributeSync(p('l1', 'f'), 'trusted.overlay.redirect', '/blob');
+		setXattrSync(p('l1', 'f'), 'trusted.overlay.metacopy', '');
+		setXattrSync(p('l1', 'f'), 'trusted.overlay.redirect', '/blob');
 		await mountOverlay({
 			lowers: [p('data'), p('l1')],
 			upper: p('u'),
@@ -369,7 +369,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		rmSync(p('l1', 'd'), {recursive: true});
 		guarded = [];
 		writeFileSync(p('u', 'xw'), '');
-		setAttributeSync(p('u', 'xw'), 'trusted.overlay.whiteout', '');
+		setXattrSync(p('u', 'xw'), 'trusted.overlay.whiteout', '');
 		mkdirSync(p('w', 'work', 'incompat', 'volatile'), {recursive: true});
 		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
 		const codes = r.findings.map((f) => f.code).sort();
