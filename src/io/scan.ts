@@ -123,21 +123,19 @@ export function scanLayers(input: ScanInput): ScanResult {
 		}
 		return undefined;
 	};
-	// A lower file may itself be a metacopy stub (composefs-style) whose absolute redirect points
-	// into a lower or data-only layer below it: follow the chain to the layer that holds the bytes.
+	// A lower file may itself be a metacopy stub (composefs-style, or an earlier overlay's upper)
+	// whose redirect points into a layer below it: follow the chain to the layer holding the bytes.
+	// An absolute redirect is from the layer root; a relative one (a rename within one dir) names a
+	// sibling of the stub, so it resolves against the stub's own dir in its layer.
 	const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
 		let current: LowerHit | undefined = hit;
 		for (let depth = 0; current && depth < 8; depth++) {
-			if (safeGet(current.path, `${input.ns}.overlay.metacopy`, sink) === undefined) return current;
-			const next: string | undefined = safeGet(current.path, `${input.ns}.overlay.redirect`, sink)?.toString();
-			const below: LayerRef[] = all.filter((l) => l.layer < (current as LowerHit).layer);
-			current =
-				next !== undefined && next.startsWith('/')
-					? resolveInLayers(below, next)
-					: resolveInLayers(
-							below,
-							current.path.slice((all.find((l) => l.layer === (current as LowerHit).layer)?.path ?? '').length),
-						);
+			const stub: LowerHit = current;
+			if (safeGet(stub.path, `${input.ns}.overlay.metacopy`, sink) === undefined) return stub;
+			const next = safeGet(stub.path, `${input.ns}.overlay.redirect`, sink)?.toString();
+			const below = all.filter((l) => l.layer < stub.layer);
+			const inLayer = stub.path.slice((all.find((l) => l.layer === stub.layer)?.path ?? '').length) || '/';
+			current = resolveInLayers(below, next === undefined ? inLayer : resolveRedirect(inLayer, next));
 		}
 		return current;
 	};

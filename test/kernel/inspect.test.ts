@@ -317,6 +317,33 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(entry(r, '/f')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, dataPath: p('data', 'blob')}});
 	});
 
+	test("a metacopy over a lower metacopy stub with a relative redirect: the chain resolves against the stub's dir", async () => {
+		// Mount A (metacopy): chmod + rename within d/ leaves u/d/g, a stub with redirect "f".
+		await setup([{'d/f': 'chained data\n'}], ['metacopy=on', 'redirect_dir=on']);
+		chmodSync(m('d/f'), 0o600);
+		renameSync(m('d/f'), m('d/g'));
+		await umount(p('m'));
+		expect(lstatSync(p('u', 'd', 'g')).size).toBe(13);
+		// Mount B: A's upper becomes the top lower; chmod copies g's metadata up again.
+		renameSync(p('u'), p('l2'));
+		rmSync(p('w'), {recursive: true});
+		guarded.push([p('l2'), await hashTree(p('l2'))]);
+		await mountOverlay({
+			lowers: [p('l1'), p('l2')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: ['metacopy=on', 'redirect_dir=on'],
+		});
+		chmodSync(m('d/g'), 0o640);
+		const {readFileSync} = await import('node:fs');
+		expect(readFileSync(m('d/g'), 'utf8')).toBe('chained data\n');
+		console.log((await execa('getfattr', ['-R', '-d', '-m', '-', '-e', 'text', p('u'), p('l2')])).stdout);
+		const r = await inspect();
+		expect(entry(r, '/d/g')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, dataPath: p('l1', 'd', 'f')}});
+		expect(r.findings.map((f) => f.code)).not.toContain('OVL_METACOPY_NO_DATA');
+	});
+
 	test('offline inspection with --upper/--lower, symlinks and fifos, and the JSON schema', async () => {
 		await setup([{t: 'target', 'd/': ''}, {}]);
 		symlinkSync('t', m('link'));
