@@ -1,9 +1,10 @@
 import {encodePath, hasRawBytes} from './core/bytes.js';
+import {processDeps, type Deps} from './flows/deps.js';
 import {makeStyle, type Style} from './ui/style.js';
 
 export type OutputMode = 'json' | 'plain' | 'human';
 
-/** What every command gets: where to write and how. Built once in main, faked in tests. */
+/** What every command gets: where to write and how, and the world it acts on. Built once in cli.ts; tests build their own (test/unit/commands.test.ts). */
 export type Context = {
 	readonly out: (s: string) => void;
 	readonly err: (s: string) => void;
@@ -15,6 +16,8 @@ export type Context = {
 	readonly interactive: boolean;
 	/** stderr is a terminal: progress lines allowed. */
 	readonly stderrTTY: boolean;
+	/** The world the command's flow acts on (registry, clock, euid, terminal size, mount(8), /proc). */
+	readonly deps: Deps;
 };
 
 /** Decided once, before anything heavy loads: --json → json; a real terminal → human; else plain. */
@@ -59,6 +62,7 @@ export function processContext(flags: {json: boolean; plain?: boolean; color?: b
 		cwd: process.cwd(),
 		interactive: mode === 'human' && Boolean(process.stdin.isTTY),
 		stderrTTY: Boolean(process.stderr.isTTY),
+		deps: processDeps(),
 	};
 }
 

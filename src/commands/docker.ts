@@ -7,7 +7,7 @@ import {dockerInfo} from '../docker/host.js';
 import {locateDocker} from '../docker/layers.js';
 import {isContainersStore, readContainersStore} from '../docker/cstore.js';
 import {readOverlay2Store, type Overlay2Store} from '../docker/store.js';
-import {buildReport} from '../io/inspect.js';
+import {inspectFlow} from '../flows/inspect.js';
 import {readMountinfo} from '../io/proc.js';
 import {layerDetails} from '../io/layer-details.js';
 import {lowerListing} from '../io/lower-listing.js';
@@ -137,7 +137,7 @@ export async function dockerInspectCommand(
 ): Promise<number> {
 	const store = await readStore(await dataRootOf(o.dataRoot));
 	const located = await locateDocker(store, o.ref);
-	const report = await buildReport(located, {withChanges: false});
+	const report = await inspectFlow(located, {withChanges: false});
 	if (ctx.mode === 'json') writeJson(ctx, {...report, target: located.title});
 	else if (ctx.mode === 'plain') ctx.out(plainEntries(report));
 	else if (ctx.interactive) {
@@ -149,7 +149,7 @@ export async function dockerInspectCommand(
 		);
 	} else {
 		ctx.out(`${ctx.style.bold(located.title)}\n`);
-		ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
+		ctx.out(humanReport(report, ctx.style, Math.max(10, ctx.deps.terminal.rows - 16)));
 	}
 	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
 	return o.strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok;

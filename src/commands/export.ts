@@ -12,7 +12,7 @@ import {markComplete, onInterrupt} from '../interrupt.js';
 import {fsError} from '../io/beneath.js';
 import {realpathExact} from '../io/exact-fs.js';
 import {writeExport} from '../io/export-layer.js';
-import {planExport} from '../io/export-plan.js';
+import {planExport} from '../flows/export-plan.js';
 import {locate, type LayerArgs} from './inspect.js';
 
 export type ExportOptions = LayerArgs & {
@@ -32,7 +32,7 @@ export async function exportCommand(o: ExportOptions, ctx: Context): Promise<num
 		);
 	if (toStdout && ctx.mode === 'json')
 		throw new UsageError('--json and -o - would both write to stdout', 'give -o FILE with --json');
-	const located = await locate(o);
+	const located = await locate(o, ctx.deps.registry);
 	const {upper} = located;
 	if (upper === undefined)
 		throw new OvlError(

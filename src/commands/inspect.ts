@@ -3,7 +3,8 @@ import {entryKinds, type EntryKind} from '../core/entry.js';
 import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Report} from '../core/report.js';
-import {buildReport, filterKinds} from '../io/inspect.js';
+import {filterKinds, inspectFlow} from '../flows/inspect.js';
+import type {Registry} from '../io/registry.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';
@@ -20,7 +21,7 @@ export type LayerArgs = {
 	readonly root: string | undefined;
 };
 
-export async function locate(o: LayerArgs): Promise<Located> {
+export async function locate(o: LayerArgs, registry: Registry): Promise<Located> {
 	if (o.upper !== undefined || o.lowers.length > 0) {
 		if (o.merged !== undefined)
 			throw new UsageError(
@@ -36,7 +37,7 @@ export async function locate(o: LayerArgs): Promise<Located> {
 	}
 	if (o.merged === undefined)
 		throw new UsageError('name an overlay mount point, or give --upper and --lower', 'ovl ls lists the overlay mounts');
-	return locateMount(o.merged, o.root);
+	return locateMount(o.merged, o.root, registry);
 }
 
 function parseKinds(list: readonly string[]): EntryKind[] {
@@ -55,9 +56,9 @@ export async function inspectCommand(
 	ctx: Context,
 ): Promise<number> {
 	const kinds = parseKinds(o.kinds);
-	const located = await locate(o);
+	const located = await locate(o, ctx.deps.registry);
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
-	const full = await buildReport(located, {withChanges: false, onProgress: progress.onProgress});
+	const full = await inspectFlow(located, {withChanges: false, onProgress: progress.onProgress});
 	progress.done();
 	const report = filterKinds(full, kinds);
 	if (ctx.mode === 'json') writeJson(ctx, report);
@@ -71,7 +72,7 @@ export async function inspectCommand(
 			(node) => layerDetails(layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin),
 		);
 		return strictExit(report, o.strict);
-	} else ctx.out(humanReport(report, ctx.style, Math.max(10, (process.stdout.rows || 40) - 16)));
+	} else ctx.out(humanReport(report, ctx.style, Math.max(10, ctx.deps.terminal.rows - 16)));
 	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
 	return strictExit(report, o.strict);
 }
@@ -82,7 +83,7 @@ export async function diffCommand(
 	ctx: Context,
 ): Promise<number> {
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
-	const report = await buildReport(await locate(o), {
+	const report = await inspectFlow(await locate(o, ctx.deps.registry), {
 		withChanges: true,
 		content: o.content,
 		onProgress: progress.onProgress,

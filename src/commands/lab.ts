@@ -10,7 +10,7 @@ import {exitCodes} from '../core/exit-codes.js';
 import {builtins} from '../lab/builtins.js';
 import {parseExperiment, type Experiment} from '../lab/experiment.js';
 import {labMarkdown, labText} from '../lab/report-text.js';
-import {runExperiment} from '../lab/runner.js';
+import {runExperiment} from '../flows/lab-run.js';
 
 export function labList(ctx: Context): void {
 	const rows = Object.entries(builtins).map(([name, text]) => ({
@@ -82,7 +82,7 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 	const exp = await load(o.target, ctx.cwd);
 	// Find out now, not after the experiment ran, that the report cannot be written.
 	if (o.markdown !== undefined) await checkWritableTarget(path.resolve(ctx.cwd, o.markdown));
-	if (process.geteuid?.() !== 0 && !o.inUserns) {
+	if (ctx.deps.euid !== 0 && !o.inUserns) {
 		ctx.err(
 			'ovl lab: not root; running the experiment in a user namespace (unshare --user --map-root-user --mount) with userxattr\n',
 		);
@@ -95,14 +95,18 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 	}
 	const live = ctx.mode === 'human' ? await import('../ui/lab-live.js') : undefined;
 	const progress = live?.startLabProgress(exp);
-	const report = await runExperiment(exp, {
-		keep: o.keep,
-		userns: o.inUserns || process.geteuid?.() !== 0,
-		onStep: (r, i) => {
-			progress?.step(r, i);
-			if (ctx.mode === 'plain' && !live) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
+	const report = await runExperiment(
+		exp,
+		{
+			keep: o.keep,
+			userns: o.inUserns || ctx.deps.euid !== 0,
+			onStep: (r, i) => {
+				progress?.step(r, i);
+				if (ctx.mode === 'plain' && !live) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
+			},
 		},
-	}).finally(() => progress?.stop());
+		ctx.deps,
+	).finally(() => progress?.stop());
 	if (o.markdown !== undefined) {
 		const target = path.resolve(ctx.cwd, o.markdown);
 		await writeFile(fsPath(target), labMarkdown(report)).catch((error: unknown) => {

@@ -1,8 +1,7 @@
 import {writeJson, type Context} from '../context.js';
 import {renderOption} from '../core/options.js';
 import type {OverlayMount} from '../core/types.js';
-import {readMountinfo} from '../io/proc.js';
-import {readRegistry, recordFor, type MountRecord} from '../io/registry.js';
+import {recordFor, type MountRecord} from '../io/registry.js';
 import {overlayMounts} from '../core/mountinfo.js';
 
 export type ListedMount = {
@@ -46,7 +45,7 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 
 /** `ovl ls`: every overlay in this mount namespace, decoded. */
 export async function lsCommand(ctx: Context): Promise<void> {
-	const [entries, registry] = await Promise.all([readMountinfo(), readRegistry()]);
+	const [entries, registry] = await Promise.all([ctx.deps.mountinfo(), ctx.deps.registry.list()]);
 	const mounts = overlayMounts(entries).map((o) => listMount(o, registry));
 	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.ls/v1', mounts});
 	if (ctx.mode === 'plain') {

@@ -2,7 +2,7 @@ import {writeJson, type Context} from '../context.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {hasErrors} from '../core/finding.js';
 import {markComplete} from '../interrupt.js';
-import {mountStack} from '../io/mount-stack.js';
+import {mountStack} from '../flows/mount.js';
 import {formatFindings} from '../ui/findings.js';
 import {formatPlan} from '../ui/plan-text.js';
 import {canonicalStack, confineToStackDir, readStackInput, type StackInput} from './stack-input.js';
@@ -15,7 +15,7 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 	const stack = await canonicalStack(raw);
 	if (confine) await confineToStackDir(stack, confine.dir, confine.fromFile);
 	if (o.dryRun) {
-		const {plan} = await mountStack(stack, {dryRun: true, force: o.force});
+		const {plan} = await mountStack(stack, {dryRun: true, force: o.force}, ctx.deps);
 		const ok = !hasErrors(plan.findings) && plan.strategy !== 'refused';
 		if (ctx.mode === 'json') writeJson(ctx, {schema: 'ovl.mount-plan/v1', source, ok, plan});
 		else {
@@ -31,7 +31,7 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		}
 		return ok ? exitCodes.ok : exitCodes.usage;
 	}
-	const outcome = await mountStack(stack, {dryRun: false, force: o.force, onCommitted: markComplete});
+	const outcome = await mountStack(stack, {dryRun: false, force: o.force, onCommitted: markComplete}, ctx.deps);
 	if (ctx.mode === 'json') {
 		writeJson(ctx, {
 			schema: 'ovl.mount/v1',

@@ -12,6 +12,7 @@ import {isSameOrInside} from '../core/paths.js';
 import {openRoot, readFileIn, readUserFile, type Dir} from '../io/beneath.js';
 import {Creation, makeParents} from '../io/layout-fs.js';
 import {gatherHostFacts} from '../io/probe.js';
+import type {Registry} from '../io/registry.js';
 import {markComplete, onInterrupt} from '../interrupt.js';
 import type {TarCheck} from '../docker/layer-tar.js';
 
@@ -112,7 +113,11 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 		}
 		const changing = creation.changedSeedLayers(layout.seed);
 		if (changing.length > 0)
-			await refuseIfMounted(decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})), changing);
+			await refuseIfMounted(
+				decodePath(await realpath(encodePath(requested), {encoding: 'buffer'})),
+				changing,
+				ctx.deps.registry,
+			);
 		for (const name of [...layout.lowers.map((l) => l.path), layout.upper, layout.work, layout.merged]) {
 			if (name !== undefined) creation.ensureDir(name);
 		}
@@ -192,8 +197,8 @@ function openPreparedRoot(requested: string): Dir {
 }
 
 /** Seeding a lower that a live overlay uses is undefined behaviour in the kernel: refuse. */
-async function refuseIfMounted(root: string, lowers: readonly string[]): Promise<void> {
-	const host = await gatherHostFacts();
+async function refuseIfMounted(root: string, lowers: readonly string[], registry: Registry): Promise<void> {
+	const host = await gatherHostFacts(registry);
 	for (const o of host.overlays) {
 		const layers = [...o.layers.lowers.map((l) => l.path), o.layers.upper, o.layers.work].filter(
 			(p): p is string => p !== undefined,

@@ -219,3 +219,11 @@ export function inspectFindings(
 		);
 	return out;
 }
+
+/** What to do about an xattr that could not be read, by its errno. */
+export function xattrHint(code: string): string {
+	if (code === 'ENEEDSNATIVE')
+		return 'the name is not UTF-8 and the native helper is not built: npm rebuild ovl (see ovl doctor)';
+	if (code === 'EACCES' || code === 'EPERM') return 'run as root: trusted.* xattrs are readable by root only';
+	return 'check the filesystem (dmesg); the kernel may fail on this entry too';
+}

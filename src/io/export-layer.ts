@@ -5,7 +5,7 @@ import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {encodeHeader, endOfArchive, padding, type TarHeader} from '../docker/tar-writer.js';
 import {fsError} from './beneath.js';
-import type {ExportItem} from './export-plan.js';
+import type {ExportItem} from '../flows/export-plan.js';
 import {getXattrPath, listXattrsPath, lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 // Streams an export plan as a tar archive: every object read without following links

@@ -12,7 +12,7 @@ import {renderOption} from '../core/options.js';
 import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
 import type {OverlayMount} from '../core/types.js';
 import {readMountinfo} from './proc.js';
-import {readRegistry, recordFor} from './registry.js';
+import {recordFor, type Registry} from './registry.js';
 
 /** Where inspect reads from: the layers, bottom→top, and the facts to report. */
 export type Located = {
@@ -37,7 +37,7 @@ function resolveRecorded(recorded: string, roots: readonly string[]): string | u
 }
 
 /** Finds the overlay mounted at `merged` and makes every layer path absolute. */
-export async function locateMount(merged: string, root: string | undefined): Promise<Located> {
+export async function locateMount(merged: string, root: string | undefined, registry: Registry): Promise<Located> {
 	const target = await realpath(merged).catch(() => {
 		throw new OvlError(
 			'OVL_NOT_MOUNTED',
@@ -56,7 +56,7 @@ export async function locateMount(merged: string, root: string | undefined): Pro
 			'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…',
 			{exitCode: exitCodes.usage},
 		);
-	const record = recordFor(await readRegistry(), o);
+	const record = recordFor(await registry.list(), o);
 	const topFirst = o.layers.lowers;
 	let lowers: {path: string; dataOnly: boolean; recorded: string}[];
 	let upper: string | undefined;

@@ -6,7 +6,7 @@ import type {HostFacts, PathFacts, StackFacts} from '../core/facts.js';
 import {mountContaining, overlayMounts} from '../core/mountinfo.js';
 import type {MountInfoEntry, OverlayMount, Stack} from '../core/types.js';
 import {effectiveUid, isInUserNamespace, readKernelFacts, readMountinfo} from './proc.js';
-import {readRegistry, recordFor} from './registry.js';
+import {recordFor, type Registry} from './registry.js';
 
 // Gathers the facts validateStack() needs. Reads only; follows symlinks the way the kernel will.
 
@@ -42,8 +42,8 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 }
 
 /** Overlay mounts with layer paths made absolute: relative ones through ovl's registry when it knows them. */
-export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[]): Promise<OverlayMount[]> {
-	const registry = await readRegistry();
+export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[], from: Registry): Promise<OverlayMount[]> {
+	const registry = await from.list();
 	return overlayMounts(mountinfo).map((o) => {
 		const rec = recordFor(registry, o);
 		if (!rec || (rec.strategy !== 'fd' && rec.strategy !== 'relative')) return o;
@@ -59,18 +59,18 @@ export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[]): Pr
 	});
 }
 
-export async function gatherHostFacts(): Promise<HostFacts> {
+export async function gatherHostFacts(registry: Registry): Promise<HostFacts> {
 	const mountinfo = await readMountinfo();
 	return {
 		euid: effectiveUid(),
 		inUserNamespace: await isInUserNamespace(),
-		overlays: await resolvedOverlays(mountinfo),
+		overlays: await resolvedOverlays(mountinfo, registry),
 		mountinfo,
 	};
 }
 
-export async function gatherStackFacts(stack: Stack): Promise<StackFacts> {
-	const [host, kernel] = await Promise.all([gatherHostFacts(), readKernelFacts()]);
+export async function gatherStackFacts(stack: Stack, registry: Registry): Promise<StackFacts> {
+	const [host, kernel] = await Promise.all([gatherHostFacts(registry), readKernelFacts()]);
 	const mi = host.mountinfo;
 	const [lowers, upper, work, merged] = await Promise.all([
 		Promise.all(stack.lowers.map((l) => probePath(l.path, mi))),

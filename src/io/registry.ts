@@ -5,8 +5,10 @@ import {encodePath} from '../core/bytes.js';
 import type {LowerLayer, OverlayMount, Strategy} from '../core/types.js';
 
 /** What ovl remembers about a mount it made; mountinfo stays the source of truth. */
+export const recordSchema = 'ovl.registry-record/v1';
+
 export type MountRecord = {
-	readonly schema: 'ovl.mount/v1';
+	readonly schema: typeof recordSchema;
 	readonly merged: string;
 	/** Absolute canonical paths, bottom→top. */
 	readonly lowers: readonly LowerLayer[];
@@ -38,45 +40,49 @@ export function recordFor(records: readonly MountRecord[], o: OverlayMount): Mou
 }
 
 // /run is a tmpfs: records vanish at reboot along with the mounts they describe.
-export const registryDir = (): string => process.env['OVL_RUN_DIR'] ?? '/run/ovl';
+export const defaultRegistryDir = (env: NodeJS.ProcessEnv): string => env['OVL_RUN_DIR'] ?? '/run/ovl';
 
-const fileFor = (merged: string): string =>
-	path.join(registryDir(), `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
+/** The records ovl keeps in one directory (and its locks/ subdirectory). */
+export type Registry = {
+	readonly dir: string;
+	write(record: MountRecord): Promise<void>;
+	remove(merged: string): Promise<void>;
+	read(merged: string): Promise<MountRecord | undefined>;
+	list(): Promise<MountRecord[]>;
+};
 
-export async function writeRecord(record: MountRecord): Promise<void> {
-	await mkdir(registryDir(), {recursive: true, mode: 0o755});
-	const file = fileFor(record.merged);
-	const tmp = `${file}.${process.pid}.tmp`;
-	await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, {mode: 0o644});
-	await rename(tmp, file);
-}
+// Records written before the registry had a schema id of its own carry the `ovl mount --json` one.
+const isRecord = (rec: {schema?: unknown}): boolean => rec.schema === recordSchema || rec.schema === 'ovl.mount/v1';
 
-export async function removeRecord(merged: string): Promise<void> {
-	await rm(fileFor(merged), {force: true});
-}
-
-export async function readRecord(merged: string): Promise<MountRecord | undefined> {
-	try {
-		const rec = JSON.parse(await readFile(fileFor(merged), 'utf8')) as MountRecord;
-		return rec.schema === 'ovl.mount/v1' && rec.merged === merged ? rec : undefined;
-	} catch {
-		return undefined;
-	}
-}
-
-export async function readRegistry(): Promise<MountRecord[]> {
-	const names = await readdir(registryDir()).catch(() => [] as string[]);
-	const records = await Promise.all(
-		names
-			.filter((n) => n.endsWith('.json'))
-			.map(async (n) => {
-				try {
-					const rec = JSON.parse(await readFile(path.join(registryDir(), n), 'utf8')) as MountRecord;
-					return rec.schema === 'ovl.mount/v1' ? rec : undefined;
-				} catch {
-					return undefined;
-				}
-			}),
-	);
-	return records.filter((r): r is MountRecord => r !== undefined);
+export function openRegistry(dir: string): Registry {
+	const fileFor = (merged: string): string =>
+		path.join(dir, `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
+	const parse = async (file: string): Promise<MountRecord | undefined> => {
+		try {
+			const rec = JSON.parse(await readFile(file, 'utf8')) as MountRecord;
+			return isRecord(rec) ? rec : undefined;
+		} catch {
+			return undefined;
+		}
+	};
+	return {
+		dir,
+		write: async (record) => {
+			await mkdir(dir, {recursive: true, mode: 0o755});
+			const file = fileFor(record.merged);
+			const tmp = `${file}.${process.pid}.tmp`;
+			await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, {mode: 0o644});
+			await rename(tmp, file);
+		},
+		remove: async (merged) => rm(fileFor(merged), {force: true}),
+		read: async (merged) => {
+			const rec = await parse(fileFor(merged));
+			return rec?.merged === merged ? rec : undefined;
+		},
+		list: async () => {
+			const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+			const records = await Promise.all(names.map((n) => parse(path.join(dir, n))));
+			return records.filter((r): r is MountRecord => r !== undefined);
+		},
+	};
 }

@@ -1,4 +1,4 @@
-import type {LabReport, StepResult} from './runner.js';
+import type {LabReport, StepResult} from '../flows/lab-run.js';
 
 const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 10 ? 2 : 1)} ms`);
 

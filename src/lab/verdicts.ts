@@ -1,8 +1,5 @@
 import {lstatSync, readFileSync} from 'node:fs';
-import {classifyEntry} from '../core/classify.js';
-import {diffEntries} from '../core/diff.js';
-import type {EntryKind, LayerRef} from '../core/entry.js';
-import {scanLayers} from '../io/scan.js';
+import type {EntryKind} from '../core/entry.js';
 import type {Expectation, Step} from './experiment.js';
 import {safeJoin, type OpResult} from './ops.js';
 
@@ -27,11 +24,6 @@ export function delta(before: UpperState, after: UpperState): UpperChange[] {
 	}
 	for (const [p, b] of before) if (!after.has(p)) out.push({change: '-', path: p, was: b.kind});
 	return out;
-}
-
-export function diffNow(upper: string, lowers: LayerRef[], ns: 'trusted' | 'user'): {op: string; path: string}[] {
-	const scan = scanLayers({upper, lowers, ns, forDiff: true});
-	return diffEntries(scan.entries, scan.entries.map(classifyEntry)).changes.map((c) => ({op: c.op, path: c.path}));
 }
 
 export type CheckContext = {

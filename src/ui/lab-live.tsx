@@ -1,6 +1,6 @@
 import {Box, render, Static, Text} from 'ink';
 import type {Experiment} from '../lab/experiment.js';
-import type {StepResult} from '../lab/runner.js';
+import type {StepResult} from '../flows/lab-run.js';
 
 function LabProgress({exp, done}: {readonly exp: Experiment; readonly done: readonly StepResult[]}) {
 	const next = exp.steps[done.length];

@@ -20,7 +20,8 @@ import {setXattrSync} from '../../src/io/xattr.js';
 import {afterEach, beforeEach, expect, test} from 'vitest';
 import type {Entry} from '../../src/core/entry.js';
 import type {Report} from '../../src/core/report.js';
-import {buildReport} from '../../src/io/inspect.js';
+import {processDeps} from '../../src/flows/deps.js';
+import {inspectFlow} from '../../src/flows/inspect.js';
 import {locateMount, locateOffline} from '../../src/io/locate.js';
 import {describeKernel, kernelAtLeast} from '../helpers/kernel.js';
 import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
@@ -41,7 +42,7 @@ async function setup(trees: Record<string, string>[], options: string[] = []): P
 }
 
 async function inspect(): Promise<Report> {
-	return buildReport(await locateMount(p('m'), undefined), {withChanges: true});
+	return inspectFlow(await locateMount(p('m'), undefined, processDeps().registry), {withChanges: true});
 }
 
 function entry(r: Report, rel: string): Entry {
@@ -350,7 +351,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		await execa('mkfifo', [m('fifo')]);
 		chmodSync(m('d'), 0o700);
 		await umount(p('m'));
-		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
+		const r = await inspectFlow(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
 		expect(kinds(r)).toMatchObject({'/link': 'new', '/fifo': 'new', '/d': 'merge-dir'});
 		expect(entry(r, '/link').type).toBe('symlink');
 		expect(entry(r, '/d').copyUp?.changes).toEqual(['mode']);
@@ -398,7 +399,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		writeFileSync(p('u', 'xw'), '');
 		setXattrSync(p('u', 'xw'), 'trusted.overlay.whiteout', '');
 		mkdirSync(p('w', 'work', 'incompat', 'volatile'), {recursive: true});
-		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
+		const r = await inspectFlow(await locateOffline(p('u'), [p('l1'), p('l2')], p('w'), false), {withChanges: false});
 		const codes = r.findings.map((f) => f.code).sort();
 		expect(codes).toEqual(
 			expect.arrayContaining([
@@ -433,10 +434,10 @@ describeKernel('ovl inspect on real overlays', () => {
 		mkdirSync(p('w'));
 		mkdirSync(p('m'));
 		await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script]);
-		const r = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, true), {withChanges: false});
+		const r = await inspectFlow(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, true), {withChanges: false});
 		expect(kinds(r)).toEqual({'/a': 'whiteout', '/d': 'opaque-dir', '/new': 'new'});
 		expect(entry(r, '/d').xattrs).toMatchObject({opaque: 'y'});
-		const wrongNs = await buildReport(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, false), {
+		const wrongNs = await inspectFlow(await locateOffline(p('u'), [p('l1'), p('l2')], undefined, false), {
 			withChanges: false,
 		});
 		// Read with the wrong namespace, the opaque marker is invisible: /d looks like a merge dir.
@@ -458,7 +459,7 @@ describeKernel('ovl inspect on real overlays', () => {
 		const without = await runOvl(['inspect', p('m')]);
 		expect(without.exitCode).toBe(2);
 		expect(without.stderr).toContain('OVL_RELATIVE_LAYERS');
-		const r = await buildReport(await locateMount(p('m'), p('root')), {withChanges: false});
+		const r = await inspectFlow(await locateMount(p('m'), p('root'), processDeps().registry), {withChanges: false});
 		expect(r.mount.layers).toEqual([
 			{role: 'upper', layer: 0, path: p('root', 'c', 'diff'), recorded: 'c/diff'},
 			{role: 'lower', layer: 2, path: p('root', 'l', 'B'), recorded: 'l/B'},

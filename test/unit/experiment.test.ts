@@ -2,7 +2,7 @@ import {describe, expect, test} from 'vitest';
 import {builtins} from '../../src/lab/builtins.js';
 import {describeOp, expandRange, parseExperiment} from '../../src/lab/experiment.js';
 import {timingTable} from '../../src/lab/report-text.js';
-import type {LabReport} from '../../src/lab/runner.js';
+import type {LabReport} from '../../src/flows/lab-run.js';
 
 const good = `name: t
 stack:

@@ -11,12 +11,11 @@ import type {Finding, MountPlan, Stack} from '../core/types.js';
 import {validateStack} from '../core/validate.js';
 import {verifyMount} from '../core/verify.js';
 import {guardFlow} from '../interrupt.js';
-import {runMount, runUmount} from './exec.js';
-import {kernelLogCursor, overlayLinesSince} from './kmsg.js';
-import {gatherStackFacts} from './probe.js';
-import {readMountinfo} from './proc.js';
-import {lockPaths} from './lock.js';
-import {registryDir, removeRecord, writeRecord, type MountRecord} from './registry.js';
+import {kernelLogCursor, overlayLinesSince} from '../io/kmsg.js';
+import {gatherStackFacts} from '../io/probe.js';
+import {lockPaths} from '../io/lock.js';
+import {recordSchema, type MountRecord} from '../io/registry.js';
+import type {Deps} from './deps.js';
 
 export type MountOutcome = {
 	readonly plan: MountPlan;
@@ -27,8 +26,8 @@ export type MountOutcome = {
 };
 
 /** Validates and plans a canonical stack; nothing is touched. */
-export async function planStack(stack: Stack, force = false): Promise<MountPlan> {
-	const facts = await gatherStackFacts(stack);
+export async function planStack(stack: Stack, deps: Deps, force = false): Promise<MountPlan> {
+	const facts = await gatherStackFacts(stack, deps.registry);
 	const checked = validateStack(stack, facts);
 	const findings = force ? forceFindings(checked) : checked;
 	const options = withDefaults(stack.options, {
@@ -49,31 +48,31 @@ export type MountStackOptions = {
 	readonly onCommitted?: () => void;
 };
 
-export async function mountStack(stack: Stack, options: MountStackOptions): Promise<MountOutcome> {
+export async function mountStack(stack: Stack, options: MountStackOptions, deps: Deps): Promise<MountOutcome> {
 	if (options.dryRun) {
-		const plan = await planStack(stack, options.force ?? false);
+		const plan = await planStack(stack, deps, options.force ?? false);
 		return {plan, findings: plan.findings, kernelLines: []};
 	}
 	// Two ovl processes on one upper, work dir or mount point: the second waits, then validates
 	// against what the first mounted (and is refused), instead of both passing at once.
 	const keys = [stack.merged, ...[stack.upper, stack.work].filter((p): p is string => p !== undefined)];
-	const lock = await lockPaths(path.join(registryDir(), 'locks'), keys);
+	const lock = await lockPaths(path.join(deps.registry.dir, 'locks'), keys);
 	try {
-		return await mountLocked(stack, options.force ?? false, options.onCommitted);
+		return await mountLocked(stack, deps, options.force ?? false, options.onCommitted);
 	} finally {
 		lock.release();
 	}
 }
 
-async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
-	const plan = await planStack(stack, force);
+async function mountLocked(stack: Stack, deps: Deps, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
+	const plan = await planStack(stack, deps, force);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT'))
 		throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
 	if (hasErrors(plan.findings) || plan.strategy === 'refused') throw new ValidationError(plan.findings);
 
 	const created: string[] = [];
-	const before = new Set((await readMountinfo()).filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
+	const before = new Set((await deps.mountinfo()).filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
 	let recorded = false;
 	// A signal stops the flow at its next step, which undoes what it did itself, after mount(8)
 	// has returned: undoing while mount(8) runs would miss its mount.
@@ -81,15 +80,15 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 	const step = guard.check;
 	const undo = async (): Promise<void> => {
 		// Every overlay that appeared on the mount point since we started is ours: unmount it.
-		const now = await readMountinfo().catch(() => []);
+		const now = await deps.mountinfo().catch(() => []);
 		const ours = now.filter(
 			(x) => x.mountPoint === stack.merged && x.fsType === 'overlay' && !before.has(x.mountId),
 		).length;
 		for (let i = 0; i < ours; i++) {
-			const r = await runUmount(stack.merged, false);
-			if (!r.ok) await runUmount(stack.merged, true);
+			const r = await deps.exec.umount(stack.merged, false);
+			if (!r.ok) await deps.exec.umount(stack.merged, true);
 		}
-		if (recorded) await removeRecord(stack.merged).catch(() => undefined);
+		if (recorded) await deps.registry.remove(stack.merged).catch(() => undefined);
 		for (const dir of created.reverse()) await rmdir(fsPath(dir)).catch(() => undefined);
 	};
 	try {
@@ -107,7 +106,7 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 		}
 		step();
 		const cursor = kernelLogCursor();
-		const result = await runMount(plan);
+		const result = await deps.exec.mount(plan);
 		step();
 		const lines = overlayLinesSince(cursor) ?? [];
 		const kernelFindings = lines.map(kernelLineFinding);
@@ -125,7 +124,7 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 				{argv: plan.argv, toolOutput: result.output, findings: [...plan.findings, ...kernelFindings]},
 			);
 		}
-		const entries = await readMountinfo();
+		const entries = await deps.mountinfo();
 		const top = topMountAt(entries, stack.merged);
 		const overlay = top ? decodeOverlay(top) : undefined;
 		const mismatches = verifyMount(plan, overlay);
@@ -138,7 +137,7 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 			);
 		}
 		const record: MountRecord = {
-			schema: 'ovl.mount/v1',
+			schema: recordSchema,
 			merged: stack.merged,
 			lowers: stack.lowers,
 			...(stack.upper === undefined ? {} : {upper: stack.upper}),
@@ -153,18 +152,18 @@ async function mountLocked(stack: Stack, force: boolean, onCommitted?: () => voi
 						...[overlay.layers.upper, overlay.layers.work].filter((p): p is string => p !== undefined),
 					]
 				: [],
-			mountedAt: new Date().toISOString(),
+			mountedAt: deps.now().toISOString(),
 		};
 		// The registry only adds detail (absolute paths for relative/fd mounts); failing to write it is not a failed mount.
 		step();
 		recorded = true;
-		const registryProblem = await writeRecord(record).then(
+		const registryProblem = await deps.registry.write(record).then(
 			() => [],
 			(error: NodeJS.ErrnoException) => [
 				finding(
 					'OVL_REGISTRY_UNWRITABLE',
 					'warning',
-					`could not record the mount in ${registryDir()}: ${error.code ?? error.message}`,
+					`could not record the mount in ${deps.registry.dir}: ${error.code ?? error.message}`,
 					"ovl ls/inspect will show the kernel's layer strings for this mount; set OVL_RUN_DIR to a writable directory",
 				),
 			],

@@ -2,21 +2,20 @@ import {closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeSync,
 import {mkdtemp} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {classifyEntry} from '../core/classify.js';
 import type {LayerRef} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {parseOptionArg} from '../core/options.js';
 import type {Strategy} from '../core/types.js';
 import {fsError} from '../io/beneath.js';
-import {runUmount, toolVersion} from '../io/exec.js';
-import {mountStack} from '../io/mount-stack.js';
-import {scanLayers} from '../io/scan.js';
+import {toolVersion} from '../io/exec.js';
 import {guardFlow} from '../interrupt.js';
-import {describeOp, type Experiment, type FileSpec, type Step} from './experiment.js';
-import {fingerprint} from './fingerprint.js';
-import {performOp, safeJoin, type OpResult} from './ops.js';
-
-import {check, delta, diffNow, type UpperChange, type UpperState, type Verdict} from './verdicts.js';
+import {describeOp, type Experiment, type FileSpec, type Step} from '../lab/experiment.js';
+import {fingerprint} from '../lab/fingerprint.js';
+import {performOp, safeJoin, type OpResult} from '../lab/ops.js';
+import {check, delta, type UpperChange, type UpperState, type Verdict} from '../lab/verdicts.js';
+import {withRegistry, type Deps} from './deps.js';
+import {changeSet, observeUpper} from './inspect.js';
+import {mountStack} from './mount.js';
 
 export type {UpperChange, Verdict};
 
@@ -78,8 +77,9 @@ export async function runExperiment(
 		onStep?: (r: StepResult, index: number) => void;
 		onStart?: (root: string) => void;
 	},
+	world: Deps,
 ): Promise<LabReport> {
-	const started = Date.now();
+	const started = world.now().getTime();
 	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
 	// everything, and the signal handler waits for that before exiting 130.
 	const guard = guardFlow();
@@ -96,16 +96,16 @@ export async function runExperiment(
 		work: path.join(root, 'work'),
 		merged: path.join(root, 'merged'),
 	};
-	const previousRunDir = process.env['OVL_RUN_DIR'];
-	process.env['OVL_RUN_DIR'] = path.join(root, 'run');
+	// The lab's mounts are recorded (and locked) in its own temp dir, not the host's registry.
+	const deps = withRegistry(world, path.join(root, 'run'));
 	options.onStart?.(root);
 	let mounted = false;
 	const cleanup = async (lazy = false): Promise<void> => {
 		if (mounted) {
 			// Interrupted mid-step, files may still be open: detach at once (umount -l) so removing
 			// the temp dir can never walk into the overlay.
-			const r = await runUmount(dirs.merged, lazy);
-			if (!r.ok && !lazy) await runUmount(dirs.merged, true);
+			const r = await deps.exec.umount(dirs.merged, lazy);
+			if (!r.ok && !lazy) await deps.exec.umount(dirs.merged, true);
 			mounted = false;
 		}
 		rmSync(root, {recursive: true, force: true});
@@ -151,6 +151,7 @@ export async function runExperiment(
 					options: withNs(mountOptions).map(parseOptionArg),
 				},
 				{dryRun: false},
+				deps,
 			);
 			strategy = outcome.plan.strategy;
 			mounted = true;
@@ -159,10 +160,11 @@ export async function runExperiment(
 		const scanUpper = (): UpperState => {
 			const out: UpperState = new Map();
 			if (!exp.upper || lstatSync(dirs.upper, {throwIfNoEntry: false}) === undefined) return out;
-			for (const raw of scanLayers({upper: dirs.upper, lowers: lowerRefs(), ns}).entries) {
-				const e = classifyEntry(raw);
-				out.set(e.path, {kind: e.kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
-			}
+			const {scan, entries} = observeUpper({upper: dirs.upper, lowers: lowerRefs(), ns});
+			scan.entries.forEach((raw, i) => {
+				const kind = entries[i]?.kind ?? 'anomaly';
+				out.set(raw.path, {kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
+			});
 			return out;
 		};
 		const lowerPrints = (): string => layers.map((l) => fingerprint(l.dir)).join(',');
@@ -181,7 +183,7 @@ export async function runExperiment(
 			const t0 = process.hrtime.bigint();
 			try {
 				if (step.op.op === 'umount') {
-					const r = await runUmount(dirs.merged, false);
+					const r = await deps.exec.umount(dirs.merged, false);
 					if (!r.ok) throw new OvlError('OVL_UMOUNT_FAILED', r.output.trim(), 'see the kernel log');
 					mounted = false;
 				} else if (step.op.op === 'mount') {
@@ -220,7 +222,11 @@ export async function runExperiment(
 				lowerSame: () => lowerPrints() === baseline,
 				merged: dirs.merged,
 				mounted,
-				diff: () => diffNow(dirs.upper, lowerRefs(), ns),
+				diff: () =>
+					changeSet(observeUpper({upper: dirs.upper, lowers: lowerRefs(), ns, forDiff: true})).changes.map((c) => ({
+						op: c.op,
+						path: c.path,
+					})),
 			});
 			const r: StepResult = {
 				id: step.id,
@@ -262,7 +268,7 @@ export async function runExperiment(
 			root,
 			kept: options.keep,
 			startedAt: new Date(started).toISOString(),
-			durationMs: Date.now() - started,
+			durationMs: deps.now().getTime() - started,
 			passed: final.every((r) => r.ok),
 			steps: final,
 		};
@@ -270,7 +276,5 @@ export async function runExperiment(
 	} finally {
 		if (!options.keep || guard.aborted()) await cleanup(guard.aborted()).catch(() => undefined);
 		guard.done();
-		if (previousRunDir === undefined) delete process.env['OVL_RUN_DIR'];
-		else process.env['OVL_RUN_DIR'] = previousRunDir;
 	}
 }

@@ -1,25 +1,18 @@
 import {exitCodes} from '../core/exit-codes.js';
-import {nativeStatus} from './native.js';
+import {nativeStatus} from '../io/native.js';
 import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import type {HostReport, PathProbe} from '../core/doctor.js';
+import {hostChecks, pathChecks, verdict, type Check, type HostReport, type PathProbe} from '../core/doctor.js';
 import {OvlError} from '../core/errors.js';
 import {mountContaining} from '../core/mountinfo.js';
-import {runUmount, toolVersion} from './exec.js';
-import {kernelLogCursor} from './kmsg.js';
-import {mountStack} from './mount-stack.js';
-import {
-	effectiveUid,
-	isInUserNamespace,
-	overlayModuleLoaded,
-	readKernelFacts,
-	readMountinfo,
-	readSysctl,
-} from './proc.js';
-import {removeRecord} from './registry.js';
-import {readXattr, trySetXattr} from './xattr.js';
+import {toolVersion} from '../io/exec.js';
+import {kernelLogCursor} from '../io/kmsg.js';
+import type {Deps} from './deps.js';
+import {mountStack} from './mount.js';
+import {isInUserNamespace, overlayModuleLoaded, readKernelFacts, readSysctl} from '../io/proc.js';
+import {readXattr, trySetXattr} from '../io/xattr.js';
 
-export async function gatherHostReport(): Promise<HostReport> {
+export async function gatherHostReport(deps: Deps): Promise<HostReport> {
 	const [kernel, utilLinux, inUserNamespace, maxNs, clone] = await Promise.all([
 		readKernelFacts(),
 		toolVersion('mount'),
@@ -35,7 +28,7 @@ export async function gatherHostReport(): Promise<HostReport> {
 		native: nativeStatus(),
 		params: kernel.params,
 		utilLinux,
-		euid: effectiveUid(),
+		euid: deps.euid,
 		inUserNamespace,
 		maxUserNamespaces: maxNs === undefined ? undefined : Number(maxNs),
 		unprivilegedUsernsClone: clone,
@@ -53,7 +46,7 @@ const isWhiteout = async (p: string): Promise<boolean> => {
  A real test mount in a scratch dir created inside `dir` (removed afterwards): what the kernel
  does with this filesystem as upper. Refuses to delete anything if the unmount fails.
  */
-export async function probePath(dir: string): Promise<PathProbe> {
+export async function probePath(dir: string, deps: Deps): Promise<PathProbe> {
 	const base = await realpath(dir).catch(() => {
 		throw new OvlError(
 			'OVL_PATH_MISSING',
@@ -70,7 +63,7 @@ export async function probePath(dir: string): Promise<PathProbe> {
 		string,
 		string,
 	];
-	const fsType = mountContaining(await readMountinfo(), scratch)?.fsType ?? 'unknown';
+	const fsType = mountContaining(await deps.mountinfo(), scratch)?.fsType ?? 'unknown';
 	const userns = await isInUserNamespace();
 	for (const d of [l1, l2, u, w, m, path.join(l1, 'dir')]) await mkdir(d);
 	await writeFile(path.join(l1, 'a'), 'a\n');
@@ -105,6 +98,7 @@ export async function probePath(dir: string): Promise<PathProbe> {
 				options: userns ? [{key: 'userxattr'}] : [],
 			},
 			{dryRun: false},
+			deps,
 		);
 		result = {...result, mounted: true, kernelLines: outcome.kernelLines};
 		await rm(path.join(m, 'a'));
@@ -136,18 +130,35 @@ export async function probePath(dir: string): Promise<PathProbe> {
 			kernelLines: error.findings.filter((f) => f.message.startsWith('kernel: ')).map((f) => f.message.slice(8)),
 		};
 	} finally {
-		const still = (await readMountinfo()).some((e) => e.mountPoint === m);
+		const still = (await deps.mountinfo()).some((e) => e.mountPoint === m);
 		if (still) {
-			const r = await runUmount(m, false);
+			const r = await deps.exec.umount(m, false);
 			if (!r.ok)
 				throw new OvlError(
 					'OVL_DOCTOR_CLEANUP',
 					`could not unmount the test mount ${m}: ${r.output}`,
 					`unmount it by hand (umount ${m}) and remove ${scratch}`,
 				);
-			await removeRecord(m);
+			await deps.registry.remove(m);
 		}
 		await rm(scratch, {recursive: true, force: true});
 	}
 	return result;
+}
+
+export type DoctorResult = {
+	readonly schema: 'ovl.doctor/v1';
+	readonly verdict: ReturnType<typeof verdict>;
+	readonly host: HostReport;
+	readonly probe: PathProbe | undefined;
+	readonly checks: readonly Check[];
+};
+
+/** `ovl doctor [--path DIR]`: host facts, and with a dir a real test mount there, judged. */
+export async function doctorFlow(dir: string | undefined, deps: Deps): Promise<DoctorResult> {
+	const host = await gatherHostReport(deps);
+	const checks = hostChecks(host);
+	const probe = dir === undefined ? undefined : await probePath(dir, deps);
+	if (probe) checks.push(...pathChecks(probe));
+	return {schema: 'ovl.doctor/v1', verdict: verdict(checks), host, probe, checks};
 }

@@ -1,13 +1,12 @@
-import {classifyEntry} from '../core/classify.js';
 import {encodePath} from '../core/bytes.js';
 import type {CtxDir} from '../core/lower-view.js';
 import type {Entry, ScannedEntry} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
-import {LowerDirs} from './lower-dirs.js';
-import type {Located} from './locate.js';
-import {xattrHint} from './inspect.js';
-import {scanLayers} from './scan.js';
+import {xattrHint} from '../core/report.js';
+import {LowerDirs} from '../io/lower-dirs.js';
+import type {Located} from '../io/locate.js';
+import {observeUpper} from './inspect.js';
 
 // What an overlay's upper becomes as an image layer, in archive order: the upper's own entries,
 // whiteouts as .wh.<name>, opaque dirs with .wh..wh..opq, and where the layer format has no word
@@ -33,7 +32,11 @@ const nameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 
 /** Scans and classifies the upper (as inspect does), then orders what the layer must say. */
 export function planExport(located: Located & {upper: string}): ExportPlan {
-	const scan = scanLayers({upper: located.upper, lowers: located.lowers, ns: located.facts.xattrNamespace});
+	const {scan, entries: classified} = observeUpper({
+		upper: located.upper,
+		lowers: located.lowers,
+		ns: located.facts.xattrNamespace,
+	});
 	if (scan.problems.length > 0) {
 		const p = scan.problems[0] as {path: string; message: string};
 		throw new OvlError(
@@ -53,8 +56,8 @@ export function planExport(located: Located & {upper: string}): ExportPlan {
 		);
 	const entries = new Map<string, {raw: ScannedEntry; entry: Entry}>();
 	const children = new Map<string, string[]>();
-	for (const raw of scan.entries) {
-		entries.set(raw.path, {raw, entry: classifyEntry(raw)});
+	for (const [i, raw] of scan.entries.entries()) {
+		entries.set(raw.path, {raw, entry: classified[i] as Entry});
 		const parent = parentOf(raw.path);
 		children.set(parent, [...(children.get(parent) ?? []), raw.path]);
 	}

@@ -1,0 +1,41 @@
+import {exitCodes} from '../core/exit-codes.js';
+import {OvlError} from '../core/errors.js';
+import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
+import {findHolders} from '../io/holders.js';
+import type {Deps} from './deps.js';
+
+export type Unmounted = {readonly schema: 'ovl.umount/v1'; readonly merged: string; readonly lazy: boolean};
+
+/** Unmounts the overlay on `target` (canonical), only an overlay; when busy, names who holds it. */
+export async function umountFlow(target: string, lazy: boolean, deps: Deps): Promise<Unmounted> {
+	const top = topMountAt(await deps.mountinfo(), target);
+	if (!top)
+		throw new OvlError(
+			'OVL_NOT_MOUNTED',
+			`nothing is mounted on ${target}`,
+			'ovl ls lists the overlay mounts on this host',
+			{exitCode: exitCodes.usage},
+		);
+	if (!decodeOverlay(top))
+		throw new OvlError(
+			'OVL_NOT_OVERLAY',
+			`${target} is a ${top.fsType} mount, not an overlay; ovl leaves it alone`,
+			'use umount(8) for other filesystems',
+			{exitCode: exitCodes.usage},
+		);
+	const result = await deps.exec.umount(target, lazy);
+	if (!result.ok) {
+		const busy = /busy/i.test(result.output);
+		const holders = busy ? await findHolders(target) : [];
+		const list = holders.map((h) => `  pid ${h.pid} (${h.command}): ${h.how}`).join('\n');
+		throw new OvlError(
+			holders.length > 0 || busy ? 'OVL_MOUNT_BUSY' : 'OVL_UMOUNT_FAILED',
+			`cannot unmount ${target}: ${result.output.trim().split('\n')[0] ?? ''}${list ? `\nheld by:\n${list}` : ''}`,
+			busy
+				? `stop those processes (or leave the directory), or detach now with: ovl umount --lazy ${target}`
+				: 'run umount(8) yourself to see the full error',
+		);
+	}
+	await deps.registry.remove(target);
+	return {schema: 'ovl.umount/v1', merged: target, lazy};
+}
