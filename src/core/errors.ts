@@ -1,22 +1,23 @@
+import {asCode, type Code, type Unchecked} from './codes.js';
 import {exitCodes, type ExitCode} from './exit-codes.js';
 import type {Finding} from './types.js';
 
 /** Every expected failure: a stable code, what is wrong (message) and what to do (hint). */
-export class OvlError extends Error {
-	readonly code: string;
+export class OvlError<S extends string = Code> extends Error {
+	readonly code: Code;
 	readonly hint: string;
 	readonly exitCode: ExitCode;
 	readonly findings: readonly Finding[];
 
 	constructor(
-		code: string,
+		code: Code | Unchecked<S>,
 		message: string,
 		hint: string,
 		options: {exitCode?: ExitCode; findings?: readonly Finding[]; cause?: unknown} = {},
 	) {
 		super(message, options.cause === undefined ? undefined : {cause: options.cause});
 		Object.defineProperty(this, 'name', {value: new.target.name, enumerable: false});
-		this.code = code;
+		this.code = asCode(code);
 		this.hint = hint;
 		this.exitCode = options.exitCode ?? exitCodes.failure;
 		this.findings = options.findings ?? [];
@@ -24,8 +25,8 @@ export class OvlError extends Error {
 }
 
 /** Bad flags or arguments. */
-export class UsageError extends OvlError {
-	constructor(message: string, hint: string, code = 'OVL_USAGE') {
+export class UsageError<S extends string = Code> extends OvlError<S> {
+	constructor(message: string, hint: string, code: Code | Unchecked<S> = 'OVL_USAGE') {
 		super(code, message, hint, {exitCode: exitCodes.usage});
 	}
 }
@@ -55,7 +56,7 @@ export class MountFailedError extends OvlError {
 	readonly toolOutput: string;
 
 	constructor(
-		code: string,
+		code: Code,
 		message: string,
 		hint: string,
 		details: {argv: readonly string[]; toolOutput: string; findings: readonly Finding[]; cause?: unknown},

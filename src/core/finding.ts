@@ -1,13 +1,24 @@
+import {asCode, codes, type Code, type CodeInfo, type Unchecked} from './codes.js';
 import type {Finding, Severity} from './types.js';
 
-export function finding(code: string, severity: Severity, message: string, hint: string, path?: string): Finding {
-	return path === undefined ? {code, severity, message, hint} : {code, severity, message, hint, path};
+export function finding<S extends string = Code>(
+	code: Code | Unchecked<S>,
+	severity: Severity,
+	message: string,
+	hint: string,
+	path?: string,
+): Finding {
+	const c = asCode(code);
+	return path === undefined ? {code: c, severity, message, hint} : {code: c, severity, message, hint, path};
 }
 
 export const hasErrors = (findings: readonly Finding[]): boolean => findings.some((f) => f.severity === 'error');
 
-// Errors --force may not override: they protect the option string itself, or need privileges.
-const unforceable = new Set(['OVL_OPTION_LAYER_KEY', 'OVL_OPTIONS_TOO_LONG', 'OVL_NEEDS_ROOT', 'OVL_OPTION_BAD_VALUE']);
+// Errors --force may not override (forceable: false in the catalog): they protect the option
+// string itself, or need privileges.
+export const unforceable: ReadonlySet<Code> = new Set(
+	(Object.keys(codes) as Code[]).filter((c) => (codes[c] as CodeInfo).forceable === false),
+);
 
 /** --force: let the kernel judge; validation errors become warnings, except the unforceable ones. */
 export function forceFindings(findings: readonly Finding[]): Finding[] {

@@ -1,10 +1,12 @@
 // Domain types shared by the core, the I/O edges and the renderers. Plain data only.
 
+import type {Code} from './codes.js';
+
 export type Severity = 'error' | 'warning' | 'info';
 
 /** One thing ovl or the kernel found wrong (or worth knowing) about a stack or a mount. */
 export type Finding = {
-	readonly code: string;
+	readonly code: Code;
 	readonly severity: Severity;
 	readonly message: string;
 	readonly hint: string;
