@@ -1,4 +1,4 @@
-import type {Change, Entry, EntryKind, LowerHit, RawEntry, StatLite} from './entry.js';
+import type {Change, Entry, EntryVariant, LowerHit, RawEntry, StatLite} from './entry.js';
 
 const isWhiteoutStat = (s: StatLite): boolean => s.type === 'char' && s.rdev === 0;
 
@@ -67,23 +67,28 @@ export function classifyEntry(raw: RawEntry): Entry {
 				? {hardlink: {nlink: s.nlink, indexed: true}}
 				: {}),
 	};
-	const done = (kind: EntryKind, extra: Partial<Entry> = {}): Entry => ({...base, kind, reasons, ...extra});
+	const done = (variant: EntryVariant, extra: {origin?: string} = {}): Entry => ({
+		...base,
+		reasons,
+		...extra,
+		...variant,
+	});
 	if ('origin' in x) reasons.push(`origin: ${describeOrigin(x['origin'] ?? '')}`);
 
 	if (isWhiteoutStat(s)) {
 		reasons.unshift('char device 0:0');
 		if (s.nlink > 1) reasons.push(`nlink ${s.nlink}: shares the work dir's whiteout inode`);
 		reasons.push(top ? `hides lower ${top.layer}` : 'nothing beneath it');
-		return done('whiteout');
+		return done({kind: 'whiteout'});
 	}
 	if ('whiteout' in x) {
 		reasons.unshift('overlay.whiteout xattr');
 		if (s.type === 'file' && s.size === 0) {
 			reasons.push('xattr whiteouts belong in lower layers; the kernel does not honour this one in the upper');
-			return done('xwhiteout');
+			return done({kind: 'xwhiteout'});
 		}
 		reasons.push(`on a ${s.type} of ${s.size} bytes: not a valid xattr whiteout`);
-		return done('anomaly');
+		return done({kind: 'anomaly'});
 	}
 	if (s.type === 'dir') return classifyDir(raw, reasons, done);
 	if ('metacopy' in x) {
@@ -91,26 +96,29 @@ export function classifyEntry(raw: RawEntry): Entry {
 		reasons.unshift(`metacopy${m.digest ? ` (digest ${m.digest})` : ' (no digest)'}`);
 		if (!m.valid) {
 			reasons.push('malformed metacopy xattr: the kernel returns EIO');
-			return done('anomaly');
+			return done({kind: 'anomaly'});
 		}
 		const redirect = x['redirect'];
 		const dataPath = redirect === undefined ? raw.path : resolveRedirect(raw.path, redirect);
 		if (redirect !== undefined) reasons.push(`redirect ${redirect} → data at ${dataPath}`);
 		const hit = raw.dataHit;
 		reasons.push(hit ? `data in lower ${hit.layer}` : 'no lower holds the data');
-		return done('metacopy', {
-			metacopy: {
-				...(m.digest ? {digest: m.digest} : {}),
-				...(hit ? {dataLayer: hit.layer, dataPath: hit.path, lowerSize: hit.stat.size} : {}),
-				...(hit ? {} : {dataPath}),
+		return done(
+			{
+				kind: 'metacopy',
+				metacopy: {
+					...(m.digest ? {digest: m.digest} : {}),
+					...(hit ? {dataLayer: hit.layer, dataPath: hit.path, lowerSize: hit.stat.size} : {}),
+					...(hit ? {} : {dataPath}),
+				},
 			},
-			...(redirect === undefined ? {} : {origin: dataPath}),
-		});
+			redirect === undefined ? {} : {origin: dataPath},
+		);
 	}
 	if ('origin' in x || top) {
 		if (!top) {
 			reasons.push('origin recorded but no lower holds this path now');
-			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: [], withOrigin: true}});
+			return done({kind: 'copy-up', copyUp: {fromLayer: 0, lowerSize: 0, changes: [], withOrigin: true}});
 		}
 		const withOrigin = 'origin' in x;
 		const linked = s.nlink > 1 || top.stat.nlink > 1;
@@ -120,7 +128,7 @@ export function classifyEntry(raw: RawEntry): Entry {
 			reasons.push(
 				`no origin xattr, nlink 1 over lower ${top.layer}'s ${top.stat.type}: written over it, not a copy-up`,
 			);
-			return done('new');
+			return done({kind: 'new'});
 		}
 		if (!withOrigin)
 			reasons.push(
@@ -134,18 +142,22 @@ export function classifyEntry(raw: RawEntry): Entry {
 			reasons.push(raw.contentDiffers ? 'contents differ from the lower copy' : 'contents identical to the lower copy');
 		if (changes.includes('type')) {
 			reasons.push(`replaces a lower ${top.stat.type} with a ${s.type}`);
-			if (!withOrigin) return done('new');
+			if (!withOrigin) return done({kind: 'new'});
 			// Its origin is another file: copied up from there, then renamed onto this path.
 			reasons.push('the origin handle names the file it was copied from, renamed here');
-			return done('copy-up', {copyUp: {fromLayer: 0, lowerSize: 0, changes: ['type'], withOrigin: true}});
+			return done({kind: 'copy-up', copyUp: {fromLayer: 0, lowerSize: 0, changes: ['type'], withOrigin: true}});
 		}
-		return done('copy-up', {copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin}});
+		return done({kind: 'copy-up', copyUp: {fromLayer: top.layer, lowerSize: top.stat.size, changes, withOrigin}});
 	}
 	reasons.push('no lower holds this path');
-	return done('new');
+	return done({kind: 'new'});
 }
 
-function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: Partial<Entry>) => Entry): Entry {
+function classifyDir(
+	raw: RawEntry,
+	reasons: string[],
+	done: (v: EntryVariant, extra?: {origin?: string}) => Entry,
+): Entry {
 	const x = raw.xattrs;
 	const top: LowerHit | undefined = raw.shadows[0];
 	if (x['opaque'] === 'y') {
@@ -157,7 +169,7 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 				? `replaces lower ${top.layer}'s ${top.stat.type}: lower contents hidden`
 				: 'new directory (with redirect_dir=on the kernel marks the directories it creates opaque)',
 		);
-		return done('opaque-dir', {opaque: replaced ? 'replaced' : 'new'});
+		return done({kind: 'opaque-dir', opaque: replaced ? 'replaced' : 'new'});
 	}
 	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
 	const selfRedirect = x['redirect'] !== undefined && resolveRedirect(raw.path, x['redirect']) === raw.path;
@@ -175,21 +187,24 @@ function classifyDir(raw: RawEntry, reasons: string[], done: (k: EntryKind, e?: 
 				? `renamed from ${origin} (lower ${hits.map((h) => h.layer).join(', ')})`
 				: `origin ${origin} is in no lower layer`,
 		);
-		return done('redirect-dir', {redirect: {value, absolute, origin, originLayers: hits.map((h) => h.layer)}, origin});
+		return done(
+			{kind: 'redirect-dir', redirect: {value, absolute, origin, originLayers: hits.map((h) => h.layer)}},
+			{origin},
+		);
 	}
 	if (top && top.stat.type === 'dir') {
 		reasons.unshift(
 			'origin' in x ? 'copied up to hold changed children' : `merges with lower ${top.layer} (no origin xattr)`,
 		);
 		const changes = compareWithLower(raw.stat, top.stat, raw.otherXattrs, raw.shadowXattrs);
-		return done('merge-dir', {copyUp: {fromLayer: top.layer, lowerSize: 0, changes, withOrigin: 'origin' in x}});
+		return done({kind: 'merge-dir', copyUp: {fromLayer: top.layer, lowerSize: 0, changes, withOrigin: 'origin' in x}});
 	}
 	if ('origin' in x) {
 		reasons.push('origin recorded but no lower directory at this path');
-		return done('anomaly');
+		return done({kind: 'anomaly'});
 	}
 	reasons.push(top ? `replaces lower ${top.layer}'s ${top.stat.type} without opaque=y` : 'no lower holds this path');
-	return done('new');
+	return done({kind: 'new'});
 }
 
 /**

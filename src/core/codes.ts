@@ -584,11 +584,3 @@ export function asCode(s: string): Code {
 	if (!isCode(s)) throw new Error(`${s} is not a catalogued code (src/core/codes.ts)`);
 	return s;
 }
-
-/**
- A code argument is `Code | Unchecked<S>`. A string literal must be catalogued, so a typo is a
- compile error; a value typed plain `string` passes here and is checked by asCode at run time.
- Three tables still hold codes as `string` (issue #13): the rules of kernel-log.ts, the code
- parameter of yaml-file.ts and the errno table of beneath.ts. Once they say Code, nothing needs this.
- */
-export type Unchecked<S extends string> = string extends S ? S : never;

@@ -66,10 +66,10 @@ export const entryKinds: readonly EntryKind[] = [
 
 export type Change = 'data' | 'mode' | 'owner' | 'mtime' | 'xattrs' | 'type';
 
-export type Entry = {
+/** What every classified entry has, whatever its kind. */
+export type EntryBase = {
 	readonly path: string;
 	readonly type: FileType;
-	readonly kind: EntryKind;
 	/** The facts that decided the kind, e.g. "rdev 0:0", "opaque=y". */
 	readonly reasons: readonly string[];
 	/** Lower layers holding the same path, top first (layer numbers, 1 = bottom). */
@@ -78,28 +78,54 @@ export type Entry = {
 	/** Bytes allocated in the upper (blocks × 512). */
 	readonly bytes: number;
 	readonly xattrs: Readonly<Record<string, string>>;
-	readonly opaque?: 'replaced' | 'new';
-	readonly redirect?: {
-		readonly value: string;
-		readonly absolute: boolean;
-		readonly origin: string;
-		readonly originLayers: readonly number[];
-	};
-	readonly metacopy?: {
-		readonly digest?: string;
-		readonly dataLayer?: number;
-		readonly dataPath?: string;
-		readonly lowerSize?: number;
-	};
-	readonly copyUp?: {
-		readonly fromLayer: number;
-		readonly lowerSize: number;
-		readonly changes: readonly Change[];
-		readonly withOrigin: boolean;
-	};
 	readonly hardlink?: {readonly nlink: number; readonly indexed: boolean; readonly group?: readonly string[]};
+	/** The lower path this entry came from, when it is not its own (a redirect). */
 	readonly origin?: string;
 };
+
+export type Redirect = {
+	readonly value: string;
+	readonly absolute: boolean;
+	readonly origin: string;
+	readonly originLayers: readonly number[];
+};
+
+export type Metacopy = {
+	readonly digest?: string;
+	readonly dataLayer?: number;
+	readonly dataPath?: string;
+	readonly lowerSize?: number;
+};
+
+/** A file copied up whole, or a dir copied up to hold changed children (merge-dir): how it differs from its lower. */
+export type CopyUp = {
+	readonly fromLayer: number;
+	readonly lowerSize: number;
+	readonly changes: readonly Change[];
+	readonly withOrigin: boolean;
+};
+
+type Payloads = {
+	readonly opaque: 'replaced' | 'new';
+	readonly redirect: Redirect;
+	readonly metacopy: Metacopy;
+	readonly copyUp: CopyUp;
+};
+
+/** One kind and exactly its payloads: the others cannot be set (a `new` entry has no copyUp). */
+type Variant<K extends EntryKind, P extends keyof Payloads = never> = EntryBase & {readonly kind: K} & {
+	readonly [k in P]: Payloads[k];
+} & {readonly [k in Exclude<keyof Payloads, P>]?: never};
+
+export type Entry =
+	| Variant<'whiteout' | 'xwhiteout' | 'new' | 'anomaly'>
+	| Variant<'opaque-dir', 'opaque'>
+	| Variant<'redirect-dir', 'redirect'>
+	| Variant<'copy-up' | 'merge-dir', 'copyUp'>
+	| Variant<'metacopy', 'metacopy'>;
+
+/** An entry's kind and payloads, without what every entry has: what the classifier decides. */
+export type EntryVariant = Entry extends infer E ? (E extends Entry ? Omit<E, keyof EntryBase> : never) : never;
 
 /** A lower entry the new view shows at `path` (below a renamed or opaque dir), and what the lower-only view had there. */
 export type Revealed = {

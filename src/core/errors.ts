@@ -1,23 +1,23 @@
-import {asCode, type Code, type Unchecked} from './codes.js';
+import {asCode, type Code} from './codes.js';
 import {exitCodes, type ExitCode} from './exit-codes.js';
 import type {Finding} from './types.js';
 
 /** Every expected failure: a stable code, what is wrong (message) and what to do (hint). */
-export class OvlError<S extends string = Code> extends Error {
+export class OvlError extends Error {
 	readonly code: Code;
 	readonly hint: string;
 	readonly exitCode: ExitCode;
 	readonly findings: readonly Finding[];
 
 	constructor(
-		code: Code | Unchecked<S>,
+		code: Code,
 		message: string,
 		hint: string,
 		options: {exitCode?: ExitCode; findings?: readonly Finding[]; cause?: unknown} = {},
 	) {
 		super(message, options.cause === undefined ? undefined : {cause: options.cause});
 		Object.defineProperty(this, 'name', {value: new.target.name, enumerable: false});
-		this.code = asCode(code);
+		this.code = asCode(code); // a cast cannot smuggle in an uncatalogued code
 		this.hint = hint;
 		this.exitCode = options.exitCode ?? exitCodes.failure;
 		this.findings = options.findings ?? [];
@@ -25,8 +25,8 @@ export class OvlError<S extends string = Code> extends Error {
 }
 
 /** Bad flags or arguments. */
-export class UsageError<S extends string = Code> extends OvlError<S> {
-	constructor(message: string, hint: string, code: Code | Unchecked<S> = 'OVL_USAGE') {
+export class UsageError extends OvlError {
+	constructor(message: string, hint: string, code: Code = 'OVL_USAGE') {
 		super(code, message, hint, {exitCode: exitCodes.usage});
 	}
 }

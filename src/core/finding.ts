@@ -1,13 +1,7 @@
-import {asCode, codes, type Code, type CodeInfo, type Unchecked} from './codes.js';
+import {asCode, codes, type Code, type CodeInfo} from './codes.js';
 import type {Finding, Severity} from './types.js';
 
-export function finding<S extends string = Code>(
-	code: Code | Unchecked<S>,
-	severity: Severity,
-	message: string,
-	hint: string,
-	path?: string,
-): Finding {
+export function finding(code: Code, severity: Severity, message: string, hint: string, path?: string): Finding {
 	const c = asCode(code);
 	return path === undefined ? {code: c, severity, message, hint} : {code: c, severity, message, hint, path};
 }

@@ -1,7 +1,8 @@
 import {finding} from './finding.js';
+import type {Code} from './codes.js';
 import type {Finding, Severity} from './types.js';
 
-type Rule = {readonly re: RegExp; readonly code: string; readonly severity: Severity; readonly hint: string};
+type Rule = {readonly re: RegExp; readonly code: Code; readonly severity: Severity; readonly hint: string};
 
 // Verbatim kernel messages (reference §4, seen on 6.18) mapped to a code and what to do.
 const rules: readonly Rule[] = [

@@ -11,17 +11,30 @@ export function unescapeLayerPath(p: string): string {
 	return p.replace(/\\(.)/gs, '$1');
 }
 
+// Layer order: ovl numbers and lists layers bottom→top (1 = bottom) everywhere people see them;
+// the kernel, mountinfo and lookups go top first. These two are the only places that flip it.
+
+/** A bottom→top list of layers (or anything per layer), top first. */
+export function topFirst<T>(bottomUp: readonly T[]): T[] {
+	return [...bottomUp].reverse();
+}
+
+/** A top-first list of layers (kernel and mountinfo order), bottom→top. */
+export function bottomUp<T>(topFirstList: readonly T[]): T[] {
+	return [...topFirstList].reverse();
+}
+
 /**
  Bottom→top (how ovl stores stacks) to the kernel's top-first order, with data-only layers last.
  Data-only layers sit at the bottom of a stack, so reversing keeps them at the end.
  */
 export function kernelLowerOrder(stack: Pick<Stack, 'lowers'>): LowerLayer[] {
-	return [...stack.lowers].reverse();
+	return topFirst(stack.lowers);
 }
 
 /** Kernel order back to ovl's bottom→top. */
 export function userLowerOrder(kernelOrder: readonly LowerLayer[]): LowerLayer[] {
-	return [...kernelOrder].reverse();
+	return bottomUp(kernelOrder);
 }
 
 /** Joins already-rendered (escaped) layer strings, top-first, with `::` before data-only layers. */

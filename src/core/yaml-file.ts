@@ -1,5 +1,6 @@
 import {LineCounter, parseDocument, type Node} from 'yaml';
 import {UsageError} from './errors.js';
+import type {Code} from './codes.js';
 
 export type Fail = (node: Node | null | undefined, what: string) => never;
 
@@ -11,7 +12,7 @@ export function parseYamlFile(
 	text: string,
 	fileName: string,
 	hint: string,
-	code: string,
+	code: Code,
 ): {root: Node | null; fail: Fail} {
 	const lc = new LineCounter();
 	const doc = parseDocument(text, {lineCounter: lc, uniqueKeys: true});

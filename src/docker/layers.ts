@@ -6,6 +6,7 @@ import type {LayerInfo} from '../core/report.js';
 import type {Located} from '../io/locate.js';
 import {dockerInspect} from './host.js';
 import {findTarget, type Overlay2Store} from './store.js';
+import {bottomUp, topFirst} from '../core/lowerdir.js';
 
 const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
 
@@ -47,7 +48,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 				'is it stored by another driver or the containerd snapshotter? see ovl docker driver',
 			);
 		const image = store.images.find((i) => i.id === c.imageId);
-		const lowerIds = [...layer.lowerIds].reverse();
+		const lowerIds = bottomUp(layer.lowerIds);
 		const lowers: LayerRef[] = lowerIds.map((id, i) => ({
 			layer: i + 1,
 			path: store.layers.get(id)?.diff ?? path.join(store.home, id, 'diff'),
@@ -55,7 +56,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 		}));
 		const layers: LayerInfo[] = [
 			{role: 'upper', layer: 0, path: layer.diff, label: `container layer of ${c.name || short(c.id)}`},
-			...[...lowers].reverse().map((l) => ({
+			...topFirst(lowers).map((l) => ({
 				role: 'lower' as const,
 				layer: l.layer,
 				path: l.path,
@@ -97,7 +98,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 			path: top,
 			label: `top image layer: ${labelFor(cacheIds.at(-1) as string, cacheIds.length - 1, img)}`,
 		},
-		...[...lowers].reverse().map((l) => ({
+		...topFirst(lowers).map((l) => ({
 			role: 'lower' as const,
 			layer: l.layer,
 			path: l.path,
@@ -115,7 +116,7 @@ export async function locateDocker(store: Overlay2Store, ref: string): Promise<L
 
 function fromGraphDriver(ref: string, data: Record<string, string>): Located & {title: string} {
 	const lowersTopFirst = (data['LowerDir'] ?? '').split(':').filter(Boolean);
-	const lowers: LayerRef[] = [...lowersTopFirst].reverse().map((p, i) => ({layer: i + 1, path: p, dataOnly: false}));
+	const lowers: LayerRef[] = bottomUp(lowersTopFirst).map((p, i) => ({layer: i + 1, path: p, dataOnly: false}));
 	const upper = data['UpperDir'] as string;
 	return {
 		title: `${ref} (from docker inspect)`,
@@ -127,7 +128,7 @@ function fromGraphDriver(ref: string, data: Record<string, string>): Located & {
 			xattrNamespace: 'trusted',
 			layers: [
 				{role: 'upper', layer: 0, path: upper},
-				...[...lowers].reverse().map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path})),
+				...topFirst(lowers).map((l) => ({role: 'lower' as const, layer: l.layer, path: l.path})),
 			],
 			source: 'offline',
 			...(data['MergedDir'] ? {mountPoint: data['MergedDir']} : {}),

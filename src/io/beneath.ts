@@ -17,6 +17,7 @@ import {randomBytes} from 'node:crypto';
 import {decodePath, encodePath, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
+import type {Code} from '../core/codes.js';
 
 // Writing as root into a tree someone else may control. Every path is resolved one component at
 // a time from an open directory fd, never following a symlink: the child of fd N is named
@@ -93,7 +94,7 @@ export function fsError(error: unknown, shown: string): OvlError {
 	const e = error as NodeJS.ErrnoException;
 	const code = e.code ?? 'EIO';
 	const p = printablePath(shown);
-	const hints: Record<string, [string, string]> = {
+	const hints: Record<string, [Code, string]> = {
 		ENOSPC: ['OVL_NO_SPACE', 'free space (or inodes: df -i) on that filesystem, then run the command again'],
 		EDQUOT: ['OVL_NO_SPACE', 'the disk quota is exhausted; free space, then run the command again'],
 		EROFS: ['OVL_READ_ONLY_FS', 'that filesystem is mounted read-only; choose a directory on a writable one'],

@@ -13,6 +13,7 @@ import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
 import type {OverlayMount} from '../core/types.js';
 import {readMountinfo} from './proc.js';
 import {recordFor, type Registry} from './registry.js';
+import {bottomUp, topFirst as topFirstOrder} from '../core/lowerdir.js';
 
 /** Where inspect reads from: the layers, bottom→top, and the facts to report. */
 export type Located = {
@@ -62,7 +63,7 @@ export async function locateMount(merged: string, root: string | undefined, regi
 	let upper: string | undefined;
 	let work: string | undefined;
 	if (record) {
-		lowers = [...record.lowers].reverse().map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path}));
+		lowers = topFirstOrder(record.lowers).map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path}));
 		upper = record.upper;
 		work = record.work;
 	} else {
@@ -112,7 +113,7 @@ export async function locateMount(merged: string, root: string | undefined, regi
 	return {
 		upper,
 		work,
-		lowers: lowers.map((l, i) => ({layer: n - i, path: l.path, dataOnly: l.dataOnly})).reverse(),
+		lowers: bottomUp(lowers.map((l, i) => ({layer: n - i, path: l.path, dataOnly: l.dataOnly}))),
 		mount: o,
 		facts: {
 			mountPoint: target,
@@ -157,7 +158,7 @@ export async function locateOffline(
 			xattrNamespace: userxattr ? 'user' : 'trusted',
 			layers: [
 				{role: 'upper', layer: 0, path: up},
-				...[...refs].reverse().map((r) => ({role: 'lower' as const, layer: r.layer, path: r.path})),
+				...topFirstOrder(refs).map((r) => ({role: 'lower' as const, layer: r.layer, path: r.path})),
 			],
 			...(w === undefined ? {} : {work: w}),
 			source: 'offline',

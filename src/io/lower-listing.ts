@@ -1,6 +1,7 @@
 import type {Entry, LayerRef} from '../core/entry.js';
 import type {LowerListing} from '../core/tree.js';
 import {LowerDirs} from './lower-dirs.js';
+import {topFirst} from '../core/lowerdir.js';
 
 /**
  Every path the lower layers show on their own, flagged hidden when an upper whiteout, opaque dir
@@ -12,10 +13,7 @@ export function lowerListing(
 	ns: 'trusted' | 'user',
 ): LowerListing[] {
 	const dirs = new LowerDirs(ns);
-	const ctx = [...lowers]
-		.filter((l) => !l.dataOnly)
-		.reverse()
-		.map((l) => ({layer: l.layer, path: l.path}));
+	const ctx = topFirst(lowers.filter((l) => !l.dataOnly)).map((l) => ({layer: l.layer, path: l.path}));
 	const upper = new Map(entries.map((e) => [e.path, e]));
 	const out: LowerListing[] = [];
 	const hidesBelow = (e: Entry | undefined): boolean =>

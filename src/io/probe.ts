@@ -7,6 +7,7 @@ import {mountContaining, overlayMounts} from '../core/mountinfo.js';
 import type {MountInfoEntry, OverlayMount, Stack} from '../core/types.js';
 import {effectiveUid, isInUserNamespace, readKernelFacts, readMountinfo} from './proc.js';
 import {recordFor, type Registry} from './registry.js';
+import {topFirst} from '../core/lowerdir.js';
 
 // Gathers the facts validateStack() needs. Reads only; follows symlinks the way the kernel will.
 
@@ -47,7 +48,7 @@ export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[], fro
 	return overlayMounts(mountinfo).map((o) => {
 		const rec = recordFor(registry, o);
 		if (!rec || (rec.strategy !== 'fd' && rec.strategy !== 'relative')) return o;
-		const lowers = [...rec.lowers].reverse();
+		const lowers = topFirst(rec.lowers);
 		return {
 			...o,
 			layers: {

@@ -5,6 +5,7 @@ import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {resolveRedirect} from '../core/classify.js';
 import {LowerDirs, childPath, statLite} from './lower-dirs.js';
 import {getXattrPath, listXattrsPath, lstatPath, readdirPath, releaseWalkFds, sysPath} from './walk-fs.js';
+import {topFirst} from '../core/lowerdir.js';
 
 export type ScanInput = {
 	readonly upper: string;
@@ -75,8 +76,8 @@ type DirJob = {readonly rel: string; readonly abs: string; readonly merge: CtxDi
  */
 export function scanLayers(input: ScanInput): ScanResult {
 	const lowers = new LowerDirs(input.ns);
-	const regular = [...input.lowers].filter((l) => !l.dataOnly).reverse();
-	const all = [...input.lowers].reverse();
+	const regular = topFirst(input.lowers.filter((l) => !l.dataOnly));
+	const all = topFirst(input.lowers);
 	const rootCtx: CtxDir[] = regular.map((l) => ({layer: l.layer, path: l.path}));
 	const entries: ScannedEntry[] = [];
 	const index = new Map<string, number>();

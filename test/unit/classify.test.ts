@@ -8,7 +8,7 @@ import {
 	resolveRedirect,
 } from '../../src/core/classify.js';
 import {collapseChanges, diffEntries, originInode} from '../../src/core/diff.js';
-import type {FileType, LowerHit, RawEntry, ScannedEntry, StatLite} from '../../src/core/entry.js';
+import type {Entry, FileType, LowerHit, RawEntry, ScannedEntry, StatLite} from '../../src/core/entry.js';
 import {inspectFindings, summarize} from '../../src/core/report.js';
 
 const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({
@@ -279,5 +279,25 @@ describe('scanProgress', async () => {
 		q.onProgress(1, '/');
 		q.done();
 		expect(quiet).toEqual([]);
+	});
+});
+
+describe('Entry carries its rules in its type', () => {
+	const base = {path: '/a', type: 'file' as const, reasons: [], shadows: [], size: 0, bytes: 0, xattrs: {}};
+	const copyUp = {fromLayer: 1, lowerSize: 0, changes: [], withOrigin: true};
+	test('a copy-up has a copyUp record; a new entry cannot (checked by tsc -p test: npm run typecheck)', () => {
+		const ok: Entry = {...base, kind: 'copy-up', copyUp};
+		// @ts-expect-error a `new` entry cannot carry a copyUp record
+		const newWithCopyUp: Entry = {...base, kind: 'new', copyUp};
+		// @ts-expect-error a copy-up without its record
+		const bareCopyUp: Entry = {...base, kind: 'copy-up'};
+		// @ts-expect-error a metacopy payload on an opaque dir
+		const opaqueMeta: Entry = {...base, type: 'dir', kind: 'opaque-dir', opaque: 'new', metacopy: {}};
+		expect([ok, newWithCopyUp, bareCopyUp, opaqueMeta].map((e) => e.kind)).toEqual([
+			'copy-up',
+			'new',
+			'copy-up',
+			'opaque-dir',
+		]);
 	});
 });
