@@ -53,10 +53,12 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v 
 /** Builds and runs the yargs CLI. Commands load lazily, so --version and completion stay light. */
 export async function runCli(args: string[]): Promise<number> {
 	let ctx: Context | undefined;
+	// The command's exit code, returned once yargs is done (not through process.exitCode).
+	let exit: number = exitCodes.ok;
 	const run = async (argv: Global, action: (c: Context) => Promise<number | void>): Promise<void> => {
 		ctx = contextFrom(argv);
 		const code = await action(ctx);
-		if (typeof code === 'number') process.exitCode = code;
+		if (typeof code === 'number') exit = code;
 	};
 	const version = (createRequire(import.meta.url)('../package.json') as {version: string}).version;
 	const cli: Argv<Global> = yargs(args)
@@ -414,7 +416,7 @@ export async function runCli(args: string[]): Promise<number> {
 	skipHelpCache(cli);
 	try {
 		await cli.parseAsync();
-		return typeof process.exitCode === 'number' ? process.exitCode : exitCodes.ok;
+		return exit;
 	} catch (caught) {
 		// An errno nobody mapped (ENOSPC, EIO, EROFS…) is still a clear, coded message, not a trace.
 		const error =

@@ -1,5 +1,7 @@
 import {existsSync} from 'node:fs';
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
+import {dockerLsHuman, dockerLsPlain, driverHuman, driverPlain} from '../ui/docker-text.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {driverReport} from '../docker/driver.js';
@@ -9,10 +11,7 @@ import {isContainersStore, readContainersStore} from '../docker/cstore.js';
 import {readOverlay2Store, type Overlay2Store} from '../docker/store.js';
 import {inspectFlow} from '../flows/inspect.js';
 import {readMountinfo} from '../io/proc.js';
-import {layerDetails} from '../io/layer-details.js';
-import {lowerListing} from '../io/lower-listing.js';
-import {formatFindings} from '../ui/findings.js';
-import {formatBytes, humanReport, plainEntries} from '../ui/inspect-text.js';
+import {showReport} from './report-view.js';
 
 async function dataRootOf(flag: string | undefined): Promise<string> {
 	const root = flag ?? (await driverReport(undefined)).dataRoot;
@@ -36,38 +35,7 @@ async function readStore(root: string): Promise<Overlay2Store> {
 /** `ovl docker driver`: which storage driver is active, and what every driver directory holds. */
 export async function dockerDriver(o: {dataRoot: string | undefined}, ctx: Context): Promise<void> {
 	const r = await driverReport(o.dataRoot);
-	if (ctx.mode === 'json') return writeJson(ctx, r);
-	const s = ctx.style;
-	if (ctx.mode === 'plain') {
-		ctx.out(`active\t${r.activeDriver ?? 'unknown'}\t${r.source}\ndata-root\t${r.dataRoot}\n`);
-		if (!r.daemon.answered)
-			ctx.err(
-				`note\tthe daemon did not answer: ${r.daemon.reason ?? ''}; the driver comes from ${r.source === 'guess' ? 'what is on disk (a guess)' : 'daemon.json'}\n`,
-			);
-		for (const d of r.drivers)
-			ctx.out(
-				`driver\t${d.driver}\t${d.path}\t${d.bytes}\t${d.layers}\t${d.images}\t${d.containers}\t${d.active ? 'active' : 'inactive'}\n`,
-			);
-		for (const w of r.warnings) ctx.err(`warning\t${w}\n`);
-		return;
-	}
-	ctx.out(
-		`${s.bold('storage driver')}  ${r.activeDriver ?? 'unknown'} ${s.dim(`(from ${r.source}${r.serverVersion ? `, Docker ${r.serverVersion}` : ''})`)}\n`,
-	);
-	ctx.out(`${s.bold('data-root')}       ${r.dataRoot}\n`);
-	if (!r.daemon.answered)
-		ctx.out(
-			`${s.bold('daemon')}          ${s.yellow('not reachable')}: ${r.daemon.reason ?? ''}; the driver above is ${r.source === 'guess' ? 'a guess from what is on disk' : 'what daemon.json sets'}\n`,
-		);
-	ctx.out(
-		`${s.bold('daemon.json')}     ${r.daemonJson.path}: ${r.daemonJson.exists ? (r.daemonJson.error ? s.red(`invalid JSON (${r.daemonJson.error})`) : JSON.stringify(r.daemonJson.settings)) : 'absent'}\n`,
-	);
-	if (r.drivers.length === 0) ctx.out('no storage driver directories under the data-root\n');
-	for (const d of r.drivers)
-		ctx.out(
-			`  ${d.active ? s.green('● active  ') : s.dim('○ inactive')} ${d.driver.padEnd(34)} ${formatBytes(d.bytes).padStart(10)}  ${d.layers} layer dirs, ${d.images} images, ${d.containers} containers\n`,
-		);
-	for (const w of r.warnings) ctx.err(`${s.yellow('! warning')} ${w}\n`);
+	emit(ctx, {json: r, plain: () => driverPlain(r), human: () => driverHuman(r, ctx.style)});
 }
 
 /** `ovl docker ls`: containers and image layers known on disk, with their overlay directories. */
@@ -96,38 +64,20 @@ export async function dockerLs(o: {dataRoot: string | undefined}, ctx: Context):
 		: daemon
 			? undefined
 			: 'the Docker daemon did not answer: this is what the data-root holds on disk (running state from config.v2.json)';
-	if (ctx.mode === 'json')
-		return writeJson(ctx, {
+	const s = ctx.style;
+	const err = note ? `${s.dim(note)}\n` : '';
+	emit(ctx, {
+		json: {
 			schema: 'ovl.docker-ls/v1',
 			dataRoot: store.dataRoot,
 			home: store.home,
 			containers,
 			images,
 			...(note ? {note} : {}),
-		});
-	const s = ctx.style;
-	if (ctx.mode === 'plain') {
-		for (const c of containers)
-			ctx.out(
-				`container\t${c.id.slice(0, 12)}\t${c.name}\t${c.image}\t${c.running ? 'running' : 'stopped'}\t${c.layers}\t${c.upper ?? '-'}\n`,
-			);
-		for (const i of images)
-			ctx.out(
-				`image\t${i.id.slice(7, 19)}\t${i.tags.join(',') || '-'}\t${i.layers.length}\t${i.layers.map((l) => l.cacheId ?? '?').join(',')}\n`,
-			);
-	} else {
-		ctx.out(`${s.bold(`containers (${containers.length})`)}\n`);
-		for (const c of containers)
-			ctx.out(
-				`  ${c.id.slice(0, 12)}  ${c.name.padEnd(16)} ${c.image.padEnd(18)} ${c.running ? s.green('running') : s.dim('stopped')}  ${c.layers} layers  upper ${c.upper ?? '?'}\n`,
-			);
-		ctx.out(`${s.bold(`images (${images.length})`)}\n`);
-		for (const i of images)
-			ctx.out(
-				`  ${i.id.slice(7, 19)}  ${(i.tags.join(', ') || '<none>').padEnd(24)} ${i.layers.length} layers: ${i.layers.map((l) => (l.cacheId ?? '?').slice(0, 12)).join(' ')}\n`,
-			);
-	}
-	if (note) ctx.err(`${s.dim(note)}\n`);
+		},
+		plain: () => ({out: dockerLsPlain(containers, images), err}),
+		human: () => ({out: dockerLsHuman(containers, images, s), err}),
+	});
 }
 
 /** `ovl docker inspect`: the inspect report of a container or image, layers named by image layer. */
@@ -138,19 +88,6 @@ export async function dockerInspectCommand(
 	const store = await readStore(await dataRootOf(o.dataRoot));
 	const located = await locateDocker(store, o.ref);
 	const report = await inspectFlow(located, {withChanges: false});
-	if (ctx.mode === 'json') writeJson(ctx, {...report, target: located.title});
-	else if (ctx.mode === 'plain') ctx.out(plainEntries(report));
-	else if (ctx.interactive) {
-		const {runExplorer} = await import('../ui/render.js');
-		await runExplorer(
-			report,
-			() => lowerListing(located.lowers, report.entries, 'trusted'),
-			(node) => layerDetails(located.facts.layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin),
-		);
-	} else {
-		ctx.out(`${ctx.style.bold(located.title)}\n`);
-		ctx.out(humanReport(report, ctx.style, Math.max(10, ctx.deps.terminal.rows - 16)));
-	}
-	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
+	await showReport(ctx, report, {json: {...report, target: located.title}, located, title: located.title});
 	return o.strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok;
 }

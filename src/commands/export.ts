@@ -4,7 +4,8 @@ import path from 'node:path';
 import type {Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGzip} from 'node:zlib';
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
 import {fsPath, printablePath} from '../core/bytes.js';
 import {OvlError, UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
@@ -66,18 +67,20 @@ export async function exportCommand(o: ExportOptions, ctx: Context): Promise<num
 		tarBytes: result.bytes,
 		skipped: plan.skipped,
 	};
-	if (ctx.mode === 'json') {
-		writeJson(ctx, summary);
-		return exitCodes.ok;
-	}
-	const say = toStdout ? ctx.err : ctx.out;
 	const c = plan.counts;
 	const where = `${target ? printablePath(target) : 'stdout'}${gzip ? ' (gzip)' : ''}`;
 	const counts = `${c.entries} entries, ${c.whiteouts} whiteout(s), ${c.opaques} opaque dir(s), ${result.hardlinks} hard link(s)`;
-	say(`exported ${printablePath(upper)} → ${where}: ${counts}; ${result.bytes} tar bytes\n`);
-	if (c.renamedDirs > 0) say(`  ${c.renamedDirs} renamed dir(s) written out whole (a layer cannot say "renamed")\n`);
-	if (c.metacopies > 0) say(`  ${c.metacopies} metacopy file(s) with their data from the lower that holds it\n`);
-	for (const s of plan.skipped) ctx.err(`${ctx.style.yellow('!')} skipped ${printablePath(s.path)}: ${s.why}\n`);
+	const lines = [`exported ${printablePath(upper)} → ${where}: ${counts}; ${result.bytes} tar bytes\n`];
+	if (c.renamedDirs > 0)
+		lines.push(`  ${c.renamedDirs} renamed dir(s) written out whole (a layer cannot say "renamed")\n`);
+	if (c.metacopies > 0) lines.push(`  ${c.metacopies} metacopy file(s) with their data from the lower that holds it\n`);
+	const skipped = plan.skipped.map((s) => `${ctx.style.yellow('!')} skipped ${printablePath(s.path)}: ${s.why}\n`);
+	// With the layer on stdout, the summary goes to stderr.
+	const text = lines.join('');
+	emit(ctx, {
+		json: summary,
+		plain: () => (toStdout ? {err: text + skipped.join('')} : {out: text, err: skipped.join('')}),
+	});
 	return exitCodes.ok;
 }
 

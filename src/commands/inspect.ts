@@ -1,4 +1,4 @@
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
 import {entryKinds, type EntryKind} from '../core/entry.js';
 import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
@@ -8,9 +8,9 @@ import type {Registry} from '../io/registry.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';
-import {layerDetails} from '../io/layer-details.js';
-import {lowerListing} from '../io/lower-listing.js';
-import {humanReport, plainChanges, plainEntries} from '../ui/inspect-text.js';
+import {plainChanges} from '../ui/inspect-text.js';
+import {emit} from '../output.js';
+import {showReport} from './report-view.js';
 
 export type LayerArgs = {
 	readonly merged: string | undefined;
@@ -61,19 +61,7 @@ export async function inspectCommand(
 	const full = await inspectFlow(located, {withChanges: false, onProgress: progress.onProgress});
 	progress.done();
 	const report = filterKinds(full, kinds);
-	if (ctx.mode === 'json') writeJson(ctx, report);
-	else if (ctx.mode === 'plain') ctx.out(plainEntries(report));
-	else if (ctx.interactive) {
-		const {runExplorer} = await import('../ui/render.js');
-		const layers = located.facts.layers;
-		await runExplorer(
-			report,
-			() => lowerListing(located.lowers, full.entries, located.facts.xattrNamespace),
-			(node) => layerDetails(layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin),
-		);
-		return strictExit(report, o.strict);
-	} else ctx.out(humanReport(report, ctx.style, Math.max(10, ctx.deps.terminal.rows - 16)));
-	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
+	await showReport(ctx, report, {json: report, located, all: full});
 	return strictExit(report, o.strict);
 }
 
@@ -90,15 +78,10 @@ export async function diffCommand(
 	});
 	progress.done();
 	const set = report.changes ?? {changes: [], renames: []};
-	if (ctx.mode === 'json')
-		writeJson(ctx, {
-			schema: 'ovl.diff/v1',
-			mount: report.mount,
-			changes: set.changes,
-			renames: set.renames,
-			findings: report.findings,
-		});
-	else ctx.out(plainChanges(set, o.all));
-	if (ctx.mode !== 'json') ctx.err(formatFindings(report.findings, ctx.style));
+	const {mount, findings} = report;
+	emit(ctx, {
+		json: {schema: 'ovl.diff/v1', mount, changes: set.changes, renames: set.renames, findings},
+		plain: () => ({out: plainChanges(set, o.all), err: formatFindings(findings, ctx.style)}),
+	});
 	return strictExit(report, o.strict);
 }

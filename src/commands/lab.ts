@@ -2,7 +2,8 @@ import {constants, existsSync} from 'node:fs';
 import {access, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
 import {fsPath, printablePath} from '../core/bytes.js';
 import {UsageError} from '../core/errors.js';
 import {fsError, readUserFile} from '../io/beneath.js';
@@ -17,13 +18,11 @@ export function labList(ctx: Context): void {
 		name,
 		description: parseExperiment(text, name).description,
 	}));
-	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.lab-list/v1', experiments: rows});
-	for (const r of rows)
-		ctx.out(
-			ctx.mode === 'plain'
-				? `${r.name}\t${r.description}\n`
-				: `${ctx.style.bold(r.name.padEnd(14))} ${r.description}\n`,
-		);
+	emit(ctx, {
+		json: {schema: 'ovl.lab-list/v1', experiments: rows},
+		plain: () => ({out: rows.map((r) => `${r.name}\t${r.description}\n`).join('')}),
+		human: () => ({out: rows.map((r) => `${ctx.style.bold(r.name.padEnd(14))} ${r.description}\n`).join('')}),
+	});
 }
 
 export function labShow(name: string, ctx: Context): void {
@@ -113,7 +112,6 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 			throw fsError(error, target);
 		});
 	}
-	if (ctx.mode === 'json') writeJson(ctx, report);
-	else ctx.out(labText(report));
+	emit(ctx, {json: report, plain: () => ({out: labText(report)})});
 	return report.passed ? exitCodes.ok : exitCodes.failure;
 }

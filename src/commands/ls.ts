@@ -1,8 +1,11 @@
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
+import type {Style} from '../ui/style.js';
 import {renderOption} from '../core/options.js';
 import type {OverlayMount} from '../core/types.js';
 import {recordFor, type MountRecord} from '../io/registry.js';
 import {overlayMounts} from '../core/mountinfo.js';
+import {bottomUp, topFirst} from '../core/lowerdir.js';
 
 export type ListedMount = {
 	readonly mountPoint: string;
@@ -28,7 +31,7 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 		mountPoint: o.entry.mountPoint,
 		mountId: o.entry.mountId,
 		readOnly: o.readOnly,
-		lowers: fromRecord ? rec.lowers : [...o.layers.lowers].reverse(),
+		lowers: fromRecord ? rec.lowers : bottomUp(o.layers.lowers),
 		...((fromRecord ? rec.upper : o.layers.upper) === undefined
 			? {}
 			: {upper: (fromRecord ? rec.upper : o.layers.upper) as string}),
@@ -47,28 +50,31 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 export async function lsCommand(ctx: Context): Promise<void> {
 	const [entries, registry] = await Promise.all([ctx.deps.mountinfo(), ctx.deps.registry.list()]);
 	const mounts = overlayMounts(entries).map((o) => listMount(o, registry));
-	if (ctx.mode === 'json') return writeJson(ctx, {schema: 'ovl.ls/v1', mounts});
-	if (ctx.mode === 'plain') {
-		for (const m of mounts)
-			ctx.out(
-				`${[m.mountPoint, m.lowers.length, m.upper ?? '-', m.readOnly ? 'ro' : 'rw', m.options.join(',') || '-', m.mountedBy].join('\t')}\n`,
-			);
-		return;
-	}
-	const s = ctx.style;
-	if (mounts.length === 0) {
-		ctx.out('no overlay mounts in this mount namespace\n');
-		return;
-	}
+	emit(ctx, {
+		json: {schema: 'ovl.ls/v1', mounts},
+		plain: () => ({out: mounts.map(plainLine).join('')}),
+		human: () => ({out: humanList(mounts, ctx.style)}),
+	});
+}
+
+function plainLine(m: ListedMount): string {
+	const fields = [m.mountPoint, m.lowers.length, m.upper ?? '-', m.readOnly ? 'ro' : 'rw'];
+	return `${[...fields, m.options.join(',') || '-', m.mountedBy].join('\t')}\n`;
+}
+
+function humanList(mounts: readonly ListedMount[], s: Style): string {
+	if (mounts.length === 0) return 'no overlay mounts in this mount namespace\n';
+	const lines: string[] = [];
 	for (const m of mounts) {
-		ctx.out(
-			`${s.bold(m.mountPoint)}  ${m.readOnly ? s.yellow('ro') : 'rw'}  ${m.lowers.length} lower${m.lowers.length === 1 ? '' : 's'}${m.mountedBy === 'ovl' ? s.dim(` (ovl, ${m.strategy ?? ''}, ${m.mountedAt ?? ''})`) : ''}\n`,
-		);
-		if (m.upper !== undefined) ctx.out(`  upper ${m.upper}\n`);
-		const shown = [...m.lowers].reverse();
+		const n = m.lowers.length;
+		const by = m.mountedBy === 'ovl' ? s.dim(` (ovl, ${m.strategy ?? ''}, ${m.mountedAt ?? ''})`) : '';
+		lines.push(`${s.bold(m.mountPoint)}  ${m.readOnly ? s.yellow('ro') : 'rw'}  ${n} lower${n === 1 ? '' : 's'}${by}`);
+		if (m.upper !== undefined) lines.push(`  upper ${m.upper}`);
+		const shown = topFirst(m.lowers);
 		for (const [i, l] of shown.slice(0, 8).entries())
-			ctx.out(`  lower ${m.lowers.length - i} ${l.path}${l.dataOnly ? ' (data-only)' : ''}\n`);
-		if (shown.length > 8) ctx.out(s.dim(`  … and ${shown.length - 8} more (--json lists all)\n`));
-		if (m.options.length > 0) ctx.out(`  options ${m.options.join(',')}\n`);
+			lines.push(`  lower ${n - i} ${l.path}${l.dataOnly ? ' (data-only)' : ''}`);
+		if (shown.length > 8) lines.push(s.dim(`  … and ${shown.length - 8} more (--json lists all)`));
+		if (m.options.length > 0) lines.push(`  options ${m.options.join(',')}`);
 	}
+	return `${lines.join('\n')}\n`;
 }

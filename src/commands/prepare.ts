@@ -1,6 +1,8 @@
 import {realpath, rmdir} from 'node:fs/promises';
 import path from 'node:path';
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
+import {preparedText} from '../ui/prepare-text.js';
 import {decodePath, encodePath, hasRawBytes, printablePath} from '../core/bytes.js';
 import {OvlError, UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
@@ -156,20 +158,10 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 			imported,
 			stack: layout,
 		};
-		if (ctx.mode === 'json') return writeJson(ctx, result);
-		const s = ctx.style;
-		ctx.out(`${s.bold(`prepared ${printablePath(requested)}`)}\n`);
-		ctx.out(`  lowers (bottom → top): ${layout.lowers.map((l) => l.path).join(', ')}\n`);
-		if (layout.upper !== undefined) ctx.out(`  upper: ${layout.upper}   work: ${layout.work ?? '-'}\n`);
-		ctx.out(
-			`  mount point: ${layout.merged}\n  stack file: ${printablePath(result.stackFile)}${existing === text ? ' (unchanged)' : ''}\n`,
-		);
-		ctx.out(`  ${creation.created.length} created, ${written.length} seeded file(s) written\n`);
-		for (const t of imported)
-			ctx.out(
-				`  ${t.layer} ← ${printablePath(t.file)}: ${t.skipped ?? `${t.entries} entries, ${t.whiteouts} whiteout(s), ${t.opaques} opaque dir(s)`}\n`,
-			);
-		ctx.out(`next: ovl mount ${printablePath(o.dir)}\n`);
+		emit(ctx, {
+			json: result,
+			plain: () => ({out: preparedText({...result, unchanged: existing === text, next: o.dir}, ctx.style)}),
+		});
 	} catch (error) {
 		creation.undo();
 		throw error;

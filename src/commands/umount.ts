@@ -1,5 +1,6 @@
 import path from 'node:path';
-import {writeJson, type Context} from '../context.js';
+import type {Context} from '../context.js';
+import {emit} from '../output.js';
 import {umountFlow} from '../flows/umount.js';
 import {canonicalPath} from './stack-input.js';
 
@@ -7,7 +8,9 @@ import {canonicalPath} from './stack-input.js';
 export async function umountCommand(o: {merged: string; lazy: boolean}, ctx: Context): Promise<void> {
 	const target = await canonicalPath(path.resolve(ctx.cwd, o.merged));
 	const done = await umountFlow(target, o.lazy, ctx.deps);
-	if (ctx.mode === 'json') return writeJson(ctx, {...done, unmounted: true});
 	const how = o.lazy ? ' (lazily: it goes away once nothing uses it)' : '';
-	ctx.out(`${ctx.style.green('✓')} unmounted ${target}${how}\n`);
+	emit(ctx, {
+		json: {...done, unmounted: true},
+		plain: () => ({out: `${ctx.style.green('✓')} unmounted ${target}${how}\n`}),
+	});
 }

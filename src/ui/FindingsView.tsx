@@ -1,6 +1,6 @@
 import {Box, Text} from 'ink';
 import type {Finding} from '../core/types.js';
-import {severityColor} from './theme.js';
+import {severityColor, severityGlyph} from './theme.js';
 
 export function FindingsView({
 	findings,
@@ -16,7 +16,7 @@ export function FindingsView({
 			key: `${f.code}${f.path ?? ''}${f.message}`,
 			node: (
 				<Text wrap="truncate-end">
-					<Text color={severityColor[f.severity]}>{f.severity.padEnd(8)}</Text>
+					<Text color={severityColor[f.severity]}>{`${severityGlyph[f.severity]} ${f.severity}`.padEnd(10)}</Text>
 					<Text bold>{f.code}</Text> {f.message}
 				</Text>
 			),
@@ -25,7 +25,7 @@ export function FindingsView({
 			key: `${f.code}${f.path ?? ''}${f.message}h`,
 			node: (
 				<Text wrap="truncate-end" dimColor>
-					{'         '}hint: {f.hint}
+					{'           '}hint: {f.hint}
 				</Text>
 			),
 		},
@@ -37,37 +37,6 @@ export function FindingsView({
 			{lines.slice(0, height - 1).map((l) => (
 				<Box key={l.key}>{l.node}</Box>
 			))}
-		</Box>
-	);
-}
-
-export function HelpView({height}: {readonly height: number}) {
-	const keys: [string, string][] = [
-		['↑/↓ j/k', 'move'],
-		['PgUp/PgDn g/G', 'page, top, bottom'],
-		['Enter/Space →', 'expand or collapse a directory'],
-		['←', 'collapse, or go to the parent'],
-		['/', 'search paths (Enter keeps it, Esc clears)'],
-		['f', 'filter by kind (cycles)'],
-		['l', 'show lower-only entries (dimmed), e.g. what a whiteout hides'],
-		['w', 'findings'],
-		['?', 'this help'],
-		['q / Esc', 'quit'],
-		['Ctrl-C', 'quit (exit 130)'],
-	];
-	return (
-		<Box flexDirection="column" height={height}>
-			<Text bold>keys — ? or Esc: back</Text>
-			{keys.map(([k, d]) => (
-				<Text key={k}>
-					<Text color="cyan">{k.padEnd(16)}</Text>
-					{d}
-				</Text>
-			))}
-			<Text dimColor>
-				badges: WHT whiteout · XWH xattr whiteout · OPQ opaque dir · REN renamed dir · DIR merge dir · CPY copy-up ·
-				META metacopy · NEW new · low/hid lower-only
-			</Text>
 		</Box>
 	);
 }

@@ -1,24 +1,11 @@
-// The only module that starts Ink. Loaded lazily, after the output mode is decided, so --json,
-// pipes and --version never load React.
-import {render, renderToString} from 'ink';
-import type {ReactElement} from 'react';
-import type {Check} from '../core/doctor.js';
+// Ink for the one live, full-screen view (the explorer); lab-live.tsx has the lab's progress.
+// One-shot output is text (ui/*-text.ts with ui/style.ts). Loaded lazily, once the output mode
+// is decided, so --json, pipes and --version never load React.
+import {render} from 'ink';
 import type {Report} from '../core/report.js';
 import {buildTree, type TreeNode} from '../core/tree.js';
-import type {Finding, MountPlan} from '../core/types.js';
 import {Explorer} from './Explorer.js';
 import type {LayerDetail} from './model.js';
-import {DoctorView, FindingsList, PlanView} from './PlanView.js';
-
-export function renderStatic(element: ReactElement): string {
-	return `${renderToString(element, {columns: process.stdout.columns || 100})}\n`;
-}
-
-export const renderPlan = (plan: MountPlan): string => renderStatic(<PlanView plan={plan} />);
-export const renderFindings = (findings: readonly Finding[]): string =>
-	findings.length === 0 ? '' : renderStatic(<FindingsList findings={findings} />);
-export const renderDoctor = (checks: readonly Check[], verdict: string, kernelLines: readonly string[]): string =>
-	renderStatic(<DoctorView checks={checks} verdict={verdict} kernelLines={kernelLines} />);
 
 const enterAlt = '\u001B[?1049h\u001B[H';
 const leaveAlt = '\u001B[?1049l';

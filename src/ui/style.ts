@@ -1,4 +1,5 @@
 import type {Severity} from '../core/types.js';
+import {severityGlyph} from './theme.js';
 
 /** Minimal ANSI styling; off when colour is off (NO_COLOR, --no-color, pipes). */
 export type Style = {
@@ -26,19 +27,10 @@ export function makeStyle(color: boolean): Style {
 	};
 }
 
+/** "✗ error", "! warning", "- info", coloured when colour is on. */
 export function severityMark(severity: Severity, s: Style): string {
-	switch (severity) {
-		case 'error':
-			return s.red('✗ error');
-		case 'warning':
-			return s.yellow('! warning');
-		case 'info':
-			return s.dim('- info');
-		default: {
-			const never: never = severity;
-			return never;
-		}
-	}
+	const paint = {error: s.red, warning: s.yellow, info: s.dim}[severity];
+	return paint(`${severityGlyph[severity]} ${severity}`);
 }
 
 /** Quotes an argv element for display only (ovl never runs a shell). */

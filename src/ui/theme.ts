@@ -16,6 +16,8 @@ export const kindStyle: Readonly<Record<EntryKind | 'lower' | 'hidden', {color: 
 };
 
 export const severityColor = {error: 'red', warning: 'yellow', info: 'gray'} as const;
+/** The one severity mark, in text and in the explorer. */
+export const severityGlyph = {error: '✗', warning: '!', info: '-'} as const;
 
 export function formatMode(type: string, perm: number): string {
 	const t =

@@ -2,16 +2,17 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
-import {renderToString} from 'ink';
 import {afterEach, beforeEach, describe, expect, test} from 'vitest';
 import {hostChecks, verdict} from '../../src/core/doctor.js';
 import {planMount} from '../../src/core/plan.js';
-import {DoctorView, PlanView} from '../../src/ui/PlanView.js';
+import {formatDoctor} from '../../src/ui/doctor-text.js';
+import {formatPlan} from '../../src/ui/plan-text.js';
+import {makeStyle} from '../../src/ui/style.js';
 import {ovlBin} from '../helpers/run-ovl.js';
 import {cleanScratch, makeScratch} from '../helpers/scratch.js';
 
-describe('static views (mount --dry-run and doctor on a terminal)', () => {
-	test('PlanView shows layers top → bottom, the string, the budget bar and fds', () => {
+describe('one-shot views for a person (mount --dry-run and doctor on a terminal)', () => {
+	test('the plan shows layers top → bottom, the string, the budget bar and fds', () => {
 		const plan = planMount(
 			{
 				lowers: [
@@ -26,13 +27,13 @@ describe('static views (mount --dry-run and doctor on a terminal)', () => {
 			[],
 			{pageSize: 4096},
 		);
-		const out = renderToString(<PlanView plan={plan} />, {columns: 100});
+		const out = formatPlan(plan, makeStyle(false), true);
 		expect(out).toMatch(/upper\s+\/s\/u\n\s+lower 2\s+\/s\/x,y\n\s+lower 1\s+\/s\/l1/);
 		expect(out).toContain('strategy   fd (mount runs in /proc/self/fd)');
-		expect(out).toMatch(/options\s+█*░+ \d+\/4095 bytes/);
+		expect(out).toMatch(/options\s+█*░+ \d+ of 4095 bytes/);
 		expect(out).toContain('fd 3 = /s/x,y');
 	});
-	test('DoctorView lists checks and the verdict', () => {
+	test('doctor lists checks and the verdict', () => {
 		const checks = hostChecks({
 			release: '6.18.44',
 			version: [6, 18],
@@ -48,9 +49,7 @@ describe('static views (mount --dry-run and doctor on a terminal)', () => {
 			kmsgReadable: true,
 			native: {loaded: true, reason: 'build/Release/ovl_native.node'},
 		});
-		const out = renderToString(<DoctorView checks={checks} verdict={verdict(checks)} kernelLines={[]} />, {
-			columns: 100,
-		});
+		const out = formatDoctor(checks, verdict(checks), [], makeStyle(false));
 		expect(out).toContain('✓ overlay filesystem   available (module loaded)');
 		expect(out).toContain('userxattr yes, data-only layers yes, lowerdir+ yes, layers by fd yes');
 		expect(out).toContain('verdict: ok');
