@@ -2,6 +2,7 @@
 // (find over upper + lowers, getfattr -R over upper) measured in the same run.
 import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
+import fse from 'fs-extra';
 import path from 'node:path';
 
 export function inspectBench({root, ovl, runs}) {
@@ -13,15 +14,14 @@ export function inspectBench({root, ovl, runs}) {
 	const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => path.join(fx, n));
 	const ready = path.join(fx, '.ready');
 	if (!fs.existsSync(ready)) {
-		fs.rmSync(fx, {recursive: true, force: true});
+		fse.removeSync(fx);
 		const t = Date.now();
 		for (let d = 0; d < 200; d++) {
 			const dir = path.join(lower, `d${String(d).padStart(3, '0')}`);
-			fs.mkdirSync(dir, {recursive: true});
 			for (let f = 0; f < 500; f++)
-				fs.writeFileSync(path.join(dir, `f${String(f).padStart(3, '0')}`), `file ${d}/${f}\n`);
+				fse.outputFileSync(path.join(dir, `f${String(f).padStart(3, '0')}`), `file ${d}/${f}\n`);
 		}
-		for (const p of [upper, work, merged]) fs.mkdirSync(p, {recursive: true});
+		for (const p of [upper, work, merged]) fse.ensureDirSync(p);
 		mount();
 		try {
 			const m = (d, f) =>

@@ -85,6 +85,7 @@ export async function probePath(dir: string, deps: Deps): Promise<PathProbe> {
 		usedUserxattr: userns,
 		kernelLines: [],
 	};
+	let stuck: OvlError | undefined;
 	try {
 		const outcome = await mountStack(
 			{
@@ -130,20 +131,26 @@ export async function probePath(dir: string, deps: Deps): Promise<PathProbe> {
 			kernelLines: error.findings.filter((f) => f.message.startsWith('kernel: ')).map((f) => f.message.slice(8)),
 		};
 	} finally {
-		const still = (await deps.mountinfo()).some((e) => e.mountPoint === m);
-		if (still) {
-			const r = await deps.exec.umount(m, false);
-			if (!r.ok)
-				throw new OvlError(
-					'OVL_DOCTOR_CLEANUP',
-					`could not unmount the test mount ${m}: ${r.output}`,
-					`unmount it by hand (umount ${m}) and remove ${scratch}`,
-				);
-			await deps.registry.remove(m);
-		}
-		await rm(scratch, {recursive: true, force: true});
+		stuck = await removeProbe(m, scratch, deps);
 	}
+	if (stuck) throw stuck;
 	return result;
+}
+
+/** Unmounts and removes the probe's scratch dir; if it cannot unmount, removes nothing and says so. */
+async function removeProbe(m: string, scratch: string, deps: Deps): Promise<OvlError | undefined> {
+	if ((await deps.mountinfo()).some((e) => e.mountPoint === m)) {
+		const r = await deps.exec.umount(m, false);
+		if (!r.ok)
+			return new OvlError(
+				'OVL_DOCTOR_CLEANUP',
+				`could not unmount the test mount ${m}: ${r.output}`,
+				`unmount it by hand (umount ${m}) and remove ${scratch}`,
+			);
+		await deps.registry.remove(m);
+	}
+	await rm(scratch, {recursive: true, force: true});
+	return undefined;
 }
 
 export type DoctorResult = {

@@ -1,5 +1,6 @@
-import {closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeSync, linkSync} from 'node:fs';
+import {closeSync, constants, lstatSync, mkdirSync, openSync, writeSync, linkSync} from 'node:fs';
 import {mkdtemp} from 'node:fs/promises';
+import fse from 'fs-extra';
 import os from 'node:os';
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
@@ -108,7 +109,7 @@ export async function runExperiment(
 			if (!r.ok && !lazy) await deps.exec.umount(dirs.merged, true);
 			mounted = false;
 		}
-		rmSync(root, {recursive: true, force: true});
+		fse.removeSync(root);
 	};
 	try {
 		guard.check();
@@ -119,10 +120,10 @@ export async function runExperiment(
 				spec.repeat === undefined ? [spec.name] : Array.from({length: spec.repeat}, (_, i) => `${spec.name}-${i + 1}`);
 			for (const name of names) {
 				const dir = path.join(dirs.lowers, name);
-				mkdirSync(dir, {recursive: true});
-				for (const d of spec.dirs) mkdirSync(safeJoin(dir, d, false), {recursive: true});
+				fse.ensureDirSync(dir);
+				for (const d of spec.dirs) fse.ensureDirSync(safeJoin(dir, d, false));
 				for (const [f, content] of Object.entries(spec.files)) {
-					mkdirSync(path.dirname(safeJoin(dir, f, false)), {recursive: true});
+					fse.ensureDirSync(path.dirname(safeJoin(dir, f, false)));
 					fill(safeJoin(dir, f, false), content);
 				}
 				for (const [link, target] of Object.entries(spec.links))
@@ -193,8 +194,8 @@ export async function runExperiment(
 					if (step.op.lowers !== undefined)
 						active = layers.slice(0, Math.max(1, Math.min(layers.length, step.op.lowers)));
 					if (step.op.fresh) {
-						rmSync(dirs.upper, {recursive: true, force: true});
-						rmSync(dirs.work, {recursive: true, force: true});
+						fse.removeSync(dirs.upper);
+						fse.removeSync(dirs.work);
 					}
 					await doMount();
 				} else {

@@ -172,6 +172,7 @@ describeKernel('fuzz and fault suite', () => {
 					const problems = [...judge(run), canary()];
 					if (treeDigest(path.join(dir, 'l')) !== lowerBefore) problems.push('inspect changed a lower layer');
 					if (run.code === 0 && form === 'inspect --json') problems.push(...missingEntries(run, wanted));
+					// eslint-disable-next-line no-control-regex -- looking for the escape character itself
 					if (run.code === 0 && form.endsWith('--plain') && /\u001b/.test(run.stdout))
 						problems.push('a raw escape character reached plain output');
 					record('upper trees × inspect/diff', `${form} ${wanted.map((w) => shellBytes(w)).join(' ')}`, problems);

@@ -1,4 +1,4 @@
-import {mkdir, writeFile} from 'node:fs/promises';
+import fse from 'fs-extra';
 import path from 'node:path';
 import {execa} from 'execa';
 
@@ -10,9 +10,9 @@ export async function mountOverlay(o: {
 	merged: string;
 	options?: string[];
 }): Promise<void> {
-	await mkdir(o.merged, {recursive: true});
-	if (o.upper) await mkdir(o.upper, {recursive: true});
-	if (o.work) await mkdir(o.work, {recursive: true});
+	await fse.ensureDir(o.merged);
+	if (o.upper) await fse.ensureDir(o.upper);
+	if (o.work) await fse.ensureDir(o.work);
 	const opts = [`lowerdir=${[...o.lowers].reverse().join(':')}`];
 	if (o.upper && o.work) opts.push(`upperdir=${o.upper}`, `workdir=${o.work}`);
 	opts.push(...(o.options ?? []));
@@ -25,13 +25,10 @@ export async function umount(p: string): Promise<void> {
 
 /** Creates files (content strings) and dirs (trailing '/') below root. */
 export async function makeTree(root: string, spec: Record<string, string>): Promise<void> {
-	await mkdir(root, {recursive: true});
+	await fse.ensureDir(root);
 	for (const [rel, content] of Object.entries(spec)) {
 		const p = path.join(root, rel);
-		if (rel.endsWith('/')) await mkdir(p, {recursive: true});
-		else {
-			await mkdir(path.dirname(p), {recursive: true});
-			await writeFile(p, content);
-		}
+		if (rel.endsWith('/')) await fse.ensureDir(p);
+		else await fse.outputFile(p, content);
 	}
 }

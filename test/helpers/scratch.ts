@@ -1,4 +1,5 @@
-import {mkdtemp, rm} from 'node:fs/promises';
+import {mkdtemp} from 'node:fs/promises';
+import fse from 'fs-extra';
 import {readFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ export async function cleanScratch(dir: string): Promise<void> {
 		}
 	}
 	if (mountsUnder(dir).length > 0) throw new Error(`could not unmount below ${dir}; not deleting it`);
-	await rm(dir, {recursive: true, force: true});
+	await fse.remove(dir);
 }
 
 export async function makeScratch(prefix = 'ovl-test-'): Promise<string> {

@@ -58,7 +58,9 @@ function run(cmd, args, {timeoutS, env, cwd, logName, echo = false, onData} = {}
 			timedOut = true;
 			try {
 				process.kill(-child.pid, 'SIGKILL');
-			} catch {}
+			} catch {
+				// already gone
+			}
 		}, timeoutS * 1000);
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
@@ -228,12 +230,16 @@ async function stopPids(pids) {
 	for (const p of pids)
 		try {
 			process.kill(p, 'SIGTERM');
-		} catch {}
+		} catch {
+			// already gone
+		}
 	for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
 	for (const p of pids.filter(alive))
 		try {
 			process.kill(p, 'SIGKILL');
-		} catch {}
+		} catch {
+			// already gone
+		}
 }
 
 /** Whatever an earlier, killed run left in our namespace. */
@@ -411,7 +417,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 		if (current)
 			try {
 				process.kill(-current.pid, 'SIGKILL');
-			} catch {}
+			} catch {
+				// already gone
+			}
 	});
 }
 
