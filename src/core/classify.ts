@@ -1,13 +1,7 @@
 import type {Change, Entry, EntryVariant, LowerHit, RawEntry, StatLite} from './entry.js';
+import {resolveRedirect} from './paths.js';
 
 const isWhiteoutStat = (s: StatLite): boolean => s.type === 'char' && s.rdev === 0;
-
-/** Resolves a redirect value against the overlay path of the entry that carries it. */
-export function resolveRedirect(entryPath: string, value: string): string {
-	if (value.startsWith('/')) return value;
-	const parent = entryPath.slice(0, entryPath.lastIndexOf('/'));
-	return `${parent}/${value}`;
-}
 
 /** What differs between an upper copy and its lower original, without reading file contents. */
 export function compareWithLower(

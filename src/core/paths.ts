@@ -31,3 +31,10 @@ export function resolveInside(root: string, relative: string): string | undefine
 	if (resolved === root || !isSameOrInside(resolved, root)) return undefined;
 	return resolved;
 }
+
+/** Where an overlay redirect xattr points: absolute from the layer root, or a sibling of the entry. */
+export function resolveRedirect(entryPath: string, value: string): string {
+	if (value.startsWith('/')) return value;
+	const parent = entryPath.slice(0, entryPath.lastIndexOf('/'));
+	return `${parent}/${value}`;
+}

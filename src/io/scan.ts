@@ -2,7 +2,7 @@ import {closeSync, openSync, readSync, constants} from 'node:fs';
 import path from 'node:path';
 import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
-import {resolveRedirect} from '../core/classify.js';
+import {resolveRedirect} from '../core/paths.js';
 import {LowerDirs, childPath, statLite} from './lower-dirs.js';
 import {getXattrPath, listXattrsPath, lstatPath, readdirPath, releaseWalkFds, sysPath} from './walk-fs.js';
 import {topFirst} from '../core/lowerdir.js';

@@ -1,12 +1,6 @@
 import {describe, expect, test} from 'vitest';
-import {
-	classifyEntry,
-	compareWithLower,
-	describeOrigin,
-	linkOrigins,
-	parseMetacopy,
-	resolveRedirect,
-} from '../../src/core/classify.js';
+import {classifyEntry, compareWithLower, describeOrigin, linkOrigins, parseMetacopy} from '../../src/core/classify.js';
+import {resolveRedirect} from '../../src/core/paths.js';
 import {collapseChanges, diffEntries, originInode} from '../../src/core/diff.js';
 import type {Entry, FileType, LowerHit, RawEntry, ScannedEntry, StatLite} from '../../src/core/entry.js';
 import {inspectFindings, summarize} from '../../src/core/report.js';
