@@ -2,7 +2,7 @@ import type {Context} from '../context.js';
 import {emit} from '../output.js';
 import type {Style} from '../ui/style.js';
 import {renderOption} from '../core/options.js';
-import type {OverlayMount} from '../core/types.js';
+import type {LowerLayer, OverlayMount} from '../core/types.js';
 import {recordFor, type MountRecord} from '../io/registry.js';
 import {overlayMounts} from '../core/mountinfo.js';
 import {bottomUp, topFirst} from '../core/lowerdir.js';
@@ -12,7 +12,7 @@ export type ListedMount = {
 	readonly mountId: number;
 	readonly readOnly: boolean;
 	/** Bottom→top, as ovl shows layers everywhere; absolute when ovl (or the kernel) knows them. */
-	readonly lowers: readonly {path: string; dataOnly: boolean}[];
+	readonly lowers: readonly LowerLayer[];
 	readonly upper?: string;
 	readonly work?: string;
 	readonly recordedLowerdir: readonly string[];

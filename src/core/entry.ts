@@ -1,4 +1,5 @@
 // Types for inspecting an overlay's layers. Plain data; JSON-serialisable.
+import type {LowerLayer} from './types.js';
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
 
@@ -19,7 +20,7 @@ export type StatLite = {
 };
 
 /** A lower layer as inspect numbers it: 1 is the bottom, as everywhere in ovl. */
-export type LayerRef = {readonly layer: number; readonly path: string; readonly dataOnly: boolean};
+export type LayerRef = LowerLayer & {readonly layer: number};
 
 /** One place in a lower layer that holds a path. */
 export type LowerHit = {

@@ -1,14 +1,12 @@
-import type {Entry, EntryKind} from './entry.js';
+import type {Entry, EntryKind, LayerRef} from './entry.js';
 import {entryKinds} from './entry.js';
 import type {ChangeSet} from './diff.js';
 import {finding} from './finding.js';
 import type {Finding} from './types.js';
 
-export type LayerInfo = {
+/** A layer of an inspected overlay, upper included: a LayerRef's number (1 = bottom lower, 0 = the upper) and path, with its role. */
+export type LayerInfo = Pick<LayerRef, 'layer' | 'path'> & {
 	readonly role: 'upper' | 'lower' | 'data-only';
-	/** 1 = bottom lower; 0 for the upper. */
-	readonly layer: number;
-	readonly path: string;
 	/** What mountinfo recorded, when it differs (relative paths, fd strategy). */
 	readonly recorded?: string;
 	/** A name for people: the image layer's diff id and the command that made it. */
