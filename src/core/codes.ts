@@ -141,7 +141,8 @@ export const codes = {
 	OVL_UPPER_IN_USE: {
 		severity: 'error',
 		exit: exitCodes.usage,
-		summary: 'upper or work is already the upper or work dir of a live overlay',
+		summary: 'upper or work is already the upper or work dir of a live overlay (two writers corrupt it)',
+		forceable: false,
 	},
 	OVL_UPPER_IS_LOWER_ELSEWHERE: {
 		severity: 'warning',

@@ -1,4 +1,4 @@
-import {asCode, type Code} from './codes.js';
+import {asCode, codes, type Code} from './codes.js';
 import {exitCodes, type ExitCode} from './exit-codes.js';
 import type {Finding} from './types.js';
 
@@ -35,10 +35,16 @@ export class UsageError extends OvlError {
 export class ValidationError extends OvlError {
 	constructor(findings: readonly Finding[]) {
 		const errors = findings.filter((f) => f.severity === 'error');
+		// --force is offered only when it could help: never for an error it does not lift (one that
+		// would lose data, such as a second writer on an upper).
+		const stuck = [...new Set(errors.filter((f) => codes[f.code].forceable === false).map((f) => f.code))];
+		const hint = 'fix the errors listed above (ovl mount --dry-run shows the plan)';
 		super(
 			errors[0]?.code ?? 'OVL_INVALID',
 			`${errors.length} error${errors.length === 1 ? '' : 's'} found before mounting; nothing was changed`,
-			'fix the errors listed above (ovl mount --dry-run shows the plan); --force lets the kernel decide',
+			stuck.length > 0
+				? `${hint}; --force does not lift ${stuck.join(', ')}`
+				: `${hint}; --force lets the kernel decide`,
 			{exitCode: exitCodes.usage, findings},
 		);
 	}

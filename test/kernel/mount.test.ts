@@ -232,6 +232,29 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(verbose.stderr).toMatch(/mount\(8\) said: .*wrong fs type/s);
 	});
 
+	test('an upper already in use: refused, --force does not lift it and is not offered', async () => {
+		for (const l of ['l1', 'l2']) await mkdir(path.join(dir, l));
+		const layers = (m: string, w: string) => [
+			'--lower',
+			path.join(dir, 'l1'),
+			'--upper',
+			path.join(dir, 'u'),
+			'--work',
+			path.join(dir, w),
+			path.join(dir, m),
+		];
+		const first = await runOvl(['mount', ...layers('m1', 'w1')], {env});
+		expect(first.exitCode, first.stderr).toBe(0);
+		for (const extra of [[], ['--force'], ['--force', '--dry-run']]) {
+			const second = await runOvl(['mount', ...layers('m2', 'w2'), ...extra], {env});
+			expect(second.exitCode, `${extra.join(' ')}: ${second.stderr}`).toBe(2);
+			expect(second.stderr).toMatch(/error\s+OVL_UPPER_IN_USE/);
+			expect(second.stderr).not.toContain('--force lets the kernel decide');
+			expect(second.stderr).not.toContain('(forced: passing it to the kernel)');
+		}
+		expect(overlayAt(path.join(dir, 'm2'))).toBeUndefined();
+	});
+
 	test('read-only overlay (two lowers, no upper)', async () => {
 		for (const l of ['l1', 'l2']) await mkdir(path.join(dir, l));
 		await writeFile(path.join(dir, 'l1', 'f'), '1');

@@ -81,6 +81,7 @@ describe('the code catalog', () => {
 			'OVL_OPTIONS_TOO_LONG',
 			'OVL_OPTION_BAD_VALUE',
 			'OVL_OPTION_LAYER_KEY',
+			'OVL_UPPER_IN_USE',
 		]);
 		const forced = forceFindings(names.map((c) => finding(c, 'error', 'm', 'h')));
 		expect(forced.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual(unforceable);
