@@ -1,4 +1,4 @@
-import {asCode, codes, type Code} from './codes.js';
+import {asCode, codes, type Code, type CodeInfo} from './codes.js';
 import {exitCodes, type ExitCode} from './exit-codes.js';
 import type {Finding} from './types.js';
 
@@ -37,7 +37,9 @@ export class ValidationError extends OvlError {
 		const errors = findings.filter((f) => f.severity === 'error');
 		// --force is offered only when it could help: never for an error it does not lift (one that
 		// would lose data, such as a second writer on an upper).
-		const stuck = [...new Set(errors.filter((f) => codes[f.code].forceable === false).map((f) => f.code))];
+		const stuck = [
+			...new Set(errors.filter((f) => (codes[f.code] as CodeInfo).forceable === false).map((f) => f.code)),
+		];
 		const hint = 'fix the errors listed above (ovl mount --dry-run shows the plan)';
 		super(
 			errors[0]?.code ?? 'OVL_INVALID',
