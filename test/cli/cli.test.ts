@@ -17,6 +17,19 @@ describe('conventions', () => {
 		const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
 		expect(r).toMatchObject({exitCode: 0, stdout: pkg.version});
 	});
+	test('the package a user installs: LICENSE, README, the built CLI; a packed tarball is not committed', async () => {
+		const {execa} = await import('execa');
+		const root = new URL('../..', import.meta.url).pathname;
+		const r = await execa('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: root});
+		const files = (JSON.parse(r.stdout) as {files: {path: string}[]}[])[0]?.files.map((f) => f.path) ?? [];
+		expect(files).toEqual(
+			expect.arrayContaining(['LICENSE', 'README.md', 'bin/ovl.js', 'dist/main.js', 'package.json']),
+		);
+		expect(readFileSync(path.join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+		expect(readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n')).toContain('*.tgz');
+		// The walk-through calls `ovl`: the README must say how it gets on PATH.
+		expect(readFileSync(path.join(root, 'README.md'), 'utf8')).toMatch(/npm link/);
+	});
 	test('--help lists commands and documents exit codes', async () => {
 		const r = await runOvl(['--help']);
 		expect(r.exitCode).toBe(0);
