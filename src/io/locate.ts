@@ -12,7 +12,7 @@ import {renderOption} from '../core/options.js';
 import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
 import type {OverlayMount} from '../core/types.js';
 import {readMountinfo} from './proc.js';
-import {recordFor, type Registry} from './registry.js';
+import {recordFor, type MountRecord, type Registry} from './registry.js';
 import {bottomUp, topFirst as topFirstOrder} from '../core/lowerdir.js';
 
 /** Where inspect reads from: the layers, bottom→top, and the facts to report. */
@@ -37,6 +37,43 @@ function resolveRecorded(recorded: string, roots: readonly string[]): string | u
 	return undefined;
 }
 
+export type ResolvedLayers = {
+	/** Top first, as mountinfo lists them, each with the string the kernel recorded. */
+	readonly lowers: readonly {path: string; dataOnly: boolean; recorded: string}[];
+	readonly upper: string | undefined;
+	readonly work: string | undefined;
+	/** Recorded paths that stay relative: ovl cannot tell what they were relative to. */
+	readonly unresolved: readonly string[];
+};
+
+/**
+ A mount's layers as absolute paths: from ovl's record when it made the mount; else what the
+ kernel recorded, relative ones (Docker's l/… and <id>/diff) resolved against `root`, Docker's
+ home of a <home>/<id>/merged mount point, or /var/lib/docker/overlay2.
+ */
+export function resolveLayers(o: OverlayMount, record: MountRecord | undefined, root?: string): ResolvedLayers {
+	const topFirst = o.layers.lowers;
+	if (record)
+		return {
+			lowers: topFirstOrder(record.lowers).map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path})),
+			upper: record.upper,
+			work: record.work,
+			unresolved: [],
+		};
+	// Docker mounts <home>/<id>/merged with cwd <home>: that is the first place to resolve l/… in.
+	const target = o.entry.mountPoint;
+	const dockerHome = path.basename(target) === 'merged' ? path.dirname(path.dirname(target)) : undefined;
+	const roots = [...(root === undefined ? [] : [root]), ...(dockerHome ? [dockerHome] : []), ...dockerRoots];
+	const unresolved: string[] = [];
+	const abs = (p: string): string => resolveRecorded(p, roots) ?? (unresolved.push(p), p);
+	return {
+		lowers: topFirst.map((l) => ({path: abs(l.path), dataOnly: l.dataOnly, recorded: l.path})),
+		upper: o.layers.upper === undefined ? undefined : abs(o.layers.upper),
+		work: o.layers.work === undefined ? undefined : abs(o.layers.work),
+		unresolved,
+	};
+}
+
 /** Finds the overlay mounted at `merged` and makes every layer path absolute. */
 export async function locateMount(merged: string, root: string | undefined, registry: Registry): Promise<Located> {
 	const target = await realpath(merged).catch(() => {
@@ -58,31 +95,15 @@ export async function locateMount(merged: string, root: string | undefined, regi
 			{exitCode: exitCodes.usage},
 		);
 	const record = recordFor(await registry.list(), o);
-	const topFirst = o.layers.lowers;
-	let lowers: {path: string; dataOnly: boolean; recorded: string}[];
-	let upper: string | undefined;
-	let work: string | undefined;
-	if (record) {
-		lowers = topFirstOrder(record.lowers).map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path}));
-		upper = record.upper;
-		work = record.work;
-	} else {
-		// Docker mounts <home>/<id>/merged with cwd <home>: that is the first place to resolve l/… in.
-		const dockerHome = path.basename(target) === 'merged' ? path.dirname(path.dirname(target)) : undefined;
-		const roots = [...(root === undefined ? [] : [root]), ...(dockerHome ? [dockerHome] : []), ...dockerRoots];
-		const unresolved: string[] = [];
-		const abs = (p: string): string => resolveRecorded(p, roots) ?? (unresolved.push(p), p);
-		lowers = topFirst.map((l) => ({path: abs(l.path), dataOnly: l.dataOnly, recorded: l.path}));
-		upper = o.layers.upper === undefined ? undefined : abs(o.layers.upper);
-		work = o.layers.work === undefined ? undefined : abs(o.layers.work);
-		if (unresolved.length > 0) {
-			throw new UsageError(
-				`the kernel recorded relative layer paths (${unresolved.slice(0, 2).join(', ')}) and ovl cannot tell what they were relative to`,
-				'pass --root DIR (the directory mount(8) ran in; for Docker, <data-root>/overlay2)',
-				'OVL_RELATIVE_LAYERS',
-			);
-		}
+	const resolved = resolveLayers(o, record, root);
+	if (resolved.unresolved.length > 0) {
+		throw new UsageError(
+			`the kernel recorded relative layer paths (${resolved.unresolved.slice(0, 2).join(', ')}) and ovl cannot tell what they were relative to`,
+			'pass --root DIR (the directory mount(8) ran in; for Docker, <data-root>/overlay2)',
+			'OVL_RELATIVE_LAYERS',
+		);
 	}
+	const {lowers, upper, work} = resolved;
 	const n = lowers.length;
 	const layers: LayerInfo[] = [
 		...(upper === undefined

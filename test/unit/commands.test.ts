@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, test} from 'vitest';
@@ -67,7 +67,39 @@ describe('ovl ls', () => {
 		expect(human.out()).toBe('no overlay mounts in this mount namespace\n');
 		const plain = fakeContext({cwd: dir, registryDir: dir, mode: 'plain'});
 		await lsCommand(plain.ctx);
-		expect(plain.out()).toBe('');
+		expect(plain.out()).toBe('MOUNT\tRW\tNLOWER\tLOWERS\tUPPER\tWORK\tOPTIONS\tBY\n');
+	});
+
+	test('Docker-style relative layers are resolved as inspect resolves them; plain and human show every layer', async () => {
+		// <home>/<id>/merged with l/<short> links to ../<id>/diff, as Docker lays out overlay2.
+		const home = path.join(dir, 'overlay2');
+		for (const d of ['aaa/diff', 'bbb/diff', 'ccc/diff', 'ccc/work', 'ccc/merged', 'l'])
+			mkdirSync(path.join(home, d), {recursive: true});
+		symlinkSync('../aaa/diff', path.join(home, 'l', 'AAAA'));
+		symlinkSync('../bbb/diff', path.join(home, 'l', 'BBBB'));
+		const merged = path.join(home, 'ccc', 'merged');
+		const line = `90 26 0:60 / ${merged} rw,relatime - overlay overlay rw,lowerdir=l/BBBB:l/AAAA,upperdir=ccc/diff,workdir=ccc/work,index=off\n`;
+		const plain = fakeContext({cwd: dir, registryDir: dir, mode: 'plain', mountinfo: line});
+		await lsCommand(plain.ctx);
+		const [header, row] = plain.out().trim().split('\n');
+		expect(header?.split('\t')).toEqual(['MOUNT', 'RW', 'NLOWER', 'LOWERS', 'UPPER', 'WORK', 'OPTIONS', 'BY']);
+		expect(row?.split('\t')).toEqual([
+			merged,
+			'rw',
+			'2',
+			`${home}/aaa/diff:${home}/bbb/diff`,
+			`${home}/ccc/diff`,
+			`${home}/ccc/work`,
+			'index=off',
+			'other',
+		]);
+		const human = fakeContext({cwd: dir, registryDir: dir, mode: 'human', mountinfo: line});
+		await lsCommand(human.ctx);
+		expect(human.out()).toMatch(
+			new RegExp(
+				`top → bottom.*\\n\\s+upper\\s+${home}/ccc/diff\\n\\s+lower 2\\s+${home}/bbb/diff\\n\\s+lower 1\\s+${home}/aaa/diff\\n\\s+work\\s+${home}/ccc/work`,
+			),
+		);
 	});
 });
 
