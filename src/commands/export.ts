@@ -33,7 +33,7 @@ export async function exportCommand(o: ExportOptions, ctx: Context): Promise<num
 		);
 	if (toStdout && ctx.mode === 'json')
 		throw new UsageError('--json and -o - would both write to stdout', 'give -o FILE with --json');
-	const located = await locate(o, ctx.deps.registry);
+	const located = await locate(o, ctx);
 	const {upper} = located;
 	if (upper === undefined)
 		throw new OvlError(

@@ -4,13 +4,13 @@ import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Report} from '../core/report.js';
 import {filterKinds, inspectFlow} from '../flows/inspect.js';
-import type {Registry} from '../io/registry.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';
 import {plainChanges} from '../ui/inspect-text.js';
 import {emit} from '../output.js';
 import {showReport} from './report-view.js';
+import {overlayTarget} from './stack-input.js';
 
 export type LayerArgs = {
 	readonly merged: string | undefined;
@@ -21,7 +21,7 @@ export type LayerArgs = {
 	readonly root: string | undefined;
 };
 
-export async function locate(o: LayerArgs, registry: Registry): Promise<Located> {
+export async function locate(o: LayerArgs, ctx: Context): Promise<Located> {
 	if (o.upper !== undefined || o.lowers.length > 0) {
 		if (o.merged !== undefined)
 			throw new UsageError(
@@ -37,7 +37,9 @@ export async function locate(o: LayerArgs, registry: Registry): Promise<Located>
 	}
 	if (o.merged === undefined)
 		throw new UsageError('name an overlay mount point, or give --upper and --lower', 'ovl ls lists the overlay mounts');
-	return locateMount(o.merged, o.root, registry);
+	// A stack dir (what `ovl mount DIR` took) means the overlay its ovl.yaml mounts.
+	const target = await overlayTarget(o.merged, ctx.cwd, await ctx.deps.mountinfo());
+	return locateMount(target, o.root, ctx.deps.registry);
 }
 
 function parseKinds(list: readonly string[]): EntryKind[] {
@@ -56,7 +58,7 @@ export async function inspectCommand(
 	ctx: Context,
 ): Promise<number> {
 	const kinds = parseKinds(o.kinds);
-	const located = await locate(o, ctx.deps.registry);
+	const located = await locate(o, ctx);
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
 	const full = await inspectFlow(located, {withChanges: false, onProgress: progress.onProgress});
 	progress.done();
@@ -71,7 +73,7 @@ export async function diffCommand(
 	ctx: Context,
 ): Promise<number> {
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
-	const report = await inspectFlow(await locate(o, ctx.deps.registry), {
+	const report = await inspectFlow(await locate(o, ctx), {
 		withChanges: true,
 		content: o.content,
 		onProgress: progress.onProgress,

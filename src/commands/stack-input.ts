@@ -7,7 +7,8 @@ import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
 import {parseStackFile, resolveStackFile, stackFileName} from '../core/stack-file.js';
-import type {Stack} from '../core/types.js';
+import {topMountAt} from '../core/mountinfo.js';
+import type {MountInfoEntry, Stack} from '../core/types.js';
 
 export type StackInput = {
 	readonly dir: string | undefined;
@@ -142,4 +143,22 @@ export async function canonicalStack(stack: Stack): Promise<Stack> {
 		merged,
 		options: stack.options,
 	};
+}
+
+/**
+ The overlay a user means by a path: the mount point itself, or a stack dir (what `ovl mount DIR`
+ took), whose ovl.yaml names the mount point. Returns the canonical path to act on.
+ */
+export async function overlayTarget(given: string, cwd: string, entries: readonly MountInfoEntry[]): Promise<string> {
+	const target = await canonicalPath(path.resolve(cwd, given));
+	if (topMountAt(entries, target)) return target;
+	const file = path.join(target, stackFileName);
+	try {
+		const text = readUserFile(file, 1 << 20, 'stack file').toString('utf8');
+		const merged = await canonicalPath(resolveStackFile(parseStackFile(text, file), target).merged);
+		if (topMountAt(entries, merged)) return merged;
+	} catch {
+		// not a stack dir (or an unreadable stack file): the path is what the user meant
+	}
+	return target;
 }

@@ -1,12 +1,11 @@
-import path from 'node:path';
 import type {Context} from '../context.js';
 import {emit} from '../output.js';
 import {umountFlow} from '../flows/umount.js';
-import {canonicalPath} from './stack-input.js';
+import {overlayTarget} from './stack-input.js';
 
 /** `ovl umount`: only overlays; when busy, say who holds it. */
 export async function umountCommand(o: {merged: string; lazy: boolean}, ctx: Context): Promise<void> {
-	const target = await canonicalPath(path.resolve(ctx.cwd, o.merged));
+	const target = await overlayTarget(o.merged, ctx.cwd, await ctx.deps.mountinfo());
 	const done = await umountFlow(target, o.lazy, ctx.deps);
 	const how = o.lazy ? ' (lazily: it goes away once nothing uses it)' : '';
 	emit(ctx, {

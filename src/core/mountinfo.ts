@@ -1,4 +1,6 @@
-import {decodePath, encodePath} from './bytes.js';
+import {decodePath, encodePath, printablePath} from './bytes.js';
+import {OvlError} from './errors.js';
+import {exitCodes} from './exit-codes.js';
 import {parseLowerdir, unescapeLayerPath} from './lowerdir.js';
 import type {LowerLayer, MountInfoEntry, MountOption, OverlayMount} from './types.js';
 
@@ -137,4 +139,20 @@ export function mountContaining(entries: readonly MountInfoEntry[], absPath: str
 		if (inside && (!best || mp.length >= best.mountPoint.length)) best = e;
 	}
 	return best;
+}
+
+/** Nothing is mounted on `target`: say so, and when it lies inside an overlay, which one. */
+export function notMounted(target: string, entries: readonly MountInfoEntry[]): OvlError {
+	const around = mountContaining(entries, target);
+	const inside = around && around.fsType === 'overlay' && around.mountPoint !== target ? around : undefined;
+	return new OvlError(
+		'OVL_NOT_MOUNTED',
+		inside
+			? `nothing is mounted on ${printablePath(target)}; it is inside the overlay on ${printablePath(inside.mountPoint)}`
+			: `nothing is mounted on ${printablePath(target)}`,
+		inside
+			? `give the mount point: ${printablePath(inside.mountPoint)}`
+			: 'ovl ls lists the overlay mounts on this host',
+		{exitCode: exitCodes.usage},
+	);
 }

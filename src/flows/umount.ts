@@ -1,6 +1,6 @@
 import {exitCodes} from '../core/exit-codes.js';
 import {OvlError} from '../core/errors.js';
-import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
+import {decodeOverlay, notMounted, topMountAt} from '../core/mountinfo.js';
 import {findHolders} from '../io/holders.js';
 import type {Deps} from './deps.js';
 
@@ -8,14 +8,9 @@ export type Unmounted = {readonly schema: 'ovl.umount/v1'; readonly merged: stri
 
 /** Unmounts the overlay on `target` (canonical), only an overlay; when busy, names who holds it. */
 export async function umountFlow(target: string, lazy: boolean, deps: Deps): Promise<Unmounted> {
-	const top = topMountAt(await deps.mountinfo(), target);
-	if (!top)
-		throw new OvlError(
-			'OVL_NOT_MOUNTED',
-			`nothing is mounted on ${target}`,
-			'ovl ls lists the overlay mounts on this host',
-			{exitCode: exitCodes.usage},
-		);
+	const entries = await deps.mountinfo();
+	const top = topMountAt(entries, target);
+	if (!top) throw notMounted(target, entries);
 	if (!decodeOverlay(top))
 		throw new OvlError(
 			'OVL_NOT_OVERLAY',

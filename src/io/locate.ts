@@ -7,7 +7,7 @@ import {readdirExact as readdir, realpathExact as realpath} from './exact-fs.js'
 import path from 'node:path';
 import type {LayerRef} from '../core/entry.js';
 import {OvlError, UsageError} from '../core/errors.js';
-import {decodeOverlay, overlayMounts, topMountAt} from '../core/mountinfo.js';
+import {decodeOverlay, notMounted, overlayMounts, topMountAt} from '../core/mountinfo.js';
 import {renderOption} from '../core/options.js';
 import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
 import type {OverlayMount} from '../core/types.js';
@@ -86,11 +86,12 @@ export async function locateMount(merged: string, root: string | undefined, regi
 	});
 	const entries = await readMountinfo();
 	const top = topMountAt(entries, target);
-	const o = top ? decodeOverlay(top) : undefined;
+	if (!top) throw notMounted(target, entries);
+	const o = decodeOverlay(top);
 	if (!o)
 		throw new OvlError(
 			'OVL_NOT_OVERLAY',
-			top ? `${target} is a ${top.fsType} mount, not an overlay` : `nothing is mounted on ${target}`,
+			`${target} is a ${top.fsType} mount, not an overlay`,
 			'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…',
 			{exitCode: exitCodes.usage},
 		);

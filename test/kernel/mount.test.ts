@@ -89,6 +89,27 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(readdirSync(path.join(dir, 'run')).filter((n) => n.endsWith('.json'))).toEqual([]);
 	});
 
+	test('the stack dir stands for its overlay (inspect, umount); a path inside one names it; the success line says which lower is on top', async () => {
+		const prep = await runOvl(['prepare', 'seed', '--put', 'lower1/a=1', '--put', 'lower2/b=2'], {cwd: dir, env});
+		expect(prep.exitCode, prep.stderr).toBe(0);
+		const m = await runOvl(['mount', 'seed'], {cwd: dir, env});
+		expect(m.exitCode, m.stderr).toBe(0);
+		expect(m.stdout).toContain('2 lower layers, lower2 on top of lower1');
+		const merged = path.join(dir, 'seed', 'merged');
+		await writeFile(path.join(merged, 'c'), 'new\n');
+		const inspect = await runOvl(['inspect', 'seed', '--plain'], {cwd: dir, env});
+		expect(inspect.exitCode, inspect.stderr).toBe(0);
+		expect(inspect.stdout).toMatch(/^new\t\/c\t/m);
+		await mkdir(path.join(merged, 'sub'));
+		const inside = await runOvl(['umount', 'seed/merged/sub'], {cwd: dir, env});
+		expect(inside.exitCode).toBe(2);
+		expect(inside.stderr).toContain(`it is inside the overlay on ${merged}`);
+		const u = await runOvl(['umount', 'seed'], {cwd: dir, env});
+		expect(u.exitCode, u.stderr).toBe(0);
+		expect(u.stdout).toContain(`unmounted ${merged}`);
+		expect(overlayAt(merged)).toBeUndefined();
+	});
+
 	test('500 layers under a long root: relative strategy, every layer verified in mountinfo', async () => {
 		const root = path.join(dir, `${'a-rather-long-directory-name-'.repeat(4)}x`, `${'and-another-one-'.repeat(4)}y`);
 		const lowers = Array.from({length: 500}, (_, i) => path.join(root, `l${i}`));
