@@ -12,6 +12,8 @@ export type DiffChange = {
 	readonly changes?: readonly Change[];
 	/** Set on paths that belong to a rename (collapsed into one R line for people). */
 	readonly rename?: string;
+	/** A regular file whose mtime changed at the same size, contents not compared (no --content): a write or a touch. */
+	readonly dataUnknown?: true;
 };
 
 export type Rename = {readonly from: string; readonly to: string; readonly type: FileType};
@@ -59,7 +61,13 @@ export function diffEntries(scanned: readonly ScannedEntry[], entries: readonly 
 		} else {
 			const changes = statChanges(s.stat, s.before, s.otherXattrs, s.beforeXattrs);
 			if (s.contentDiffers === true && !changes.includes('data')) changes.unshift('data');
-			if (changes.length > 0) add({op: 'C', path: s.path, type: s.stat.type, changes});
+			const unknown =
+				s.stat.type === 'file' &&
+				s.contentDiffers === undefined &&
+				changes.includes('mtime') &&
+				!changes.includes('data');
+			if (changes.length > 0)
+				add({op: 'C', path: s.path, type: s.stat.type, changes, ...(unknown ? {dataUnknown: true} : {})});
 		}
 		for (const h of s.hidden ?? []) add({op: 'D', path: h});
 		for (const r of s.revealed ?? []) {
@@ -109,7 +117,12 @@ export function collapseChanges(set: ChangeSet): {op: DiffOp | 'R'; path: string
 		if (c.rename !== undefined) continue;
 		if (collapsedRoots.some((root) => c.path.startsWith(`${root}/`))) continue;
 		if ((c.op === 'D' || c.op === 'A') && (c.type === 'dir' || c.type === undefined)) collapsedRoots.push(c.path);
-		lines.push({op: c.op, path: c.path, detail: c.op === 'C' ? (c.changes ?? []).join(',') : ''});
+		const detail = c.op === 'C' ? (c.changes ?? []).join(',') : '';
+		lines.push({
+			op: c.op,
+			path: c.path,
+			detail: c.dataUnknown ? `${detail} (data may differ: same size; --content checks)` : detail,
+		});
 	}
 	return lines.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

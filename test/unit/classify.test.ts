@@ -196,6 +196,19 @@ describe('diffEntries', () => {
 			'R /ren from /gone',
 		]);
 	});
+	test('a same-size file with a new mtime: data may differ, unless --content compared it', () => {
+		const touched = (extra: Partial<ScannedEntry> = {}): ScannedEntry =>
+			scanned(raw('/f', st('file', {mtimeMs: 2000}), {origin}, [hit(1, 'file')]), {before: st('file'), ...extra});
+		const unknown = diffEntries([touched()], [classifyEntry(touched())]);
+		expect(unknown.changes).toEqual([{op: 'C', path: '/f', type: 'file', changes: ['mtime'], dataUnknown: true}]);
+		expect(collapseChanges(unknown)[0]?.detail).toBe('mtime (data may differ: same size; --content checks)');
+		const same = touched({contentDiffers: false});
+		expect(diffEntries([same], [classifyEntry(same)]).changes[0]).not.toHaveProperty('dataUnknown');
+		const grown = scanned(raw('/f', st('file', {mtimeMs: 2000, size: 9}), {origin}, [hit(1, 'file')]), {
+			before: st('file'),
+		});
+		expect(collapseChanges(diffEntries([grown], [classifyEntry(grown)]))[0]?.detail).toBe('data,mtime');
+	});
 });
 
 describe('summary and findings', () => {
