@@ -208,7 +208,7 @@ export async function runCli(args: string[]): Promise<number> {
 		)
 		.command(
 			'inspect [merged]',
-			'classify every upper entry of an overlay and explain it',
+			'classify every upper entry of an overlay and explain it (full-screen on a terminal; --plain: text)',
 			(y) =>
 				layerOptions(y)
 					.option('kind', {
@@ -224,6 +224,10 @@ export async function runCli(args: string[]): Promise<number> {
 					.example(
 						'$0 inspect /var/lib/docker/overlay2/<id>/merged --kind whiteout,copy-up',
 						"a container's deletions and copies",
+					)
+					.example('$0 inspect demo/merged --plain | less', 'text, not the full-screen view')
+					.epilogue(
+						'On a terminal inspect opens a full-screen explorer (q quits, ? lists the keys): the merged tree, upper entries plus what the lowers serve (dimmed, with the serving lower); l switches to the upper only. --plain, --json or a pipe print text instead.',
 					),
 			async (argv) =>
 				run(argv, async (c) =>

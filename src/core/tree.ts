@@ -1,6 +1,6 @@
 import type {Entry, EntryKind, FileType} from './entry.js';
 
-/** A path in the explorer: an upper entry, or (on demand) a lower entry the upper did not touch. */
+/** A path in the explorer: an upper entry, or a lower entry the upper did not touch. */
 export type TreeNode = {
 	readonly name: string;
 	readonly path: string;
@@ -12,7 +12,16 @@ export type TreeNode = {
 	readonly children: TreeNode[];
 	/** Upper entries in this subtree (itself included). */
 	upperCount: number;
+	/** Nodes in this subtree the merged view shows (itself included): upper entries and what the lowers serve. */
+	mergedCount: number;
 };
+
+/**
+ Which nodes the explorer lists: the merged view (upper entries plus what the lowers serve), the
+ upper layer alone, or everything in the layers (lower entries hidden by whiteouts, opaque and renamed dirs too).
+ */
+export type TreeMode = 'merged' | 'upper' | 'all';
+export const treeModes: readonly TreeMode[] = ['merged', 'upper', 'all'];
 
 export type LowerListing = {
 	readonly path: string;
@@ -25,7 +34,7 @@ const compare = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.
 
 /** Builds the merged tree from upper entries and (optionally) the lower-only listing. Pure. */
 export function buildTree(entries: readonly Entry[], lower: readonly LowerListing[] = []): TreeNode {
-	const root: TreeNode = {name: '/', path: '/', depth: 0, type: 'dir', children: [], upperCount: 0};
+	const root: TreeNode = {name: '/', path: '/', depth: 0, type: 'dir', children: [], upperCount: 0, mergedCount: 0};
 	const byPath = new Map<string, TreeNode>([['', root]]);
 	const ensure = (p: string, make: (parent: TreeNode, name: string) => TreeNode): TreeNode => {
 		const existing = byPath.get(p);
@@ -41,6 +50,7 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 				type: 'dir',
 				children: [],
 				upperCount: 0,
+				mergedCount: 0,
 			}));
 		const node = make(parent, p.slice(cut + 1));
 		parent.children.push(node);
@@ -61,10 +71,16 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 			entry: e,
 			children: [],
 			upperCount: 0,
+			mergedCount: 0,
 		}));
 	}
 	for (const l of lower) {
-		if (byPath.has(l.path)) continue;
+		const existing = byPath.get(l.path);
+		if (existing) {
+			// A dir made only to hold a deeper path: now it is known to be a lower's.
+			if (!existing.entry && !existing.lower) Object.assign(existing, {lower: {layer: l.layer, hidden: l.hidden}});
+			continue;
+		}
 		ensure(l.path, (parent, name) => ({
 			name,
 			path: l.path,
@@ -73,12 +89,18 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 			lower: {layer: l.layer, hidden: l.hidden},
 			children: [],
 			upperCount: 0,
+			mergedCount: 0,
 		}));
 	}
-	const finish = (n: TreeNode): number => {
+	const finish = (n: TreeNode): void => {
 		n.children.sort(compare);
-		n.upperCount = (n.entry ? 1 : 0) + n.children.reduce((s, c) => s + finish(c), 0);
-		return n.upperCount;
+		n.upperCount = n.entry ? 1 : 0;
+		n.mergedCount = n.entry || (n.lower && !n.lower.hidden) ? 1 : 0;
+		for (const c of n.children) {
+			finish(c);
+			n.upperCount += c.upperCount;
+			n.mergedCount += c.mergedCount;
+		}
 	};
 	finish(root);
 	return root;
@@ -86,7 +108,7 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 
 export type ViewState = {
 	readonly expanded: ReadonlySet<string>;
-	readonly showLower: boolean;
+	readonly mode: TreeMode;
 	readonly kinds: ReadonlySet<EntryKind> | undefined;
 	readonly search: string;
 };
@@ -100,13 +122,15 @@ const matches = (n: TreeNode, v: ViewState): boolean => {
 };
 
 /**
- The rows to show, in order. Lower-only nodes appear only with showLower. With a kind filter or a
- search, only matching nodes and their ancestors are shown, all expanded.
+ The rows to show, in order: in the merged view upper entries and the lower entries they leave
+ visible, in the upper view upper entries only, in the all view every node. With a kind filter or
+ a search, only matching nodes and their ancestors are shown, all expanded.
  */
 export function flattenTree(root: TreeNode, v: ViewState): Row[] {
 	const rows: Row[] = [];
 	const filtering = v.kinds !== undefined || v.search !== '';
-	const visible = (n: TreeNode): boolean => v.showLower || n.upperCount > 0;
+	const visible = (n: TreeNode): boolean =>
+		v.mode === 'all' ? true : v.mode === 'merged' ? n.mergedCount > 0 : n.upperCount > 0;
 	// With a filter, a subtree is shown when something in it matches.
 	const hits = new Map<TreeNode, boolean>();
 	const anyMatch = (n: TreeNode): boolean => {

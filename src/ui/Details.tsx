@@ -1,45 +1,101 @@
 import {Box, Text} from 'ink';
 import {printablePath as pp} from '../core/bytes.js';
 import {describeOrigin} from '../core/classify.js';
+import type {Report} from '../core/report.js';
 import type {TreeNode} from '../core/tree.js';
 import {formatBytes} from './inspect-text.js';
-import type {LayerDetail} from './model.js';
+import {describeOriginOf, originOf, type LayerDetail} from './model.js';
 import {formatMode, kindStyle} from './theme.js';
 
 const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
+/** One screen line of the details pane. */
+export type DetailLine = {
+	readonly text: string;
+	readonly color?: string;
+	readonly dim?: boolean;
+	readonly bold?: boolean;
+};
+
 function xattrLines(x: Readonly<Record<string, string>>): string[] {
 	return Object.entries(x).map(([k, v]) => {
-		if (k === 'origin') return `origin: ${describeOrigin(v)}`;
+		if (k === 'origin') return `origin handle: ${describeOrigin(v)}`;
 		if (k === 'metacopy') return `metacopy: ${v === '' ? '(no digest)' : v}`;
 		if (k === 'uuid') return `uuid: ${v}`;
 		return `${k}: ${JSON.stringify(v)}`;
 	});
 }
 
-/** Everything known about the selected path: kind and why, every layer's copy, xattrs, cost. */
-export function Details({
-	node,
-	layers,
-	width,
-	height,
-}: {
-	readonly node: TreeNode | undefined;
-	readonly layers: readonly LayerDetail[];
-	readonly width: number;
-	readonly height: number;
-}) {
-	if (!node) return <Box width={width} height={height} />;
+const width = (s: string): number => [...s].length;
+
+/**
+ Breaks a line at spaces to fit `w` columns (a word longer than that is cut into pieces);
+ continuation lines are indented two more than the line's own indent.
+ */
+export function wrapLine(line: DetailLine, w: number): DetailLine[] {
+	if (w < 8 || width(line.text) <= w) return [line];
+	const lead = /^ */.exec(line.text)?.[0] ?? '';
+	const indent = ' '.repeat(Math.min(lead.length + 2, Math.floor(w / 2)));
+	const out: string[] = [];
+	let cur = lead;
+	let fresh = true;
+	const tokens = line.text.slice(lead.length).split(/( +)/);
+	for (let i = 0; i < tokens.length; i += 2) {
+		const word = tokens[i] ?? '';
+		const gap = fresh ? '' : (tokens[i - 1] ?? ' ');
+		if (width(cur) + width(gap) + width(word) <= w) {
+			cur += gap + word;
+			fresh = false;
+			continue;
+		}
+		let rest = word;
+		if (!fresh) {
+			out.push(cur);
+			cur = indent;
+		}
+		while (width(cur) + width(rest) > w) {
+			const room = Math.max(1, w - width(cur));
+			out.push(cur + [...rest].slice(0, room).join(''));
+			rest = [...rest].slice(room).join('');
+			cur = indent;
+		}
+		cur += rest;
+		fresh = false;
+	}
+	out.push(cur);
+	return out.map((text) => ({...line, text}));
+}
+
+/** Everything known about the selected path, as lines `w` columns wide: kind and why, origin, cost, every layer's copy, xattrs. */
+export function detailLines(
+	node: TreeNode | undefined,
+	layers: readonly LayerDetail[],
+	w: number,
+	reportLayers: Report['mount']['layers'] = [],
+): DetailLine[] {
+	if (!node) return [];
 	const e = node.entry;
-	const lines: {text: string; color?: string; dim?: boolean; bold?: boolean}[] = [];
+	const lines: DetailLine[] = [];
 	lines.push({text: pp(node.path), bold: true});
 	if (e) {
 		lines.push({text: `${e.kind}${e.opaque ? ` (${e.opaque})` : ''} · ${e.type}`, color: kindStyle[e.kind].color});
-		for (const r of e.reasons) lines.push({text: `  ${r}`});
-		if (e.redirect)
-			lines.push({
-				text: `renamed from ${e.redirect.origin} (${e.redirect.absolute ? 'absolute' : 'relative'} redirect)`,
-			});
+		const origin = originOf(e, reportLayers);
+		const originLine = origin
+			? `origin: ${describeOriginOf(origin)}`
+			: 'origin: recorded, not resolved (the raw handle is under overlay xattrs)';
+		const linked = /^origin is lower (\d+)'s .+ (\(renamed or linked after copy-up\))$/;
+		// A copy-up found by its inode says where its origin is in its own reason.
+		let originShown = origin !== undefined && e.reasons.some((r) => linked.test(r));
+		for (const r of e.reasons) {
+			// The raw handle means nothing to a person: say where it points, keep the handle for the xattrs below.
+			if (r.startsWith('origin: ')) {
+				if (!originShown) lines.push({text: `  ${originLine}`});
+				originShown = true;
+				continue;
+			}
+			const m = linked.exec(r);
+			lines.push({text: m && origin ? `  origin is lower ${m[1]}'s ${pp(origin.path)} ${m[2]}` : `  ${r}`});
+		}
 		if (e.copyUp && e.copyUp.fromLayer > 0)
 			lines.push({
 				text: `copy-up cost: ${formatBytes(e.copyUp.lowerSize)} from lower ${e.copyUp.fromLayer}${e.copyUp.changes.length > 0 ? `; differs in ${e.copyUp.changes.join(', ')}` : '; identical metadata'}`,
@@ -48,30 +104,60 @@ export function Details({
 			lines.push({
 				text: `metadata only: data ${e.metacopy.dataLayer ? `in lower ${e.metacopy.dataLayer}` : 'MISSING'}${e.metacopy.lowerSize !== undefined ? ` (${formatBytes(e.metacopy.lowerSize)} not copied)` : ''}`,
 			});
-		const xs = xattrLines(e.xattrs);
-		if (xs.length > 0) lines.push({text: 'overlay xattrs:', dim: true}, ...xs.map((t) => ({text: `  ${t}`})));
 	} else if (node.lower) {
 		lines.push({
 			text: node.lower.hidden
-				? `lower ${node.lower.layer} only, hidden by the upper`
+				? `lower ${node.lower.layer} only, hidden by the upper (a whiteout, opaque or renamed dir above it)`
 				: `served by lower ${node.lower.layer} (not in the upper)`,
 			dim: true,
 		});
 	}
 	lines.push({text: 'layers, top first:', dim: true});
+	const sizeWidth = Math.max(1, ...layers.map((l) => String(l.stat?.size ?? '').length));
 	for (const l of layers) {
 		const name = l.role === 'upper' ? 'upper' : `${l.role === 'data-only' ? 'data' : 'lower'} ${l.layer}`;
 		const s = l.stat;
 		lines.push({
 			text: s
-				? `  ${name.padEnd(8)} ${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(8)} ${time(s.mtimeMs)}${s.type === 'char' && s.rdev === 0 ? ' whiteout' : ''}${l.via ? ` (${l.via} ${pp(l.path)})` : ''}`
+				? `  ${name.padEnd(8)} ${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(sizeWidth)} ${time(s.mtimeMs)}${s.type === 'char' && s.rdev === 0 ? ' whiteout' : ''}${l.via ? ` (${l.via} ${pp(l.path)})` : ''}`
 				: `  ${name.padEnd(8)} —`,
 			...(s ? {} : {dim: true}),
 		});
 	}
+	if (e) {
+		const xs = xattrLines(e.xattrs);
+		if (xs.length > 0) lines.push({text: 'overlay xattrs:', dim: true}, ...xs.map((t) => ({text: `  ${t}`})));
+	}
+	return lines.flatMap((l) => wrapLine(l, w));
+}
+
+/** How far a pane of `height` rows showing `total` lines can scroll (one row goes to the scroll mark). */
+export const detailsMaxScroll = (total: number, height: number): number =>
+	total <= height ? 0 : Math.max(0, total - Math.max(1, height - 1));
+
+/** The details pane: `height` rows of the lines from `scroll` on, and a mark when some are out of view. */
+export function Details({
+	lines,
+	scroll,
+	width: w,
+	height,
+}: {
+	readonly lines: readonly DetailLine[];
+	readonly scroll: number;
+	readonly width: number;
+	readonly height: number;
+}) {
+	const cut = lines.length > height;
+	const room = cut ? Math.max(1, height - 1) : height;
+	const from = Math.min(scroll, detailsMaxScroll(lines.length, height));
+	const shown = lines.slice(from, from + room);
+	const below = from + room < lines.length;
+	const mark = cut
+		? `${below ? '↓ more' : '↑ more above'} · J/K scroll · ${from + 1}–${from + shown.length}/${lines.length}`
+		: '';
 	return (
-		<Box flexDirection="column" width={width} height={height} paddingLeft={1}>
-			{lines.slice(0, height).map((l, i) => (
+		<Box flexDirection="column" width={w} height={height} paddingLeft={1}>
+			{shown.map((l, i) => (
 				<Text
 					key={i}
 					wrap="truncate-end"
@@ -82,6 +168,11 @@ export function Details({
 					{l.text}
 				</Text>
 			))}
+			{cut ? (
+				<Text wrap="truncate-end" color="cyan">
+					{mark}
+				</Text>
+			) : null}
 		</Box>
 	);
 }

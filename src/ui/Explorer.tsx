@@ -3,19 +3,20 @@ import {useEffect, useMemo, useRef, useState} from 'react';
 import type {EntryKind} from '../core/entry.js';
 import {InterruptedError} from '../core/errors.js';
 import type {Report} from '../core/report.js';
-import {flattenTree, initialExpanded, type Row, type TreeNode} from '../core/tree.js';
+import {flattenTree, initialExpanded, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
 import {explorerStep, splitKeys, type ExplorerState} from './explorer-state.js';
-import {Details} from './Details.js';
+import {Details, detailLines, detailsMaxScroll} from './Details.js';
 import {FindingsView} from './FindingsView.js';
 import {HelpView} from './HelpView.js';
 import {Header} from './Header.js';
 import type {LayerDetail} from './model.js';
-import {TreeView} from './TreeView.js';
+import {rowWidth, TreeView} from './TreeView.js';
 
 export type ExplorerProps = {
 	readonly report: Report;
+	/** The upper entries alone: shown at once. */
 	readonly tree: TreeNode;
-	/** Builds the tree with lower-only entries (reads the lowers once, on first use). */
+	/** Builds the tree with what the lowers hold (reads them once, right after the first frame): the merged view. */
 	readonly loadLowerTree: () => TreeNode;
 	readonly details: (node: TreeNode) => readonly LayerDetail[];
 	/** Fixed size for tests; otherwise the terminal's, following resizes. */
@@ -37,6 +38,12 @@ function useTerminalSize(fixed?: {columns: number; rows: number}): {columns: num
 	return size;
 }
 
+const viewNames: Record<TreeMode, string> = {
+	merged: 'merged view (l: upper only)',
+	upper: 'upper only (l: all layers)',
+	all: 'all layers, hidden too (l: merged)',
+};
+
 /** The interactive explorer. All data arrives as props; the only side effect is reading details on selection. */
 export function Explorer({report, tree: upperTree, loadLowerTree, details, size: fixed}: ExplorerProps) {
 	const {exit} = useApp();
@@ -44,7 +51,8 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	const [lowerTree, setLowerTree] = useState<TreeNode | undefined>(undefined);
 	const [state, setState] = useState<ExplorerState>(() => ({
 		expanded: initialExpanded(upperTree),
-		showLower: false,
+		view: 'merged',
+		detailsScroll: 0,
 		kindIndex: -1,
 		search: '',
 		mode: 'tree',
@@ -58,36 +66,72 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	// Frame must stay shorter than the terminal: ink 6 wipes the scrollback otherwise.
 	const headerHeight = 4 + Math.min(report.mount.layers.length, 4) + (report.mount.layers.length > 4 ? 1 : 0);
 	const bodyHeight = Math.max(3, rows - headerHeight - 2);
-	const side = columns >= 110;
-	const treeWidth = side ? Math.floor(columns * 0.55) : columns;
-	const treeHeight = side ? bodyHeight : Math.max(3, bodyHeight - Math.min(10, Math.floor(bodyHeight / 2)));
-	const detailsHeight = side ? bodyHeight : bodyHeight - treeHeight;
-
 	const rowsFor = (s: ExplorerState, lower = lowerTree): readonly Row[] => {
 		const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
-		return flattenTree(s.showLower && lower ? lower : upperTree, {
+		return flattenTree(lower ?? upperTree, {
 			expanded: s.expanded,
-			showLower: s.showLower,
+			mode: s.view,
 			kinds: kind ? new Set([kind]) : undefined,
 			search: s.search,
 		});
 	};
-	const list = useMemo(() => rowsFor(state), [state, lowerTree]);
+	const list = useMemo(() => rowsFor(state), [state.expanded, state.view, state.kindIndex, state.search, lowerTree]);
+	const layers = report.mount.layers;
+	const widest = useMemo(() => list.reduce((w, r) => Math.max(w, rowWidth(r, layers)), 0), [list]);
+
+	// Side by side from 110 columns: the tree gets the width its rows need (at most 55%), the details the rest.
+	const side = columns >= 110;
+	const treeWidth = side
+		? Math.max(24, Math.min(widest + 2, Math.floor(columns * 0.55), Math.max(Math.floor(columns * 0.4), columns - 70)))
+		: columns;
+	// Stacked: the tree takes the rows it has (at least 3, at most its share), the details the rest.
+	const treeShare = Math.max(3, bodyHeight - Math.min(10, Math.floor(bodyHeight / 2)));
+	const treeHeight = side ? bodyHeight : Math.max(3, Math.min(treeShare, list.length + 1));
+	const detailsHeight = side ? bodyHeight : bodyHeight - treeHeight;
+	const detailsWidth = side ? columns - treeWidth : columns;
+
 	const at = Math.min(state.cursor, Math.max(0, list.length - 1));
 	const offset = Math.min(Math.max(0, at - Math.floor(treeHeight / 2)), Math.max(0, list.length - treeHeight));
 	const selected = list[at]?.node;
 	const layerRows = useMemo(() => (selected ? details(selected) : []), [selected]);
+	// The pane has a left padding of one column.
+	const lines = useMemo(
+		() => detailLines(selected, layerRows, detailsWidth - 1, layers),
+		[selected, layerRows, detailsWidth],
+	);
+	const detailsMax = detailsMaxScroll(lines.length, detailsHeight);
 
 	// Keys can arrive before React re-renders: always step from the latest state, not the render's.
 	const latest = useRef({state, lowerTree});
 	latest.current = {state, lowerTree};
+	// The merged view needs the lowers: read them once the first frame (the upper alone) is on screen.
+	useEffect(() => {
+		const t = setTimeout(() => {
+			if (latest.current.lowerTree) return;
+			const lower = loadLowerTree();
+			const {state: s} = latest.current;
+			// Keep the selected path selected as lower entries appear.
+			const path = rowsFor(s, upperTree)[s.cursor]?.node.path;
+			const i = path === undefined ? -1 : rowsFor(s, lower).findIndex((r) => r.node.path === path);
+			const next = {...s, cursor: Math.max(0, i)};
+			latest.current = {state: next, lowerTree: lower};
+			setLowerTree(lower);
+			setState(next);
+		}, 0);
+		return () => clearTimeout(t);
+	}, []);
 	useInput((input, key) => {
 		let lower = latest.current.lowerTree;
 		let next = latest.current.state;
 		for (const e of splitKeys({...key, input})) {
 			if (e.input === 'l' && next.mode === 'tree' && !lower) lower = loadLowerTree();
 			const l = lower;
-			next = explorerStep(next, e, {kinds, page: Math.max(1, treeHeight - 1), rows: (s) => rowsFor(s, l)});
+			next = explorerStep(next, e, {
+				kinds,
+				page: Math.max(1, treeHeight - 1),
+				rows: (s) => rowsFor(s, l),
+				detailsMax,
+			});
 			if (next.exit) break;
 		}
 		if (lower !== latest.current.lowerTree) setLowerTree(lower);
@@ -105,7 +149,7 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 				? `search "${state.search}"`
 				: '',
 		kind ? `kind: ${kind}` : '',
-		state.showLower ? 'lower entries shown' : '',
+		lowerTree || state.view === 'upper' ? viewNames[state.view] : 'reading the lowers…',
 		`${list.length === 0 ? 0 : at + 1}/${list.length}`,
 		'? help · q quit',
 	]
@@ -118,16 +162,11 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 			{state.mode === 'findings' ? (
 				<FindingsView findings={report.findings} height={bodyHeight} width={columns} />
 			) : state.mode === 'help' ? (
-				<HelpView height={bodyHeight} />
+				<HelpView height={bodyHeight} width={columns} />
 			) : (
 				<Box flexDirection={side ? 'row' : 'column'}>
-					<TreeView rows={list} cursor={at} offset={offset} height={treeHeight} width={treeWidth} />
-					<Details
-						node={selected}
-						layers={layerRows}
-						width={side ? columns - treeWidth : columns}
-						height={detailsHeight}
-					/>
+					<TreeView rows={list} cursor={at} offset={offset} height={treeHeight} width={treeWidth} layers={layers} />
+					<Details lines={lines} scroll={state.detailsScroll} width={detailsWidth} height={detailsHeight} />
 				</Box>
 			)}
 			<Text inverse wrap="truncate-end">

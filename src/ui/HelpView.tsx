@@ -1,33 +1,36 @@
 import {Box, Text} from 'ink';
 
-/** The explorer's keys and badges. */
-export function HelpView({height}: {readonly height: number}) {
+/** The explorer's keys and badges: one screen row each, so it fits 80×24. */
+export function HelpView({height, width}: {readonly height: number; readonly width: number}) {
 	const keys: [string, string][] = [
 		['↑/↓ j/k', 'move'],
 		['PgUp/PgDn g/G', 'page, top, bottom'],
 		['Enter/Space →', 'expand or collapse a directory'],
 		['←', 'collapse, or go to the parent'],
+		['J/K', 'scroll the details pane (↓ more: lines below)'],
 		['/', 'search paths (Enter keeps it, Esc clears)'],
 		['f', 'filter by kind (cycles)'],
-		['l', 'show lower-only entries (dimmed), e.g. what a whiteout hides'],
+		['l', 'view: merged → upper only → all layers (+ hidden lower entries)'],
+		['', 'merged: upper + what the lowers serve (dimmed, Ln: lower n)'],
 		['w', 'findings'],
-		['?', 'this help'],
-		['q / Esc', 'quit'],
-		['Ctrl-C', 'quit (exit 130)'],
+		['q Esc Ctrl-C', 'quit (Ctrl-C: exit 130)'],
 	];
 	return (
-		<Box flexDirection="column" height={height}>
+		<Box flexDirection="column" height={height} width={width} overflow="hidden">
 			<Text bold>keys — ? or Esc: back</Text>
 			{keys.map(([k, d]) => (
-				<Text key={k}>
-					<Text color="cyan">{k.padEnd(16)}</Text>
-					{d}
-				</Text>
+				<Box key={k + d} flexShrink={0}>
+					<Text wrap="truncate-end">
+						<Text color="cyan">{k.padEnd(15)}</Text> {d}
+					</Text>
+				</Box>
 			))}
-			<Text dimColor>
-				badges: WHT whiteout · XWH xattr whiteout · OPQ opaque dir · REN renamed dir · DIR merge dir · CPY copy-up ·
-				META metacopy · NEW new · low/hid lower-only
-			</Text>
+			<Box flexShrink={0}>
+				<Text dimColor>
+					WHT whiteout · XWH xattr whiteout · OPQ opaque · REN renamed · DIR merge dir · CPY copy-up · META metacopy ·
+					NEW new · low from a lower · hid hidden
+				</Text>
+			</Box>
 		</Box>
 	);
 }

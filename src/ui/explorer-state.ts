@@ -1,12 +1,15 @@
 import type {EntryKind} from '../core/entry.js';
-import type {Row} from '../core/tree.js';
+import {treeModes, type Row, type TreeMode} from '../core/tree.js';
 
 export type Mode = 'tree' | 'search' | 'findings' | 'help';
 
 /** Everything the explorer remembers between keys. Plain data, changed only by explorerStep. */
 export type ExplorerState = {
 	readonly expanded: ReadonlySet<string>;
-	readonly showLower: boolean;
+	/** Merged (upper entries plus what the lowers serve), upper only, or all (hidden lower entries too). */
+	readonly view: TreeMode;
+	/** First line of the details pane shown; back to 0 when the selection moves. */
+	readonly detailsScroll: number;
 	readonly kindIndex: number;
 	readonly search: string;
 	readonly mode: Mode;
@@ -36,6 +39,8 @@ export type StepEnv = {
 	readonly page: number;
 	/** The rows a state shows (flattenTree over the right tree). */
 	readonly rows: (s: ExplorerState) => readonly Row[];
+	/** How far the details pane can scroll for the current selection (0: it fits). */
+	readonly detailsMax?: number;
 };
 
 /** Terminals deliver fast typing and pastes as one chunk: split plain text into single keys. */
@@ -78,6 +83,14 @@ function firstMatch(s: ExplorerState, env: StepEnv): ExplorerState {
 
 /** The explorer's key handling as a pure function: (state, key) → state. */
 export function explorerStep(s: ExplorerState, e: KeyEvent, env: StepEnv): ExplorerState {
+	const next = step(s, e, env);
+	// The details pane scrolls with J/K; whatever else changes shows a new selection's details from the top.
+	const moved =
+		next.cursor !== s.cursor || next.view !== s.view || next.search !== s.search || next.kindIndex !== s.kindIndex;
+	return moved && next.detailsScroll !== 0 ? {...next, detailsScroll: 0} : next;
+}
+
+function step(s: ExplorerState, e: KeyEvent, env: StepEnv): ExplorerState {
 	if (e.ctrl && e.input === 'c') return {...s, exit: 'interrupt'};
 	if (s.mode === 'search') {
 		if (e.return) return {...s, mode: 'tree'};
@@ -105,6 +118,9 @@ export function explorerStep(s: ExplorerState, e: KeyEvent, env: StepEnv): Explo
 	if (e.downArrow || e.input === 'j') return {...s, cursor: Math.min(last, at + 1)};
 	if (e.pageUp) return {...s, cursor: Math.max(0, at - env.page)};
 	if (e.pageDown) return {...s, cursor: Math.min(last, at + env.page)};
+	if (e.input === 'J') return {...s, detailsScroll: Math.min(env.detailsMax ?? Infinity, s.detailsScroll + 1)};
+	if (e.input === 'K')
+		return {...s, detailsScroll: Math.max(0, Math.min(env.detailsMax ?? Infinity, s.detailsScroll) - 1)};
 	if (e.input === 'g') return {...s, cursor: 0};
 	if (e.input === 'G') return {...s, cursor: last};
 	if ((e.return || e.input === ' ') && row?.expandable) return {...s, expanded: toggle(s.expanded, row.node.path)};
@@ -119,7 +135,7 @@ export function explorerStep(s: ExplorerState, e: KeyEvent, env: StepEnv): Explo
 	if (e.input === 'f') return {...s, kindIndex: s.kindIndex + 1 >= env.kinds.length ? -1 : s.kindIndex + 1, cursor: 0};
 	if (e.input === 'l') {
 		// Keep the selected path selected when lower entries appear or vanish.
-		const next = {...s, showLower: !s.showLower};
+		const next = {...s, view: treeModes[(treeModes.indexOf(s.view) + 1) % treeModes.length] ?? 'merged'};
 		const i = row ? env.rows(next).findIndex((r) => r.node.path === row.node.path) : -1;
 		return {...next, cursor: Math.max(0, i)};
 	}

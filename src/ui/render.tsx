@@ -13,6 +13,7 @@ const leaveAlt = '\u001B[?1049l';
 /**
  Runs the explorer full-screen in the terminal's alternate screen (like less), so nothing is
  left in the scrollback and the shell is restored on exit, Ctrl-C (exit 130) and crashes.
+ The upper entries are on screen at once; the lowers are read right after, for the merged view.
  */
 export async function runExplorer(
 	report: Report,

@@ -1,4 +1,4 @@
-import {rmSync} from 'node:fs';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, beforeEach, expect, test} from 'vitest';
@@ -8,7 +8,9 @@ import {cleanScratch, makeScratch} from '../helpers/scratch.js';
 import {waitUntil} from '../helpers/wait.js';
 
 // The explorer in a real terminal (tmux), on a real mount: navigate to a whiteout, read its
-// details, quit, and check the shell screen is back.
+// details, quit, and check the shell screen is back. The seed experiment (lower1 has a and b,
+// lower2 has b, a removed in the merged dir) at 80×24 and 120×32: the merged view shows b served
+// by lower 2 without a key, and no details line is cut. OVL_TUI_CAPTURES=DIR saves those screens.
 
 let dir = '';
 const socket = `ovl-test-${process.pid}`;
@@ -49,13 +51,66 @@ describeKernel('the explorer in a real terminal', () => {
 		await cleanScratch(dir);
 	});
 
-	const start = async (): Promise<void> => {
+	const start = async (columns = 100, rows = 30): Promise<string> => {
 		// CI=true (as CI sets it) would rightly make ovl print plain text: this test is a person at a terminal.
 		const cmd = `cd ${dir} && env -u CI TERM=xterm-256color OVL_RUN_DIR=${dir}/run ${process.execPath} ${ovlBin} inspect demo/merged; echo EXIT=$?; sleep 60`;
-		const r = await tmux('new-session', '-d', '-s', 'ovl', '-x', '100', '-y', '30', cmd);
+		const r = await tmux('new-session', '-d', '-s', 'ovl', '-x', String(columns), '-y', String(rows), cmd);
 		expect(r.exitCode, r.stderr).toBe(0);
-		await waitFor((s) => s.includes('? help · q quit'), 'the explorer');
+		// The upper comes first, the merged view once the lowers are read.
+		return waitFor((s) => s.includes('merged view') && s.includes('? help · q quit'), 'the merged view');
 	};
+	const layerRow = (name: string) =>
+		new RegExp(`${name}\\s+\\S{10} 0:0\\s+\\d+ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d`);
+
+	for (const [columns, rows] of [
+		[80, 24],
+		[120, 32],
+	] as const) {
+		test(`the seed experiment at ${columns}×${rows}: the merged view by default, details whole`, async () => {
+			const s = await start(columns, rows);
+			const captures = process.env['OVL_TUI_CAPTURES'];
+			if (captures) {
+				mkdirSync(captures, {recursive: true});
+				writeFileSync(path.join(captures, `explorer-${columns}x${rows}.txt`), `${s}\n`);
+			}
+			const lines = s.split('\n');
+			expect(lines.length).toBeLessThanOrEqual(rows);
+			expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(columns);
+			// a is gone from the merged dir (the whiteout says so); b is served by lower 2, no key pressed.
+			expect(s).toMatch(/WHT\s+a hides L1/);
+			expect(s).toMatch(/low\s+b L2/);
+			expect(s).toContain('merged view (l: upper only)');
+			// The whiteout's details, whole: every reason, every layer with its full timestamp, no scroll mark.
+			expect(s).toContain("nlink 2: shares the work dir's whiteout inode");
+			expect(s).toMatch(layerRow('upper'));
+			expect(s).toMatch(layerRow('lower 1'));
+			expect(s).toMatch(/lower 2\s+—/);
+			expect(s).not.toContain('…');
+			expect(s).not.toContain('↓ more');
+			// b's details: which lower serves it.
+			await tmux('send-keys', '-t', 'ovl', 'j');
+			const b = await waitFor((x) => x.includes('served by lower 2'), "b's details");
+			expect(b).toMatch(layerRow('lower 2'));
+			// l: the upper alone, where b is not.
+			await tmux('send-keys', '-t', 'ovl', 'l');
+			const upper = await waitFor((x) => x.includes('upper only (l: all layers)'), 'the upper-only view');
+			expect(upper).not.toMatch(/low\s+b L2/);
+			await tmux('send-keys', '-t', 'ovl', 'q');
+			expect(await waitFor((x) => x.includes('EXIT='), 'the shell')).toContain('EXIT=0');
+		});
+	}
+
+	test('80×24: a details pane taller than its room scrolls with J/K and says so', async () => {
+		for (let i = 0; i < 8; i++) writeFileSync(path.join(dir, 'demo', 'merged', `new${i}`), 'x');
+		const s = await start(80, 24);
+		expect(s).toMatch(/↓ more · J\/K scroll · 1–\d+\/\d+/);
+		expect(s).not.toMatch(layerRow('lower 1'));
+		await tmux('send-keys', '-t', 'ovl', 'J', 'J', 'J', 'J', 'J', 'J', 'J', 'J');
+		const end = await waitFor((x) => x.includes('↑ more above'), 'the end of the details');
+		expect(end).toMatch(layerRow('lower 1'));
+		await tmux('send-keys', '-t', 'ovl', 'q');
+		expect(await waitFor((x) => x.includes('EXIT='), 'the shell')).toContain('EXIT=0');
+	});
 
 	test('search for the whiteout, read its details, quit cleanly', async () => {
 		await start();

@@ -1,11 +1,16 @@
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import {render} from 'ink-testing-library';
 import {describe, expect, test} from 'vitest';
 import {buildTree, flattenTree, initialExpanded} from '../../src/core/tree.js';
+import {lowerListing} from '../../src/io/lower-listing.js';
+import {wrapLine} from '../../src/ui/Details.js';
 import {Explorer} from '../../src/ui/Explorer.js';
 import {explorerStep, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
 import type {LayerDetail} from '../../src/ui/model.js';
 import {bigReport, sampleReport} from '../helpers/report-fixture.js';
-import {timeScale} from '../helpers/wait.js';
+import {timeScale, waitUntil} from '../helpers/wait.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 30 * timeScale));
 const details = (): LayerDetail[] => [
@@ -39,6 +44,8 @@ const details = (): LayerDetail[] => [
 function mount(report = sampleReport(), size = {columns: 100, rows: 30}) {
 	const tree = buildTree(report.entries);
 	const lower = buildTree(report.entries, [
+		// The seed experiment: lower1 has a and b, lower2 has b, a removed in the merged dir.
+		{path: '/b', type: 'file', layer: 2, hidden: false},
 		{path: '/etc/hosts', type: 'file', layer: 1, hidden: false},
 		{path: '/old/inside', type: 'file', layer: 1, hidden: true},
 	]);
@@ -46,12 +53,18 @@ function mount(report = sampleReport(), size = {columns: 100, rows: 30}) {
 	const app = render(
 		<Explorer report={report} tree={tree} loadLowerTree={() => (lowerLoads++, lower)} details={details} size={size} />,
 	);
-	return {...app, lowerLoads: () => lowerLoads};
+	// The lowers are read right after the first frame: wait for the merged view.
+	const ready = async (): Promise<void> => {
+		const hit = await waitUntil(() => !(app.lastFrame() ?? '').includes('reading the lowers…'), 2000, 10);
+		if (hit === undefined) throw new Error(`the lowers were never read:\n${app.lastFrame() ?? ''}`);
+	};
+	return {...app, lowerLoads: () => lowerLoads, ready};
 }
 
 describe('Explorer', () => {
-	test('header, tree with badges and the details of the first entry', () => {
-		const {lastFrame} = mount();
+	test('header, tree with badges and the details of the first entry', async () => {
+		const {lastFrame, ready} = mount();
+		await ready();
 		const f = lastFrame() ?? '';
 		expect(f).toContain('/srv/demo/merged');
 		expect(f).toContain('upper    /srv/demo/upper');
@@ -65,8 +78,9 @@ describe('Explorer', () => {
 	});
 
 	test('navigate, collapse and expand', async () => {
-		const {lastFrame, stdin} = mount();
-		stdin.write('j');
+		const {lastFrame, stdin, ready} = mount();
+		await ready();
+		stdin.write('jj');
 		await tick();
 		expect(lastFrame()).toMatch(/\/etc\n\s*merge-dir/);
 		stdin.write('\r');
@@ -78,7 +92,8 @@ describe('Explorer', () => {
 	});
 
 	test('filter by kind cycles through the kinds present', async () => {
-		const {lastFrame, stdin} = mount();
+		const {lastFrame, stdin, ready} = mount();
+		await ready();
 		stdin.write('f');
 		await tick();
 		expect(lastFrame()).toContain('kind: whiteout');
@@ -87,7 +102,8 @@ describe('Explorer', () => {
 	});
 
 	test('search narrows to matching paths and keeps their ancestors', async () => {
-		const {lastFrame, stdin} = mount();
+		const {lastFrame, stdin, ready} = mount();
+		await ready();
 		stdin.write('/');
 		await tick();
 		stdin.write('conf');
@@ -102,25 +118,125 @@ describe('Explorer', () => {
 		expect(f).toContain('copy-up cost: 30 B from lower 1');
 	});
 
-	test('lower-only entries on demand, loaded once', async () => {
+	test('the merged view by default: what the lowers serve, dimmed with the serving layer; l cycles the views', async () => {
 		const app = mount();
+		// The first frame is the upper alone; the lowers are read right after it.
+		expect(app.lastFrame()).toContain('reading the lowers…');
+		await app.ready();
+		let f = app.lastFrame() ?? '';
+		expect(f).toMatch(/low\s+b L2/);
+		expect(f).toMatch(/low\s+hosts L1/);
+		expect(f).toContain('merged view (l: upper only)');
+		// Hidden by the whiteout over /old: not in the merged view.
+		expect(f).not.toContain('inside');
+		app.stdin.write('j');
+		await tick();
+		expect(app.lastFrame()).toContain('served by lower 2 (not in the upper)');
 		app.stdin.write('l');
 		await tick();
-		expect(app.lastFrame()).toMatch(/low\s+hosts L1/);
-		expect(app.lastFrame()).toContain('lower entries shown');
+		f = app.lastFrame() ?? '';
+		expect(f).toContain('upper only (l: all layers)');
+		expect(f).not.toMatch(/low\s+b L2/);
+		expect(f).not.toContain('hosts');
 		app.stdin.write('l');
 		await tick();
+		f = app.lastFrame() ?? '';
+		expect(f).toContain('all layers, hidden too (l: merged)');
+		expect(f).toMatch(/low\s+b L2/);
+		expect(f).toMatch(/WHT\s+▸ old hides L1/);
+		app.stdin.write('G\r');
+		await tick();
+		expect(app.lastFrame()).toMatch(/hid\s+inside hidden/);
 		app.stdin.write('l');
 		await tick();
+		expect(app.lastFrame()).toContain('merged view (l: upper only)');
 		expect(app.lowerLoads()).toBe(1);
 	});
 
+	test('origins by path: the tree names a rename origin, details resolve the handle and keep it raw in xattrs', async () => {
+		const {lastFrame, stdin, ready} = mount(sampleReport(), {columns: 120, rows: 40});
+		await ready();
+		expect(lastFrame()).toMatch(/REN\s+▸? ?moved\/ upper, from L1 \/old/);
+		stdin.write('/conf\r');
+		await tick();
+		const f = lastFrame() ?? '';
+		expect(f).toContain("origin: lower 1's /etc/conf");
+		expect(f).toMatch(/origin handle: fh type 1 uuid null fid/);
+		// The raw handle only as the xattr, never as a reason.
+		expect(f.match(/uuid null/g)?.length).toBe(1);
+	});
+
+	test('120 columns: the details pane has the room it needs, long lines wrap, nothing is cut', async () => {
+		const {lastFrame, stdin, ready} = mount(sampleReport(), {columns: 120, rows: 32});
+		await ready();
+		stdin.write('/conf\r');
+		await tick();
+		const f = lastFrame() ?? '';
+		expect(f).toContain('copy-up cost: 30 B from lower 1; differs in data, mode');
+		expect(f).toMatch(/lower 1\s+-rw-r--r-- 0:0 15 1970-01-01 00:00:00/);
+		expect(f).not.toContain('…');
+		const lines = f.split('\n');
+		expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(120);
+		// A new, empty search, cleared: the whole tree again.
+		stdin.write('/');
+		await tick();
+		stdin.write('\u001B');
+		await tick();
+		stdin.write('g');
+		await tick();
+		// The whiteout's details: every reason whole.
+		expect(lastFrame()).toContain("nlink 2: shares the work dir's whiteout inode");
+		expect(lastFrame()).not.toContain('…');
+	});
+
+	test('80×24: the details pane scrolls with J/K and marks what is out of view', async () => {
+		const {lastFrame, stdin, ready} = mount(sampleReport(), {columns: 80, rows: 24});
+		await ready();
+		let f = lastFrame() ?? '';
+		expect(f).toMatch(/↓ more · J\/K scroll · 1–\d+\/\d+/);
+		expect(f).not.toMatch(/lower 1\s+-rw-r--r--/);
+		stdin.write('JJJJJJJJ');
+		await tick();
+		f = lastFrame() ?? '';
+		expect(f).toMatch(/↑ more above · J\/K scroll · \d+–(\d+)\/\1/);
+		expect(f).toMatch(/lower 1\s+-rw-r--r-- 0:0 15/);
+		expect(f).not.toContain('char device 0:0');
+		stdin.write('K');
+		await tick();
+		expect(lastFrame()).toMatch(/↓ more/);
+		// Moving in the tree shows the next entry's details from the top.
+		stdin.write('KKKKKKKKj');
+		await tick();
+		expect(lastFrame()).toMatch(/served by lower 2/);
+		const lines = (lastFrame() ?? '').split('\n');
+		expect(lines.length).toBeLessThan(24);
+		expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
+	});
+
+	test('help names the views and the details keys', async () => {
+		const {lastFrame, stdin, ready} = mount(sampleReport(), {columns: 80, rows: 24});
+		await ready();
+		stdin.write('?');
+		await tick();
+		const f = lastFrame() ?? '';
+		expect(f).toContain('keys — ? or Esc: back');
+		expect(f).toContain('J/K             scroll the details pane');
+		expect(f).toContain('l               view: merged → upper only → all layers (+ hidden lower entries)');
+		expect(f.slice(f.indexOf('keys —'), f.lastIndexOf('\n'))).not.toContain('…');
+		// One row per key, none drawn over another, all of it on an 80×24 screen.
+		expect(f).toMatch(/\nEnter\/Space → {3}expand or collapse a directory\n/);
+		expect(f).toMatch(/\nq Esc Ctrl-C {4}quit \(Ctrl-C: exit 130\)\n/);
+		expect(f).toContain('hid hidden');
+		expect(f.split('\n').length).toBeLessThan(24);
+	});
+
 	test('findings and help views, Esc returns', async () => {
-		const {lastFrame, stdin} = mount(
+		const {lastFrame, stdin, ready} = mount(
 			sampleReport([
 				{code: 'OVL_ORPHAN_WHITEOUT', severity: 'warning', message: 'whiteout /x hides nothing', hint: 'remove it'},
 			]),
 		);
+		await ready();
 		stdin.write('w');
 		await tick();
 		expect(lastFrame()).toContain('findings (1)');
@@ -132,8 +248,9 @@ describe('Explorer', () => {
 		expect(lastFrame()).toContain('filter by kind');
 	});
 
-	test('80×24: the frame stays shorter than the terminal, details below the tree', () => {
-		const {lastFrame} = mount(sampleReport(), {columns: 80, rows: 24});
+	test('80×24: the frame stays shorter than the terminal, details below the tree', async () => {
+		const {lastFrame, ready} = mount(sampleReport(), {columns: 80, rows: 24});
+		await ready();
 		const lines = (lastFrame() ?? '').split('\n');
 		expect(lines.length).toBeLessThan(24);
 		expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
@@ -141,7 +258,8 @@ describe('Explorer', () => {
 
 	test('100,000 entries: only the visible rows are rendered', async () => {
 		const report = bigReport(100_000);
-		const {lastFrame, stdin} = mount(report, {columns: 120, rows: 40});
+		const {lastFrame, stdin, ready} = mount(report, {columns: 120, rows: 40});
+		await ready();
 		const lines = (lastFrame() ?? '').split('\n');
 		expect(lines.length).toBeLessThan(40);
 		stdin.write('G');
@@ -156,7 +274,8 @@ describe('explorerStep (pure)', () => {
 	const tree = buildTree(report.entries);
 	const start: ExplorerState = {
 		expanded: initialExpanded(tree),
-		showLower: false,
+		view: 'merged',
+		detailsScroll: 0,
 		kindIndex: -1,
 		search: '',
 		mode: 'tree',
@@ -166,7 +285,7 @@ describe('explorerStep (pure)', () => {
 		kinds: ['whiteout', 'copy-up'] as const,
 		page: 5,
 		rows: (s: ExplorerState) =>
-			flattenTree(tree, {expanded: s.expanded, showLower: s.showLower, kinds: undefined, search: s.search}),
+			flattenTree(tree, {expanded: s.expanded, mode: s.view, kinds: undefined, search: s.search}),
 	};
 	const run = (keys: string[], s = start) =>
 		keys.reduce(
@@ -197,5 +316,70 @@ describe('explorerStep (pure)', () => {
 		expect(splitKeys({input: 'jj'})).toEqual([{input: 'j'}, {input: 'j'}]);
 		expect(splitKeys({input: '/ab\r'})).toEqual([{input: '/'}, {input: 'a'}, {input: 'b'}, {input: '', return: true}]);
 		expect(splitKeys({input: '', upArrow: true})).toEqual([{input: '', upArrow: true}]);
+	});
+});
+
+describe('details lines', () => {
+	test('wrapLine breaks at spaces with a hanging indent, cuts only a word longer than the pane', () => {
+		expect(
+			wrapLine({text: '  copy-up cost: 30 B from lower 1; differs in data, mtime'}, 30).map((l) => l.text),
+		).toEqual(['  copy-up cost: 30 B from', '    lower 1; differs in data,', '    mtime']);
+		const long = wrapLine({text: `/${'x'.repeat(25)}`}, 10).map((l) => l.text);
+		expect(long.join('').replaceAll(' ', '')).toBe(`/${'x'.repeat(25)}`);
+		expect(Math.max(...long.map((l) => l.length))).toBeLessThanOrEqual(10);
+	});
+	test('J/K clamp to what the pane can scroll; a move resets it', () => {
+		const report = sampleReport();
+		const tree = buildTree(report.entries);
+		const s: ExplorerState = {
+			expanded: initialExpanded(tree),
+			view: 'merged',
+			detailsScroll: 0,
+			kindIndex: -1,
+			search: '',
+			mode: 'tree',
+			cursor: 0,
+		};
+		const env = {
+			kinds: [],
+			page: 5,
+			detailsMax: 2,
+			rows: (st: ExplorerState) =>
+				flattenTree(tree, {expanded: st.expanded, mode: st.view, kinds: undefined, search: st.search}),
+		};
+		const after = ['J', 'J', 'J'].reduce((st, k) => explorerStep(st, {input: k}, env), s);
+		expect(after.detailsScroll).toBe(2);
+		expect(explorerStep(after, {input: 'K'}, env).detailsScroll).toBe(1);
+		expect(explorerStep(after, {input: 'j'}, env)).toMatchObject({cursor: 1, detailsScroll: 0});
+	});
+});
+
+describe('lowerListing', () => {
+	test("a renamed dir serves its origin's lower contents; the old place is hidden", () => {
+		const root = mkdtempSync(path.join(tmpdir(), 'ovl-listing-'));
+		try {
+			mkdirSync(path.join(root, 'lower1/old'), {recursive: true});
+			mkdirSync(path.join(root, 'lower1/etc'), {recursive: true});
+			mkdirSync(path.join(root, 'lower2'), {recursive: true});
+			writeFileSync(path.join(root, 'lower1/old/inside'), 'x');
+			writeFileSync(path.join(root, 'lower1/etc/hosts'), 'x');
+			writeFileSync(path.join(root, 'lower1/b'), 'x');
+			writeFileSync(path.join(root, 'lower2/b'), 'y');
+			const listing = lowerListing(
+				[
+					{layer: 1, path: path.join(root, 'lower1'), dataOnly: false},
+					{layer: 2, path: path.join(root, 'lower2'), dataOnly: false},
+				],
+				sampleReport().entries,
+				'user',
+			);
+			const by = new Map(listing.map((l) => [l.path, l]));
+			expect(by.get('/b')).toMatchObject({layer: 2, hidden: false});
+			expect(by.get('/etc/hosts')).toMatchObject({layer: 1, hidden: false});
+			expect(by.get('/moved/inside')).toMatchObject({layer: 1, hidden: false});
+			expect(by.get('/old/inside')).toMatchObject({layer: 1, hidden: true});
+		} finally {
+			rmSync(root, {recursive: true, force: true});
+		}
 	});
 });
