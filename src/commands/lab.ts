@@ -101,7 +101,8 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 			userns: o.inUserns || ctx.deps.euid !== 0,
 			onStep: (r, i) => {
 				progress?.step(r, i);
-				if (ctx.mode === 'plain' && !live) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
+				// Progress for a person watching stderr; the report itself goes to stdout once, at the end.
+				if (ctx.mode === 'plain' && !live && ctx.stderrTTY) ctx.err(`${r.ok ? 'ok' : 'FAIL'}\t${r.id}\t${r.label}\n`);
 			},
 		},
 		ctx.deps,

@@ -1,6 +1,6 @@
 import type {Context} from '../context.js';
 import {exitCodes} from '../core/exit-codes.js';
-import {hasErrors} from '../core/finding.js';
+import {hasErrors, refusedFindings} from '../core/finding.js';
 import {mountStack} from '../flows/mount.js';
 import {markComplete} from '../interrupt.js';
 import {emit} from '../output.js';
@@ -23,7 +23,7 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		const verdict = ok ? 'dry run: nothing mounted; the plan is valid\n' : 'dry run: this plan would be refused\n';
 		const view = (forPerson: boolean) => () => ({
 			out: formatPlan(plan, s, forPerson) + verdict,
-			err: formatFindings(plan.findings, s),
+			err: formatFindings(ok ? plan.findings : refusedFindings(plan.findings), s),
 		});
 		emit(ctx, {json: {schema: 'ovl.mount-plan/v1', source, ok, plan}, plain: view(false), human: view(true)});
 		return ok ? exitCodes.ok : exitCodes.usage;

@@ -91,3 +91,9 @@ export function printablePath(s: string): string {
 	}
 	return out;
 }
+
+/** "a ext4" → "an ext4": the article for a word as it is read aloud (a vowel letter; not "a xfs"). */
+export const withArticle = (word: string): string => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+
+/** "1 lower", "2 lowers". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -1,5 +1,6 @@
 import {asCode, codes, type Code, type CodeInfo} from './codes.js';
 import {exitCodes, type ExitCode} from './exit-codes.js';
+import {refusedFindings} from './finding.js';
 import type {Finding} from './types.js';
 
 /** Every expected failure: a stable code, what is wrong (message) and what to do (hint). */
@@ -47,7 +48,7 @@ export class ValidationError extends OvlError {
 			stuck.length > 0
 				? `${hint}; --force does not lift ${stuck.join(', ')}`
 				: `${hint}; --force lets the kernel decide`,
-			{exitCode: exitCodes.usage, findings},
+			{exitCode: exitCodes.usage, findings: refusedFindings(findings)},
 		);
 	}
 }

@@ -8,6 +8,10 @@ export function finding(code: Code, severity: Severity, message: string, hint: s
 
 export const hasErrors = (findings: readonly Finding[]): boolean => findings.some((f) => f.severity === 'error');
 
+/** A refused mount creates nothing: "ovl will create it" would be noise before the real error. */
+export const refusedFindings = (findings: readonly Finding[]): Finding[] =>
+	findings.filter((f) => f.code !== 'OVL_WILL_CREATE');
+
 // Errors --force may not override (forceable: false in the catalog): they protect the option
 // string itself, or need privileges.
 export const unforceable: ReadonlySet<Code> = new Set(

@@ -1,5 +1,6 @@
 import {atLeast} from './facts.js';
 import {finding} from './finding.js';
+import type {Code} from './codes.js';
 import type {Finding, MountOption} from './types.js';
 
 // The overlay parameters of fs/overlayfs/params.c (ovl_parameter_spec), with their values.
@@ -59,6 +60,33 @@ export function optionValue(options: readonly MountOption[], key: string): strin
 
 export const hasFlag = (options: readonly MountOption[], key: string): boolean => options.some((o) => o.key === key);
 
+/** What is wrong with one option on its own: an unknown key, a bad value, a value on a flag. */
+export function optionProblem(o: MountOption): {code: Code; message: string; hint: string} | undefined {
+	const allowed = valued[o.key];
+	if (allowed) {
+		if (o.value !== undefined && allowed.includes(o.value)) return undefined;
+		const got = o.value === undefined ? 'no value' : `"${o.value}"`;
+		return {
+			code: 'OVL_OPTION_BAD_VALUE',
+			message: `option "${o.key}" needs one of: ${allowed.join(', ')} (got ${got})`,
+			hint: `write it as ${o.key}=${allowed[0]}`,
+		};
+	}
+	if (flags.has(o.key) || vfsFlags.has(o.key))
+		return o.value === undefined
+			? undefined
+			: {
+					code: 'OVL_OPTION_BAD_VALUE',
+					message: `option "${o.key}" is a flag and takes no value`,
+					hint: `write it as just ${o.key}`,
+				};
+	return {
+		code: 'OVL_OPTION_UNKNOWN',
+		message: `unknown overlay option "${o.key}" (the kernel would log "Unknown parameter")`,
+		hint: `known options: ${[...Object.keys(valued), ...flags].join(', ')}`,
+	};
+}
+
 /**
  Checks each option on its own and against the others, as the kernel would (conflicts are
  EINVAL with "conflicting options: …" in the kernel log), plus version gates.
@@ -91,38 +119,8 @@ export function validateOptions(
 				),
 			);
 		seen.add(o.key);
-		const allowed = valued[o.key];
-		if (allowed) {
-			if (o.value === undefined || !allowed.includes(o.value)) {
-				out.push(
-					finding(
-						'OVL_OPTION_BAD_VALUE',
-						'error',
-						`option "${o.key}" needs one of: ${allowed.join(', ')} (got ${o.value === undefined ? 'no value' : `"${o.value}"`})`,
-						`write it as ${o.key}=${allowed[0]}`,
-					),
-				);
-			}
-		} else if (flags.has(o.key) || vfsFlags.has(o.key)) {
-			if (o.value !== undefined)
-				out.push(
-					finding(
-						'OVL_OPTION_BAD_VALUE',
-						'error',
-						`option "${o.key}" is a flag and takes no value`,
-						`write it as just ${o.key}`,
-					),
-				);
-		} else {
-			out.push(
-				finding(
-					'OVL_OPTION_UNKNOWN',
-					'error',
-					`unknown overlay option "${o.key}" (the kernel would log "Unknown parameter")`,
-					`known options: ${[...Object.keys(valued), ...flags].join(', ')}`,
-				),
-			);
-		}
+		const problem = optionProblem(o);
+		if (problem) out.push(finding(problem.code, 'error', `${o.at ? `${o.at}: ` : ''}${problem.message}`, problem.hint));
 	}
 	out.push(...conflicts(options), ...gates(options, context));
 	return out;

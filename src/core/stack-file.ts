@@ -36,7 +36,7 @@ export function renderStackFile(s: StackFile): string {
 
 /** Parses ovl.yaml; errors name the file, the line and what is wrong. */
 export function parseStackFile(text: string, fileName: string): StackFile {
-	const {root, fail} = parseYamlFile(
+	const {root, fail, at} = parseYamlFile(
 		text,
 		fileName,
 		'fix the stack file (see README "Stack file"), or recreate it with ovl prepare',
@@ -81,7 +81,8 @@ export function parseStackFile(text: string, fileName: string): StackFile {
 			const node = item as Node;
 			if (!isScalar(node) || typeof node.value !== 'string' || node.value.includes(','))
 				return fail(node, 'each option must be one key=value or flag string, without commas');
-			return parseOptionArg(node.value);
+			// Validation judges it later (where --force may pass it to the kernel); `at` lets it say where.
+			return {...parseOptionArg(node.value), at: at(node)};
 		});
 	}
 	const seed = parseSeed(root.get('seed', true) as Node | undefined, fail);

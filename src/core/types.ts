@@ -24,6 +24,8 @@ export type LowerLayer = {
 export type MountOption = {
 	readonly key: string;
 	readonly value?: string;
+	/** Where a stack file gave it ("ovl.yaml:7"), so a finding about it can say so. */
+	readonly at?: string;
 };
 
 /**

@@ -1,4 +1,5 @@
 import {exitCodes} from '../core/exit-codes.js';
+import {withArticle} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {decodeOverlay, notMounted, topMountAt} from '../core/mountinfo.js';
 import {findHolders} from '../io/holders.js';
@@ -14,7 +15,7 @@ export async function umountFlow(target: string, lazy: boolean, deps: Deps): Pro
 	if (!decodeOverlay(top))
 		throw new OvlError(
 			'OVL_NOT_OVERLAY',
-			`${target} is a ${top.fsType} mount, not an overlay; ovl leaves it alone`,
+			`${target} is ${withArticle(top.fsType)} mount, not an overlay; ovl leaves it alone`,
 			'use umount(8) for other filesystems',
 			{exitCode: exitCodes.usage},
 		);

@@ -1,7 +1,7 @@
 import {exitCodes} from '../core/exit-codes.js';
 import {existsSync, realpathSync} from 'node:fs';
 import {statfs} from 'node:fs/promises';
-import {decodePath, fsPath, printablePath} from '../core/bytes.js';
+import {decodePath, fsPath, printablePath, withArticle} from '../core/bytes.js';
 import {lstatPath} from './walk-fs.js';
 import {readdirExact as readdir, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
@@ -91,7 +91,7 @@ export async function locateMount(merged: string, root: string | undefined, regi
 	if (!o)
 		throw new OvlError(
 			'OVL_NOT_OVERLAY',
-			`${target} is a ${top.fsType} mount, not an overlay`,
+			`${target} is ${withArticle(top.fsType)} mount, not an overlay`,
 			'give the mount point of an overlay (ovl ls lists them), or inspect layers offline with --upper U --lower L…',
 			{exitCode: exitCodes.usage},
 		);

@@ -1,6 +1,7 @@
 // The experiment model: what a lab file says, validated. Pure (text in, data or errors out).
 import {isMap, isScalar, isSeq, type Node, type YAMLMap} from 'yaml';
 import {parseYamlFile, type Fail} from '../core/yaml-file.js';
+import {plural} from '../core/bytes.js';
 import {resolveInside} from '../core/paths.js';
 import type {EntryKind} from '../core/entry.js';
 import {entryKinds} from '../core/entry.js';
@@ -443,7 +444,7 @@ export function describeOp(s: StepOp): string {
 		case 'umount':
 			return 'umount';
 		case 'mount':
-			return `mount${s.options ? ` -o ${s.options.join(',')}` : ''}${s.lowers ? ` with ${s.lowers} lowers` : ''}${s.fresh ? ' (fresh upper)' : ''}`;
+			return `mount${s.options ? ` -o ${s.options.join(',')}` : ''}${s.lowers ? ` with ${plural(s.lowers, 'lower')}` : ''}${s.fresh ? ' (fresh upper)' : ''}`;
 		case 'setfattr':
 			return `setfattr -n ${s.name} ${s.path}`;
 		default:

@@ -10,13 +10,14 @@ import {topFirst} from '../core/lowerdir.js';
 export function formatPlan(plan: MountPlan, s: Style, forPerson = false): string {
 	const st = plan.stack;
 	const lines = [s.bold(`overlay on ${pp(st.merged)}`), '  layers, top → bottom (as the kernel stacks them):'];
-	if (st.upper !== undefined) lines.push(`    ${s.green('upper ')}   ${pp(st.upper)}`);
+	// One column for the labels ("upper", "lower 12"), so the paths line up.
+	if (st.upper !== undefined) lines.push(`    ${s.green('upper'.padEnd(9))} ${pp(st.upper)}`);
 	const n = st.lowers.length;
 	const shown = forPerson ? 12 : n;
 	topFirst(st.lowers)
 		.slice(0, shown)
 		.forEach((l, i) => {
-			lines.push(`    ${s.cyan(`lower ${String(n - i).padEnd(3)}`)}${l.dataOnly ? ' (data-only)' : ''} ${pp(l.path)}`);
+			lines.push(`    ${s.cyan(`lower ${n - i}`.padEnd(9))} ${pp(l.path)}${l.dataOnly ? ' (data-only)' : ''}`);
 		});
 	if (n > shown) lines.push(s.dim(`    … ${n - shown} more lower layers (--plain or --json lists all)`));
 	if (st.work !== undefined) lines.push(`  work       ${pp(st.work)}`);

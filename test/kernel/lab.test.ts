@@ -47,6 +47,8 @@ describeKernel('ovl lab on the real kernel', () => {
 		expect(r.exitCode).toBe(0);
 		expect(r.stdout).toMatch(/^ovl lab: blog — PASSED/);
 		expect(r.stdout).toContain('upper: +/a whiteout');
+		// Piped, the report is said once (stdout), not again step by step on stderr.
+		expect(r.stderr).not.toMatch(/^(ok|FAIL)\t/m);
 		const md = readFileSync(path.join(dir, 'blog.md'), 'utf8');
 		expect(md).toContain('# ovl lab: blog — passed');
 		expect(md).toMatch(/\| 3 \| rm merged\/a \| `rm a` \|/);

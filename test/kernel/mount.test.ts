@@ -276,6 +276,28 @@ describeKernel('ovl mount on the real kernel', () => {
 		expect(overlayAt(path.join(dir, 'm2'))).toBeUndefined();
 	});
 
+	test('a missing lower: the error alone, no "ovl will create" notes for a mount that will not happen', async () => {
+		const r = await runOvl(
+			[
+				'mount',
+				'--lower',
+				path.join(dir, 'nope'),
+				'--upper',
+				path.join(dir, 'u'),
+				'--work',
+				path.join(dir, 'w'),
+				path.join(dir, 'm'),
+			],
+			{env},
+		);
+		expect(r.exitCode).toBe(2);
+		expect(r.stderr).toContain('OVL_LAYER_MISSING');
+		expect(r.stderr).not.toContain('OVL_WILL_CREATE');
+		const dry = await runOvl(['mount', '--dry-run', '--lower', path.join(dir, 'nope'), path.join(dir, 'm')], {env});
+		expect(dry.stderr).toContain('OVL_LAYER_MISSING');
+		expect(dry.stderr).not.toContain('OVL_WILL_CREATE');
+	});
+
 	test('read-only overlay (two lowers, no upper)', async () => {
 		for (const l of ['l1', 'l2']) await mkdir(path.join(dir, l));
 		await writeFile(path.join(dir, 'l1', 'f'), '1');
@@ -333,6 +355,12 @@ describeKernel('ovl mount on the real kernel', () => {
 		const doc = JSON.parse(r.stdout);
 		expect(doc.verdict).not.toBe('unusable');
 		expect(doc.probe).toMatchObject({mounted: true, whiteout: true, renameWhiteout: true, opaque: true, copyUp: true});
+		// Both routes: as root the test mount is the root route's; the rootless one is for a user to test.
+		expect(doc.probe.route).toBe('root');
+		expect(doc.routes).toEqual([
+			expect.objectContaining({route: 'root', status: 'works'}),
+			expect.objectContaining({route: 'rootless', status: 'not tested'}),
+		]);
 		expect(readdirSync(dir).filter((n) => n.startsWith('.ovl-doctor-'))).toEqual([]);
 		expect(mountsUnder(dir)).toEqual([]);
 	});

@@ -32,6 +32,14 @@ describe('one-shot views for a person (mount --dry-run and doctor on a terminal)
 		expect(out).toContain('strategy   fd (mount runs in /proc/self/fd)');
 		expect(out).toMatch(/options\s+█*░+ \d+ of 4095 bytes/);
 		expect(out).toContain('fd 3 = /s/x,y');
+		// The paths line up under one column, upper included.
+		const col = (label: string): number =>
+			out
+				.split('\n')
+				.find((l) => l.includes(label))
+				?.indexOf('/s/') ?? -1;
+		expect(col('upper')).toBe(col('lower 2'));
+		expect(col('upper')).toBe(col('lower 1'));
 	});
 	test('doctor lists checks and the verdict', () => {
 		const checks = hostChecks({

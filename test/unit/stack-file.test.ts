@@ -17,7 +17,10 @@ describe('stack file', () => {
 		const file = planLayout('/srv/demo', request);
 		const text = renderStackFile(file);
 		expect(text).toMatch(/bottom -> top/);
-		expect(parseStackFile(text, 'ovl.yaml')).toEqual(file);
+		// Lossless but for where each option was read (`at`, for findings about it).
+		const parsed = parseStackFile(text, 'ovl.yaml');
+		expect({...parsed, options: parsed.options.map(({key, value}) => ({key, value}))}).toEqual(file);
+		expect(parsed.options.every((o) => /^ovl\.yaml:\d+$/.test(o.at ?? ''))).toBe(true);
 	});
 	test('data-only lowers and read-only stacks', () => {
 		const file = parseStackFile('lowers:\n  - {path: data, dataOnly: true}\n  - base\n  - app\nmerged: m\n', 'f');
@@ -34,7 +37,7 @@ describe('stack file', () => {
 		expect(s.merged).toBe('/srv/x/m');
 	});
 	test.each([
-		['lowers: [a\nmerged: m', /f:\d+: /],
+		['lowers: [a\nmerged: m', /^f:\d+: [^\n]*[^:\n] \(column \d+\)$/],
 		['lowers: []\nmerged: m', /f:1: "lowers" must be a list/],
 		['lowers: [a]\n', /f:1: "merged" is required/],
 		['lowers: [a]\nmerged: m\nbogus: 1\n', /f:3: unknown key "bogus"/],
@@ -78,5 +81,17 @@ describe('parsePutArg', () => {
 	test('errors', () => {
 		expect(() => parsePutArg('lower1/a', ['lower1'])).toThrow(/LAYER\/PATH=TEXT/);
 		expect(() => parsePutArg('other/a=1', ['lower1'])).toThrow(/layer name/);
+	});
+});
+
+describe('options in a stack file', () => {
+	test('a bad value is judged by validation (still forceable) and its finding names file:line', async () => {
+		const {validateOptions} = await import('../../src/core/options.js');
+		const parsed = parseStackFile('lowers: [a]\nmerged: m\noptions: [index=on, redirect_dir=yes]\n', 'f');
+		expect(parsed.options.map((o) => o.at)).toEqual(['f:3', 'f:3']);
+		const found = validateOptions(parsed.options, {hasUpper: true, version: [6, 18], hasDataOnly: false});
+		expect(found.map((x) => `${x.code} ${x.message}`)).toContainEqual(
+			'OVL_OPTION_BAD_VALUE f:3: option "redirect_dir" needs one of: on, follow, nofollow, off (got "yes")',
+		);
 	});
 });
