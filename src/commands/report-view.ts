@@ -6,6 +6,7 @@ import {lowerListing} from '../io/lower-listing.js';
 import {emit} from '../output.js';
 import {formatFindings} from '../ui/findings.js';
 import {humanReport, plainEntries} from '../ui/inspect-text.js';
+import {originOf} from '../ui/model.js';
 
 /**
  An inspect report, shown as `ovl inspect` and `ovl docker inspect` both show it: the explorer
@@ -23,7 +24,10 @@ export async function showReport(
 		await runExplorer(
 			report,
 			() => lowerListing(located.lowers, (o.all ?? report).entries, located.facts.xattrNamespace),
-			(node) => layerDetails(located.facts.layers, node.path, node.entry?.redirect?.origin ?? node.entry?.origin),
+			(node) => {
+				const origin = node.entry ? originOf(node.entry, located.facts.layers)?.path : undefined;
+				return layerDetails(located.facts.layers, node.path, origin);
+			},
 		);
 		return;
 	}

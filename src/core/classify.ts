@@ -224,7 +224,7 @@ export function linkOrigins(
 				...e.reasons.filter((r) => !r.startsWith('origin recorded but')),
 				`origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`,
 			],
-			copyUp: {...e.copyUp, fromLayer: hit.layer, lowerSize: hit.stat.size},
+			copyUp: {...e.copyUp, fromLayer: hit.layer, fromPath: hit.path, lowerSize: hit.stat.size},
 		};
 	});
 }

@@ -101,6 +101,8 @@ export type Metacopy = {
 /** A file copied up whole, or a dir copied up to hold changed children (merge-dir): how it differs from its lower. */
 export type CopyUp = {
 	readonly fromLayer: number;
+	/** The lower file it was copied from when that is not at its own path (renamed or linked after copy-up), as found on disk. */
+	readonly fromPath?: string;
 	readonly lowerSize: number;
 	readonly changes: readonly Change[];
 	readonly withOrigin: boolean;

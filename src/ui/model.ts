@@ -36,10 +36,8 @@ export function originOf(e: Entry, layers: Layers = []): Origin | undefined {
 		return layer ? {layer, path: e.origin ?? e.path} : e.origin ? {path: e.origin} : undefined;
 	}
 	if (e.kind === 'copy-up' || e.kind === 'merge-dir') {
-		for (const r of e.reasons) {
-			const m = /^origin is lower (\d+)'s (.+) \(renamed or linked after copy-up\)$/.exec(r);
-			if (m) return {layer: Number(m[1]), path: overlayPath(layers, Number(m[1]), m[2] ?? '')};
-		}
+		const from = e.copyUp.fromPath;
+		if (from !== undefined) return {layer: e.copyUp.fromLayer, path: overlayPath(layers, e.copyUp.fromLayer, from)};
 		if (e.copyUp.fromLayer > 0) return {layer: e.copyUp.fromLayer, path: e.path};
 	}
 	return e.origin ? {path: e.origin} : undefined;
