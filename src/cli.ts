@@ -188,6 +188,45 @@ export async function runCli(args: string[]): Promise<number> {
 				),
 		)
 		.command(
+			'shell [dir]',
+			'mount a stack for one shell (or -- CMD): private to it, unmounted when it exits; works without root',
+			(y) =>
+				y
+					.positional('dir', {
+						type: 'string',
+						describe: 'directory holding ovl.yaml, default . (or the mount point when layers come from flags)',
+					})
+					.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
+					.option('lower', {type: 'string', describe: 'lower layer, bottom → top (repeat)'})
+					.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
+					.option('upper', {type: 'string', describe: 'upper (writable) layer'})
+					.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
+					.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'})
+					.option('in-namespace', {type: 'string', hidden: true})
+					.example('$0 shell demo', '$SHELL in demo/merged; exit the shell to unmount')
+					.example("$0 shell demo -- sh -c 'echo hi > f'", 'one command; ovl exits with its exit code'),
+			async (argv) =>
+				run(argv, async (c) => {
+					const end = args.indexOf('--');
+					return (await import('./commands/shell.js')).shellCommand(
+						{
+							dir: argv.dir,
+							merged: undefined,
+							stack: argv.stack,
+							lowers: strings(argv.lower),
+							lowerdir: argv.lowerdir,
+							upper: argv.upper,
+							work: argv.work,
+							options: strings(argv.option),
+							command: end < 0 ? [] : args.slice(end + 1),
+							inNamespace: argv.inNamespace,
+						},
+						c,
+						args,
+					);
+				}),
+		)
+		.command(
 			'ls',
 			'list every overlay mount on this host, decoded',
 			(y) => y.example('$0 ls --json', 'for scripts'),

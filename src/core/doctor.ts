@@ -23,6 +23,8 @@ export type HostReport = {
 	readonly kmsgReadable: boolean;
 	/** The C helper (native/ovl.c): loaded, or why not. */
 	readonly native: {readonly loaded: boolean; readonly reason: string};
+	/** As a user: whether `unshare --user --map-root-user --mount` works (the rootless route), or why not. */
+	readonly userns?: {readonly usable: boolean; readonly reason?: string};
 };
 
 /** Results of a real test mount in a scratch dir on the filesystem the user asked about. */
@@ -40,6 +42,18 @@ export type PathProbe = {
 	readonly opaque?: boolean;
 	readonly copyUp?: boolean;
 	readonly redirectDir?: 'redirect' | 'EXDEV' | string;
+	/** Which route the test mount took: as root on the host, or in a user namespace with userxattr. */
+	readonly route?: 'root' | 'rootless';
+	/** Whether the prober could read /dev/kmsg (never inside a user namespace): no kernel lines then means "not shown", not "none". */
+	readonly kmsgReadable?: boolean;
+};
+
+/** The two ways to get an overlay mounted, and what doctor found out about each. */
+export type Route = {
+	readonly route: 'root' | 'rootless';
+	readonly status: 'works' | 'fails' | 'needs sudo' | 'available' | 'unavailable' | 'not tested';
+	readonly detail: string;
+	readonly hint?: string;
 };
 
 const yes = (v: string | undefined): boolean => v === 'Y' || v === 'y' || v === '1';
@@ -124,7 +138,7 @@ export function hostChecks(h: HostReport): Check[] {
 			status: userns ? 'warn' : 'fail',
 			detail: `uid ${h.euid}: not root${userns ? '; user namespaces are available' : '; user namespaces are disabled'}`,
 			hint: userns
-				? 'ovl lab runs itself in `unshare --user --map-root-user --mount`; ovl mount needs sudo'
+				? 'ovl mount needs sudo; without it, ovl shell and ovl lab mount in a user namespace with userxattr (the rootless route below)'
 				: 'use sudo',
 		});
 	}
@@ -132,7 +146,11 @@ export function hostChecks(h: HostReport): Check[] {
 		name: 'kernel log',
 		status: h.kmsgReadable ? 'ok' : 'warn',
 		detail: h.kmsgReadable ? "/dev/kmsg readable: mount failures show the kernel's reason" : '/dev/kmsg not readable',
-		...(h.kmsgReadable ? {} : {hint: 'run as root (or sysctl kernel.dmesg_restrict=0) to see why mounts fail'}),
+		...(h.kmsgReadable
+			? {}
+			: {
+					hint: "a failed mount's reason is not shown here: read it as root with `sudo dmesg | grep overlay` (or allow it: sysctl kernel.dmesg_restrict=0)",
+				}),
 	});
 	return out;
 }
@@ -145,15 +163,23 @@ export function pathChecks(p: PathProbe): Check[] {
 			detail: `${p.dir} is on ${p.fsType}`,
 		},
 	];
+	// EPERM is who is asking (trusted.* needs CAP_SYS_ADMIN in the initial user namespace), not the filesystem.
+	const denied = p.trustedXattr === 'EPERM' || p.trustedXattr === 'EACCES';
 	out.push(
 		p.trustedXattr === undefined
 			? {name: 'trusted xattrs', status: 'ok', detail: 'supported'}
-			: {
-					name: 'trusted xattrs',
-					status: p.usedUserxattr ? 'info' : 'fail',
-					detail: `not available (${p.trustedXattr})`,
-					hint: 'mount with -o userxattr, or use another filesystem',
-				},
+			: denied
+				? {
+						name: 'trusted xattrs',
+						status: 'info',
+						detail: `not settable without root (${p.trustedXattr}: trusted.* needs CAP_SYS_ADMIN); a root mount uses them, a rootless one uses user.* (userxattr)`,
+					}
+				: {
+						name: 'trusted xattrs',
+						status: p.usedUserxattr ? 'info' : 'fail',
+						detail: `not available (${p.trustedXattr})`,
+						hint: 'mount with -o userxattr, or use another filesystem',
+					},
 	);
 	out.push(
 		p.userXattr === undefined
@@ -164,12 +190,21 @@ export function pathChecks(p: PathProbe): Check[] {
 		out.push({
 			name: 'test mount',
 			status: 'fail',
-			detail: p.mountError ?? 'failed',
-			hint: 'see the kernel lines above',
+			detail: `${p.route === 'rootless' ? 'in a user namespace: ' : ''}${p.mountError ?? 'failed'}`,
+			hint:
+				p.kernelLines.length > 0
+					? 'see the kernel lines above'
+					: p.kmsgReadable === false
+						? 'the kernel log is not readable here, so its reason is not shown: read it as root with `sudo dmesg | grep overlay`'
+						: 'the kernel logged nothing about overlay; ovl mount --verbose shows what mount(8) said',
 		});
 		return out;
 	}
-	out.push({name: 'test mount', status: 'ok', detail: `mounted${p.usedUserxattr ? ' with userxattr' : ''}`});
+	out.push({
+		name: 'test mount',
+		status: 'ok',
+		detail: `mounted${p.route === 'rootless' ? ' in a user namespace' : ''}${p.usedUserxattr ? ' with userxattr' : ''}`,
+	});
 	const bool = (name: string, v: boolean | undefined, okText: string, badText: string, hint: string): void => {
 		if (v !== undefined)
 			out.push(v ? {name, status: 'ok', detail: okText} : {name, status: 'fail', detail: badText, hint});
@@ -217,6 +252,75 @@ export function pathChecks(p: PathProbe): Check[] {
 		...(dtype ? {hint: 'xfs: mkfs.xfs -n ftype=1; ext4: tune2fs -O filetype'} : {}),
 	});
 	return out;
+}
+
+/**
+ Both routes, as this user on this host: a root mount (ovl mount, needs sudo as a user) and the
+ rootless one (a user namespace with userxattr: ovl shell, ovl lab). The probe is the test mount
+ --path made, on the route it took.
+ */
+export function routes(h: HostReport, p: PathProbe | undefined): Route[] {
+	const hostRoot = h.euid === 0 && !h.inUserNamespace;
+	const tested = (route: 'root' | 'rootless'): Route | undefined => {
+		if (p === undefined || (p.route ?? (p.usedUserxattr ? 'rootless' : 'root')) !== route) return undefined;
+		return p.mounted
+			? {route, status: 'works', detail: `a test mount in ${p.dir} (${p.fsType}) worked`}
+			: {route, status: 'fails', detail: `a test mount in ${p.dir} failed: ${p.mountError ?? 'unknown reason'}`};
+	};
+	const root: Route =
+		tested('root') ??
+		(hostRoot
+			? {route: 'root', status: 'available', detail: 'you are root; --path DIR tests a filesystem'}
+			: {
+					route: 'root',
+					status: 'needs sudo',
+					detail: `uid ${h.euid}${h.euid === 0 ? ' in a user namespace' : ''} cannot mount as root; not tested`,
+					hint: 'sudo ovl mount; sudo ovl doctor --path DIR tests this route',
+				});
+	const rootless: Route =
+		tested('rootless') ??
+		(hostRoot
+			? {
+					route: 'rootless',
+					status: 'not tested',
+					detail: 'doctor ran as root, which does not take this route',
+					hint: 'run ovl doctor --path DIR as the user who will mount',
+				}
+			: h.userns === undefined
+				? {route: 'rootless', status: 'not tested', detail: 'no user namespace was tried'}
+				: h.userns.usable
+					? {
+							route: 'rootless',
+							status: 'available',
+							detail: 'a user namespace can be made; no test mount yet',
+							hint: 'ovl doctor --path DIR tests a filesystem on this route',
+						}
+					: {
+							route: 'rootless',
+							status: 'unavailable',
+							detail: `no user namespace: ${h.userns.reason ?? 'unshare failed'}`,
+							hint: 'user namespaces are off (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or an LSM rule): use sudo',
+						});
+	return [root, rootless];
+}
+
+const routeStatus = {
+	works: 'ok',
+	fails: 'fail',
+	'needs sudo': 'info',
+	available: 'ok',
+	unavailable: 'warn',
+	'not tested': 'info',
+} as const;
+
+/** The routes as checks: `root mount` and `rootless`. */
+export function routeChecks(rs: readonly Route[]): Check[] {
+	return rs.map((r) => ({
+		name: r.route === 'root' ? 'root mount' : 'rootless',
+		status: routeStatus[r.status],
+		detail: `${r.route === 'root' ? '(ovl mount as root)' : '(user namespace + userxattr: ovl shell, ovl lab)'} ${r.status}${r.status === 'fails' ? ' because' : ':'} ${r.detail}`,
+		...(r.hint === undefined || r.status === 'works' ? {} : {hint: r.hint}),
+	}));
 }
 
 export function verdict(checks: readonly Check[]): 'ok' | 'degraded' | 'unusable' {

@@ -48,7 +48,7 @@ function privilege(facts: StackFacts): Finding[] {
 			'OVL_NEEDS_ROOT',
 			'error',
 			"mounting an overlay needs root (CAP_SYS_ADMIN in the mount namespace's user namespace)",
-			'run with sudo, or inside `unshare --user --map-root-user --mount` with -o userxattr',
+			'run with sudo; without root, `ovl shell DIR` mounts the stack in a user namespace for one shell (unmounted when it exits). By hand: `unshare --user --map-root-user --mount` with -o userxattr, but that mount dies with that namespace',
 		),
 	];
 }
