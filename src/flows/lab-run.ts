@@ -1,4 +1,4 @@
-import {closeSync, constants, lstatSync, mkdirSync, openSync, writeSync, linkSync} from 'node:fs';
+import {lstatSync, mkdirSync} from 'node:fs';
 import {mkdtemp} from 'node:fs/promises';
 import fse from 'fs-extra';
 import os from 'node:os';
@@ -10,9 +10,10 @@ import type {Strategy} from '../core/types.js';
 import {fsError} from '../io/beneath.js';
 import {toolVersion} from '../io/exec.js';
 import {guardFlow} from '../interrupt.js';
-import {describeOp, type Experiment, type FileSpec, type Step} from '../lab/experiment.js';
+import {describeOp, type Experiment, type Step} from '../lab/experiment.js';
 import {fingerprint} from '../lab/fingerprint.js';
-import {performOp, safeJoin, type OpResult} from '../lab/ops.js';
+import {performOp, type OpResult} from '../lab/ops.js';
+import {seedLayers, type SeededLayer} from '../lab/seed.js';
 import {check, delta, type UpperChange, type UpperState, type Verdict} from '../lab/verdicts.js';
 import {withRegistry, type Deps} from './deps.js';
 import {changeSet, observeUpper} from './inspect.js';
@@ -49,24 +50,157 @@ export type LabReport = {
 	readonly steps: readonly StepResult[];
 };
 
-function fill(p: string, spec: FileSpec): void {
-	if (typeof spec === 'string') {
-		const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-		try {
-			writeSync(fd, spec);
-		} finally {
-			closeSync(fd);
+/** The lab's overlay: which lowers and options are active, whether it is mounted, what it holds. */
+class LabStack {
+	readonly layers: readonly SeededLayer[];
+	private active: readonly SeededLayer[];
+	private options: readonly string[];
+	mounted = false;
+	strategy: Strategy | 'refused' | undefined;
+
+	private readonly exp: Experiment;
+	private readonly dirs: {lowers: string; upper: string; work: string; merged: string};
+	private readonly ns: 'trusted' | 'user';
+	private readonly deps: Deps;
+
+	constructor(
+		exp: Experiment,
+		dirs: {lowers: string; upper: string; work: string; merged: string},
+		ns: 'trusted' | 'user',
+		deps: Deps,
+	) {
+		this.exp = exp;
+		this.dirs = dirs;
+		this.ns = ns;
+		this.deps = deps;
+		this.layers = seedLayers(exp, dirs.lowers);
+		this.active = this.layers;
+		this.options = exp.options;
+	}
+
+	/** The experiment's options, with userxattr when it runs in a user namespace. */
+	withNs(o: readonly string[]): string[] {
+		return this.ns === 'user' && !o.includes('userxattr') ? [...o, 'userxattr'] : [...o];
+	}
+
+	async mount(): Promise<void> {
+		const outcome = await mountStack(
+			{
+				lowers: this.active.map((l) => ({path: l.dir, dataOnly: false})),
+				...(this.exp.upper ? {upper: this.dirs.upper, work: this.dirs.work} : {}),
+				merged: this.dirs.merged,
+				options: this.withNs(this.options).map(parseOptionArg),
+			},
+			{dryRun: false},
+			this.deps,
+		);
+		this.strategy = outcome.plan.strategy;
+		this.mounted = true;
+	}
+
+	/** An `umount` step: a failure is the step's outcome. */
+	async umount(): Promise<void> {
+		const r = await this.deps.exec.umount(this.dirs.merged, false);
+		if (!r.ok) throw new OvlError('OVL_UMOUNT_FAILED', r.output.trim(), 'see the kernel log');
+		this.mounted = false;
+	}
+
+	/** Clean-up: unmount, detaching (umount -l) if it is busy or `lazy`, so removing the temp dir never walks into it. */
+	async detach(lazy: boolean): Promise<void> {
+		const r = await this.deps.exec.umount(this.dirs.merged, lazy);
+		if (!r.ok && !lazy) await this.deps.exec.umount(this.dirs.merged, true);
+		this.mounted = false;
+	}
+
+	/** A `mount` step: other options or fewer lowers, a fresh upper if asked. */
+	async remount(op: Extract<Step['op'], {op: 'mount'}>): Promise<void> {
+		if (this.mounted)
+			throw new OvlError('OVL_LAB_MOUNTED', 'the overlay is still mounted', 'add an umount step before mount');
+		if (op.options) this.options = [...op.options];
+		if (op.lowers !== undefined)
+			this.active = this.layers.slice(0, Math.max(1, Math.min(this.layers.length, op.lowers)));
+		if (op.fresh) {
+			fse.removeSync(this.dirs.upper);
+			fse.removeSync(this.dirs.work);
 		}
-		return;
+		await this.mount();
 	}
-	// Real bytes, not a sparse file: copy-up skips holes, which would hide the cost being measured.
-	const chunk = Buffer.alloc(Math.min(spec.size, 1 << 20), 0x61);
-	const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+
+	layerDir(name: string): string {
+		const l = this.layers.find((x) => x.name === name);
+		if (!l) throw new OvlError('OVL_LAB_NO_LAYER', `no layer ${name}`, 'check lower-write');
+		return l.dir;
+	}
+
+	private lowerRefs(): LayerRef[] {
+		return this.active.map((l, i) => ({layer: i + 1, path: l.dir, dataOnly: false}));
+	}
+
+	/** Every upper entry's kind and the stat fields a step's delta compares. */
+	observe(): UpperState {
+		const out: UpperState = new Map();
+		if (!this.exp.upper || lstatSync(this.dirs.upper, {throwIfNoEntry: false}) === undefined) return out;
+		const {scan, entries} = observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns});
+		scan.entries.forEach((raw, i) => {
+			const kind = entries[i]?.kind ?? 'anomaly';
+			out.set(raw.path, {kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
+		});
+		return out;
+	}
+
+	diff(): {op: string; path: string}[] {
+		const observed = observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns, forDiff: true});
+		return changeSet(observed).changes.map((c) => ({op: c.op, path: c.path}));
+	}
+
+	lowerPrints(): string {
+		return this.layers.map((l) => fingerprint(l.dir)).join(',');
+	}
+}
+
+type Outcome = {result?: OpResult; errno?: string; error?: string; durationMs: number};
+
+/** Performs one step's operation, timed; an error is an outcome (what the step expects), not a throw. */
+async function perform(step: Step, lab: LabStack, merged: string): Promise<Outcome> {
+	const t0 = process.hrtime.bigint();
+	const took = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
 	try {
-		for (let left = spec.size; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-	} finally {
-		closeSync(fd);
+		const op = step.op;
+		if (op.op === 'umount') {
+			await lab.umount();
+			return {durationMs: took()};
+		}
+		if (op.op === 'mount') {
+			await lab.remount(op);
+			return {durationMs: took()};
+		}
+		if (!lab.mounted && op.op !== 'lower-write')
+			throw new OvlError('OVL_LAB_NOT_MOUNTED', 'the overlay is not mounted', 'add a mount step');
+		const result = performOp(op, merged, (name) => lab.layerDir(name));
+		return {result, durationMs: took()};
+	} catch (e) {
+		const err = e as NodeJS.ErrnoException;
+		const errno = err.code !== undefined && /^E[A-Z0-9]+$/.test(err.code) ? err.code : undefined;
+		const error = err instanceof OvlError ? `${err.code}: ${err.message}` : err.message;
+		return {...(errno ? {errno} : {}), error, durationMs: took()};
 	}
+}
+
+/** Timing comparisons may name a later step: judged once every duration is known. */
+function withTimingVerdicts(results: readonly StepResult[], steps: readonly Step[]): StepResult[] {
+	const durations = new Map(results.map((r) => [r.id, r.durationMs]));
+	return results.map((r, i) => {
+		const s = steps[i]?.expect?.slowerThan;
+		if (!s) return r;
+		const other = durations.get(s.step) ?? 0;
+		const ratio = other > 0 ? r.durationMs / other : Infinity;
+		const v: Verdict = {
+			expect: `slower than ${s.step} × ${s.factor}`,
+			ok: r.durationMs > other * s.factor,
+			detail: `${r.durationMs.toFixed(2)} ms vs ${other.toFixed(2)} ms (${Number.isFinite(ratio) ? ratio.toFixed(1) : '∞'}×)`,
+		};
+		return {...r, verdicts: [...r.verdicts, v], ok: r.ok && v.ok};
+	});
 }
 
 /** Runs an experiment in a fresh temp dir and reports what the kernel really did. Always cleans up unless keep. */
@@ -81,8 +215,8 @@ export async function runExperiment(
 	world: Deps,
 ): Promise<LabReport> {
 	const started = world.now().getTime();
-	// Ctrl-C: stop after the current step; the runner's own finally block unmounts and removes
-	// everything, and the signal handler waits for that before exiting 130.
+	// Ctrl-C: stop after the current step; the finally block unmounts and removes everything, and
+	// the signal handler waits for that before exiting 130.
 	const guard = guardFlow();
 	let root: string;
 	try {
@@ -100,134 +234,34 @@ export async function runExperiment(
 	// The lab's mounts are recorded (and locked) in its own temp dir, not the host's registry.
 	const deps = withRegistry(world, path.join(root, 'run'));
 	options.onStart?.(root);
-	let mounted = false;
-	const cleanup = async (lazy = false): Promise<void> => {
-		if (mounted) {
-			// Interrupted mid-step, files may still be open: detach at once (umount -l) so removing
-			// the temp dir can never walk into the overlay.
-			const r = await deps.exec.umount(dirs.merged, lazy);
-			if (!r.ok && !lazy) await deps.exec.umount(dirs.merged, true);
-			mounted = false;
-		}
-		fse.removeSync(root);
-	};
+	let lab: LabStack | undefined;
 	try {
 		guard.check();
-		// Layers: "repeat: N" makes N empty copies (name-1 … name-N), for depth experiments.
-		const layers: {name: string; dir: string}[] = [];
-		for (const spec of exp.lowers) {
-			const names =
-				spec.repeat === undefined ? [spec.name] : Array.from({length: spec.repeat}, (_, i) => `${spec.name}-${i + 1}`);
-			for (const name of names) {
-				const dir = path.join(dirs.lowers, name);
-				fse.ensureDirSync(dir);
-				for (const d of spec.dirs) fse.ensureDirSync(safeJoin(dir, d, false));
-				for (const [f, content] of Object.entries(spec.files)) {
-					fse.ensureDirSync(path.dirname(safeJoin(dir, f, false)));
-					fill(safeJoin(dir, f, false), content);
-				}
-				for (const [link, target] of Object.entries(spec.links))
-					linkSync(safeJoin(dir, target, false), safeJoin(dir, link, false));
-				layers.push({name, dir});
-			}
-		}
-		const layerDir = (name: string): string => {
-			const l = layers.find((x) => x.name === name);
-			if (!l) throw new OvlError('OVL_LAB_NO_LAYER', `no layer ${name}`, 'check lower-write');
-			return l.dir;
-		};
-		const ns = options.userns ? 'user' : 'trusted';
-		let active = layers;
-		let mountOptions = [...exp.options];
-		let strategy: Strategy | 'refused' | undefined;
-		const withNs = (o: readonly string[]): string[] =>
-			options.userns && !o.includes('userxattr') ? [...o, 'userxattr'] : [...o];
-		const doMount = async (): Promise<void> => {
-			const upper = exp.upper;
-			const outcome = await mountStack(
-				{
-					lowers: active.map((l) => ({path: l.dir, dataOnly: false})),
-					...(upper ? {upper: dirs.upper, work: dirs.work} : {}),
-					merged: dirs.merged,
-					options: withNs(mountOptions).map(parseOptionArg),
-				},
-				{dryRun: false},
-				deps,
-			);
-			strategy = outcome.plan.strategy;
-			mounted = true;
-		};
-		const lowerRefs = (): LayerRef[] => active.map((l, i) => ({layer: i + 1, path: l.dir, dataOnly: false}));
-		const scanUpper = (): UpperState => {
-			const out: UpperState = new Map();
-			if (!exp.upper || lstatSync(dirs.upper, {throwIfNoEntry: false}) === undefined) return out;
-			const {scan, entries} = observeUpper({upper: dirs.upper, lowers: lowerRefs(), ns});
-			scan.entries.forEach((raw, i) => {
-				const kind = entries[i]?.kind ?? 'anomaly';
-				out.set(raw.path, {kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
-			});
-			return out;
-		};
-		const lowerPrints = (): string => layers.map((l) => fingerprint(l.dir)).join(',');
-
+		lab = new LabStack(exp, dirs, options.userns ? 'user' : 'trusted', deps);
 		mkdirSync(dirs.merged);
-		await doMount();
-		let baseline = lowerPrints();
-		let upperBefore = scanUpper();
+		await lab.mount();
+		let baseline = lab.lowerPrints();
+		let upperBefore = lab.observe();
 		const results: StepResult[] = [];
-		const durations = new Map<string, number>();
 		for (const [index, step] of exp.steps.entries()) {
 			if (guard.aborted()) break;
-			let result: OpResult | undefined;
-			let errno: string | undefined;
-			let error: string | undefined;
-			const t0 = process.hrtime.bigint();
-			try {
-				if (step.op.op === 'umount') {
-					const r = await deps.exec.umount(dirs.merged, false);
-					if (!r.ok) throw new OvlError('OVL_UMOUNT_FAILED', r.output.trim(), 'see the kernel log');
-					mounted = false;
-				} else if (step.op.op === 'mount') {
-					if (mounted)
-						throw new OvlError('OVL_LAB_MOUNTED', 'the overlay is still mounted', 'add an umount step before mount');
-					if (step.op.options) mountOptions = [...step.op.options];
-					if (step.op.lowers !== undefined)
-						active = layers.slice(0, Math.max(1, Math.min(layers.length, step.op.lowers)));
-					if (step.op.fresh) {
-						fse.removeSync(dirs.upper);
-						fse.removeSync(dirs.work);
-					}
-					await doMount();
-				} else {
-					if (!mounted && step.op.op !== 'lower-write')
-						throw new OvlError('OVL_LAB_NOT_MOUNTED', 'the overlay is not mounted', 'add a mount step');
-					result = performOp(step.op, dirs.merged, layerDir);
-				}
-			} catch (e) {
-				const err = e as NodeJS.ErrnoException;
-				errno = err.code !== undefined && /^E[A-Z0-9]+$/.test(err.code) ? err.code : undefined;
-				error = err instanceof OvlError ? `${err.code}: ${err.message}` : err.message;
-			}
-			const durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
-			durations.set(step.id, durationMs);
-			if (step.op.op === 'lower-write' && errno === undefined && error === undefined) baseline = lowerPrints();
-			const upperAfter = scanUpper();
+			const outcome = await perform(step, lab, dirs.merged);
+			const {result, errno, error, durationMs} = outcome;
+			if (step.op.op === 'lower-write' && error === undefined) baseline = lab.lowerPrints();
+			const upperAfter = lab.observe();
 			const upperDelta = delta(upperBefore, upperAfter);
 			upperBefore = upperAfter;
+			const current: LabStack = lab;
 			const verdicts = check(step, {
 				errno,
 				error,
 				result,
 				upperDelta,
 				upperAfter,
-				lowerSame: () => lowerPrints() === baseline,
+				lowerSame: () => current.lowerPrints() === baseline,
 				merged: dirs.merged,
-				mounted,
-				diff: () =>
-					changeSet(observeUpper({upper: dirs.upper, lowers: lowerRefs(), ns, forDiff: true})).changes.map((c) => ({
-						op: c.op,
-						path: c.path,
-					})),
+				mounted: lab.mounted,
+				diff: () => current.diff(),
 			});
 			const r: StepResult = {
 				id: step.id,
@@ -244,38 +278,30 @@ export async function runExperiment(
 			options.onStep?.(r, index);
 		}
 		guard.check();
-		// Timing comparisons may name a later step: judge them once every duration is known.
-		const final = results.map((r, i) => {
-			const s = (exp.steps[i] as Step).expect?.slowerThan;
-			if (!s) return r;
-			const other = durations.get(s.step) ?? 0;
-			const ratio = other > 0 ? r.durationMs / other : Infinity;
-			const v: Verdict = {
-				expect: `slower than ${s.step} × ${s.factor}`,
-				ok: r.durationMs > other * s.factor,
-				detail: `${r.durationMs.toFixed(2)} ms vs ${other.toFixed(2)} ms (${Number.isFinite(ratio) ? ratio.toFixed(1) : '∞'}×)`,
-			};
-			return {...r, verdicts: [...r.verdicts, v], ok: r.ok && v.ok};
-		});
-		const report: LabReport = {
+		const steps = withTimingVerdicts(results, exp.steps);
+		const mount = (await toolVersion('mount')) ?? '';
+		return {
 			schema: 'ovl.lab/v1',
 			experiment: exp.name,
 			description: exp.description,
 			kernel: os.release(),
-			utilLinux: /util-linux [\d.]+/.exec((await toolVersion('mount')) ?? '')?.[0] ?? 'util-linux (unknown version)',
+			utilLinux: /util-linux [\d.]+/.exec(mount)?.[0] ?? 'util-linux (unknown version)',
 			userNamespace: options.userns,
-			options: withNs(exp.options),
-			...(strategy ? {strategy} : {}),
+			options: lab.withNs(exp.options),
+			...(lab.strategy ? {strategy: lab.strategy} : {}),
 			root,
 			kept: options.keep,
 			startedAt: new Date(started).toISOString(),
 			durationMs: deps.now().getTime() - started,
-			passed: final.every((r) => r.ok),
-			steps: final,
+			passed: steps.every((r) => r.ok),
+			steps,
 		};
-		return report;
 	} finally {
-		if (!options.keep || guard.aborted()) await cleanup(guard.aborted()).catch(() => undefined);
+		if (!options.keep || guard.aborted()) {
+			// Interrupted mid-step, files may still be open: detach at once (umount -l).
+			if (lab?.mounted) await lab.detach(guard.aborted()).catch(() => undefined);
+			fse.removeSync(root);
+		}
 		guard.done();
 	}
 }
