@@ -1,0 +1,44 @@
+import type {Argv} from 'yargs';
+import type {Context} from '../context.js';
+
+// What every command module needs: the global flags, the way a handler runs, and the layer flags
+// shared by inspect, diff and export.
+
+export type Global = {json: boolean; plain: boolean; verbose: boolean; color: boolean | undefined};
+
+/** Runs a command's action with its context; the number it returns is the exit code. */
+export type Runner = (argv: Global, action: (c: Context) => Promise<number | void>) => Promise<void>;
+
+/** A group of commands added to the parser; `args` are the raw arguments (for `--` and re-exec). */
+export type Commands = (y: Argv<Global>, run: Runner, args: readonly string[]) => Argv<Global>;
+
+export function layerOptions<T>(y: Argv<T>) {
+	return y
+		.positional('merged', {type: 'string', describe: 'mount point of the overlay'})
+		.option('upper', {type: 'string', describe: 'offline: the upper layer'})
+		.option('lower', {type: 'string', describe: 'offline: a lower layer, bottom → top (repeat)'})
+		.option('work', {type: 'string', describe: 'offline: the work dir (for its findings)'})
+		.option('userxattr', {type: 'boolean', default: false, describe: 'offline: the layers use user.overlay.* xattrs'})
+		.option('root', {type: 'string', describe: 'resolve relative layer paths recorded by the kernel against DIR'});
+}
+
+export function layerArgs(argv: {
+	merged?: string | undefined;
+	upper?: string | undefined;
+	lower?: unknown;
+	work?: string | undefined;
+	userxattr: boolean;
+	root?: string | undefined;
+}) {
+	return {
+		merged: argv.merged,
+		upper: argv.upper,
+		lowers: strings(argv.lower),
+		work: argv.work,
+		userxattr: argv.userxattr,
+		root: argv.root,
+	};
+}
+
+export const strings = (v: unknown): string[] =>
+	Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)];
