@@ -34,6 +34,15 @@ export async function runCli(args: string[]): Promise<number> {
 		if (typeof code === 'number') exit = code;
 	};
 	const version = (createRequire(import.meta.url)('../package.json') as {version: string}).version;
+	if (args[0] === '--version') {
+		process.stdout.write(`${version}\n`);
+		return exitCodes.ok;
+	}
+	// yargs answers `completion --help` with the script itself.
+	if (args[0] === 'completion' && (args.includes('--help') || args.includes('-h'))) {
+		process.stdout.write(completionHelp);
+		return exitCodes.ok;
+	}
 	const base: Argv<Global> = yargs(args)
 		.scriptName('ovl')
 		.usage(
@@ -46,16 +55,21 @@ export async function runCli(args: string[]): Promise<number> {
 	const withCommands = [stackCommands, inspectCommands, hostCommands].reduce((y, add) => add(y, run, args), base);
 	const cli: Argv<Global> = withCommands
 		.middleware((argv) => refuseEmptyValues(argv as Record<string, unknown>, args))
-		.completion('completion', 'print a bash/zsh completion script')
+		.completion('completion', 'print a bash/zsh completion script', completions)
 		.demandCommand(1, 'name a command; see ovl --help')
 		.recommendCommands()
 		.strict()
-		.version(version)
+		// --version is the top level's alone, not an option of every subcommand.
+		.version(false)
+		.option('version', {type: 'boolean', global: false, describe: "show ovl's version"})
 		.help()
 		.alias('h', 'help')
 		.epilogue(epilogue)
 		.wrap(Math.min(110, process.stdout.columns || 100))
 		.fail((msg, err) => {
+			// A completion request answers on its own (and exits); yargs still validates the
+			// request as a command line in the meantime, which is not an error for the user.
+			if (args.includes('--get-yargs-completions')) return;
 			throw err ?? new UsageError(msg, 'see ovl --help, or ovl <command> --help');
 		}) as unknown as Argv<Global>;
 	skipHelpCache(cli);
@@ -76,6 +90,31 @@ export async function runCli(args: string[]): Promise<number> {
 		return error.exitCode;
 	}
 }
+
+const completionHelp = `ovl completion
+
+Prints a bash/zsh completion script for ovl. Install it with:
+  ovl completion >> ~/.bashrc      (or ~/.zshrc; then open a new shell)
+`;
+
+/**
+ Completion candidates: yargs' own, without the "--o" it makes of the one-letter alias -o, and
+ with the built-in experiments after \`lab run\` / \`lab show\`.
+ */
+const completions = (
+	_current: string,
+	argv: {_: (string | number)[]},
+	completionFilter: (onCompleted?: (err: Error | null, names: string[] | undefined) => void) => void,
+	done: (names: string[]) => void,
+): void => {
+	completionFilter((_err, names) => {
+		const shown = (names ?? []).filter((n) => !/^--.(:|$)/.test(n));
+		const words = argv._.map(String);
+		const lab = words.includes('lab') && (words.includes('run') || words.includes('show'));
+		const extra = lab ? import('./lab/builtins.js').then(({builtins}) => Object.keys(builtins)) : Promise.resolve([]);
+		void extra.then((names) => done([...names, ...shown]));
+	});
+};
 
 /**
  yargs renders the full help text before every command handler, only to print it should the

@@ -1,5 +1,5 @@
 import type {Argv} from 'yargs';
-import {type Commands, type Global} from './shared.js';
+import {type Commands, type Global, examples} from './shared.js';
 
 /** doctor, lab, docker: the host, experiments, container engines. */
 export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
@@ -13,7 +13,7 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 						type: 'string',
 						describe: 'directory whose filesystem would hold upper/work; a temp dir is made there and removed',
 					})
-					.example('$0 doctor --path /var/lib/overlays', ''),
+					.epilogue(examples([['$0 doctor --path /var/lib/overlays', '']])),
 			async (argv) =>
 				run(argv, async (c) => (await import('../commands/doctor.js')).doctorCommand({path: argv.path}, c)),
 		)
@@ -55,8 +55,12 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 								})
 								.option('markdown', {type: 'string', describe: 'also write a shareable Markdown report to FILE'})
 								.option('in-userns', {type: 'boolean', default: false, hidden: true})
-								.example('$0 lab run blog', 'the classic two-lower experiment')
-								.example('$0 lab run copy-up-cost --markdown cost.md', 'time copy-ups and keep a report'),
+								.epilogue(
+									examples([
+										['$0 lab run blog', 'the classic two-lower experiment'],
+										['$0 lab run copy-up-cost --markdown cost.md', 'time copy-ups and keep a report'],
+									]),
+								),
 						async (argv) =>
 							run(argv as unknown as Global, async (c) =>
 								(await import('../commands/lab.js')).labRun(
@@ -72,7 +76,7 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 							),
 					)
 					.demandCommand(1, 'ovl lab list | show NAME | run FILE|NAME')
-					.example('$0 lab run blog', 'run the built-in blog experiment'),
+					.epilogue(examples([['$0 lab run blog', 'run the built-in blog experiment']])),
 			() => undefined,
 		)
 		.command(
@@ -87,7 +91,7 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 					.command(
 						'driver',
 						'the active storage driver and what every driver directory holds',
-						(z) => z.example('$0 docker driver', ''),
+						(z) => z.epilogue(examples([['$0 docker driver', '']])),
 						async (argv) =>
 							run(argv as unknown as Global, async (c) =>
 								(await import('../commands/docker.js')).dockerDriver(
@@ -99,7 +103,7 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 					.command(
 						'ls',
 						'containers and image layers on disk, with their overlay directories',
-						(z) => z.example('$0 docker ls --json', ''),
+						(z) => z.epilogue(examples([['$0 docker ls --json', '']])),
 						async (argv) =>
 							run(argv as unknown as Global, async (c) =>
 								(await import('../commands/docker.js')).dockerLs(
@@ -119,7 +123,7 @@ export const hostCommands: Commands = (y: Argv<Global>, run, args) =>
 									describe: 'container id, name, image id or tag',
 								})
 								.option('strict', {type: 'boolean', default: false})
-								.example('$0 docker inspect web', 'what the container changed, layer by layer'),
+								.epilogue(examples([['$0 docker inspect web', 'what the container changed, layer by layer']])),
 						async (argv) =>
 							run(argv as unknown as Global, async (c) =>
 								(await import('../commands/docker.js')).dockerInspectCommand(

@@ -1,5 +1,5 @@
 import type {Argv} from 'yargs';
-import {layerArgs, layerOptions, strings, type Commands, type Global} from './shared.js';
+import {layerArgs, layerOptions, strings, type Commands, type Global, examples} from './shared.js';
 
 /** inspect, diff, export: what an upper holds. */
 export const inspectCommands: Commands = (y: Argv<Global>, run) =>
@@ -14,18 +14,22 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 						describe: `only these kinds, comma-separated (${'whiteout,xwhiteout,opaque-dir,redirect-dir,merge-dir,copy-up,metacopy,new,anomaly'})`,
 					})
 					.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
-					.example('$0 inspect demo/merged', 'what the upper layer holds, and why')
-					.example(
-						'$0 inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2 --json',
-						'offline, for scripts',
-					)
-					.example(
-						'$0 inspect /var/lib/docker/overlay2/<id>/merged --kind whiteout,copy-up',
-						"a container's deletions and copies",
-					)
-					.example('$0 inspect demo/merged --plain | less', 'text, not the full-screen view')
 					.epilogue(
-						'On a terminal inspect opens a full-screen explorer (q quits, ? lists the keys): the merged tree, upper entries plus what the lowers serve (dimmed, with the serving lower); l switches to the upper only. --plain, --json or a pipe print text instead.',
+						examples(
+							[
+								['$0 inspect demo/merged', 'what the upper layer holds, and why'],
+								[
+									'$0 inspect --upper demo/upper --lower demo/lower1 --lower demo/lower2 --json',
+									'offline, for scripts',
+								],
+								[
+									'$0 inspect /var/lib/docker/overlay2/<id>/merged --kind whiteout,copy-up',
+									"a container's deletions and copies",
+								],
+								['$0 inspect demo/merged --plain | less', 'text, not the full-screen view'],
+							],
+							'On a terminal inspect opens a full-screen explorer (q quits, ? lists the keys): the merged tree, upper entries plus what the lowers serve (dimmed, with the serving lower); l switches to the upper only. --plain, --json or a pipe print text instead.',
+						),
 					),
 			async (argv) =>
 				run(argv, async (c) =>
@@ -51,7 +55,7 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 						describe: 'read copied-up files to tell data changes from touch (hashes contents)',
 					})
 					.option('strict', {type: 'boolean', default: false, describe: 'exit 1 when a finding is an error'})
-					.example('$0 diff demo/merged', 'what changed, compared with the lower layers'),
+					.epilogue(examples([['$0 diff demo/merged', 'what changed, compared with the lower layers']])),
 			async (argv) =>
 				run(argv, async (c) =>
 					(await import('../commands/inspect.js')).diffCommand(
@@ -72,13 +76,17 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 						describe: 'the archive to write (- for stdout; a .gz name compresses)',
 					})
 					.option('gzip', {type: 'boolean', default: false, describe: 'gzip the archive'})
-					.example(
-						'$0 export demo/merged -o changes.tar',
-						'the upper as a layer: whiteouts as .wh., opaque dirs as .wh..wh..opq',
-					)
-					.example(
-						'$0 export --upper u --lower l1 --lower l2 -o - | docker import - mine:1',
-						'offline, straight into an engine',
+					.epilogue(
+						examples([
+							[
+								'$0 export demo/merged -o changes.tar',
+								'the upper as a layer: whiteouts as .wh., opaque dirs as .wh..wh..opq',
+							],
+							[
+								'$0 export --upper u --lower l1 --lower l2 -o - | docker import - mine:1',
+								'offline, straight into an engine',
+							],
+						]),
 					),
 			async (argv) =>
 				run(argv, async (c) =>

@@ -42,3 +42,13 @@ export function layerArgs(argv: {
 
 export const strings = (v: unknown): string[] =>
 	Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)];
+
+/**
+ Examples as help text: each command on a line of its own and what it does below it. yargs'
+ .example() puts them in two columns and breaks long commands mid-word; these never break.
+ `$0` is ovl; `note` (a paragraph) comes first.
+ */
+export function examples(list: readonly (readonly [string, string])[], note?: string): string {
+	const lines = list.map(([cmd, what]) => `  ${cmd.replace(/\$0/g, 'ovl')}${what ? `\n      ${what}` : ''}`);
+	return `${note ? `${note}\n\n` : ''}Examples:\n${lines.join('\n')}`;
+}

@@ -1,5 +1,5 @@
 import type {Argv} from 'yargs';
-import {strings, type Commands, type Global} from './shared.js';
+import {strings, type Commands, type Global, examples} from './shared.js';
 
 /** prepare, mount, umount, shell, ls: lay out, mount and unmount stacks. */
 export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
@@ -31,15 +31,19 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 						describe:
 							'an OCI/Docker layer tarball (plain or gzip), bottom → top; repeat it. .wh. files become whiteouts',
 					})
-					.example(
-						'$0 prepare img --layer-tar base.tar.gz --layer-tar app.tar',
-						'image layers as lowers, whiteouts converted',
-					)
-					.example(
-						"$0 prepare demo --put lower1/a='docker\\noverlay\\n' --put lower1/b=x --put lower2/b='filesystem\\n'",
-						'the classic two-lower experiment',
-					)
-					.example('$0 prepare img --lower base --lower app --lower config', 'three lowers, bottom → top'),
+					.epilogue(
+						examples([
+							[
+								'$0 prepare img --layer-tar base.tar.gz --layer-tar app.tar',
+								'image layers as lowers, whiteouts converted',
+							],
+							[
+								"$0 prepare demo --put lower1/a='docker\\noverlay\\n' --put lower1/b=x --put lower2/b='filesystem\\n'",
+								'the classic two-lower experiment',
+							],
+							['$0 prepare img --lower base --lower app --lower config', 'three lowers, bottom → top'],
+						]),
+					),
 			async (argv) =>
 				run(argv, async (c) =>
 					(await import('../commands/prepare.js')).prepareCommand(
@@ -82,9 +86,13 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 						describe:
 							'turn validation errors into warnings and let the kernel decide (option-string safety still applies)',
 					})
-					.example('$0 mount demo', 'mount the stack in demo/ovl.yaml on demo/merged')
-					.example('$0 mount --lower base --lower app --upper up --work wk /mnt/x', 'layers from flags, bottom → top')
-					.example('$0 mount --lowerdir app:base /mnt/ro --dry-run', 'kernel order (top first), read-only'),
+					.epilogue(
+						examples([
+							['$0 mount demo', 'mount the stack in demo/ovl.yaml on demo/merged'],
+							['$0 mount --lower base --lower app --upper up --work wk /mnt/x', 'layers from flags, bottom → top'],
+							['$0 mount --lowerdir app:base /mnt/ro --dry-run', 'kernel order (top first), read-only'],
+						]),
+					),
 			async (argv) =>
 				run(argv, async (c) =>
 					(await import('../commands/mount.js')).mountCommand(
@@ -115,7 +123,7 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 						default: false,
 						describe: 'detach now, clean up when no longer busy (umount -l)',
 					})
-					.example('$0 umount demo/merged', ''),
+					.epilogue(examples([['$0 umount demo/merged', '']])),
 			async (argv) =>
 				run(argv, async (c) =>
 					(await import('../commands/umount.js')).umountCommand({merged: String(argv.merged), lazy: argv.lazy}, c),
@@ -137,8 +145,12 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 					.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
 					.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'})
 					.option('in-namespace', {type: 'string', hidden: true})
-					.example('$0 shell demo', '$SHELL in demo/merged; exit the shell to unmount')
-					.example("$0 shell demo -- sh -c 'echo hi > f'", 'one command; ovl exits with its exit code'),
+					.epilogue(
+						examples([
+							['$0 shell demo', '$SHELL in demo/merged; exit the shell to unmount'],
+							["$0 shell demo -- sh -c 'echo hi > f'", 'one command; ovl exits with its exit code'],
+						]),
+					),
 			async (argv) =>
 				run(argv, async (c) => {
 					const end = args.indexOf('--');
@@ -163,6 +175,6 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 		.command(
 			'ls',
 			'list every overlay mount on this host, decoded',
-			(y) => y.example('$0 ls --json', 'for scripts'),
+			(y) => y.epilogue(examples([['$0 ls --json', 'for scripts']])),
 			async (argv) => run(argv, async (c) => (await import('../commands/ls.js')).lsCommand(c)),
 		);

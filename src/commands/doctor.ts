@@ -13,7 +13,7 @@ export async function doctorCommand(o: {path: string | undefined}, ctx: Context)
 		plain: () => ({
 			out: `${checks.map((c) => `${c.status}\t${c.name}\t${c.detail}${c.hint ? `\t${c.hint}` : ''}\n`).join('')}verdict\t${verdict}\n`,
 		}),
-		human: () => ({out: formatDoctor(checks, verdict, probe?.kernelLines ?? [], ctx.style)}),
+		human: () => ({out: formatDoctor(checks, verdict, probe?.kernelLines ?? [], ctx.style, ctx.deps.terminal.columns)}),
 	});
 	return verdict === 'unusable' ? exitCodes.failure : exitCodes.ok;
 }

@@ -1,5 +1,5 @@
 import type {Check} from '../core/doctor.js';
-import type {Style} from './style.js';
+import {hangingWrap, type Style} from './style.js';
 
 const marks = {ok: '✓', warn: '!', fail: '✗', info: '·'} as const;
 
@@ -9,12 +9,14 @@ export function formatDoctor(
 	verdict: string,
 	kernelLines: readonly string[],
 	s: Style,
+	width = 100,
 ): string {
 	const paint = {ok: s.green, warn: s.yellow, fail: s.red, info: s.dim} as const;
 	const lines: string[] = [];
 	for (const c of checks) {
-		lines.push(`${paint[c.status](marks[c.status])} ${c.name.padEnd(20)} ${c.detail}`);
-		if (c.hint) lines.push(s.dim(`  hint: ${c.hint}`));
+		// Continuation lines stay under the detail (column 23) and the hint text (column 8).
+		lines.push(`${paint[c.status](marks[c.status])} ${c.name.padEnd(20)} ${hangingWrap(c.detail, 23, width, 23)}`);
+		if (c.hint) lines.push(s.dim(`  hint: ${hangingWrap(c.hint, 8, width, 8)}`));
 	}
 	for (const l of kernelLines) lines.push(s.dim(`  kernel: ${l}`));
 	const v = verdict === 'ok' ? s.green(verdict) : verdict === 'degraded' ? s.yellow(verdict) : s.red(verdict);

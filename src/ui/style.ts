@@ -37,3 +37,22 @@ export function severityMark(severity: Severity, s: Style): string {
 export function displayArg(a: string): string {
 	return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ Word-wraps `text` to `width` columns: the first line after `first` (already on the line), the
+ rest indented by `indent` spaces, so a long line never wraps back to column 0 on a terminal.
+ */
+export function hangingWrap(text: string, first: number, width: number, indent: number): string {
+	const out: string[] = [];
+	let line = '';
+	let room = Math.max(20, width - first);
+	for (const word of text.split(' ')) {
+		if (line !== '' && line.length + 1 + word.length > room) {
+			out.push(line);
+			line = word;
+			room = Math.max(20, width - indent);
+		} else line = line === '' ? word : `${line} ${word}`;
+	}
+	out.push(line);
+	return out.join(`\n${' '.repeat(indent)}`);
+}

@@ -38,11 +38,29 @@ describe('conventions', () => {
 		expect(r.stdout).toMatch(
 			/Exit codes: 0 ok · 1 operation failed · 2 usage or validation error · 4 needs root · 130 interrupted/,
 		);
+		expect(r.stdout).toMatch(/--version\s+show ovl's version/);
 	});
-	test.each(['prepare', 'mount', 'umount', 'ls', 'doctor'])('%s --help has examples', async (cmd) => {
-		const r = await runOvl([cmd, '--help']);
+	test.each([
+		'prepare',
+		'mount',
+		'umount',
+		'shell',
+		'ls',
+		'doctor',
+		'inspect',
+		'diff',
+		'export',
+		'lab run',
+		'docker inspect',
+	])('%s --help has examples, none broken across lines, and no --version', async (cmd) => {
+		const r = await runOvl([...cmd.split(' '), '--help']);
 		expect(r.exitCode).toBe(0);
-		expect(r.stdout).toContain('Examples:');
+		const lines = r.stdout.split('\n');
+		const from = lines.indexOf('Examples:');
+		expect(from, r.stdout).toBeGreaterThan(0);
+		// Below "Examples:" a line is a whole command ("  ovl …") or its description (indented deeper).
+		for (const l of lines.slice(from + 1).filter((x) => x !== '')) expect(l, r.stdout).toMatch(/^ {2}ovl |^ {6}\S/);
+		expect(r.stdout).not.toContain('--version');
 	});
 	test('unknown command and missing arguments are usage errors (exit 2)', async () => {
 		const r = await runOvl(['mout']);
@@ -51,10 +69,22 @@ describe('conventions', () => {
 		expect((await runOvl(['umount'])).exitCode).toBe(2);
 		expect((await runOvl([])).exitCode).toBe(2);
 	});
-	test('completion prints a shell script that calls back into ovl', async () => {
+	test('completion prints a shell script that calls back into ovl; completion --help is help', async () => {
 		const r = await runOvl(['completion']);
 		expect(r.exitCode).toBe(0);
 		expect(r.stdout).toContain('--get-yargs-completions');
+		const help = await runOvl(['completion', '--help']);
+		expect(help.stdout).toContain('ovl completion >> ~/.bashrc');
+		expect(help.stdout).not.toContain('--get-yargs-completions');
+	});
+	test('completions: no "--o" for the one-letter -o, the built-in experiments after lab run, nothing on stderr', async () => {
+		const mount = await runOvl(['--get-yargs-completions', 'ovl', 'mount', '--']);
+		expect(mount.stdout.split('\n')).toEqual(expect.arrayContaining(['--option', '--dry-run']));
+		expect(mount.stdout.split('\n')).not.toContain('--o');
+		expect(mount.stderr).toBe('');
+		const lab = await runOvl(['--get-yargs-completions', 'ovl', 'lab', 'run', '']);
+		expect(lab.stdout.split('\n')).toEqual(expect.arrayContaining(['blog', 'copy-up-cost', '--keep']));
+		expect(lab.stderr).toBe('');
 	});
 	test('--json errors are one JSON document on stdout', async () => {
 		const r = await runOvl(['mount', path.join(dir, 'nope'), '--json']);

@@ -62,6 +62,19 @@ describe('one-shot views for a person (mount --dry-run and doctor on a terminal)
 		expect(out).toContain('userxattr yes, data-only layers yes, lowerdir+ yes, layers by fd yes');
 		expect(out).toContain('verdict: ok');
 	});
+	test('doctor at 80 columns: long details and hints wrap under themselves, never back to column 0', () => {
+		const long = {
+			name: 'test mount',
+			status: 'warn' as const,
+			detail: 'word '.repeat(30).trim(),
+			hint: 'hint '.repeat(30).trim(),
+		};
+		const out = formatDoctor([long], 'degraded', [], makeStyle(false), 80);
+		const lines = out.trimEnd().split('\n');
+		expect(lines.length).toBeGreaterThan(4);
+		for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+		for (const l of lines.slice(1, -1)) expect(l, out).toMatch(/^ {2}/);
+	});
 });
 
 describe('no Ink where it is not wanted', () => {
