@@ -52,3 +52,14 @@ export function examples(list: readonly (readonly [string, string])[], note?: st
 	const lines = list.map(([cmd, what]) => `  ${cmd.replace(/\$0/g, 'ovl')}${what ? `\n      ${what}` : ''}`);
 	return `${note ? `${note}\n\n` : ''}Examples:\n${lines.join('\n')}`;
 }
+
+/** The ways to name a stack, shared by mount and shell: a stack file, or layers as flags. */
+export function stackOptions<T>(y: Argv<T>) {
+	return y
+		.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
+		.option('lower', {type: 'string', describe: 'lower layer, bottom → top (repeat)'})
+		.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
+		.option('upper', {type: 'string', describe: 'upper (writable) layer'})
+		.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
+		.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'});
+}

@@ -1,5 +1,5 @@
 import type {Argv} from 'yargs';
-import {strings, type Commands, type Global, examples} from './shared.js';
+import {examples, stackOptions, strings, type Commands, type Global} from './shared.js';
 
 /** prepare, mount, umount, shell, ls: lay out, mount and unmount stacks. */
 export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
@@ -67,24 +67,18 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 			'mount [dir] [merged]',
 			'validate a stack and mount it with mount -t overlay',
 			(y) =>
-				y
+				stackOptions(y)
 					.positional('dir', {
 						type: 'string',
 						describe: 'directory holding ovl.yaml (or the mount point when layers come from flags)',
 					})
 					.positional('merged', {type: 'string', describe: 'mount point (overrides the stack file)'})
-					.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
-					.option('lower', {type: 'string', describe: 'lower layer, bottom → top (repeat)'})
-					.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
-					.option('upper', {type: 'string', describe: 'upper (writable) layer'})
-					.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
-					.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'})
 					.option('dry-run', {type: 'boolean', default: false, describe: 'print the plan and findings; mount nothing'})
 					.option('force', {
 						type: 'boolean',
 						default: false,
 						describe:
-							'turn validation errors into warnings and let the kernel decide (option-string safety still applies)',
+							'turn validation errors into warnings and let the kernel decide (not the ones that protect data, privileges or the option string)',
 					})
 					.epilogue(
 						examples([
@@ -133,17 +127,11 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 			'shell [dir]',
 			'mount a stack for one shell (or -- CMD): private to it, unmounted when it exits; works without root',
 			(y) =>
-				y
+				stackOptions(y)
 					.positional('dir', {
 						type: 'string',
 						describe: 'directory holding ovl.yaml, default . (or the mount point when layers come from flags)',
 					})
-					.option('stack', {type: 'string', describe: 'stack file to read instead of <dir>/ovl.yaml'})
-					.option('lower', {type: 'string', describe: 'lower layer, bottom → top (repeat)'})
-					.option('lowerdir', {type: 'string', describe: 'kernel-style TOP:…:BOTTOM list (\\: escapes, :: data-only)'})
-					.option('upper', {type: 'string', describe: 'upper (writable) layer'})
-					.option('work', {type: 'string', describe: 'work dir, on the same mount as the upper'})
-					.option('option', {alias: 'o', type: 'string', describe: 'mount option k=v or flag (repeat)'})
 					.option('in-namespace', {type: 'string', hidden: true})
 					.epilogue(
 						examples([
