@@ -4,6 +4,7 @@ import {execFileSync} from 'node:child_process';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {inspectBench} from './inspect.js';
+import {mountBench} from './mount.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ovl = path.join(root, 'bin', 'ovl.js');
@@ -32,6 +33,14 @@ console.log(`  node -e 0            ${floor.toFixed(1)} ms`);
 for (const [name, ms] of rows)
 	console.log(`  ${name.padEnd(20)} ${ms.toFixed(1)} ms   ${(ms / floor).toFixed(2)}× node`);
 
+if (process.geteuid?.() === 0)
+	mountBench({
+		root: path.join(root, '.bench'),
+		ovl,
+		runs: Number(process.env.OVL_BENCH_MOUNT_RUNS ?? 9),
+		nodeFloor: floor,
+	});
+else console.log('mount bench skipped: it mounts, so it needs root');
 if (process.geteuid?.() === 0)
 	inspectBench({root: path.join(root, '.bench'), ovl, runs: Number(process.env.OVL_BENCH_INSPECT_RUNS ?? 5)});
 else console.log('inspect bench skipped: it mounts, so it needs root');

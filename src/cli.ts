@@ -1,11 +1,10 @@
 import yargs, {type Argv} from 'yargs';
 import {processContext, type Context} from './context.js';
-import {OvlError, UsageError} from './core/errors.js';
-import {fsError} from './io/beneath.js';
+import {UsageError} from './core/errors.js';
 import {exitCodes} from './core/exit-codes.js';
-import {formatFindings} from './ui/findings.js';
 import {createRequire} from 'node:module';
 import {hostCommands} from './cli/host-commands.js';
+import {asOvlError, reportError} from './cli/report-error.js';
 import {inspectCommands} from './cli/inspect-commands.js';
 import type {Global} from './cli/shared.js';
 import {stackCommands} from './cli/stack-commands.js';
@@ -77,13 +76,7 @@ export async function runCli(args: string[]): Promise<number> {
 		await cli.parseAsync();
 		return exit;
 	} catch (caught) {
-		// An errno nobody mapped (ENOSPC, EIO, EROFS…) is still a clear, coded message, not a trace.
-		const error =
-			caught instanceof OvlError
-				? caught
-				: isErrno(caught)
-					? fsError(caught, caught.path ?? caught.syscall ?? '')
-					: undefined;
+		const error = asOvlError(caught);
 		if (!error) throw caught;
 		const c = ctx ?? processContext({json: args.includes('--json')});
 		reportError(error, c);
@@ -173,26 +166,4 @@ function refuseEmptyValues(argv: Record<string, unknown>, raw: readonly string[]
 		if ((Array.isArray(v) ? v : [v]).some((x) => x === ''))
 			throw new UsageError(`--${key} needs a value, not an empty string`, `give --${key} a name`, 'OVL_USAGE');
 	}
-}
-
-function isErrno(e: unknown): e is NodeJS.ErrnoException {
-	return (
-		e instanceof Error &&
-		typeof (e as NodeJS.ErrnoException).code === 'string' &&
-		/^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code as string) &&
-		typeof (e as NodeJS.ErrnoException).syscall === 'string'
-	);
-}
-
-function reportError(error: OvlError, ctx: Context): void {
-	if (ctx.mode === 'json')
-		ctx.out(
-			`${JSON.stringify({error: {code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode, findings: error.findings}}, null, 2)}\n`,
-		);
-	const s = ctx.style;
-	const shown = error.findings.filter((f) => f.message !== error.message);
-	if (shown.length > 0) ctx.err(formatFindings(shown, s));
-	if (ctx.verbose && 'toolOutput' in error)
-		ctx.err(s.dim(`mount(8) said: ${String((error as {toolOutput: string}).toolOutput)}\n`));
-	ctx.err(`${s.red('✗')} ${s.bold(error.code)}: ${error.message}\n  ${s.dim('hint:')} ${error.hint}\n`);
 }

@@ -15,8 +15,10 @@ if (args.length === 1 && args[0] === '--version') {
 	const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
 	process.stdout.write(`${pkg.version}\n`);
 } else {
-	const {runCli} = await import('./cli.js');
-	process.exitCode = await runCli(args).catch((error: unknown) => {
+	// The plain forms of ls and umount skip yargs (src/fast-path.ts); everything else is parsed in full.
+	const fast = (await import('./fast-path.js')).fastCommand(args);
+	const run = fast ?? (async () => (await import('./cli.js')).runCli(args));
+	process.exitCode = await run().catch((error: unknown) => {
 		process.stderr.write(
 			`ovl: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\nThis is a bug in ovl; please report it with the command you ran.\n`,
 		);

@@ -1,5 +1,5 @@
 import type {MountInfoEntry, MountPlan} from '../core/types.js';
-import {runMount, runUmount, type ToolResult} from '../io/exec.js';
+import type {ToolResult} from '../io/exec.js';
 import {effectiveUid, readMountinfo} from '../io/proc.js';
 import {defaultRegistryDir, openRegistry, type Registry} from '../io/registry.js';
 
@@ -27,7 +27,11 @@ export function processDeps(env: NodeJS.ProcessEnv = process.env): Deps {
 		now: () => new Date(),
 		euid: effectiveUid(),
 		terminal: {rows: process.stdout.rows || 40, columns: process.stdout.columns || 100},
-		exec: {mount: runMount, umount: runUmount},
+		// execa is loaded when a command first runs mount(8)/umount(8), not at start-up (~100 ms).
+		exec: {
+			mount: async (plan) => (await import('../io/exec.js')).runMount(plan),
+			umount: async (target, lazy) => (await import('../io/umount.js')).runUmount(target, lazy),
+		},
 		mountinfo: () => readMountinfo(),
 	};
 }

@@ -1,10 +1,11 @@
 import {closeSync, constants, openSync} from 'node:fs';
 import {execa} from 'execa';
-import {encodePath, fsPath, hasRawBytes, printablePath} from '../core/bytes.js';
+import {fsPath} from '../core/bytes.js';
 import type {MountPlan} from '../core/types.js';
-import {native} from './native.js';
 
-export type ToolResult = {readonly ok: boolean; readonly exitCode: number; readonly output: string};
+import type {ToolResult} from './umount.js';
+
+export type {ToolResult};
 
 // util-linux 2.39+ passes each -o option through fsconfig(2), which caps a value at 255 bytes; a
 // long lowerdir= then fails with EINVAL. Forcing mount(2) keeps the one-page budget we plan for.
@@ -31,37 +32,6 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 	} finally {
 		for (const fd of fds) closeSync(fd);
 	}
-}
-
-export async function runUmount(target: string, lazy: boolean): Promise<ToolResult> {
-	// umount(8) takes its target as an argv string; a name that is not UTF-8 needs umount2(2) itself.
-	if (hasRawBytes(target)) {
-		const n = native();
-		if (!n)
-			return {
-				ok: false,
-				exitCode: 32,
-				output: `umount: ${printablePath(target)} is not UTF-8 and the native helper is not built (npm install with a C compiler)`,
-			};
-		try {
-			n.umount2(encodePath(target), lazy ? 2 /* MNT_DETACH */ : 0);
-			return {ok: true, exitCode: 0, output: ''};
-		} catch (error) {
-			const code = (error as NodeJS.ErrnoException).code;
-			return {
-				ok: false,
-				exitCode: 32,
-				output: `umount: ${printablePath(target)}: ${code === 'EBUSY' ? 'target is busy.' : (error as Error).message}`,
-			};
-		}
-	}
-	const result = await execa('umount', [...(lazy ? ['-l'] : []), target], {
-		reject: false,
-		all: true,
-		stdin: 'ignore',
-		env: {LC_ALL: 'C'},
-	});
-	return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 }
 
 export async function toolVersion(cmd: string): Promise<string | undefined> {

@@ -86,6 +86,24 @@ describe('conventions', () => {
 		expect(lab.stdout.split('\n')).toEqual(expect.arrayContaining(['blog', 'copy-up-cost', '--keep']));
 		expect(lab.stderr).toBe('');
 	});
+	test('the fast path (ls, umount M, mount DIR without yargs) answers exactly as the full parser does', async () => {
+		// --verbose is not a fast-path flag: the same command then goes through yargs.
+		for (const args of [
+			['ls', '--json'],
+			['ls', '--plain'],
+			['umount', path.join(dir, 'nope')],
+			['umount', '--json', dir],
+			['mount', path.join(dir, 'none')],
+		]) {
+			const fast = await runOvl(args, {cwd: dir});
+			const full = await runOvl([...args, '--verbose'], {cwd: dir});
+			expect({code: fast.exitCode, out: fast.stdout, err: fast.stderr}, args.join(' ')).toEqual({
+				code: full.exitCode,
+				out: full.stdout,
+				err: full.stderr,
+			});
+		}
+	});
 	test('--json errors are one JSON document on stdout', async () => {
 		const r = await runOvl(['mount', path.join(dir, 'nope'), '--json']);
 		expect(r.exitCode).toBe(2);
