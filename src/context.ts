@@ -71,26 +71,72 @@ export function processContext(flags: {json: boolean; plain?: boolean; color?: b
  surrogates (JSON "\udcff", Python's surrogateescape), and a sibling `<key>Bytes` field gives
  the exact bytes in base64 for consumers that decode strictly.
  */
-export function jsonText(value: unknown): string {
-	return JSON.stringify(
-		value,
-		(_key, v: unknown) => {
-			if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
-			let out: Record<string, unknown> | undefined;
-			for (const [k, x] of Object.entries(v)) {
-				if (typeof x === 'string' && hasRawBytes(x)) {
-					out ??= {...(v as Record<string, unknown>)};
-					out[`${k}Bytes`] = encodePath(x).toString('base64');
-				}
-			}
-			return out ?? v;
-		},
-		2,
-	);
+function withBytes(v: unknown): unknown {
+	if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+	let out: Record<string, unknown> | undefined;
+	for (const [k, x] of Object.entries(v)) {
+		if (typeof x === 'string' && hasRawBytes(x)) {
+			out ??= {...(v as Record<string, unknown>)};
+			out[`${k}Bytes`] = encodePath(x).toString('base64');
+		}
+	}
+	return out ?? v;
 }
 
+export function jsonText(value: unknown): string {
+	return JSON.stringify(value, (_key, v: unknown) => withBytes(v), 2);
+}
+
+/**
+ The same text as jsonText, in pieces: an inspect report of 10⁵–10⁶ entries is written entry by
+ entry instead of being built as one string of many megabytes first.
+ */
+export function* jsonPieces(value: unknown, indent = ''): Generator<string> {
+	const v = withBytes(
+		typeof (value as {toJSON?: unknown} | null)?.toJSON === 'function'
+			? (value as {toJSON(): unknown}).toJSON()
+			: value,
+	);
+	if (typeof v !== 'object' || v === null) {
+		yield JSON.stringify(v) ?? 'null';
+		return;
+	}
+	const inner = `${indent}  `;
+	if (Array.isArray(v)) {
+		if (v.length === 0) return yield '[]';
+		yield '[';
+		for (const [i, x] of v.entries()) {
+			yield `${i === 0 ? '' : ','}\n${inner}`;
+			// As JSON.stringify: undefined, functions and symbols in an array are null.
+			if (x === undefined || typeof x === 'function' || typeof x === 'symbol') yield 'null';
+			else yield* jsonPieces(x, inner);
+		}
+		yield `\n${indent}]`;
+		return;
+	}
+	const fields = Object.entries(v).filter(
+		([, x]) => x !== undefined && typeof x !== 'function' && typeof x !== 'symbol',
+	);
+	if (fields.length === 0) return yield '{}';
+	yield '{';
+	for (const [i, [k, x]] of fields.entries()) {
+		yield `${i === 0 ? '' : ','}\n${inner}${JSON.stringify(k)}: `;
+		yield* jsonPieces(x, inner);
+	}
+	yield `\n${indent}}`;
+}
+
+/** One JSON document on stdout, written in ~64 KiB pieces. */
 export function writeJson(ctx: Context, value: unknown): void {
-	ctx.out(`${jsonText(value)}\n`);
+	let buffered = '';
+	for (const piece of jsonPieces(value)) {
+		buffered += piece;
+		if (buffered.length >= 1 << 16) {
+			ctx.out(buffered);
+			buffered = '';
+		}
+	}
+	ctx.out(`${buffered}\n`);
 }
 
 // Text for people and pipes never carries raw bytes or stray control characters: names are
