@@ -35,9 +35,15 @@ export async function readOverlayParams(): Promise<Record<string, string>> {
 }
 
 let pageSize: number | undefined;
-/** PAGE_SIZE from getconf (Node has no sysconf); 4096 if getconf is missing. */
+/**
+ PAGE_SIZE, which caps mount(2)'s option string. Node has no sysconf: the kernel gives it to every
+ process in its auxiliary vector (AT_PAGESZ in /proc/self/auxv), so no getconf(1) is spawned;
+ getconf only if that cannot be read, 4096 if neither works.
+ */
 export async function readPageSize(): Promise<number> {
 	if (pageSize !== undefined) return pageSize;
+	const fromAuxv = pageSizeFromAuxv(await readFile('/proc/self/auxv').catch(() => Buffer.alloc(0)));
+	if (fromAuxv !== undefined) return (pageSize = fromAuxv);
 	try {
 		const {execa} = await import('execa'); // lazy: most commands never need it
 		const {stdout} = await execa('getconf', ['PAGESIZE']);
@@ -46,6 +52,22 @@ export async function readPageSize(): Promise<number> {
 		pageSize = 4096;
 	}
 	return pageSize;
+}
+
+const AT_PAGESZ = 6n;
+
+/** AT_PAGESZ from an auxiliary vector: native-endian (type, value) pairs of the word size, 8 on 64-bit. */
+export function pageSizeFromAuxv(auxv: Buffer): number | undefined {
+	if (process.arch !== 'x64' && process.arch !== 'arm64') return undefined;
+	for (let at = 0; at + 16 <= auxv.length; at += 16) {
+		const type = auxv.readBigUInt64LE(at);
+		if (type === 0n) break; // AT_NULL ends the vector
+		if (type === AT_PAGESZ) {
+			const size = Number(auxv.readBigUInt64LE(at + 8));
+			return size >= 4096 && (size & (size - 1)) === 0 ? size : undefined;
+		}
+	}
+	return undefined;
 }
 
 export async function readKernelFacts(): Promise<KernelFacts> {

@@ -146,3 +146,41 @@ describe('mount lookup', () => {
 	});
 	test('topMountAt picks the last', () => expect(topMountAt(entries, '/tmp')?.mountId).toBe(31));
 });
+
+describe('PAGE_SIZE from the auxiliary vector', async () => {
+	const {pageSizeFromAuxv, readPageSize} = await import('../../src/io/proc.js');
+	const vector = (pairs: [number, number][]): Buffer => {
+		const b = Buffer.alloc(pairs.length * 16);
+		pairs.forEach(([t, v], i) => {
+			b.writeBigUInt64LE(BigInt(t), i * 16);
+			b.writeBigUInt64LE(BigInt(v), i * 16 + 8);
+		});
+		return b;
+	};
+	test('AT_PAGESZ (6) is found among the entries; AT_NULL ends the search; nonsense is refused', () => {
+		expect(
+			pageSizeFromAuxv(
+				vector([
+					[33, 1],
+					[6, 16384],
+					[0, 0],
+				]),
+			),
+		).toBe(16384);
+		expect(
+			pageSizeFromAuxv(
+				vector([
+					[33, 1],
+					[0, 0],
+					[6, 4096],
+				]),
+			),
+		).toBeUndefined();
+		expect(pageSizeFromAuxv(vector([[6, 1000]]))).toBeUndefined();
+		expect(pageSizeFromAuxv(Buffer.alloc(0))).toBeUndefined();
+	});
+	test("this process's page size agrees with getconf PAGESIZE", async () => {
+		const {execFileSync} = await import('node:child_process');
+		expect(await readPageSize()).toBe(Number(execFileSync('getconf', ['PAGESIZE'], {encoding: 'utf8'}).trim()));
+	});
+});
