@@ -12,7 +12,7 @@ import {parseSeedFile} from '../core/seed-file.js';
 import {renderStackFile, stackFileName} from '../core/stack-file.js';
 import {isSameOrInside} from '../core/paths.js';
 import {openRoot, readFileIn, readUserFile, type Dir} from '../io/beneath.js';
-import {Creation, makeParents} from '../io/layout-fs.js';
+import {Creation, makeParents, missingDirs} from '../io/layout-fs.js';
 import {gatherHostFacts} from '../io/probe.js';
 import type {Registry} from '../io/registry.js';
 import {markComplete, onInterrupt} from '../interrupt.js';
@@ -86,13 +86,16 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	for (const file of o.layerTars)
 		checks.push(await (tars as typeof import('../docker/layer-tar.js')).checkLayerTar(path.resolve(ctx.cwd, file)));
 
-	// Registered before the first write: a signal at any point removes what this run made.
+	// Registered before the first write: a signal at any point removes what this run made. The
+	// dirs of `mkdir -p <dir>` are known before it runs, so a signal while it runs (before its
+	// result is known) still removes them, each only if it is empty.
 	let creation: Creation | undefined;
-	let madeRoot = false;
+	const missing = missingDirs(requested);
 	const release = onInterrupt(async () => {
-		if (creation) creation.undo();
-		else if (madeRoot) await rmdir(encodePath(requested)).catch(() => undefined);
+		creation?.undo();
+		for (const d of [...missing].reverse()) await rmdir(encodePath(d)).catch(() => undefined);
 	});
+	let madeRoot = false;
 	let root: Dir;
 	try {
 		madeRoot = await makeParents(requested);

@@ -1,3 +1,4 @@
+import {lstatSync} from 'node:fs';
 import {lstat, mkdir, rmdir, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {encodePath, printablePath} from '../core/bytes.js';
@@ -120,6 +121,16 @@ export class Creation {
  never returns for a path under /proc). Links in its parents are the user's to choose; the
  directory itself is opened later without following a link. Returns true when it made the last one.
  */
+/** The components of `target` that do not exist yet, shallowest first: what `makeParents` will create. */
+export function missingDirs(target: string): string[] {
+	const out: string[] = [];
+	for (let p = target; p !== path.dirname(p); p = path.dirname(p)) {
+		if (lstatSync(encodePath(p), {throwIfNoEntry: false}) !== undefined) break;
+		out.unshift(p);
+	}
+	return out;
+}
+
 export async function makeParents(target: string): Promise<boolean> {
 	let current = '/';
 	const parts = target.split('/').filter(Boolean);
