@@ -16,28 +16,21 @@ export function fastCommand(args: readonly string[]): (() => Promise<number>) | 
 	if (cmd === 'ls' && words.length === 0)
 		return () => run(mode, async (c) => (await import('./commands/ls.js')).lsCommand(c));
 	const [target] = words;
-	if (cmd === 'umount' && words.length === 1 && target !== undefined && target !== '' && !target.startsWith('-'))
+	// One plain name (not empty, not option-like): yargs would read anything else differently.
+	if (words.length !== 1 || target === undefined || target === '' || target.startsWith('-')) return undefined;
+	if (cmd === 'umount')
 		return () =>
 			run(mode, async (c) => (await import('./commands/umount.js')).umountCommand({merged: target, lazy: false}, c));
-	if (cmd === 'mount' && words.length === 1 && target !== undefined && target !== '' && !target.startsWith('-'))
+	if (cmd === 'mount')
 		return () =>
-			run(mode, async (c) =>
-				(await import('./commands/mount.js')).mountCommand(
-					{
-						dir: target,
-						merged: undefined,
-						stack: undefined,
-						lowers: [],
-						lowerdir: undefined,
-						upper: undefined,
-						work: undefined,
-						options: [],
-						dryRun: false,
-						force: false,
-					},
-					c,
-				),
-			);
+			run(mode, async (c) => {
+				// Loaded here, not above: stack-input pulls in the YAML parser, which ls does not need.
+				const [{mountCommand}, {stackDirInput}] = await Promise.all([
+					import('./commands/mount.js'),
+					import('./commands/stack-input.js'),
+				]);
+				return mountCommand({...stackDirInput(target), dryRun: false, force: false}, c);
+			});
 	return undefined;
 }
 

@@ -28,7 +28,9 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 								],
 								['$0 inspect demo/merged --plain | less', 'text, not the full-screen view'],
 							],
-							'On a terminal inspect opens a full-screen explorer (q quits, ? lists the keys): the merged tree, upper entries plus what the lowers serve (dimmed, with the serving lower); l switches to the upper only. --plain, --json or a pipe print text instead.',
+							'On a terminal inspect opens a full-screen explorer (q quits, ? lists the keys): the merged tree, ' +
+								'upper entries plus what the lowers serve (dimmed, with the serving lower); l switches to the upper ' +
+								'only. --plain, --json or a pipe print text instead.',
 						),
 					),
 			async (argv) =>

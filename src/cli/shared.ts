@@ -53,6 +53,27 @@ export function examples(list: readonly (readonly [string, string])[], note?: st
 	return `${note ? `${note}\n\n` : ''}Examples:\n${lines.join('\n')}`;
 }
 
+/** What stackOptions parsed, as commands/stack-input.ts takes it (the mount point comes separately). */
+export function stackArgs(argv: {
+	dir?: string | undefined;
+	stack?: string | undefined;
+	lower?: unknown;
+	lowerdir?: string | undefined;
+	upper?: string | undefined;
+	work?: string | undefined;
+	option?: unknown;
+}) {
+	return {
+		dir: argv.dir,
+		stack: argv.stack,
+		lowers: strings(argv.lower),
+		lowerdir: argv.lowerdir,
+		upper: argv.upper,
+		work: argv.work,
+		options: strings(argv.option),
+	};
+}
+
 /** The ways to name a stack, shared by mount and shell: a stack file, or layers as flags. */
 export function stackOptions<T>(y: Argv<T>) {
 	return y

@@ -1,5 +1,5 @@
 import type {Argv} from 'yargs';
-import {examples, stackOptions, strings, type Commands, type Global} from './shared.js';
+import {examples, stackArgs, stackOptions, strings, type Commands, type Global} from './shared.js';
 
 /** prepare, mount, umount, shell, ls: lay out, mount and unmount stacks. */
 export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
@@ -90,18 +90,7 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 			async (argv) =>
 				run(argv, async (c) =>
 					(await import('../commands/mount.js')).mountCommand(
-						{
-							dir: argv.dir,
-							merged: argv.merged,
-							stack: argv.stack,
-							lowers: strings(argv.lower),
-							lowerdir: argv.lowerdir,
-							upper: argv.upper,
-							work: argv.work,
-							options: strings(argv.option),
-							dryRun: argv.dryRun,
-							force: argv.force,
-						},
+						{...stackArgs(argv), merged: argv.merged, dryRun: argv.dryRun, force: argv.force},
 						c,
 					),
 				),
@@ -144,14 +133,8 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 					const end = args.indexOf('--');
 					return (await import('../commands/shell.js')).shellCommand(
 						{
-							dir: argv.dir,
+							...stackArgs(argv),
 							merged: undefined,
-							stack: argv.stack,
-							lowers: strings(argv.lower),
-							lowerdir: argv.lowerdir,
-							upper: argv.upper,
-							work: argv.work,
-							options: strings(argv.option),
 							command: end < 0 ? [] : args.slice(end + 1),
 							inNamespace: argv.inNamespace,
 						},

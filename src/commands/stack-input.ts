@@ -21,6 +21,18 @@ export type StackInput = {
 	readonly options: readonly string[];
 };
 
+/** A stack named by its directory alone (`ovl mount DIR`): no layer flags. */
+export const stackDirInput = (dir: string): StackInput => ({
+	dir,
+	merged: undefined,
+	stack: undefined,
+	lowers: [],
+	lowerdir: undefined,
+	upper: undefined,
+	work: undefined,
+	options: [],
+});
+
 /** A Stack with absolute paths, from flags (bottom→top or a kernel-style --lowerdir) or a stack file. */
 export type Confinement = {
 	readonly dir: string;

@@ -80,7 +80,11 @@ export function hostChecks(h: HostReport): Check[] {
 		out.push({
 			name: 'defaults',
 			status: 'info',
-			detail: `redirect_dir=${yes(p['redirect_dir']) ? 'on' : yes(p['redirect_always_follow']) ? 'follow' : 'nofollow'} index=${yes(p['index']) ? 'on' : 'off'} metacopy=${yes(p['metacopy']) ? 'on' : 'off'} xino_auto=${yes(p['xino_auto']) ? 'on' : 'off'} nfs_export=${yes(p['nfs_export']) ? 'on' : 'off'} redirect_max=${p['redirect_max'] ?? '?'}`,
+			detail: [
+				`redirect_dir=${yes(p['redirect_dir']) ? 'on' : yes(p['redirect_always_follow']) ? 'follow' : 'nofollow'}`,
+				...['index', 'metacopy', 'xino_auto', 'nfs_export'].map((k) => `${k}=${yes(p[k]) ? 'on' : 'off'}`),
+				`redirect_max=${p['redirect_max'] ?? '?'}`,
+			].join(' '),
 		});
 		if (yes(p['index']))
 			out.push({
@@ -313,12 +317,14 @@ const routeStatus = {
 	'not tested': 'info',
 } as const;
 
+const routeLabel = {root: '(ovl mount as root)', rootless: '(user namespace + userxattr: ovl shell, ovl lab)'} as const;
+
 /** The routes as checks: `root mount` and `rootless`. */
 export function routeChecks(rs: readonly Route[]): Check[] {
 	return rs.map((r) => ({
 		name: r.route === 'root' ? 'root mount' : 'rootless',
 		status: routeStatus[r.status],
-		detail: `${r.route === 'root' ? '(ovl mount as root)' : '(user namespace + userxattr: ovl shell, ovl lab)'} ${r.status}${r.status === 'fails' ? ' because' : ':'} ${r.detail}`,
+		detail: `${routeLabel[r.route]} ${r.status}${r.status === 'fails' ? ' because' : ':'} ${r.detail}`,
 		...(r.hint === undefined || r.status === 'works' ? {} : {hint: r.hint}),
 	}));
 }

@@ -48,7 +48,9 @@ function privilege(facts: StackFacts): Finding[] {
 			'OVL_NEEDS_ROOT',
 			'error',
 			"mounting an overlay needs root (CAP_SYS_ADMIN in the mount namespace's user namespace)",
-			'run with sudo; without root, `ovl shell DIR` mounts the stack in a user namespace for one shell (unmounted when it exits). By hand: `unshare --user --map-root-user --mount` with -o userxattr, but that mount dies with that namespace',
+			'run with sudo; without root, `ovl shell DIR` mounts the stack in a user namespace for one shell ' +
+				'(unmounted when it exits). By hand: `unshare --user --map-root-user --mount` with -o userxattr, ' +
+				'but that mount dies with that namespace',
 		),
 	];
 }
@@ -334,7 +336,9 @@ function upperAndWork(facts: StackFacts, userxattr: boolean): Finding[] {
 			finding(
 				'OVL_WORK_NOT_SAME_MOUNT',
 				'error',
-				`work (${work.path}, mount ${work.mount.mountPoint}) is not on the same mount as upper (${upper.path}, mount ${upper.mount.mountPoint})${same ? '; same filesystem, but a different mount (bind mount) is not enough' : ''}`,
+				`work (${work.path}, mount ${work.mount.mountPoint}) is not on the same mount as upper ` +
+					`(${upper.path}, mount ${upper.mount.mountPoint})` +
+					(same ? '; same filesystem, but a different mount (bind mount) is not enough' : ''),
 				'create the work dir next to the upper dir (ovl prepare does this)',
 			),
 		);

@@ -97,10 +97,11 @@ export function labMarkdown(r: LabReport): string {
 		'',
 		'| # | step | operation | time | observed | upper | expectations |',
 		'|---|---|---|---|---|---|---|',
-		...r.steps.map(
-			(s, i) =>
-				`| ${i + 1} | ${cell(s.label)} | \`${cell(s.op)}\` | ${ms(s.durationMs)} | ${cell(resultText(s) ?? '')} | ${cell(deltaText(s))} | ${s.verdicts.map((v) => `${v.ok ? '✓' : '✗'} ${cell(v.expect)} (${cell(v.detail)})`).join('<br>')} |`,
-		),
+		...r.steps.map((s, i) => {
+			const verdicts = s.verdicts.map((v) => `${v.ok ? '✓' : '✗'} ${cell(v.expect)} (${cell(v.detail)})`);
+			const observed = `${cell(resultText(s) ?? '')} | ${cell(deltaText(s))}`;
+			return `| ${i + 1} | ${cell(s.label)} | \`${cell(s.op)}\` | ${ms(s.durationMs)} | ${observed} | ${verdicts.join('<br>')} |`;
+		}),
 		'',
 	];
 	const lines = tableLines(r);

@@ -83,9 +83,11 @@ export function detailLines(
 		const originLine = origin
 			? `origin: ${describeOriginOf(origin)}`
 			: 'origin: recorded, not resolved (the raw handle is under overlay xattrs)';
-		const linked = /^origin is lower (\d+)'s .+ (\(renamed or linked after copy-up\))$/;
-		// A copy-up found by its inode says where its origin is in its own reason.
-		let originShown = origin !== undefined && e.reasons.some((r) => linked.test(r));
+		// A copy-up found by its inode names its origin in a reason, by the path on disk
+		// (copyUp.fromPath): say it as the overlay path instead.
+		const fromPath = e.kind === 'copy-up' ? e.copyUp.fromPath : undefined;
+		const linked = fromPath === undefined ? undefined : e.reasons.find((r) => r.includes(`'s ${fromPath} (`));
+		let originShown = origin !== undefined && linked !== undefined;
 		for (const r of e.reasons) {
 			// The raw handle means nothing to a person: say where it points, keep the handle for the xattrs below.
 			if (r.startsWith('origin: ')) {
@@ -93,17 +95,19 @@ export function detailLines(
 				originShown = true;
 				continue;
 			}
-			const m = linked.exec(r);
-			lines.push({text: m && origin ? `  origin is lower ${m[1]}'s ${pp(origin.path)} ${m[2]}` : `  ${r}`});
+			const resolved = `origin is lower ${origin?.layer ?? '?'}'s ${pp(origin?.path ?? '')} (renamed or linked after copy-up)`;
+			lines.push({text: `  ${r === linked && origin ? resolved : r}`});
 		}
-		if (e.copyUp && e.copyUp.fromLayer > 0)
-			lines.push({
-				text: `copy-up cost: ${formatBytes(e.copyUp.lowerSize)} from lower ${e.copyUp.fromLayer}${e.copyUp.changes.length > 0 ? `; differs in ${e.copyUp.changes.join(', ')}` : '; identical metadata'}`,
-			});
-		if (e.metacopy)
-			lines.push({
-				text: `metadata only: data ${e.metacopy.dataLayer ? `in lower ${e.metacopy.dataLayer}` : 'MISSING'}${e.metacopy.lowerSize !== undefined ? ` (${formatBytes(e.metacopy.lowerSize)} not copied)` : ''}`,
-			});
+		if (e.copyUp && e.copyUp.fromLayer > 0) {
+			const {lowerSize, fromLayer, changes} = e.copyUp;
+			const differs = changes.length > 0 ? `; differs in ${changes.join(', ')}` : '; identical metadata';
+			lines.push({text: `copy-up cost: ${formatBytes(lowerSize)} from lower ${fromLayer}${differs}`});
+		}
+		if (e.metacopy) {
+			const {dataLayer, lowerSize} = e.metacopy;
+			const saved = lowerSize !== undefined ? ` (${formatBytes(lowerSize)} not copied)` : '';
+			lines.push({text: `metadata only: data ${dataLayer ? `in lower ${dataLayer}` : 'MISSING'}${saved}`});
+		}
 	} else if (node.lower) {
 		lines.push({
 			text: node.lower.hidden
@@ -117,12 +121,13 @@ export function detailLines(
 	for (const l of layers) {
 		const name = l.role === 'upper' ? 'upper' : `${l.role === 'data-only' ? 'data' : 'lower'} ${l.layer}`;
 		const s = l.stat;
-		lines.push({
-			text: s
-				? `  ${name.padEnd(8)} ${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(sizeWidth)} ${time(s.mtimeMs)}${s.type === 'char' && s.rdev === 0 ? ' whiteout' : ''}${l.via ? ` (${l.via} ${pp(l.path)})` : ''}`
-				: `  ${name.padEnd(8)} —`,
-			...(s ? {} : {dim: true}),
-		});
+		if (!s) {
+			lines.push({text: `  ${name.padEnd(8)} —`, dim: true});
+			continue;
+		}
+		const stat = `${formatMode(s.type, s.perm)} ${s.uid}:${s.gid} ${String(s.size).padStart(sizeWidth)} ${time(s.mtimeMs)}`;
+		const whiteout = s.type === 'char' && s.rdev === 0 ? ' whiteout' : '';
+		lines.push({text: `  ${name.padEnd(8)} ${stat}${whiteout}${l.via ? ` (${l.via} ${pp(l.path)})` : ''}`});
 	}
 	if (e) {
 		const xs = xattrLines(e.xattrs);
