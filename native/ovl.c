@@ -271,6 +271,8 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+napi_value ovl_scan(napi_env env, napi_callback_info info); // native/scan.c
+
 static napi_value init(napi_env env, napi_value exports) {
 	napi_property_descriptor props[] = {
 		{"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_default, NULL},
@@ -281,6 +283,7 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+		{"scan", NULL, ovl_scan, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 	return exports;

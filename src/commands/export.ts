@@ -50,7 +50,7 @@ export async function exportCommand(o: ExportOptions, ctx: Context): Promise<num
 			...located.lowers.map((l) => l.path),
 			...[located.work, o.merged].filter((p): p is string => p !== undefined),
 		]);
-	const plan = planExport({...located, upper});
+	const plan = await planExport({...located, upper});
 
 	const result = target
 		? await writeFileAtomically(target, (out) => writeTo(plan.items, out, gzip))

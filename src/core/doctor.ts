@@ -23,6 +23,8 @@ export type HostReport = {
 	readonly kmsgReadable: boolean;
 	/** The C helper (native/ovl.c): loaded, or why not. */
 	readonly native: {readonly loaded: boolean; readonly reason: string};
+	/** The tree scanner inspect, diff and export use, and why that one. */
+	readonly scanner: {readonly name: 'native' | 'js'; readonly reason: string};
 	/** As a user: whether `unshare --user --map-root-user --mount` works (the rootless route), or why not. */
 	readonly userns?: {readonly usable: boolean; readonly reason?: string};
 };
@@ -112,6 +114,14 @@ export function hostChecks(h: HostReport): Check[] {
 			? `loaded (${h.native.reason}): exact-byte xattrs, mknodat, flock`
 			: `not in use: ${h.native.reason}; the pure-JS fallback refuses names that are not UTF-8 where only the helper can act`,
 		...(h.native.loaded ? {} : {hint: 'install a C compiler (build-essential) and python3, then npm install again'}),
+	});
+	out.push({
+		name: 'scanner',
+		status: h.scanner.name === 'native' ? 'info' : 'warn',
+		detail:
+			h.scanner.name === 'native'
+				? `native (${h.scanner.reason})`
+				: `pure JS (${h.scanner.reason}): inspect and diff work, about 2× slower on large uppers`,
 	});
 	out.push({
 		name: 'mount(8)',

@@ -1,5 +1,6 @@
 import {exitCodes} from '../core/exit-codes.js';
 import {nativeStatus} from '../io/native.js';
+import {scannerStatus} from '../io/scan.js';
 import {appendFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -49,6 +50,7 @@ export async function gatherHostReport(deps: Deps): Promise<HostReport> {
 		overlayListed: kernel.overlayListed,
 		moduleLoaded: overlayModuleLoaded(),
 		native: nativeStatus(),
+		scanner: scannerStatus(),
 		params: kernel.params,
 		utilLinux,
 		euid: deps.euid,

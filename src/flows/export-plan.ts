@@ -31,8 +31,8 @@ const parentOf = (p: string): string => p.slice(0, p.lastIndexOf('/'));
 const nameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 
 /** Scans and classifies the upper (as inspect does), then orders what the layer must say. */
-export function planExport(located: Located & {upper: string}): ExportPlan {
-	const {scan, entries: classified} = observeUpper({
+export async function planExport(located: Located & {upper: string}): Promise<ExportPlan> {
+	const {scan, entries: classified} = await observeUpper({
 		upper: located.upper,
 		lowers: located.lowers,
 		ns: located.facts.xattrNamespace,

@@ -7,11 +7,14 @@ import {finding} from '../core/finding.js';
 import {inspectFindings, summarize, xattrHint, type Report} from '../core/report.js';
 import {upperSpace, workIncompat, type Located} from '../io/locate.js';
 import {scanLayers, type ScanInput, type ScanResult} from '../io/scan.js';
+import type {ScanPort} from '../io/scan-port.js';
 
 export type InspectOptions = {
 	readonly withChanges: boolean;
 	readonly content?: boolean;
 	readonly onProgress?: (scanned: number, dir: string) => void;
+	/** The scanner (default: native when built); tests run both on the same overlay. */
+	readonly port?: ScanPort;
 };
 
 /** What an upper holds, classified: the start of every view of it (inspect, diff, docker, lab). */
@@ -23,9 +26,9 @@ export type Observed = {
 	readonly inodeKeys: readonly string[];
 };
 
-/** scan → classify → link origins → hard-link groups. Synchronous, reads only. */
-export function observeUpper(input: ScanInput): Observed {
-	const scan = scanLayers(input);
+/** scan → classify → link origins → hard-link groups. Reads only. */
+export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<Observed> {
+	const scan = await scanLayers(input, port);
 	const entries = linkOrigins(scan.entries.map(classifyEntry), scan.entries, originInode);
 	const inodeKeys = scan.entries.map((e) => `${e.stat.dev}:${e.stat.ino}`);
 	const group = new Map<string, string[]>();
@@ -64,14 +67,17 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 			{exitCode: exitCodes.usage},
 		);
 	}
-	const observed = observeUpper({
-		upper: located.upper,
-		lowers: located.lowers,
-		ns: located.facts.xattrNamespace,
-		content: options.content ?? false,
-		forDiff: options.withChanges,
-		...(options.onProgress ? {onProgress: options.onProgress} : {}),
-	});
+	const observed = await observeUpper(
+		{
+			upper: located.upper,
+			lowers: located.lowers,
+			ns: located.facts.xattrNamespace,
+			content: options.content ?? false,
+			forDiff: options.withChanges,
+			...(options.onProgress ? {onProgress: options.onProgress} : {}),
+		},
+		options.port,
+	);
 	const {scan, entries} = observed;
 	const [space, incompat] = await Promise.all([upperSpace(located.upper), workIncompat(located.work)]);
 	const findings = [

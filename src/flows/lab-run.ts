@@ -137,10 +137,10 @@ class LabStack {
 	}
 
 	/** Every upper entry's kind and the stat fields a step's delta compares. */
-	observe(): UpperState {
+	async observe(): Promise<UpperState> {
 		const out: UpperState = new Map();
 		if (!this.exp.upper || lstatSync(this.dirs.upper, {throwIfNoEntry: false}) === undefined) return out;
-		const {scan, entries} = observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns});
+		const {scan, entries} = await observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns});
 		scan.entries.forEach((raw, i) => {
 			const kind = entries[i]?.kind ?? 'anomaly';
 			out.set(raw.path, {kind, size: raw.stat.size, mtimeMs: raw.stat.mtimeMs, perm: raw.stat.perm});
@@ -148,8 +148,8 @@ class LabStack {
 		return out;
 	}
 
-	diff(): {op: string; path: string}[] {
-		const observed = observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns, forDiff: true});
+	async diff(): Promise<{op: string; path: string}[]> {
+		const observed = await observeUpper({upper: this.dirs.upper, lowers: this.lowerRefs(), ns: this.ns, forDiff: true});
 		return changeSet(observed).changes.map((c) => ({op: c.op, path: c.path}));
 	}
 
@@ -241,14 +241,14 @@ export async function runExperiment(
 		mkdirSync(dirs.merged);
 		await lab.mount();
 		let baseline = lab.lowerPrints();
-		let upperBefore = lab.observe();
+		let upperBefore = await lab.observe();
 		const results: StepResult[] = [];
 		for (const [index, step] of exp.steps.entries()) {
 			if (guard.aborted()) break;
 			const outcome = await perform(step, lab, dirs.merged);
 			const {result, errno, error, durationMs} = outcome;
 			if (step.op.op === 'lower-write' && error === undefined) baseline = lab.lowerPrints();
-			const upperAfter = lab.observe();
+			const upperAfter = await lab.observe();
 			const upperDelta = delta(upperBefore, upperAfter);
 			upperBefore = upperAfter;
 			const current: LabStack = lab;
@@ -261,7 +261,7 @@ export async function runExperiment(
 				lowerSame: () => current.lowerPrints() === baseline,
 				merged: dirs.merged,
 				mounted: lab.mounted,
-				diff: () => current.diff(),
+				diff: step.expect?.diff ? await current.diff() : undefined,
 			});
 			const r: StepResult = {
 				id: step.id,

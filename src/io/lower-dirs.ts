@@ -1,6 +1,7 @@
 import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
+import type {DirListing} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
 /** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
@@ -59,31 +60,51 @@ export class LowerDirs {
 		this.ns = ns;
 	}
 
+	private readonly prefetched = new Map<string, DirListing | undefined>();
+
+	/** Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. */
+	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>): void {
+		for (const [dir, listing] of dirs) if (!this.cache.has(dir)) this.prefetched.set(dir, listing);
+	}
+
 	read(dir: string): Map<string, LowerDirEntry> {
 		let m = this.cache.get(dir);
 		if (m) return m;
-		m = new Map();
-		let dirents: {name: string; dirent: Dirent<Buffer>}[] = [];
+		const listing = this.prefetched.has(dir) ? this.prefetched.get(dir) : this.readListing(dir);
+		this.prefetched.delete(dir);
+		if (listing) {
+			this.dirsRead++;
+			this.opaqueCache.set(dir, listing.opaque);
+		}
+		m = listing?.names ?? new Map<string, LowerDirEntry>(); // vanished or unreadable: an empty dir to the merge
+		this.cache.set(dir, m);
+		return m;
+	}
+
+	/** One directory's names and types (whiteouts marked), and its opaque xattr; undefined when unreadable. */
+	readListing(dir: string): DirListing | undefined {
+		let dirents: {name: string; dirent: Dirent<Buffer>}[];
 		try {
 			dirents = readdirTyped(dir);
-			this.dirsRead++;
 		} catch {
-			// Vanished or unreadable: an empty dir to the merge.
+			return undefined;
 		}
+		const names = new Map<string, LowerDirEntry>();
+		const opaque = this.opaqueValue(dir);
 		// xattr whiteouts are never made by the kernel; layers that carry them (composefs) mark the
 		// directory opaque=x, which is also what the kernel's readdir relies on. Checking only there
 		// saves a getxattr per lower file.
-		const xwhiteouts = dirents.length > 0 && this.opaqueValue(dir) === 'x';
+		const xwhiteouts = opaque === 'x';
 		for (const d of dirents) {
-			const st = direntType(d.dirent) === undefined ? lstatPath(childPath(dir, d.name)) : undefined;
-			const type = direntType(d.dirent) ?? (st ? fileTypeOfMode(st.mode) : 'file');
+			const known = direntType(d.dirent);
+			const st = known === undefined || known === 'char' ? lstatPath(childPath(dir, d.name)) : undefined;
+			const type = known ?? (st ? fileTypeOfMode(st.mode) : 'file');
 			let whiteout = false;
-			if (type === 'char') whiteout = lstatPath(childPath(dir, d.name))?.rdev === 0;
+			if (type === 'char') whiteout = st?.rdev === 0;
 			else if (xwhiteouts && type === 'file' && this.hasXattr(childPath(dir, d.name), 'whiteout')) whiteout = true;
-			m.set(d.name, whiteout ? 'whiteout' : type);
+			names.set(d.name, whiteout ? 'whiteout' : type);
 		}
-		this.cache.set(dir, m);
-		return m;
+		return {names, opaque};
 	}
 
 	private hasXattr(p: string, name: string): boolean {

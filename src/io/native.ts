@@ -10,6 +10,24 @@ export type NativeApi = {
 	lsetxattr(path: Buffer, name: string, value: Buffer, flags: number): void;
 	umount2(path: Buffer, flags: number): void;
 	flock(fd: number, op: number): void;
+	/** native/scan.c: mode 0 walks the tree at `target`, 1 stats each path, 2 reads each dir. */
+	scan(
+		mode: number,
+		target: Buffer | readonly Buffer[],
+		ns: string,
+		flags: number,
+		progress: Float64Array | null,
+	): Promise<ScanData>;
+};
+
+/** The native scanner's flat output (decoded by io/scan-native.ts). */
+export type ScanData = {
+	readonly recs: Float64Array;
+	readonly xattrs: Float64Array;
+	/** xattr names and values. */
+	readonly bytes: Buffer;
+	/** Entry names in record order, each followed by '/'. */
+	readonly names: Buffer;
 };
 
 export type NativeStatus = {readonly loaded: boolean; readonly reason: string};

@@ -1,11 +1,15 @@
 import {closeSync, openSync, readSync, constants} from 'node:fs';
 import path from 'node:path';
-import type {LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
+import type {FileType, LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
+import {topFirst} from '../core/lowerdir.js';
 import {resolveRedirect} from '../core/paths.js';
 import {LowerDirs, childPath, statLite} from './lower-dirs.js';
-import {getXattrPath, listXattrsPath, lstatPath, readdirPath, releaseWalkFds, sysPath} from './walk-fs.js';
-import {topFirst} from '../core/lowerdir.js';
+import {native, nativeStatus} from './native.js';
+import {jsScanPort, jsXattrs} from './scan-js.js';
+import {nativeScanPort} from './scan-native.js';
+import type {ScanPort, XattrFailure, XattrSet} from './scan-port.js';
+import {lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
 	readonly upper: string;
@@ -29,94 +33,192 @@ export type ScanResult = {
 	readonly newestLowerMtimeMs: number;
 };
 
-const textXattrs = new Set(['opaque', 'redirect', 'nlink', 'protattr', 'impure']);
+type DirJob = {
+	/** Index of the dir in the walked tree; -1 for the root. */
+	readonly index: number;
+	readonly rel: string;
+	readonly merge: CtxDir[];
+	readonly view: CtxDir[];
+};
 
-/** Where an xattr read that failed (not ENODATA/ENOTSUP) is reported: it must not pass for "no xattr". */
-type XattrSink = (path: string, error: unknown) => void;
+/** One upper entry between the names-only pass and the stat pass: lower paths known, not yet stat'd. */
+type Pending = {
+	raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]};
+	readonly abs: string;
+	readonly shadows: readonly LowerName[];
+	readonly before: LowerName | undefined;
+	readonly redirect: readonly CtxDir[] | undefined;
+	/** Metacopy: where to look for the data (undefined: no metacopy xattr). */
+	readonly data: {readonly absolute: string} | {readonly hit: LowerName | undefined} | undefined;
+	readonly wantShadowXattrs: boolean;
+	readonly wantBeforeXattrs: boolean;
+};
 
-function overlayXattrs(p: string, ns: string, sink: XattrSink): {overlay: Record<string, string>; other: string[]} {
-	const overlay: Record<string, string> = {};
-	const other: string[] = [];
-	let names: string[] = [];
-	try {
-		names = listXattrsPath(p);
-	} catch (error) {
-		sink(p, error);
-		return {overlay, other};
-	}
-	const prefix = `${ns}.overlay.`;
-	for (const n of names) {
-		if (n.startsWith(prefix)) {
-			const key = n.slice(prefix.length);
-			const v = safeGet(p, n, sink);
-			overlay[key] = v === undefined ? '' : textXattrs.has(key) ? v.toString('utf8') : v.toString('hex');
-		} else if (!n.startsWith('trusted.overlay.') && !n.startsWith('user.overlay.')) {
-			other.push(`${n}=${safeGet(p, n, sink)?.toString('hex') ?? ''}`);
-		}
-	}
-	return {overlay, other};
+/** Prefetching every upper dir in every lower costs dirs × layers reads: above this, read on demand. */
+const prefetchLimit = 200_000;
+
+/** Which scanner inspect uses and why (`ovl doctor` shows it). */
+export function scannerStatus(): {readonly name: 'native' | 'js'; readonly reason: string} {
+	if (process.env['OVL_SCANNER'] === 'js') return {name: 'js', reason: 'OVL_SCANNER=js forces the pure-JS scanner'};
+	const api = native();
+	return api
+		? {name: 'native', reason: 'native/scan.c, off the main thread'}
+		: {name: 'js', reason: `the native helper is not loaded: ${nativeStatus().reason}`};
 }
 
-function safeGet(p: string, name: string, sink: XattrSink): Buffer | undefined {
-	try {
-		return getXattrPath(p, name);
-	} catch (error) {
-		sink(p, error);
-		return undefined;
-	}
+/** The port in use: the native scanner when built, else the pure-JS one. */
+export function defaultScanPort(): ScanPort {
+	const api = scannerStatus().name === 'native' ? native() : undefined;
+	return api ? nativeScanPort(api) : jsScanPort;
 }
-
-type DirJob = {readonly rel: string; readonly abs: string; readonly merge: CtxDir[]; readonly view: CtxDir[]};
 
 /**
  Walks the upper layer (lstat, no-follow xattrs, never file contents) and pairs every entry with
  the lower layers: `merge` is the kernel's merge context for classification (it follows upper
  redirects and stops at upper opaque dirs); `view` is what the lowers alone show at the same path,
- which is what a change set compares against. Each lower directory is read once.
+ which is what a change set compares against. Three bulk passes through the port: the upper tree,
+ the lower dirs, then the stats and xattrs of every lower path the pairing found; each lower
+ directory is read once.
  */
-export function scanLayers(input: ScanInput): ScanResult {
-	const lowers = new LowerDirs(input.ns);
+export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanPort()): Promise<ScanResult> {
+	const ns = input.ns;
+	const lowers = new LowerDirs(ns);
 	const regular = topFirst(input.lowers.filter((l) => !l.dataOnly));
 	const all = topFirst(input.lowers);
 	const rootCtx: CtxDir[] = regular.map((l) => ({layer: l.layer, path: l.path}));
-	const entries: ScannedEntry[] = [];
-	const index = new Map<string, number>();
 	const problems: {path: string; message: string}[] = [];
-	const xattrErrors: {path: string; code: string}[] = [];
-	const sink: XattrSink = (p, error) => {
-		xattrErrors.push({path: p, code: (error as NodeJS.ErrnoException).code ?? 'EIO'});
-	};
+	const onProgress = input.onProgress;
+	const tree = await port.walk(input.upper, ns, onProgress && ((n) => onProgress(n, '')));
+	const xattrErrors: XattrFailure[] = [...tree.xattrFailures];
+	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
+	const n = tree.names.length;
+	const rels: string[] = new Array<string>(n);
+	const children = new Map<number, number[]>([[-1, []]]);
+	for (let i = 0; i < n; i++) {
+		const parent = tree.parents[i] as number;
+		rels[i] = `${parent < 0 ? '' : rels[parent]}/${tree.names[i] as string}`;
+		children.get(parent)?.push(i);
+		if (tree.stats[i]?.type === 'dir') children.set(i, []);
+	}
+	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
+	if (upperDirs.length * regular.length <= prefetchLimit) {
+		const want = upperDirs.flatMap((i) =>
+			regular.map((l) => (i < 0 ? l.path : childPath(l.path, (rels[i] as string).slice(1)))),
+		);
+		const {dirs, failures} = await port.readDirs(want, ns);
+		lowers.prefetch(dirs);
+		xattrErrors.push(...failures);
+	}
+
+	// Pass 1, from memory (and the rare sync read): which lower paths each entry needs.
+	const pending: Pending[] = [];
+	const index = new Map<string, number>();
+	const statPaths = new Set<string>();
+	const xattrPaths = new Set<string>();
+	const deltas: {job: DirJob; names: ReadonlySet<string>}[] = [];
+	const stack: DirJob[] = [{index: -1, rel: '', merge: rootCtx, view: rootCtx}];
+	while (stack.length > 0) {
+		const job = stack.pop() as DirJob;
+		for (const d of job.merge) statPaths.add(d.path);
+		const dirError = job.index >= 0 ? tree.dirErrors.get(job.index) : undefined;
+		if (dirError) {
+			problems.push({path: job.rel, message: `cannot read this directory: ${dirError}`});
+			continue;
+		}
+		const kids = children.get(job.index) ?? [];
+		const next: DirJob[] = [];
+		const names = new Set<string>();
+		for (const i of kids) {
+			const name = tree.names[i] as string;
+			const rel = rels[i] as string;
+			names.add(name);
+			const stat = tree.stats[i];
+			if (!stat) {
+				problems.push({path: rel, message: 'vanished while scanning'});
+				continue;
+			}
+			const {overlay, other} = tree.xattrs[i] as XattrSet;
+			const shadows = lowers.hits(job.merge, name);
+			const before = input.forDiff ? lowers.hits(job.view, name)[0] : undefined;
+			const top = shadows[0];
+			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
+			const metacopy = 'metacopy' in overlay;
+			// Lower xattrs matter only for comparing a full copy with its original.
+			const wantShadowXattrs =
+				top !== undefined &&
+				((!isWhiteout && !metacopy && stat.type !== 'dir') || (stat.type === 'dir' && !('opaque' in overlay)));
+			const raw: Pending['raw'] = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows: []};
+			let data: Pending['data'];
+			if (metacopy) {
+				const r = overlay['redirect'];
+				data =
+					r !== undefined && r.startsWith('/')
+						? {absolute: resolveRedirect(rel, r)}
+						: {hit: r !== undefined ? lowers.hits(job.merge, r)[0] : top};
+				if ('hit' in data && data.hit) xattrPaths.add(data.hit.path);
+			}
+			if (input.forDiff && isWhiteout && before?.type === 'dir')
+				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
+			let redirect: CtxDir[] | undefined;
+			if (stat.type === 'dir') {
+				const view = lowers.childCtx(job.view, name);
+				let merge: CtxDir[];
+				if (overlay['opaque'] === 'y') merge = [];
+				else if (overlay['redirect'] !== undefined) merge = redirect = redirectCtx(job, overlay['redirect']);
+				else merge = lowers.childCtx(job.merge, name);
+				next.push({index: i, rel, merge, view});
+			}
+			for (const h of shadows) statPaths.add(h.path);
+			for (const d of redirect ?? []) statPaths.add(d.path);
+			if (wantShadowXattrs && top) xattrPaths.add(top.path);
+			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
+			if (before) (wantBeforeXattrs ? xattrPaths : statPaths).add(before.path);
+			index.set(rel, pending.length);
+			pending.push({
+				raw,
+				abs: childPath(input.upper, rel.slice(1)),
+				shadows,
+				before,
+				redirect,
+				data,
+				wantShadowXattrs,
+				wantBeforeXattrs,
+			});
+		}
+		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
+		// between the new view and the lower-only view: record what disappears and what appears.
+		if (input.forDiff && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
+		stack.push(...next.reverse());
+	}
+
+	// Pass 2: every lower path's stat (and xattrs where compared) in two bulk calls.
+	for (const p of xattrPaths) statPaths.delete(p);
+	const [statted, xattred] = await Promise.all([
+		port.probe([...statPaths], ns, false),
+		port.probe([...xattrPaths], ns, true),
+	]);
+	const probed = new Map([...statted.found, ...xattred.found]);
+	xattrErrors.push(...xattred.failures);
 	let newest = 0;
-	const lowerStat = (p: string): StatLite | undefined => {
+	for (const {stat} of probed.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
+	function lowerStat(p: string): StatLite | undefined {
+		const known = probed.get(p)?.stat;
+		if (known) return known;
 		const st = lstatPath(p);
 		if (!st) return undefined;
 		if (st.mtimeMs > newest) newest = st.mtimeMs;
 		return statLite(st);
-	};
-	// Lower stats are read on first use: a whiteout only needs its layer number, a copy-up its size.
-	const toHit = (n: LowerName): LowerHit => {
-		let cached: StatLite | undefined;
-		return {
-			layer: n.layer,
-			path: n.path,
-			get stat(): StatLite {
-				cached ??= lowerStat(n.path) ?? {
-					type: n.type,
-					perm: 0,
-					uid: 0,
-					gid: 0,
-					size: 0,
-					blocks: 0,
-					nlink: 0,
-					ino: -1,
-					dev: 0,
-					rdev: 0,
-					mtimeMs: 0,
-				};
-				return cached;
-			},
-		};
-	};
+	}
+	function lowerXattrs(p: string): XattrSet {
+		const known = probed.get(p)?.xattrs;
+		if (known) return known;
+		return jsXattrs(p, ns, xattrErrors);
+	}
+	const toHit = (h: LowerName): LowerHit => ({
+		layer: h.layer,
+		path: h.path,
+		stat: lowerStat(h.path) ?? placeholder(h.type),
+	});
 	const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
 		for (const l of layers) {
 			const stat = lowerStat(path.join(l.path, overlayPath));
@@ -132,122 +234,47 @@ export function scanLayers(input: ScanInput): ScanResult {
 		let current: LowerHit | undefined = hit;
 		for (let depth = 0; current && depth < 8; depth++) {
 			const stub: LowerHit = current;
-			if (safeGet(stub.path, `${input.ns}.overlay.metacopy`, sink) === undefined) return stub;
-			const next = safeGet(stub.path, `${input.ns}.overlay.redirect`, sink)?.toString();
+			const x = lowerXattrs(stub.path).overlay;
+			if (!('metacopy' in x)) return stub;
+			const next = x['redirect'];
 			const below = all.filter((l) => l.layer < stub.layer);
 			const inLayer = stub.path.slice((all.find((l) => l.layer === stub.layer)?.path ?? '').length) || '/';
 			current = resolveInLayers(below, next === undefined ? inLayer : resolveRedirect(inLayer, next));
 		}
 		return current;
 	};
-	const redirectCtx = (job: DirJob, value: string): CtxDir[] => {
-		if (value.startsWith('/')) {
-			const out: CtxDir[] = [];
-			for (const l of regular) {
-				const p = path.join(l.path, value);
-				const st = lstatPath(p);
-				if (!st) continue;
-				if (!st.isDirectory()) break;
-				out.push({layer: l.layer, path: p});
-				if (lowers.isOpaque(p)) break;
-			}
-			return out;
-		}
-		return lowers.childCtx(job.merge, value);
-	};
 
-	const stack: DirJob[] = [{rel: '', abs: input.upper, merge: rootCtx, view: rootCtx}];
-	let scanned = 0;
-	while (stack.length > 0) {
-		const job = stack.pop() as DirJob;
-		for (const d of job.merge) lowerStat(d.path);
-		let names: string[];
-		try {
-			names = readdirPath(job.abs).sort();
-		} catch (error) {
-			problems.push({path: job.rel || '/', message: (error as Error).message});
-			continue;
-		}
-		const children: DirJob[] = [];
-		for (const name of names) {
-			const abs = childPath(job.abs, name);
-			const rel = `${job.rel}/${name}`;
-			const st = lstatPath(abs);
-			if (!st) {
-				problems.push({path: rel, message: 'vanished while scanning'});
-				continue;
-			}
-			scanned++;
-			const stat = statLite(st);
-			// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
-			const {overlay, other} =
-				stat.type === 'char' && stat.rdev === 0 ? {overlay: {}, other: []} : overlayXattrs(abs, input.ns, sink);
-			const shadows = lowers.hits(job.merge, name).map(toHit);
-			const viewHits = lowers.hits(job.view, name);
-			const before = viewHits[0];
-			const top = shadows[0];
-			const raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]} = {
-				path: rel,
-				stat,
-				xattrs: overlay,
-				otherXattrs: other,
-				shadows,
-			};
-			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
-			// Lower xattrs matter only for comparing a full copy with its original.
-			if (top && !isWhiteout && !('metacopy' in overlay) && stat.type !== 'dir')
-				raw.shadowXattrs = overlayXattrs(top.path, input.ns, sink).other;
-			else if (top && stat.type === 'dir' && !('opaque' in overlay))
-				raw.shadowXattrs = overlayXattrs(top.path, input.ns, sink).other;
-			if (input.content && top && stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in overlay))
-				raw.contentDiffers = stat.size !== top.stat.size || !sameContents(abs, top.path);
-			if (before && input.forDiff) {
-				const same = top !== undefined && top.path === before.path;
-				const beforeStat = same ? top.stat : lowerStat(before.path);
-				if (beforeStat) raw.before = beforeStat;
-				if (!isWhiteout)
-					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : overlayXattrs(before.path, input.ns, sink).other;
-			}
-			if ('metacopy' in overlay) {
-				const r = overlay['redirect'];
-				const dataPath = r === undefined ? rel : resolveRedirect(rel, r);
-				const hit =
-					r !== undefined && r.startsWith('/')
-						? resolveInLayers(all, dataPath)
-						: r !== undefined
-							? lowers.hits(job.merge, r).map(toHit)[0]
-							: top;
-				const data = hit ? followLowerMetacopy(hit) : undefined;
-				if (data) raw.dataHit = data;
-			}
-			if (input.forDiff && isWhiteout && before?.type === 'dir')
-				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
-			if (stat.type === 'dir') {
-				const viewCtx = lowers.childCtx(job.view, name);
-				let merge: CtxDir[];
-				if (overlay['opaque'] === 'y') merge = [];
-				else if (overlay['redirect'] !== undefined) {
-					merge = redirectCtx(job, overlay['redirect']);
-					raw.redirectHits = merge.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
-				} else merge = lowers.childCtx(job.merge, name);
-				children.push({rel, abs, merge, view: viewCtx});
-			}
-			index.set(rel, entries.length);
-			entries.push(raw);
-		}
-		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
-		// between the new view and the lower-only view: record what disappears and what appears.
-		if (input.forDiff && !sameCtx(job.merge, job.view) && job.rel !== '') {
-			const delta = lowerDelta(lowers, job, new Set(names), lowerStat);
-			const i = index.get(job.rel);
-			const parent = i === undefined ? undefined : entries[i];
-			if (parent && i !== undefined && (delta.hidden.length > 0 || delta.revealed.length > 0)) {
-				entries[i] = {...parent, hidden: [...(parent.hidden ?? []), ...delta.hidden], revealed: delta.revealed};
-			}
-		}
-		stack.push(...children.reverse());
-		input.onProgress?.(scanned, job.rel || '/');
+	for (const {job, names} of deltas) {
+		const delta = lowerDelta(lowers, job, names, lowerStat);
+		const parent = pending[index.get(job.rel) ?? -1];
+		if (parent && (delta.hidden.length > 0 || delta.revealed.length > 0))
+			parent.raw = {...parent.raw, hidden: [...(parent.raw.hidden ?? []), ...delta.hidden], revealed: delta.revealed};
 	}
+
+	// Pass 3: the entries, with their lower stats.
+	const entries: ScannedEntry[] = pending.map((p) => {
+		const raw = p.raw;
+		raw.shadows = p.shadows.map(toHit);
+		const top = raw.shadows[0];
+		if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
+		if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
+			raw.contentDiffers = raw.stat.size !== top.stat.size || !sameContents(p.abs, top.path);
+		if (p.before) {
+			const same = top !== undefined && top.path === p.before.path;
+			const beforeStat = same ? top.stat : lowerStat(p.before.path);
+			if (beforeStat) raw.before = beforeStat;
+			if (!(raw.stat.type === 'char' && raw.stat.rdev === 0))
+				raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : lowerXattrs(p.before.path).other;
+		}
+		if (p.data) {
+			const hit =
+				'absolute' in p.data ? resolveInLayers(all, p.data.absolute) : p.data.hit ? toHit(p.data.hit) : undefined;
+			const data = hit ? followLowerMetacopy(hit) : undefined;
+			if (data) raw.dataHit = data;
+		}
+		if (p.redirect) raw.redirectHits = p.redirect.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
+		return raw;
+	});
 	entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 	releaseWalkFds();
 	return {
@@ -257,7 +284,36 @@ export function scanLayers(input: ScanInput): ScanResult {
 		xattrErrors: [...xattrErrors, ...lowers.errors],
 		newestLowerMtimeMs: newest,
 	};
+
+	function redirectCtx(job: DirJob, value: string): CtxDir[] {
+		if (!value.startsWith('/')) return lowers.childCtx(job.merge, value);
+		const out: CtxDir[] = [];
+		for (const l of regular) {
+			const p = path.join(l.path, value);
+			const st = lstatPath(p);
+			if (!st) continue;
+			if (!st.isDirectory()) break;
+			out.push({layer: l.layer, path: p});
+			if (lowers.isOpaque(p)) break;
+		}
+		return out;
+	}
 }
+
+/** A lower name whose stat failed (gone since its dir was read): its type, nothing else. */
+const placeholder = (type: FileType): StatLite => ({
+	type,
+	perm: 0,
+	uid: 0,
+	gid: 0,
+	size: 0,
+	blocks: 0,
+	nlink: 0,
+	ino: -1,
+	dev: 0,
+	rdev: 0,
+	mtimeMs: 0,
+});
 
 /** Compares the lower-provided children of one directory under its merge and view contexts. */
 function lowerDelta(

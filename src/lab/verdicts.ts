@@ -35,7 +35,8 @@ export type CheckContext = {
 	lowerSame: () => boolean;
 	merged: string;
 	mounted: boolean;
-	diff: () => {op: string; path: string}[];
+	/** The change set after the step; computed only when the step expects one. */
+	diff: readonly {op: string; path: string}[] | undefined;
 };
 
 function readMerged(merged: string, rel: string): string | null {
@@ -101,7 +102,7 @@ export function check(step: Step, c: CheckContext): Verdict[] {
 			detail: c.lowerSame() ? 'identical metadata' : 'a lower layer changed',
 		});
 	if (e.diff) {
-		const changes = c.diff();
+		const changes = c.diff ?? [];
 		for (const op of ['A', 'C', 'D'] as const) {
 			for (const p of e.diff[op] ?? []) {
 				const hit = changes.find((x) => x.path === p);

@@ -23,6 +23,8 @@ import type {Report} from '../../src/core/report.js';
 import {processDeps} from '../../src/flows/deps.js';
 import {inspectFlow} from '../../src/flows/inspect.js';
 import {locateMount, locateOffline} from '../../src/io/locate.js';
+import {scannerStatus} from '../../src/io/scan.js';
+import {jsScanPort} from '../../src/io/scan-js.js';
 import {describeKernel, kernelAtLeast} from '../helpers/kernel.js';
 import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
 import {runOvl} from '../helpers/run-ovl.js';
@@ -41,8 +43,17 @@ async function setup(trees: Record<string, string>[], options: string[] = []): P
 	await mountOverlay({lowers, upper: p('u'), work: p('w'), merged: p('m'), options});
 }
 
+/** The report, after checking that the native and the pure-JS scanner agree on it. */
 async function inspect(): Promise<Report> {
-	return inspectFlow(await locateMount(p('m'), undefined, processDeps().registry), {withChanges: true});
+	const located = await locateMount(p('m'), undefined, processDeps().registry);
+	const report = await inspectFlow(located, {withChanges: true});
+	const js = await inspectFlow(located, {withChanges: true, port: jsScanPort});
+	if (process.env['OVL_REQUIRE_NATIVE'] === '1') expect(scannerStatus().name).toBe('native');
+	expect(js.entries).toEqual(report.entries);
+	expect(js.summary).toEqual(report.summary);
+	expect(js.changes).toEqual(report.changes);
+	expect(js.findings).toEqual(report.findings);
+	return report;
 }
 
 function entry(r: Report, rel: string): Entry {

@@ -56,6 +56,7 @@ describe('one-shot views for a person (mount --dry-run and doctor on a terminal)
 			pageSize: 4096,
 			kmsgReadable: true,
 			native: {loaded: true, reason: 'build/Release/ovl_native.node'},
+			scanner: {name: 'native', reason: 'native/scan.c, off the main thread'},
 		});
 		const out = formatDoctor(checks, verdict(checks), [], makeStyle(false));
 		expect(out).toContain('✓ overlay filesystem   available (module loaded)');

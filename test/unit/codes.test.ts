@@ -11,7 +11,7 @@ const srcDir = path.join(root, 'src');
 const catalogFile = path.join('src', 'core', 'codes.ts');
 
 // OVL_ names in src that are not codes: environment variables, and the kernel's OVL_MAX_STACK.
-const notCodes = new Set(['OVL_RUN_DIR', 'OVL_NATIVE', 'OVL_DOCKER_DAEMON_JSON', 'OVL_MAX_STACK']);
+const notCodes = new Set(['OVL_RUN_DIR', 'OVL_NATIVE', 'OVL_SCANNER', 'OVL_DOCKER_DAEMON_JSON', 'OVL_MAX_STACK']);
 
 const sources = (readdirSync(srcDir, {recursive: true, encoding: 'utf8'}) as string[])
 	.filter((f) => /\.tsx?$/.test(f))

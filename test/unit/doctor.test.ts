@@ -29,6 +29,7 @@ const host = (over: Over<HostReport> = {}): HostReport =>
 		pageSize: 4096,
 		kmsgReadable: false,
 		native: {loaded: true, reason: 'build/Release/ovl_native.node'},
+		scanner: {name: 'native', reason: 'native/scan.c, off the main thread'},
 		userns: {usable: true},
 		...over,
 	} as HostReport);

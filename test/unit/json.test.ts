@@ -33,6 +33,8 @@ describe('streamed JSON', () => {
 		const doc = {schema: 'ovl.inspect/v1', summary: {entries: 5000}, entries};
 		same(doc);
 		const longest = Math.max(...[...jsonPieces(doc)].map((p) => p.length));
-		expect(longest).toBeLessThan(100);
+		const oneEntry = Math.max(...entries.map((e) => jsonText(e).replaceAll('\n', '\n    ').length));
+		expect(longest).toBeLessThanOrEqual(oneEntry);
+		expect(oneEntry).toBeLessThan(200);
 	});
 });

@@ -1,0 +1,581 @@
+// ovl's native tree scanner: walks a tree, stats a list of paths or reads a list of directories
+// in one call, off the main thread (libuv's pool), and hands back flat data instead of an object
+// per syscall. Never follows a symlink: directories are opened O_NOFOLLOW beneath their parent's
+// fd, entries are fstatat(AT_SYMLINK_NOFOLLOW)'d, xattrs are read with l*xattr. A failed call is
+// data (an errno in the entry's record), never a thrown walk.
+//
+// Output, decoded by src/io/native-scan.ts:
+//   recs   Float64Array, REC doubles per entry (fields below)
+//   xattrs Float64Array, XREC doubles per xattr: name offset, name length, value offset,
+//          value length (-1: absent), errno
+//   bytes  Buffer holding every name and value
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+enum {
+	R_PARENT,
+	R_NAME_OFF,
+	R_NAME_LEN,
+	R_MODE,
+	R_UID,
+	R_GID,
+	R_SIZE,
+	R_BLOCKS,
+	R_NLINK,
+	R_INO,
+	R_DEV,
+	R_RDEV,
+	R_MTIME_MS,
+	R_XFIRST,
+	R_XCOUNT,
+	R_STAT_ERR,
+	R_XATTR_ERR,
+	R_EXTRA, // scan: readdir errno of a dir; readDirs: 1 for an xattr whiteout
+	REC
+};
+enum { XREC = 5 };
+
+// What the caller asks for.
+enum { F_XATTRS = 1, F_OTHER_VALUES = 2 };
+enum { MODE_TREE, MODE_PATHS, MODE_DIRS };
+
+typedef struct {
+	char *p;
+	size_t len, cap;
+} bytes_t;
+
+typedef struct {
+	double *p;
+	size_t len, cap; // in doubles
+} nums_t;
+
+typedef struct {
+	int mode, flags;
+	char ns_prefix[32];    // "trusted.overlay." or "user.overlay."
+	char *root;            // MODE_TREE
+	char **paths;          // MODE_PATHS, MODE_DIRS
+	size_t npaths;
+	double *progress;      // entries seen so far, read by JS while the work runs
+	napi_ref progress_ref;
+	nums_t recs, xattrs;
+	bytes_t bytes; // xattr names and values
+	bytes_t names; // entry names, each followed by '/' (which no name holds)
+	int oom;
+	char path[PATH_MAX + 256];
+	napi_async_work work;
+	napi_deferred deferred;
+} job_t;
+
+static int grow(void **p, size_t *cap, size_t need, size_t unit) {
+	if (need <= *cap) return 0;
+	size_t n = *cap ? *cap : 4096;
+	while (n < need) n *= 2;
+	void *q = realloc(*p, n * unit);
+	if (!q) return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static double *new_rec(job_t *j) {
+	if (grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + REC, sizeof(double))) {
+		j->oom = 1;
+		return NULL;
+	}
+	double *r = j->recs.p + j->recs.len;
+	memset(r, 0, REC * sizeof(double));
+	j->recs.len += REC;
+	return r;
+}
+
+static double put_bytes(job_t *j, const char *s, size_t n) {
+	if (grow((void **)&j->bytes.p, &j->bytes.cap, j->bytes.len + n, 1)) {
+		j->oom = 1;
+		return 0;
+	}
+	memcpy(j->bytes.p + j->bytes.len, s, n);
+	j->bytes.len += n;
+	return (double)(j->bytes.len - n);
+}
+
+// An entry name into the names buffer, '/'-terminated so JS can split them all at once.
+static double put_name(job_t *j, const char *s, size_t n) {
+	if (grow((void **)&j->names.p, &j->names.cap, j->names.len + n + 1, 1)) {
+		j->oom = 1;
+		return 0;
+	}
+	memcpy(j->names.p + j->names.len, s, n);
+	j->names.p[j->names.len + n] = '/';
+	j->names.len += n + 1;
+	return (double)(j->names.len - n - 1);
+}
+
+static void put_xattr(job_t *j, const char *name, const char *val, ssize_t vlen, int err) {
+	if (grow((void **)&j->xattrs.p, &j->xattrs.cap, j->xattrs.len + XREC, sizeof(double))) {
+		j->oom = 1;
+		return;
+	}
+	double *x = j->xattrs.p + j->xattrs.len;
+	size_t nlen = strlen(name);
+	x[0] = put_bytes(j, name, nlen);
+	x[1] = (double)nlen;
+	x[2] = vlen >= 0 ? put_bytes(j, val, (size_t)vlen) : 0;
+	x[3] = (double)vlen;
+	x[4] = err;
+	j->xattrs.len += XREC;
+}
+
+static void fill_stat(double *r, const struct stat *st) {
+	r[R_MODE] = st->st_mode;
+	r[R_UID] = st->st_uid;
+	r[R_GID] = st->st_gid;
+	r[R_SIZE] = (double)st->st_size;
+	r[R_BLOCKS] = (double)st->st_blocks;
+	r[R_NLINK] = (double)st->st_nlink;
+	r[R_INO] = (double)st->st_ino;
+	r[R_DEV] = (double)st->st_dev;
+	r[R_RDEV] = (double)st->st_rdev;
+	// As Node computes Stats.mtimeMs, so both scanners give the same double.
+	r[R_MTIME_MS] = (double)st->st_mtim.tv_sec * 1000 + (double)st->st_mtim.tv_nsec / 1000000;
+}
+
+// lgetxattr into a growing buffer: the value's length, or -1 with errno set.
+static ssize_t get_value(const char *path, const char *name, char **buf, size_t *cap) {
+	for (;;) {
+		ssize_t n = lgetxattr(path, name, *buf, *cap);
+		if (n >= 0 || errno != ERANGE) return n;
+		ssize_t want = lgetxattr(path, name, NULL, 0);
+		if (want < 0) return -1;
+		if (grow((void **)buf, cap, (size_t)want + 1, 1)) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+}
+
+static int is_overlay_name(const char *n) {
+	return strncmp(n, "trusted.overlay.", 16) == 0 || strncmp(n, "user.overlay.", 13) == 0;
+}
+
+// The entry's xattrs: overlay.* of the live namespace with values, other overlay namespaces
+// skipped, the rest by name (values when F_OTHER_VALUES).
+static void read_xattrs(job_t *j, size_t rec_at, const char *path) {
+	static __thread char *list, *val;
+	static __thread size_t list_cap, val_cap;
+	if (!list && grow((void **)&list, &list_cap, 4096, 1)) return;
+	if (!val && grow((void **)&val, &val_cap, 4096, 1)) return;
+	ssize_t n;
+	for (;;) {
+		n = llistxattr(path, list, list_cap);
+		if (n >= 0 || errno != ERANGE) break;
+		ssize_t want = llistxattr(path, NULL, 0);
+		if (want < 0 || grow((void **)&list, &list_cap, (size_t)want + 1, 1)) {
+			n = -1;
+			break;
+		}
+	}
+	if (n < 0) {
+		if (errno != ENOTSUP && errno != ENOENT) j->recs.p[rec_at + R_XATTR_ERR] = errno;
+		return;
+	}
+	j->recs.p[rec_at + R_XFIRST] = (double)(j->xattrs.len / XREC);
+	size_t count = 0, plen = strlen(j->ns_prefix);
+	for (ssize_t i = 0; i < n;) {
+		const char *name = list + i;
+		i += (ssize_t)strlen(name) + 1;
+		int live = strncmp(name, j->ns_prefix, plen) == 0;
+		if (!live && is_overlay_name(name)) continue;
+		if (live || (j->flags & F_OTHER_VALUES)) {
+			ssize_t v = get_value(path, name, &val, &val_cap);
+			int err = v < 0 ? errno : 0;
+			put_xattr(j, name, val, v, err == ENODATA ? 0 : err);
+		} else {
+			put_xattr(j, name, NULL, -1, 0);
+		}
+		count++;
+	}
+	j->recs.p[rec_at + R_XCOUNT] = (double)count;
+}
+
+// A path l*xattr can take for `name` in the dir open as `dirfd` whose path is j->path[0..plen):
+// the plain path when short, else one reached through the dir's descriptor (LONG: not tracked).
+#define LONG ((size_t)-1)
+static const char *xattr_path(job_t *j, size_t plen, int dirfd, const char *name, char *alt, size_t altsz) {
+	size_t nlen = strlen(name);
+	if (plen != LONG && plen + 1 + nlen < 4000) {
+		j->path[plen] = '/';
+		memcpy(j->path + plen + 1, name, nlen + 1);
+		return j->path;
+	}
+	snprintf(alt, altsz, "/proc/self/fd/%d/%s", dirfd, name);
+	return alt;
+}
+
+static int by_name(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// The names in an open directory (not . and ..), sorted by bytes; the fd stays open.
+static char **list_dir(int fd, size_t *count, int *err) {
+	*count = 0;
+	*err = 0;
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (!d) {
+		*err = errno;
+		if (dup_fd >= 0) close(dup_fd);
+		return NULL;
+	}
+	size_t cap = 0;
+	char **names = NULL;
+	struct dirent *e;
+	errno = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+		char *copy = strdup(e->d_name);
+		if (!copy || grow((void **)&names, &cap, *count + 1, sizeof(char *))) {
+			free(copy);
+			errno = ENOMEM;
+			break;
+		}
+		names[(*count)++] = copy;
+		errno = 0;
+	}
+	*err = errno;
+	closedir(d);
+	if (*count) qsort(names, *count, sizeof(char *), by_name);
+	return names;
+}
+
+static void free_names(char **names, size_t n) {
+	for (size_t i = 0; i < n; i++) free(names[i]);
+	free(names);
+}
+
+// One entry named `name` in the dir open as `dfd`: a record with its stat and xattrs.
+// Returns the record's index, or -1.
+static ssize_t entry(job_t *j, int dfd, size_t plen, const char *name, double parent, struct stat *st) {
+	double *r = new_rec(j);
+	if (!r) return -1;
+	size_t at = j->recs.len - REC;
+	size_t nlen = strlen(name);
+	r[R_PARENT] = parent;
+	r[R_NAME_OFF] = put_name(j, name, nlen);
+	r[R_NAME_LEN] = (double)nlen;
+	r = j->recs.p + at;
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r[R_STAT_ERR] = errno;
+		return -1;
+	}
+	fill_stat(r, st);
+	if (j->progress) j->progress[0] += 1;
+	// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
+	if ((j->flags & F_XATTRS) && !(S_ISCHR(st->st_mode) && st->st_rdev == 0)) {
+		char alt[64 + NAME_MAX];
+		read_xattrs(j, at, xattr_path(j, plen, dfd, name, alt, sizeof alt));
+	}
+	return (ssize_t)at;
+}
+
+// One directory of the tree (open as `fd`, path j->path[0..plen), record `parent`), depth first.
+static void walk(job_t *j, int fd, size_t plen, double parent) {
+	size_t n;
+	int err;
+	char **names = list_dir(fd, &n, &err);
+	if (err && parent >= 0) j->recs.p[(size_t)parent * REC + R_EXTRA] = err;
+	else if (err) j->oom = -err; // the root itself: the whole scan fails
+	for (size_t i = 0; i < n && !j->oom; i++) {
+		struct stat st;
+		ssize_t at = entry(j, fd, plen, names[i], parent, &st);
+		if (at < 0 || !S_ISDIR(st.st_mode)) continue;
+		int cfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0) {
+			j->recs.p[at + R_EXTRA] = errno;
+			continue;
+		}
+		size_t nlen = strlen(names[i]), clen = LONG;
+		if (plen != LONG && plen + 1 + nlen < 4000) {
+			j->path[plen] = '/';
+			memcpy(j->path + plen + 1, names[i], nlen + 1);
+			clen = plen + 1 + nlen;
+		}
+		walk(j, cfd, clen, (double)((size_t)at / REC));
+		close(cfd);
+	}
+	free_names(names, n);
+}
+
+// MODE_PATHS: each path (absolute, short) as one record, parent = its index in the list.
+static void stat_paths(job_t *j) {
+	for (size_t i = 0; i < j->npaths && !j->oom; i++) {
+		double *r = new_rec(j);
+		if (!r) return;
+		size_t at = j->recs.len - REC;
+		r[R_PARENT] = (double)i;
+		r[R_NAME_LEN] = 0;
+		struct stat st;
+		if (fstatat(AT_FDCWD, j->paths[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			j->recs.p[at + R_STAT_ERR] = errno;
+			continue;
+		}
+		fill_stat(j->recs.p + at, &st);
+		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) read_xattrs(j, at, j->paths[i]);
+	}
+}
+
+static mode_t dt_mode(unsigned char t) {
+	switch (t) {
+	case DT_DIR: return S_IFDIR;
+	case DT_REG: return S_IFREG;
+	case DT_LNK: return S_IFLNK;
+	case DT_FIFO: return S_IFIFO;
+	case DT_SOCK: return S_IFSOCK;
+	case DT_BLK: return S_IFBLK;
+	default: return 0; // DT_CHR (whiteout or not: needs rdev) and DT_UNKNOWN: stat it
+	}
+}
+
+// MODE_DIRS: for each lower dir, a header record (name length -1, its opaque xattr) and one record
+// per name with its type; char devices are stat'd (a 0/0 one is a whiteout) and, in a dir marked
+// opaque=x, regular files are checked for the whiteout xattr.
+static void read_dirs(job_t *j) {
+	char opaque_name[64], whiteout_name[64];
+	snprintf(opaque_name, sizeof opaque_name, "%sopaque", j->ns_prefix);
+	snprintf(whiteout_name, sizeof whiteout_name, "%swhiteout", j->ns_prefix);
+	for (size_t i = 0; i < j->npaths && !j->oom; i++) {
+		double *h = new_rec(j);
+		if (!h) return;
+		size_t hat = j->recs.len - REC;
+		h[R_PARENT] = (double)i;
+		h[R_NAME_LEN] = -1;
+		int fd = open(j->paths[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			j->recs.p[hat + R_STAT_ERR] = errno;
+			continue;
+		}
+		DIR *d = fdopendir(fd);
+		if (!d) {
+			j->recs.p[hat + R_STAT_ERR] = errno;
+			close(fd);
+			continue;
+		}
+		char val[256];
+		ssize_t ov = lgetxattr(j->paths[i], opaque_name, val, sizeof val);
+		int xwhiteouts = 0;
+		if (ov >= 0) {
+			j->recs.p[hat + R_XFIRST] = (double)(j->xattrs.len / XREC);
+			j->recs.p[hat + R_XCOUNT] = 1;
+			put_xattr(j, opaque_name, val, ov, 0);
+			xwhiteouts = ov == 1 && val[0] == 'x';
+		} else if (errno != ENODATA && errno != ENOTSUP) {
+			j->recs.p[hat + R_XATTR_ERR] = errno;
+		}
+		struct dirent *e;
+		errno = 0;
+		while ((e = readdir(d)) && !j->oom) {
+			const char *name = e->d_name;
+			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]))) continue;
+			double *r = new_rec(j);
+			if (!r) break;
+			size_t at = j->recs.len - REC;
+			size_t nlen = strlen(name);
+			r[R_PARENT] = (double)hat / REC;
+			r[R_NAME_OFF] = put_name(j, name, nlen);
+			r = j->recs.p + at;
+			r[R_NAME_LEN] = (double)nlen;
+			mode_t m = dt_mode(e->d_type);
+			struct stat st;
+			if (!m) {
+				if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+					m = st.st_mode & S_IFMT;
+					r[R_RDEV] = (double)st.st_rdev;
+				} else {
+					// Gone, or unreadable: a char device stays one (not a whiteout), else a file.
+					r[R_STAT_ERR] = errno;
+					m = e->d_type == DT_CHR ? S_IFCHR : S_IFREG;
+					r[R_RDEV] = 1;
+				}
+			}
+			r[R_MODE] = m;
+			if (xwhiteouts && m == S_IFREG) {
+				char p[PATH_MAX + 1];
+				if (snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name) < (int)sizeof p) {
+					if (lgetxattr(p, whiteout_name, NULL, 0) >= 0) r[R_EXTRA] = 1;
+					else if (errno != ENODATA && errno != ENOTSUP) r[R_XATTR_ERR] = errno;
+				}
+			}
+			if (j->progress) j->progress[0] += 1;
+			errno = 0;
+		}
+		if (errno && !j->oom) j->recs.p[hat + R_STAT_ERR] = errno;
+		closedir(d);
+	}
+}
+
+static void execute(napi_env env, void *data) {
+	job_t *j = data;
+	if (j->mode == MODE_TREE) {
+		int fd = open(j->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			j->recs.len = 0;
+			j->oom = -errno;
+			return;
+		}
+		size_t plen = strlen(j->root);
+		while (plen > 1 && j->root[plen - 1] == '/') plen--;
+		if (plen < 4000) {
+			memcpy(j->path, j->root, plen);
+			if (plen == 1) plen = 0; // "/" + "/name" would double the slash
+		} else {
+			plen = LONG;
+		}
+		walk(j, fd, plen, -1);
+		close(fd);
+	} else if (j->mode == MODE_PATHS) {
+		stat_paths(j);
+	} else {
+		read_dirs(j);
+	}
+}
+
+static void free_job(napi_env env, job_t *j) {
+	free(j->root);
+	for (size_t i = 0; i < j->npaths; i++) free(j->paths[i]);
+	free(j->paths);
+	free(j->recs.p);
+	free(j->xattrs.p);
+	free(j->bytes.p);
+	free(j->names.p);
+	if (j->progress_ref) napi_delete_reference(env, j->progress_ref);
+	free(j);
+}
+
+static void free_external(napi_env env, void *data, void *hint) {
+	free(data);
+}
+
+static napi_value f64_array(napi_env env, nums_t *n) {
+	napi_value ab, arr;
+	size_t bytes = n->len * sizeof(double);
+	if (n->len == 0) {
+		napi_create_arraybuffer(env, 0, NULL, &ab);
+	} else {
+		napi_create_external_arraybuffer(env, n->p, bytes, free_external, NULL, &ab);
+		n->p = NULL;
+	}
+	napi_create_typedarray(env, napi_float64_array, n->len, ab, 0, &arr);
+	return arr;
+}
+
+static napi_value buffer(napi_env env, bytes_t *b) {
+	napi_value buf;
+	if (b->len == 0) {
+		napi_create_buffer(env, 0, NULL, &buf);
+	} else {
+		napi_create_external_buffer(env, b->len, b->p, free_external, NULL, &buf);
+		b->p = NULL;
+	}
+	return buf;
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+	job_t *j = data;
+	napi_value result;
+	if (j->oom) {
+		napi_value code, msg;
+		int err = j->oom < 0 ? -j->oom : ENOMEM;
+		const char *name = strerrorname_np(err);
+		napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+		napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+		napi_create_error(env, code, msg, &result);
+		napi_reject_deferred(env, j->deferred, result);
+	} else {
+		napi_create_object(env, &result);
+		napi_set_named_property(env, result, "recs", f64_array(env, &j->recs));
+		napi_set_named_property(env, result, "xattrs", f64_array(env, &j->xattrs));
+		napi_set_named_property(env, result, "bytes", buffer(env, &j->bytes));
+		napi_set_named_property(env, result, "names", buffer(env, &j->names));
+		napi_resolve_deferred(env, j->deferred, result);
+	}
+	napi_delete_async_work(env, j->work);
+	free_job(env, j);
+}
+
+static char *copy_buffer(napi_env env, napi_value v) {
+	void *data;
+	size_t len;
+	bool ok;
+	if (napi_is_buffer(env, v, &ok) != napi_ok || !ok) return NULL;
+	if (napi_get_buffer_info(env, v, &data, &len) != napi_ok || memchr(data, 0, len)) return NULL;
+	char *s = malloc(len + 1);
+	if (!s) return NULL;
+	memcpy(s, data, len);
+	s[len] = 0;
+	return s;
+}
+
+static napi_value bad(napi_env env, job_t *j) {
+	free_job(env, j);
+	napi_throw_error(env, "EINVAL", "ovl native scan: bad arguments");
+	return NULL;
+}
+
+// scan(mode, target, ns, flags, progress) -> Promise<{recs, xattrs, bytes}>
+// target: a Buffer (MODE_TREE) or an array of Buffers; progress: a Float64Array or null.
+napi_value ovl_scan(napi_env env, napi_callback_info info) {
+	size_t argc = 5;
+	napi_value a[5];
+	if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 5) {
+		napi_throw_error(env, "EINVAL", "ovl native scan: missing arguments");
+		return NULL;
+	}
+	job_t *j = calloc(1, sizeof *j);
+	if (!j) return NULL;
+	char ns[16];
+	size_t nslen;
+	if (napi_get_value_int32(env, a[0], &j->mode) != napi_ok || j->mode < MODE_TREE || j->mode > MODE_DIRS) return bad(env, j);
+	if (napi_get_value_string_utf8(env, a[2], ns, sizeof ns, &nslen) != napi_ok) return bad(env, j);
+	if (strcmp(ns, "trusted") && strcmp(ns, "user")) return bad(env, j);
+	snprintf(j->ns_prefix, sizeof j->ns_prefix, "%s.overlay.", ns);
+	if (napi_get_value_int32(env, a[3], &j->flags) != napi_ok) return bad(env, j);
+	if (j->mode == MODE_TREE) {
+		if (!(j->root = copy_buffer(env, a[1]))) return bad(env, j);
+	} else {
+		uint32_t n;
+		if (napi_get_array_length(env, a[1], &n) != napi_ok) return bad(env, j);
+		j->paths = calloc(n ? n : 1, sizeof(char *));
+		if (!j->paths) return bad(env, j);
+		for (uint32_t i = 0; i < n; i++) {
+			napi_value el;
+			if (napi_get_element(env, a[1], i, &el) != napi_ok) return bad(env, j);
+			if (!(j->paths[i] = copy_buffer(env, el))) return bad(env, j);
+			j->npaths = i + 1;
+		}
+	}
+	napi_valuetype pt;
+	napi_typeof(env, a[4], &pt);
+	if (pt != napi_null && pt != napi_undefined) {
+		napi_typedarray_type t;
+		size_t len;
+		void *data;
+		if (napi_get_typedarray_info(env, a[4], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_float64_array || len < 1) return bad(env, j);
+		j->progress = data;
+		napi_create_reference(env, a[4], 1, &j->progress_ref);
+	}
+	napi_value promise, name;
+	napi_create_promise(env, &j->deferred, &promise);
+	napi_create_string_utf8(env, "ovl-scan", NAPI_AUTO_LENGTH, &name);
+	napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
+	napi_queue_async_work(env, j->work);
+	return promise;
+}

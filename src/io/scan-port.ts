@@ -1,0 +1,67 @@
+import type {StatLite} from '../core/entry.js';
+import type {LowerDirEntry} from './lower-dirs.js';
+
+// The syscall side of a scan, in three bulk calls: the native scanner (native/scan.c, off the
+// main thread) and the pure-JS fallback (io/scan-js.ts) answer them identically, so the pairing
+// and classification above them (io/scan.ts) never know which one ran.
+
+/** overlay.* xattrs of the live namespace (names without the prefix) and the other xattrs as `name=hex`. */
+export type XattrSet = {readonly overlay: Readonly<Record<string, string>>; readonly other: readonly string[]};
+
+/** An xattr read that failed for another reason than "none there": kinds there may be wrong. */
+export type XattrFailure = {readonly path: string; readonly code: string};
+
+/** The upper tree, flat and depth first: entry i's parent is parents[i] (-1: the root). */
+export type WalkedTree = {
+	readonly names: readonly string[];
+	readonly parents: ArrayLike<number>;
+	/** undefined: the lstat failed (vanished while scanning). */
+	readonly stats: readonly (StatLite | undefined)[];
+	readonly xattrs: readonly XattrSet[];
+	/** For a dir that could not be read: why. */
+	readonly dirErrors: ReadonlyMap<number, string>;
+	readonly xattrFailures: readonly XattrFailure[];
+	/** When the root itself could not be read. */
+	readonly rootError?: string;
+};
+
+export type Probed = {readonly stat: StatLite; readonly xattrs?: XattrSet};
+
+/** A lower directory read into a name set, with its opaque xattr; undefined when unreadable. */
+export type DirListing = {readonly names: Map<string, LowerDirEntry>; readonly opaque: string};
+
+export type ScanPort = {
+	readonly name: 'native' | 'js';
+	walk(root: string, ns: Ns, progress?: (scanned: number) => void): Promise<WalkedTree>;
+	/** lstat (and, with xattrs, the xattrs) of each path; a path that is not there is absent from the map. */
+	probe(
+		paths: readonly string[],
+		ns: Ns,
+		xattrs: boolean,
+	): Promise<{found: Map<string, Probed>; failures: XattrFailure[]}>;
+	readDirs(
+		paths: readonly string[],
+		ns: Ns,
+	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]}>;
+};
+
+export type Ns = 'trusted' | 'user';
+
+/** overlay xattr values that are text; the rest (origin, metacopy digests, …) are shown as hex. */
+export const textXattrs: ReadonlySet<string> = new Set(['opaque', 'redirect', 'nlink', 'protattr', 'impure']);
+
+/** The whole-tree stat and xattr reads, with exact names of other xattrs: shared by both ports. */
+export function xattrEntry(
+	ns: Ns,
+	name: string,
+	value: Buffer | undefined,
+	out: {overlay: Record<string, string>; other: string[]},
+): void {
+	const prefix = `${ns}.overlay.`;
+	if (name.startsWith(prefix)) {
+		const key = name.slice(prefix.length);
+		out.overlay[key] = value === undefined ? '' : textXattrs.has(key) ? value.toString('utf8') : value.toString('hex');
+	} else if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) {
+		out.other.push(`${name}=${value?.toString('hex') ?? ''}`);
+	}
+}
