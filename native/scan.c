@@ -1,10 +1,11 @@
 // ovl's native tree scanner: walks a tree, stats a list of paths or reads a list of directories
 // in one call, off the main thread (libuv's pool), and hands back flat data instead of an object
 // per syscall. Never follows a symlink: directories are opened O_NOFOLLOW beneath their parent's
-// fd, entries are fstatat(AT_SYMLINK_NOFOLLOW)'d, xattrs are read with l*xattr. A failed call is
+// fd, entries are fstatat(AT_SYMLINK_NOFOLLOW)'d, xattrs are read with l*xattr. Only a path the
+// caller ends with '/' (a layer root, which the kernel resolves too) is followed. A failed call is
 // data (an errno in the entry's record), never a thrown walk.
 //
-// Output, decoded by src/io/native-scan.ts:
+// Output, decoded by src/io/scan-native.ts:
 //   recs   Float64Array, REC doubles per entry (fields below)
 //   xattrs Float64Array, XREC doubles per xattr: name offset, name length, value offset,
 //          value length (-1: absent), errno
@@ -370,7 +371,8 @@ static void read_dirs(job_t *j) {
 			continue;
 		}
 		char val[256];
-		ssize_t ov = lgetxattr(j->paths[i], opaque_name, val, sizeof val);
+		// The dir itself, by its fd: no second lookup of its path.
+		ssize_t ov = fgetxattr(fd, opaque_name, val, sizeof val);
 		int xwhiteouts = 0;
 		if (ov >= 0) {
 			j->recs.p[hat + R_XFIRST] = (double)(j->xattrs.len / XREC);

@@ -79,9 +79,14 @@ function namesOf(d: ScanData): string[] {
 	return out;
 }
 
+/** A path whose last component, if a symlink, the kernel resolves: a trailing slash forces that. */
+const followed = (p: string): Buffer => {
+	const b = encodePath(p);
+	return b[b.length - 1] === 0x2f ? b : Buffer.concat([b, Buffer.from('/')]);
+};
+
 /** Splits a list in two halves run at once: the pool has threads for both cores. */
-async function halves(api: NativeApi, m: number, paths: readonly string[], ns: Ns, f: number): Promise<ScanData[]> {
-	const bytes = paths.map(encodePath);
+async function halves(api: NativeApi, m: number, bytes: readonly Buffer[], ns: Ns, f: number): Promise<ScanData[]> {
 	if (bytes.length < 256) return [await api.scan(m, bytes, ns, f, null)];
 	const mid = bytes.length >> 1;
 	return Promise.all([api.scan(m, bytes.slice(0, mid), ns, f, null), api.scan(m, bytes.slice(mid), ns, f, null)]);
@@ -95,7 +100,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			const timer = progress ? setInterval(() => progress(counter[0] as number), 100) : undefined;
 			let d: ScanData;
 			try {
-				d = await api.scan(mode.tree, encodePath(root), ns, flags.xattrs | flags.otherValues, counter);
+				d = await api.scan(mode.tree, followed(root), ns, flags.xattrs | flags.otherValues, counter);
 			} catch (error) {
 				return {
 					names: [],
@@ -144,7 +149,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			const failures: XattrFailure[] = [];
 			const f = withXattrs ? flags.xattrs | flags.otherValues : 0;
 			let base = 0;
-			for (const d of await halves(api, mode.paths, paths, ns, f)) {
+			for (const d of await halves(api, mode.paths, paths.map(encodePath), ns, f)) {
 				const n = d.recs.length / REC;
 				for (let i = 0, o = 0; i < n; i++, o += REC) {
 					if (d.recs[o + STAT_ERR]) continue;
@@ -156,11 +161,12 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			}
 			return {found, failures};
 		},
-		async readDirs(paths, ns) {
+		async readDirs(paths, ns, roots) {
 			const dirs = new Map<string, DirListing | undefined>();
 			const failures: XattrFailure[] = [];
 			let base = 0;
-			for (const d of await halves(api, mode.dirs, paths, ns, 0)) {
+			const bytes = paths.map((p, i) => (i < roots ? followed(p) : encodePath(p)));
+			for (const d of await halves(api, mode.dirs, bytes, ns, 0)) {
 				let names: Map<string, LowerDirEntry> | undefined;
 				let dir = '';
 				const n = d.recs.length / REC;

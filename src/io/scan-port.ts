@@ -39,9 +39,14 @@ export type ScanPort = {
 		ns: Ns,
 		xattrs: boolean,
 	): Promise<{found: Map<string, Probed>; failures: XattrFailure[]}>;
+	/**
+	 The first `roots` paths are layer roots: a symlink there is followed, as the kernel follows a
+	 layer dir given as one (Docker's lowerdir=l/ID); below them nothing is followed.
+	 */
 	readDirs(
 		paths: readonly string[],
 		ns: Ns,
+		roots: number,
 	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]}>;
 };
 

@@ -105,7 +105,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		const want = upperDirs.flatMap((i) =>
 			regular.map((l) => (i < 0 ? l.path : childPath(l.path, (rels[i] as string).slice(1)))),
 		);
-		const {dirs, failures} = await port.readDirs(want, ns);
+		const {dirs, failures} = await port.readDirs(want, ns, regular.length);
 		lowers.prefetch(dirs);
 		xattrErrors.push(...failures);
 	}

@@ -455,9 +455,12 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(kinds(wrongNs)['/d']).toBe('merge-dir');
 	});
 
-	test('relative lowerdirs recorded by the kernel (Docker style) need --root, then resolve', async () => {
-		await makeTree(p('root', 'l', 'A'), {a: 'a', b: 'b'});
-		await makeTree(p('root', 'l', 'B'), {b: 'B'});
+	test('relative lowerdirs recorded by the kernel (Docker style: l/ID symlinks) need --root, then resolve', async () => {
+		await makeTree(p('root', 'A', 'diff'), {a: 'a', b: 'b', 'd/x': 'x'});
+		await makeTree(p('root', 'B', 'diff'), {b: 'B'});
+		mkdirSync(p('root', 'l'));
+		symlinkSync('../A/diff', p('root', 'l', 'A'));
+		symlinkSync('../B/diff', p('root', 'l', 'B'));
 		await makeTree(p('root', 'c', 'diff'), {});
 		await makeTree(p('root', 'c', 'work'), {});
 		await makeTree(p('m'), {});
@@ -467,15 +470,35 @@ describeKernel('ovl inspect on real overlays', () => {
 			{cwd: p('root')},
 		);
 		rmSync(m('a'));
+		appendFileSync(m('d/x'), 'y');
 		const without = await runOvl(['inspect', p('m')]);
 		expect(without.exitCode).toBe(2);
 		expect(without.stderr).toContain('OVL_RELATIVE_LAYERS');
-		const r = await inspectFlow(await locateMount(p('m'), p('root'), processDeps().registry), {withChanges: false});
+		const located = await locateMount(p('m'), p('root'), processDeps().registry);
+		const r = await inspectFlow(located, {withChanges: true});
+		const js = await inspectFlow(located, {withChanges: true, port: jsScanPort});
+		expect(js.entries).toEqual(r.entries);
+		expect(js.changes).toEqual(r.changes);
 		expect(r.mount.layers).toEqual([
 			{role: 'upper', layer: 0, path: p('root', 'c', 'diff'), recorded: 'c/diff'},
-			{role: 'lower', layer: 2, path: p('root', 'l', 'B'), recorded: 'l/B'},
-			{role: 'lower', layer: 1, path: p('root', 'l', 'A'), recorded: 'l/A'},
+			{role: 'lower', layer: 2, path: p('root', 'B', 'diff'), recorded: 'l/B'},
+			{role: 'lower', layer: 1, path: p('root', 'A', 'diff'), recorded: 'l/A'},
 		]);
-		expect(kinds(r)).toEqual({'/a': 'whiteout'});
+		expect(kinds(r)).toEqual({'/a': 'whiteout', '/d': 'merge-dir', '/d/x': 'copy-up'});
+		expect(r.changes?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(['D /a', 'C /d/x']);
+	});
+
+	test('absolute lowerdirs that are symlinks (Podman style l/ID): the roots are followed, as the kernel did', async () => {
+		await makeTree(p('A'), {a: 'a', b: 'b', 'd/x': 'x'});
+		await makeTree(p('B'), {b: 'B'});
+		mkdirSync(p('l'));
+		symlinkSync(p('A'), p('l', 'A'));
+		symlinkSync(p('B'), p('l', 'B'));
+		await mountOverlay({lowers: [p('l', 'A'), p('l', 'B')], upper: p('u'), work: p('w'), merged: p('m')});
+		rmSync(m('a'));
+		appendFileSync(m('d/x'), 'y');
+		const r = await inspect();
+		expect(kinds(r)).toEqual({'/a': 'whiteout', '/d': 'merge-dir', '/d/x': 'copy-up'});
+		expect(r.changes?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(['D /a', 'C /d/x']);
 	});
 });
