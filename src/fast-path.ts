@@ -1,9 +1,10 @@
 import {asOvlError, reportError} from './cli/report-error.js';
 import {processContext, type Context} from './context.js';
 
-// The plain forms (`ls`, `umount M`, `mount DIR`, each with --json/--plain) of the commands scripts and test suites call hundreds of times run without
-// yargs, which costs ~110 ms of start-up on every call. Only these exact shapes: anything else
-// (another flag, --help, a value starting with "-") goes through the full parser.
+// The plain forms (`ls`, `umount M`, `mount DIR`, `inspect M`, `diff M`, each with --json or
+// --plain) of the commands scripts and test suites call hundreds of times run without yargs,
+// which costs ~110 ms of start-up on every call. Only these exact shapes: anything else (another
+// flag, --help, a value starting with "-") goes through the full parser.
 
 const modeFlags = new Set(['--json', '--plain']);
 
@@ -31,6 +32,17 @@ export function fastCommand(args: readonly string[]): (() => Promise<number>) | 
 				]);
 				return mountCommand({...stackDirInput(target), dryRun: false, force: false}, c);
 			});
+	const layers = {merged: target, upper: undefined, lowers: [], work: undefined, userxattr: false, root: undefined};
+	if (cmd === 'inspect')
+		return () =>
+			run(mode, async (c) =>
+				(await import('./commands/inspect.js')).inspectCommand({...layers, kinds: [], strict: false}, c),
+			);
+	if (cmd === 'diff')
+		return () =>
+			run(mode, async (c) =>
+				(await import('./commands/inspect.js')).diffCommand({...layers, all: false, strict: false, content: false}, c),
+			);
 	return undefined;
 }
 

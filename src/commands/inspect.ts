@@ -10,7 +10,7 @@ import {scanProgress} from '../ui/progress.js';
 import {plainChanges} from '../ui/inspect-text.js';
 import {emit} from '../output.js';
 import {showReport} from './report-view.js';
-import {overlayTarget} from './stack-input.js';
+import {overlayTarget} from './overlay-target.js';
 
 export type LayerArgs = {
 	readonly merged: string | undefined;

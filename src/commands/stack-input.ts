@@ -1,14 +1,14 @@
 import {printablePath} from '../core/bytes.js';
 import {isSameOrInside} from '../core/paths.js';
 import {readUserFile} from '../io/beneath.js';
-import {realpathExact as realpath} from '../io/exact-fs.js';
 import path from 'node:path';
 import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
 import {parseStackFile, resolveStackFile, stackFileName} from '../core/stack-file.js';
-import {topMountAt} from '../core/mountinfo.js';
-import type {MountInfoEntry, Stack} from '../core/types.js';
+import {realpathExact as realpath} from '../io/exact-fs.js';
+import {canonicalPath} from './overlay-target.js';
+import type {Stack} from '../core/types.js';
 
 export type StackInput = {
 	readonly dir: string | undefined;
@@ -105,16 +105,6 @@ export async function readStackInput(
 	return {stack, source: file, confine: {dir: path.dirname(file), fromFile}};
 }
 
-/** Canonical form: realpath for what exists, realpath(parent)/name for what ovl will create. */
-export async function canonicalPath(p: string): Promise<string> {
-	try {
-		return await realpath(p);
-	} catch {
-		const parent = await realpath(path.dirname(p)).catch(() => path.dirname(p));
-		return path.join(parent, path.basename(p));
-	}
-}
-
 /**
  A stack file names paths relative to itself, and root may be running it on a directory someone
  else prepared: every path it gives (after symlinks) must stay inside that directory, or an
@@ -155,22 +145,4 @@ export async function canonicalStack(stack: Stack): Promise<Stack> {
 		merged,
 		options: stack.options,
 	};
-}
-
-/**
- The overlay a user means by a path: the mount point itself, or a stack dir (what `ovl mount DIR`
- took), whose ovl.yaml names the mount point. Returns the canonical path to act on.
- */
-export async function overlayTarget(given: string, cwd: string, entries: readonly MountInfoEntry[]): Promise<string> {
-	const target = await canonicalPath(path.resolve(cwd, given));
-	if (topMountAt(entries, target)) return target;
-	const file = path.join(target, stackFileName);
-	try {
-		const text = readUserFile(file, 1 << 20, 'stack file').toString('utf8');
-		const merged = await canonicalPath(resolveStackFile(parseStackFile(text, file), target).merged);
-		if (topMountAt(entries, merged)) return merged;
-	} catch {
-		// not a stack dir (or an unreadable stack file): the path is what the user meant
-	}
-	return target;
 }

@@ -1,7 +1,7 @@
 import type {Context} from '../context.js';
 import {emit} from '../output.js';
 import {umountFlow} from '../flows/umount.js';
-import {overlayTarget} from './stack-input.js';
+import {overlayTarget} from './overlay-target.js';
 
 /** `ovl umount`: only overlays; when busy, say who holds it. */
 export async function umountCommand(o: {merged: string; lazy: boolean}, ctx: Context): Promise<void> {

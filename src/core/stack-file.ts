@@ -15,7 +15,7 @@ export type StackFile = {
 	readonly seed: Readonly<Record<string, Readonly<Record<string, string>>>>;
 };
 
-export const stackFileName = 'ovl.yaml';
+export {stackFileName} from './stack-name.js';
 
 const header = `# ovl stack file. Lowers are listed bottom -> top (like a Dockerfile); ovl turns them into the
 # kernel's top-first lowerdir=. Paths are relative to this file. Mount with: ovl mount <this dir>

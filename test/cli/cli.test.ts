@@ -86,7 +86,7 @@ describe('conventions', () => {
 		expect(lab.stdout.split('\n')).toEqual(expect.arrayContaining(['blog', 'copy-up-cost', '--keep']));
 		expect(lab.stderr).toBe('');
 	});
-	test('the fast path (ls, umount M, mount DIR without yargs) answers exactly as the full parser does', async () => {
+	test('the fast path (ls, umount M, mount DIR, inspect M, diff M without yargs) answers exactly as the full parser does', async () => {
 		// --verbose is not a fast-path flag: the same command then goes through yargs.
 		for (const args of [
 			['ls', '--json'],
@@ -94,6 +94,9 @@ describe('conventions', () => {
 			['umount', path.join(dir, 'nope')],
 			['umount', '--json', dir],
 			['mount', path.join(dir, 'none')],
+			['inspect', '--json', path.join(dir, 'nope')],
+			['inspect', dir, '--plain'],
+			['diff', '--json', dir],
 		]) {
 			const fast = await runOvl(args, {cwd: dir});
 			const full = await runOvl([...args, '--verbose'], {cwd: dir});
