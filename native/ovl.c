@@ -245,6 +245,21 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+// lremovexattr(path, name); ENODATA (already absent) is not an error.
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+	napi_value a[2];
+	if (!args(env, info, 2, a)) return NULL;
+	char name[XATTR_NAME_MAX + 1];
+	cpath p;
+	if (get_string(env, a[1], name, sizeof name)) BAD_ARGS();
+	if (get_path(env, a[0], &p)) BAD_ARGS();
+	int rc = lremovexattr(p.s, name);
+	int err = errno;
+	free(p.s);
+	if (rc < 0 && err != ENODATA) return throw_errno(env, err, "lremovexattr");
+	return NULL;
+}
+
 // umount2(path, flags)
 static napi_value js_umount2(napi_env env, napi_callback_info info) {
 	napi_value a[2];
@@ -257,6 +272,25 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
 	int err = errno;
 	free(p.s);
 	if (rc < 0) return throw_errno(env, err, "umount2");
+	return NULL;
+}
+
+// utimensat(dirfd, name, atimeSec, atimeNsec, mtimeSec, mtimeNsec): exact nanoseconds (Node's
+// utimes takes seconds as a double, ~240 ns off today), never following a symlink.
+static napi_value js_utimensat(napi_env env, napi_callback_info info) {
+	napi_value a[6];
+	if (!args(env, info, 6, a)) return NULL;
+	int32_t dir;
+	int64_t v[4];
+	cpath p;
+	CHECK(napi_get_value_int32(env, a[0], &dir));
+	for (int i = 0; i < 4; i++) CHECK(napi_get_value_int64(env, a[2 + i], &v[i]));
+	if (get_path(env, a[1], &p)) BAD_ARGS();
+	struct timespec ts[2] = {{.tv_sec = v[0], .tv_nsec = v[1]}, {.tv_sec = v[2], .tv_nsec = v[3]}};
+	int rc = utimensat(dir, p.s, ts, AT_SYMLINK_NOFOLLOW);
+	int err = errno;
+	free(p.s);
+	if (rc < 0) return throw_errno(env, err, "utimensat");
 	return NULL;
 }
 
@@ -281,8 +315,10 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+		{"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
 		{"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+		{"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_default, NULL},
 		{"scan", NULL, ovl_scan, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

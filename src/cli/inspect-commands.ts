@@ -97,4 +97,52 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 						c,
 					),
 				),
+		)
+		.command(
+			'commit [merged]',
+			'apply the upper to its lower (or --into DIR) exactly, verified against the merged view, then empty it',
+			(y) =>
+				layerOptions(y)
+					.positional('merged', {type: 'string', describe: 'mount point (unmounted first) or stack dir'})
+					.option('into', {
+						type: 'string',
+						describe: 'apply to DIR (which holds what the lowers show) instead of the lower',
+					})
+					.option('paths', {type: 'string', array: true, describe: 'commit only these overlay paths (and below)'})
+					.option('dry-run', {
+						type: 'boolean',
+						default: false,
+						describe: 'print the plan, one line per action; change nothing',
+					})
+					.option('keep-upper', {type: 'boolean', default: false, describe: 'leave the upper as it is afterwards'})
+					.option('resume', {
+						type: 'boolean',
+						default: false,
+						describe: 'finish a commit that stopped (its journal is beside the upper)',
+					})
+					.epilogue(
+						examples([
+							['$0 commit demo --dry-run', 'what committing the stack in demo/ would do'],
+							['$0 commit demo/merged', 'unmount, apply the upper to the lower, verify, empty the upper'],
+							[
+								'$0 commit --upper u --lower l --work w --into /srv/site',
+								'apply to the tree the lower was copied from',
+							],
+							['$0 commit demo --resume', 'finish a commit a crash or a full disk stopped'],
+						]),
+					),
+			async (argv) =>
+				run(argv, async (c) =>
+					(await import('../commands/commit.js')).commitCommand(
+						{
+							...layerArgs(argv),
+							into: argv.into,
+							paths: strings(argv.paths),
+							dryRun: argv['dry-run'],
+							keepUpper: argv['keep-upper'],
+							resume: argv.resume,
+						},
+						c,
+					),
+				),
 		);

@@ -474,6 +474,40 @@ export const codes = {
 		exit: exitCodes.failure,
 		summary: 'a malformed metacopy file, or xattrs that cannot be read',
 	},
+	// commit: applying an upper to its lower (src/flows/commit.ts)
+	OVL_COMMIT_NO_UPPER: {severity: 'error', exit: exitCodes.usage, summary: 'the overlay has no upper layer to commit'},
+	OVL_COMMIT_LAYERED: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: 'committing into the top of several lowers is not supported yet (use --into)',
+	},
+	OVL_COMMIT_PENDING: {
+		severity: 'warning',
+		exit: exitCodes.failure,
+		summary: 'a commit of this upper stopped part-way: finish it with ovl commit --resume',
+	},
+	OVL_COMMIT_NOTHING_PENDING: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: '--resume, but no commit of this upper is pending',
+	},
+	OVL_COMMIT_UNREADABLE: {severity: 'error', exit: exitCodes.failure, summary: 'part of the upper could not be read'},
+	OVL_COMMIT_REFUSED: {severity: 'error', exit: exitCodes.failure, summary: 'upper entries ovl cannot apply exactly'},
+	OVL_COMMIT_TARGET_LIVE: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: 'the commit target is a layer of a mounted overlay',
+	},
+	OVL_COMMIT_VIEW: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: 'the merged view could not be mounted to record it',
+	},
+	OVL_COMMIT_UNVERIFIED: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: 'after the commit the target differs from the recorded merged view',
+	},
 
 	// lab (src/commands/lab.ts, src/lab/); a step's error fails that step, so `ovl lab run` exits 1
 	OVL_LAB_UNKNOWN: {

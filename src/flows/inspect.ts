@@ -5,7 +5,9 @@ import type {Entry, EntryKind} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {finding} from '../core/finding.js';
 import {inspectFindings, summarize, xattrHint, type Report} from '../core/report.js';
+import {journalPath} from '../io/commit-journal.js';
 import {upperSpace, workIncompat, type Located} from '../io/locate.js';
+import {lstatPath} from '../io/walk-fs.js';
 import {scanLayers, type ScanInput, type ScanResult} from '../io/scan.js';
 import type {ScanPort} from '../io/scan-port.js';
 
@@ -97,6 +99,16 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 				x.path,
 			),
 		),
+		...(commitPending(located.upper)
+			? [
+					finding(
+						'OVL_COMMIT_PENDING',
+						'warning',
+						`a commit of this upper stopped part-way (${journalPath(located.upper)}): the lower is partly changed`,
+						'finish it with ovl commit --resume (the same stack dir or --upper/--lower)',
+					),
+				]
+			: []),
 		...scan.problems.map((p) =>
 			finding(
 				'OVL_SCAN_PROBLEM',
@@ -116,6 +128,8 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 		...(options.withChanges ? {changes: changeSet(observed)} : {}),
 	};
 }
+
+const commitPending = (upper: string): boolean => lstatPath(journalPath(upper)) !== undefined;
 
 export function filterKinds(report: Report, kinds: readonly EntryKind[]): Report {
 	if (kinds.length === 0) return report;

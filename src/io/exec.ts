@@ -1,8 +1,8 @@
 import {closeSync, constants, openSync} from 'node:fs';
-import {execa} from 'execa';
 import {fsPath} from '../core/bytes.js';
 import type {MountPlan} from '../core/types.js';
 
+import {runTool} from './spawn.js';
 import type {ToolResult} from './umount.js';
 
 export type {ToolResult};
@@ -18,27 +18,17 @@ export async function runMount(plan: MountPlan): Promise<ToolResult> {
 	try {
 		// Node opens with O_CLOEXEC; spawn dup2()s each into place for the child, which clears it.
 		for (const p of plan.fdPaths) fds.push(openSync(fsPath(p), constants.O_RDONLY | constants.O_DIRECTORY));
-		const result = await execa(cmd ?? 'mount', args, {
-			reject: false,
-			all: true,
+		return await runTool(cmd ?? 'mount', args, {
 			env: mountEnv,
 			...(plan.cwd === undefined ? {} : {cwd: plan.cwd}),
-			// execa's types only list fds 3-9 here; any inherited descriptor works at run time.
-			...(fds.length === 0
-				? {stdin: 'ignore' as const}
-				: {stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as ['ignore', 'pipe', 'pipe']}),
+			extraFds: fds,
 		});
-		return {ok: result.exitCode === 0, exitCode: result.exitCode ?? -1, output: String(result.all ?? '')};
 	} finally {
 		for (const fd of fds) closeSync(fd);
 	}
 }
 
 export async function toolVersion(cmd: string): Promise<string | undefined> {
-	try {
-		const {stdout} = await execa(cmd, ['--version'], {env: {LC_ALL: 'C'}});
-		return stdout.trim().split('\n')[0];
-	} catch {
-		return undefined;
-	}
+	const r = await runTool(cmd, ['--version'], {env: {LC_ALL: 'C'}});
+	return r.ok ? r.output.trim().split('\n')[0] : undefined;
 }

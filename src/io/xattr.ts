@@ -1,4 +1,11 @@
-import {getAttribute, getAttributeSync, listAttributes, listAttributesSync, setAttributeSync} from '@napi-rs/xattr';
+import {
+	getAttribute,
+	getAttributeSync,
+	listAttributes,
+	listAttributesSync,
+	removeAttributeSync,
+	setAttributeSync,
+} from '@napi-rs/xattr';
 import {native} from './native.js';
 
 // The only xattr port. Every call acts on a symlink itself, never its target (l*xattr), takes a
@@ -94,6 +101,19 @@ export function setXattrSync(target: string | Buffer, name: string, value: Buffe
 	} catch (error) {
 		if (error instanceof XattrError) throw error;
 		throw new XattrError('setxattr', xattrErrno(error), name);
+	}
+}
+
+/** lremovexattr; already absent is not an error. */
+export function removeXattrSync(target: string | Buffer, name: string): void {
+	const n = native();
+	try {
+		if (n) n.lremovexattr(bytes(target), name);
+		else removeAttributeSync(utf8(target, 'removexattr'), name);
+	} catch (error) {
+		if (error instanceof XattrError) throw error;
+		const code = xattrErrno(error);
+		if (code !== 'ENODATA') throw new XattrError('removexattr', code, name);
 	}
 }
 

@@ -1,0 +1,90 @@
+import {printablePath} from '../core/bytes.js';
+import {actionLine} from '../core/commit-plan.js';
+import {UsageError} from '../core/errors.js';
+import {optionValue} from '../core/options.js';
+import type {Context} from '../context.js';
+import {commitFlow, resumeFlow, type CommitResult} from '../flows/commit.js';
+import {locateMount, locateOffline, type Located} from '../io/locate.js';
+import {emit} from '../output.js';
+import {locate, type LayerArgs} from './inspect.js';
+import {canonicalPath, overlayTarget} from './overlay-target.js';
+import {confineToStackDir, readStackInput, stackDirInput} from './stack-input.js';
+import {topMountAt} from '../core/mountinfo.js';
+
+export type CommitArgs = LayerArgs & {
+	readonly into: string | undefined;
+	readonly paths: readonly string[];
+	readonly dryRun: boolean;
+	readonly keepUpper: boolean;
+	readonly resume: boolean;
+};
+
+/** '/'-rooted overlay paths; a path that climbs out (`..`) is refused. */
+function overlayPaths(given: readonly string[]): string[] | undefined {
+	if (given.length === 0) return undefined;
+	return given.map((p) => {
+		const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+		if (parts.includes('..') || parts.length === 0)
+			throw new UsageError(
+				`--paths ${printablePath(p)} is not a path inside the overlay`,
+				'name paths as the merged view shows them, e.g. --paths /etc/app',
+			);
+		return `/${parts.join('/')}`;
+	});
+}
+
+/** A mount point, a stack dir (mounted or not), or --upper/--lower. */
+async function locateForCommit(o: CommitArgs, ctx: Context): Promise<Located> {
+	if (o.upper !== undefined || o.lowers.length > 0 || o.merged === undefined) return locate(o, ctx);
+	const entries = await ctx.deps.mountinfo();
+	const target = await overlayTarget(o.merged, ctx.cwd, entries);
+	if (topMountAt(entries, target)) return locateMount(target, o.root, ctx.deps.registry);
+	// A stack dir that is not mounted: its ovl.yaml names the layers (confined to it, as mount does).
+	const {stack, confine} = await readStackInput(stackDirInput(target), ctx.cwd);
+	if (confine) await confineToStackDir(stack, confine.dir, confine.fromFile);
+	if (stack.upper === undefined)
+		throw new UsageError(`the stack in ${printablePath(target)} has no upper layer`, 'there is nothing to commit');
+	return locateOffline(
+		stack.upper,
+		stack.lowers.map((l) => l.path),
+		stack.work,
+		optionValue(stack.options, 'userxattr') !== undefined || stack.options.some((x) => x.key === 'userxattr'),
+	);
+}
+
+function plainResult(r: CommitResult): string {
+	if (r.dryRun)
+		return `${r.actions.map(actionLine).join('\n')}\n${r.actions.length} actions would commit ${r.upper} into ${r.target}\n`;
+	const counts = Object.entries(r.counts)
+		.map(([op, n]) => `${n} ${op}`)
+		.join(', ');
+	const lines = [
+		...(r.unmounted ? [`unmounted ${r.unmounted}`] : []),
+		`${r.resumed ? 'resumed and ' : ''}committed ${r.upper} into ${r.target}: ${counts}`,
+		'verified: the target equals the recorded merged view',
+		r.upperEmptied
+			? 'the upper is empty: mount the stack again to use the new lower'
+			: 'the upper is kept (--keep-upper)',
+	];
+	return `${lines.join('\n')}\n`;
+}
+
+/** `ovl commit`: apply the upper's changes to the lower (or --into DIR), verified, journaled. */
+export async function commitCommand(o: CommitArgs, ctx: Context): Promise<void> {
+	const into = o.into === undefined ? undefined : await canonicalPath(o.into);
+	const paths = overlayPaths(o.paths);
+	const located = await locateForCommit(o, ctx);
+	let result: CommitResult;
+	if (o.resume) {
+		if (located.upper === undefined)
+			throw new UsageError('--resume needs the overlay whose commit stopped', 'name its stack dir or --upper');
+		result = await resumeFlow(located.upper, ctx.deps);
+	} else {
+		result = await commitFlow(
+			located,
+			{...(into === undefined ? {} : {into}), ...(paths ? {paths} : {}), dryRun: o.dryRun, keepUpper: o.keepUpper},
+			ctx.deps,
+		);
+	}
+	emit(ctx, {json: result, plain: () => ({out: plainResult(result)})});
+}
