@@ -87,6 +87,15 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 			else if (raw.stat.type === 'dir') body.push({op: 'dir', path: e.path, clear: false, why: 'holds a chosen path'});
 			continue;
 		}
+		// Other names of an upper hard-link group (copy-ups, new files, metacopies alike) link to the first.
+		const grouped = raw.stat.type !== 'dir' && raw.stat.nlink > 1 && e.kind !== 'whiteout' && e.kind !== 'anomaly';
+		const key = `${raw.stat.dev}:${raw.stat.ino}`;
+		const first = grouped ? linked.get(key) : undefined;
+		if (first !== undefined) {
+			body.push({op: 'link', path: e.path, to: first, why: `a hard link of ${first}`});
+			continue;
+		}
+		if (grouped) linked.set(key, e.path);
 		switch (e.kind) {
 			case 'whiteout':
 			case 'xwhiteout':
@@ -164,13 +173,6 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 					dirs.push(e.path);
 					break;
 				}
-				const key = `${raw.stat.dev}:${raw.stat.ino}`;
-				const first = raw.stat.nlink > 1 ? linked.get(key) : undefined;
-				if (first !== undefined) {
-					body.push({op: 'link', path: e.path, to: first, why: `a hard link of ${first}`});
-					break;
-				}
-				if (raw.stat.nlink > 1) linked.set(key, e.path);
 				const inPlace =
 					e.kind === 'copy-up' && target.layer > 0 && e.hardlink?.indexed === true && e.copyUp.fromPath === undefined;
 				body.push({

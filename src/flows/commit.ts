@@ -10,7 +10,7 @@ import {decodeOverlay} from '../core/mountinfo.js';
 import {isSameOrInside} from '../core/paths.js';
 import {planMount} from '../core/plan.js';
 import type {MountOption, Stack} from '../core/types.js';
-import {applyCommit, emptyDir, removeIn} from '../io/commit-apply.js';
+import {applyCommit, commitId, emptyDir, removeIn} from '../io/commit-apply.js';
 import {
 	continueJournal,
 	journalPath,
@@ -213,6 +213,7 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 	const expected = await withView(stack, deps, (dir) => recordTree(dir, recordOptions));
 	const journal: Journal = {
 		schema: 'ovl.commit-journal/v1',
+		id: commitId(),
 		upper,
 		target: target.root,
 		...(located.work !== undefined ? {work: located.work} : {}),
@@ -259,7 +260,11 @@ async function applyJournaled(
 	const guard = guardFlow();
 	try {
 		try {
-			applyCommit(journal.actions, {upper: journal.upper, target: journal.target, onDone: progress.markDone}, from);
+			applyCommit(
+				journal.actions,
+				{upper: journal.upper, target: journal.target, id: journal.id, onDone: progress.markDone},
+				from,
+			);
 		} finally {
 			progress.close();
 		}

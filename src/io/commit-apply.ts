@@ -41,11 +41,14 @@ const split = (p: string): {dir: string; name: string} => {
 	const at = p.lastIndexOf('/');
 	return {dir: p.slice(0, at), name: p.slice(at + 1)};
 };
-const tempName = (): string => `.ovl-commit-${randomBytes(6).toString('hex')}`;
+/** A fresh id per commit (in its journal), so a resumed run finds its own temp names and staging dir. */
+export const commitId = (): string => randomBytes(6).toString('hex');
 
 export type CommitSides = {
 	readonly upper: string;
 	readonly target: string;
+	/** The commit's id: names its staging dir and temp files, which a resumed run cleans up. */
+	readonly id: string;
 	/** Called after each action, with its index: the journal's hook. */
 	readonly onDone?: (index: number) => void;
 };
@@ -56,7 +59,7 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 	const target = openRoot(sides.target);
 	let stage: Dir | undefined;
 	try {
-		const stageName = '.ovl-commit-stage';
+		const stageName = `.ovl-commit-${sides.id}-stage`;
 		const openStage = (): Dir => {
 			if (stage) return stage;
 			try {
@@ -70,7 +73,7 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 		for (let i = from; i < actions.length; i++) {
 			const a = actions[i] as CommitAction;
 			try {
-				apply(a, {upper, target, stage: openStage});
+				apply(a, {upper, target, stage: openStage, temp: `.ovl-commit-${sides.id}-${i}`});
 			} catch (error) {
 				throw fsError(error, `${sides.target}${a.path}`);
 			}
@@ -82,9 +85,10 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 			s.close();
 			stage = undefined;
 			rmdirSync(target.child(stageName));
-			// Removing it touched the root's mtime: the root's metadata goes on again, last.
-			if (actions.some((a) => a.op === 'meta' && a.path === '/')) copyMeta(upper, '.', target, '.');
 		}
+		// Removing the staging dir touched the root's mtime (maybe in a run that was then killed):
+		// the root's metadata goes on again, last, every time.
+		if (actions.some((a) => a.op === 'meta' && a.path === '/')) copyMeta(upper, '.', target, '.');
 	} finally {
 		stage?.close();
 		upper.close();
@@ -92,7 +96,13 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 	}
 }
 
-type Roots = {readonly upper: Dir; readonly target: Dir; readonly stage: () => Dir};
+type Roots = {
+	readonly upper: Dir;
+	readonly target: Dir;
+	readonly stage: () => Dir;
+	/** This action's temp name: one left by a killed run is removed before it is made again. */
+	readonly temp: string;
+};
 
 /** The parent dir of `path` beneath `root`, or undefined when it is not there (nothing to act on). */
 function parentOf(root: Dir, path: string): {dir: Dir; name: string} | undefined {
@@ -152,7 +162,7 @@ function apply(a: CommitAction, r: Roots): void {
 		case 'link':
 			mustParent(r.target, a.path, (dir, name) =>
 				mustParent(r.target, a.to, (fromDir, fromName) => {
-					const tmp = tempName();
+					const tmp = freshTemp(dir, r.temp);
 					linkSync(fromDir.child(fromName), dir.child(tmp));
 					replaceWith(dir, name, tmp);
 				}),
@@ -193,6 +203,12 @@ function makeDir(dir: Dir, name: string, a: Extract<CommitAction, {op: 'dir'}>, 
 	mkdirSync(dir.child(name), {mode: 0o700}); // its real mode comes with the directory metadata, last
 }
 
+/** The action's temp name in `dir`, after removing what a killed run of the same action left there. */
+function freshTemp(dir: Dir, temp: string): string {
+	if (statIn(dir, temp)) removeTreeIn(dir, temp);
+	return temp;
+}
+
 /** Renames `tmp` over `name`, first removing a directory in the way (rename cannot replace one with a file). */
 function replaceWith(dir: Dir, name: string, tmp: string): void {
 	if (statIn(dir, name)?.isDirectory()) removeTreeIn(dir, name);
@@ -226,7 +242,7 @@ function write(
 			return;
 		}
 	}
-	const tmp = tempName();
+	const tmp = freshTemp(dir, r.temp);
 	try {
 		if (type === O.S_IFREG) {
 			const fd = openSync(dir.child(tmp), O.O_WRONLY | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);

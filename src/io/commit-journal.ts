@@ -11,6 +11,8 @@ import {openRoot, statIn} from './beneath.js';
 
 export type Journal = {
 	readonly schema: 'ovl.commit-journal/v1';
+	/** Names the staging dir and temp files in the target (io/commit-apply.ts). */
+	readonly id: string;
 	readonly upper: string;
 	readonly target: string;
 	readonly work?: string;
