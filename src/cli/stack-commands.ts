@@ -144,6 +144,49 @@ export const stackCommands: Commands = (y: Argv<Global>, run, args) =>
 				}),
 		)
 		.command(
+			'try',
+			'run a command over throw-away overlays of directories, show what it changed, then commit it or not',
+			(y) =>
+				y
+					.option('dir', {
+						type: 'string',
+						array: true,
+						describe: 'a directory the command may change (repeat; default .)',
+					})
+					.option('yes', {type: 'boolean', default: false, describe: 'commit what it changed without asking'})
+					.option('no', {type: 'boolean', default: false, describe: 'discard what it changed without asking'})
+					.option('keep', {type: 'string', describe: 'keep the session in DIR (new) to decide later: ovl commit DIR'})
+					.option('in-namespace', {type: 'string', hidden: true})
+					.epilogue(
+						examples(
+							[
+								['$0 try -- make install', 'see what make install would change in ., then say y or n'],
+								['$0 try --dir /etc --dir /usr/local --yes -- ./setup.sh', 'two trees, committed when it is done'],
+								['$0 try --dir /srv --keep /tmp/s1 -- ./migrate', 'decide later: ovl commit /tmp/s1'],
+							],
+							'The directories are overlaid in a private mount namespace (as a user: a user namespace with userxattr), ' +
+								"so only the command sees them; nothing stays mounted when ovl exits. ovl exits with the command's exit " +
+								'code. Piped or with --json, nothing is committed unless --yes.',
+						),
+					),
+			async (argv) =>
+				run(argv, async (c) => {
+					const end = args.indexOf('--');
+					return (await import('../commands/try.js')).tryCommand(
+						{
+							dirs: strings(argv.dir),
+							command: end < 0 ? [] : args.slice(end + 1),
+							keep: argv.keep,
+							yes: argv.yes,
+							no: argv.no,
+							inNamespace: argv.inNamespace,
+						},
+						c,
+						args,
+					);
+				}),
+		)
+		.command(
 			'ls',
 			'list every overlay mount on this host, decoded',
 			(y) => y.epilogue(examples([['$0 ls --json', 'for scripts']])),

@@ -1,6 +1,11 @@
 import {printablePath} from '../core/bytes.js';
 import {actionLine} from '../core/commit-plan.js';
-import {UsageError} from '../core/errors.js';
+import path from 'node:path';
+import {OvlError, UsageError} from '../core/errors.js';
+import {exitCodes} from '../core/exit-codes.js';
+import {readUserFile} from '../io/beneath.js';
+import {lstatPath} from '../io/walk-fs.js';
+import {trySessionFile} from '../flows/try.js';
 import {optionValue} from '../core/options.js';
 import type {Context} from '../context.js';
 import {commitFlow, resumeFlow, type CommitResult} from '../flows/commit.js';
@@ -39,6 +44,8 @@ async function locateForCommit(o: CommitArgs, ctx: Context): Promise<Located> {
 	const entries = await ctx.deps.mountinfo();
 	const target = await overlayTarget(o.merged, ctx.cwd, entries);
 	if (topMountAt(entries, target)) return locateMount(target, o.root, ctx.deps.registry);
+	const session = readTrySession(target);
+	if (session) return session;
 	// A stack dir that is not mounted: its ovl.yaml names the layers (confined to it, as mount does).
 	const {stack, confine} = await readStackInput(stackDirInput(target), ctx.cwd);
 	if (confine) await confineToStackDir(stack, confine.dir, confine.fromFile);
@@ -50,6 +57,42 @@ async function locateForCommit(o: CommitArgs, ctx: Context): Promise<Located> {
 		stack.work,
 		optionValue(stack.options, 'userxattr') !== undefined || stack.options.some((x) => x.key === 'userxattr'),
 	);
+}
+
+/**
+ A session `ovl try --keep DIR` left: its file names the directory the upper belongs to. Root
+ acts on it only when the session is its own (owner, and no one else may write it): otherwise
+ anyone could point a commit at /etc.
+ */
+function readTrySession(dir: string): Promise<Located> | undefined {
+	const file = path.join(dir, trySessionFile);
+	const st = lstatPath(file);
+	if (!st) return undefined;
+	const euid = process.geteuid?.() ?? 0;
+	const dirSt = lstatPath(dir);
+	for (const [p, s] of [
+		[file, st],
+		[dir, dirSt],
+	] as const)
+		if (!s || s.uid !== euid || (s.mode & 0o022) !== 0 || s.isSymbolicLink())
+			throw new OvlError(
+				'OVL_TRY_SESSION_UNSAFE',
+				`${printablePath(p)} is not owned by you or others may write it: ovl will not commit what it names`,
+				'commit only sessions you kept yourself (ovl try --keep DIR)',
+				{exitCode: exitCodes.usage},
+			);
+	const doc = JSON.parse(readUserFile(file, 1 << 20, 'try session').toString('utf8')) as {
+		userxattr?: boolean;
+		sessions?: {dir: string; upper: string; work: string}[];
+	};
+	const sessions = doc.sessions ?? [];
+	if (sessions.length !== 1)
+		throw new UsageError(
+			`${printablePath(dir)} holds ${sessions.length} try sessions`,
+			`commit each with --upper/--lower/--work (see ${printablePath(file)})`,
+		);
+	const s = sessions[0] as {dir: string; upper: string; work: string};
+	return locateOffline(s.upper, [s.dir], s.work, doc.userxattr === true);
 }
 
 function plainResult(r: CommitResult): string {

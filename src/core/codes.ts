@@ -508,6 +508,18 @@ export const codes = {
 		exit: exitCodes.failure,
 		summary: 'after the commit the target differs from the recorded merged view',
 	},
+	// try: a command over overlays of the directories it may change (src/flows/try.ts)
+	OVL_TRY_NESTED_MOUNT: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: 'a directory given to ovl try has mounts below it, which its overlay would not cover',
+	},
+	OVL_TRY_KEEP_EXISTS: {severity: 'error', exit: exitCodes.usage, summary: 'the --keep directory already exists'},
+	OVL_TRY_SESSION_UNSAFE: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: 'a kept ovl try session that is not owned by you, or that others may write',
+	},
 
 	// lab (src/commands/lab.ts, src/lab/); a step's error fails that step, so `ovl lab run` exits 1
 	OVL_LAB_UNKNOWN: {

@@ -251,6 +251,21 @@ export async function shellFlow(input: Stack, o: ShellFlowOptions, deps: Deps): 
 	}
 }
 
+/**
+ Runs a session's command in the current directory (looked up again, so it resolves through
+ overlays mounted on it since ovl started), passing signals on; afterwards whatever the command
+ left running in this namespace is killed, so nothing keeps writing or holds the mounts.
+ */
+export async function runInSession(
+	command: readonly string[],
+	ns: string,
+): Promise<{exitCode: number; signal?: NodeJS.Signals; received?: NodeJS.Signals; spawnError?: string}> {
+	const [file = '/bin/sh', ...args] = command;
+	const run = await runPassingSignals(file, args, {cwd: process.cwd(), graceMs: 3000});
+	await endNamespace(ns);
+	return run;
+}
+
 /** SIGKILLs every other process in mount namespace `ns` (only this session's own processes are in it). */
 async function endNamespace(ns: string): Promise<void> {
 	const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);

@@ -1,0 +1,88 @@
+import {createInterface} from 'node:readline/promises';
+import {printablePath} from '../core/bytes.js';
+import {UsageError} from '../core/errors.js';
+import type {Context} from '../context.js';
+import {enterPrivateNamespace} from '../flows/shell.js';
+import {tryFlow, type TryDecision, type TryResult} from '../flows/try.js';
+import {isInUserNamespace} from '../io/proc.js';
+import {emit} from '../output.js';
+import {plainChanges} from '../ui/inspect-text.js';
+import {canonicalPath} from './overlay-target.js';
+import {lstatPath} from '../io/walk-fs.js';
+
+export type TryArgs = {
+	readonly dirs: readonly string[];
+	readonly command: readonly string[];
+	readonly keep: string | undefined;
+	readonly yes: boolean;
+	readonly no: boolean;
+	readonly inNamespace: string | undefined;
+};
+
+function changesText(sessions: TryResult['sessions']): string {
+	return sessions
+		.map((s) => {
+			const set = plainChanges(s.changes, false);
+			return `${printablePath(s.dir)}: ${s.changes.changes.length} change(s)\n${set || '  (nothing)\n'}`;
+		})
+		.join('');
+}
+
+async function askOnTerminal(ctx: Context, sessions: TryResult['sessions']): Promise<boolean> {
+	ctx.err(changesText(sessions));
+	const rl = createInterface({input: process.stdin, output: process.stderr});
+	try {
+		const answer = await rl.question(
+			`commit these changes into ${sessions.map((s) => printablePath(s.dir)).join(', ')}? [y/N] `,
+		);
+		return /^y(es)?$/i.test(answer.trim());
+	} finally {
+		rl.close();
+	}
+}
+
+function endText(r: TryResult): string {
+	const how =
+		r.decision === 'committed'
+			? `committed into ${r.sessions.map((s) => printablePath(s.dir)).join(', ')} (verified)`
+			: r.decision === 'kept'
+				? `kept in ${printablePath(r.kept ?? '')}: ovl commit ${printablePath(r.kept ?? '')} applies it, rm -r discards it`
+				: 'discarded: the directories are as they were';
+	return `ovl try: ${r.command[0] ?? ''} exited ${r.exitCode}${r.signal ? ` (${r.signal})` : ''}; ${how}\n`;
+}
+
+/** `ovl try [--dir D]… -- CMD`: run CMD over throw-away overlays of D, show what it changed, commit or not. */
+export async function tryCommand(o: TryArgs, ctx: Context, args: readonly string[]): Promise<number> {
+	if (o.inNamespace === undefined) return enterPrivateNamespace(args, ctx.deps.euid);
+	if (o.yes && o.no)
+		throw new UsageError('--yes and --no contradict each other', 'give one of them, or neither to be asked');
+	const dirs = await Promise.all((o.dirs.length > 0 ? o.dirs : [ctx.cwd]).map((d) => canonicalPath(d)));
+	for (const d of dirs)
+		if (!lstatPath(d)?.isDirectory())
+			throw new UsageError(`--dir ${printablePath(d)} is not a directory`, 'name existing directories');
+	const canAsk = ctx.interactive && ctx.mode !== 'json';
+	const decision: TryDecision = o.yes ? 'yes' : o.no || !canAsk ? 'no' : 'ask';
+	const shell = process.env['SHELL'];
+	const command = o.command.length > 0 ? o.command : [shell !== undefined && shell !== '' ? shell : '/bin/sh'];
+	const result = await tryFlow(
+		{
+			outerNamespace: o.inNamespace,
+			dirs,
+			command,
+			keep: o.keep === undefined ? undefined : await canonicalPath(o.keep),
+			decision,
+			userns: ctx.deps.euid !== 0 || (await isInUserNamespace()),
+			ask: (sessions) => askOnTerminal(ctx, sessions),
+			onMounted: (sessions) =>
+				ctx.err(
+					`ovl try: ${sessions.map((s) => printablePath(s.dir)).join(', ')} overlaid (private to ${command[0] ?? 'the command'}); running it\n`,
+				),
+		},
+		ctx.deps,
+	);
+	emit(ctx, {
+		json: result,
+		plain: () => ({out: decision === 'ask' ? '' : changesText(result.sessions), err: endText(result)}),
+	});
+	return result.exitCode;
+}
