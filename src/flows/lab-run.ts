@@ -9,6 +9,7 @@ import {parseOptionArg} from '../core/options.js';
 import type {Strategy} from '../core/types.js';
 import {fsError} from '../io/beneath.js';
 import {toolVersion} from '../io/exec.js';
+import {locateOffline} from '../io/locate.js';
 import {guardFlow} from '../interrupt.js';
 import {describeOp, type Experiment, type Step} from '../lab/experiment.js';
 import {fingerprint} from '../lab/fingerprint.js';
@@ -16,6 +17,7 @@ import {performOp, type OpResult} from '../lab/ops.js';
 import {seedLayers, type SeededLayer} from '../lab/seed.js';
 import {check, delta, type UpperChange, type UpperState, type Verdict} from '../lab/verdicts.js';
 import {withRegistry, type Deps} from './deps.js';
+import {commitFlow} from './commit.js';
 import {changeSet, observeUpper} from './inspect.js';
 import {mountStack} from './mount.js';
 
@@ -126,6 +128,18 @@ class LabStack {
 		await this.mount();
 	}
 
+	/** A `commit` step: ovl commit of the upper into the active lower (unmounted first), verified. */
+	async commit(): Promise<void> {
+		if (this.mounted) await this.umount();
+		const located = await locateOffline(
+			this.dirs.upper,
+			this.active.map((l) => l.dir),
+			this.dirs.work,
+			this.ns === 'user',
+		);
+		await commitFlow(located, {dryRun: false, keepUpper: false}, this.deps);
+	}
+
 	layerDir(name: string): string {
 		const l = this.layers.find((x) => x.name === name);
 		if (!l) throw new OvlError('OVL_LAB_NO_LAYER', `no layer ${name}`, 'check lower-write');
@@ -172,6 +186,10 @@ async function perform(step: Step, lab: LabStack, merged: string): Promise<Outco
 		}
 		if (op.op === 'mount') {
 			await lab.remount(op);
+			return {durationMs: took()};
+		}
+		if (op.op === 'commit') {
+			await lab.commit();
 			return {durationMs: took()};
 		}
 		if (!lab.mounted && op.op !== 'lower-write')

@@ -149,6 +149,36 @@ steps:
     label: a move across directories gives an absolute redirect
     expect: {upper: {other/deeper: redirect-dir}, merged: {other/deeper/sub/g: "y\\n"}}
 `,
+	commit: `name: commit
+description: >-
+  ovl commit applies the upper to the lower exactly: a deletion, an rm -rf + mkdir (opaque), a
+  renamed directory (redirect), a metadata-only copy-up (metacopy), then the stack mounts again
+  on the new lower with an empty upper and shows the same tree.
+stack:
+  lowers:
+    - name: lower
+      files: {gone: "1\\n", d/old: "2\\n", dir/f: "x\\n", meta: "data\\n"}
+  upper: true
+  options: [redirect_dir=on, metacopy=on]
+steps:
+  - rm: gone
+  - rm-r: d
+  - mkdir: d
+  - write: {path: d/new, content: "new\\n"}
+    expect: {upper: {d: opaque-dir, d/new: new}}
+  - mv: {from: dir, to: moved}
+    expect: {upper: {moved: redirect-dir, dir: whiteout}}
+  - chmod: {path: meta, mode: "600"}
+    expect: {upper: {meta: metacopy}}
+  - commit: {}
+    label: ovl commit into the lower, verified against the merged view
+    expect: {upper: {gone: null, d: null, moved: null, meta: null}}
+  - mount: {}
+    label: the stack on the new lower
+    expect:
+      merged: {gone: null, d/old: null, d/new: "new\\n", moved/f: "x\\n", dir: null, meta: "data\\n"}
+      upperUnchanged: true
+`,
 	hardlinks: `name: hardlinks
 description: With index=off, copying up one name of a lower hard link breaks the link; with index=on the names stay linked.
 stack:

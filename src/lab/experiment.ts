@@ -38,6 +38,8 @@ export type StepOp =
 			readonly append?: string;
 	  }
 	| {readonly op: 'umount'}
+	/** ovl commit of the upper into the (one) lower: unmounts first; mount again to see the result. */
+	| {readonly op: 'commit'}
 	| {readonly op: 'mount'; readonly options?: readonly string[]; readonly lowers?: number; readonly fresh?: boolean};
 
 export type Expectation = {
@@ -85,6 +87,7 @@ const ops = [
 	'lower-write',
 	'umount',
 	'mount',
+	'commit',
 ] as const;
 const expectKeys = [
 	'errno',
@@ -337,6 +340,7 @@ function parseStep(n: Node, index: number, layers: ReadonlySet<string>, fail: Fa
 			break;
 		}
 		case 'umount':
+		case 'commit':
 			parsed = {op};
 			break;
 		case 'mount': {
@@ -443,6 +447,8 @@ export function describeOp(s: StepOp): string {
 			return `${s.append !== undefined ? 'append to' : 'write'} ${s.layer}/${s.path} directly (lower layer)`;
 		case 'umount':
 			return 'umount';
+		case 'commit':
+			return 'ovl commit (the upper into the lower, verified)';
 		case 'mount':
 			return `mount${s.options ? ` -o ${s.options.join(',')}` : ''}${s.lowers ? ` with ${plural(s.lowers, 'lower')}` : ''}${s.fresh ? ' (fresh upper)' : ''}`;
 		case 'setfattr':

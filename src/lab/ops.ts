@@ -157,6 +157,7 @@ export function performOp(op: StepOp, merged: string, layerDir: (name: string) =
 		}
 		case 'umount':
 		case 'mount':
+		case 'commit':
 			throw new Error(`${op.op} is handled by the runner`);
 		default: {
 			const never: never = op;

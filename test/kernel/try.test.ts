@@ -89,7 +89,9 @@ describeKernel('ovl try on real directories', () => {
 		expect(r.stderr).toContain(p('tree', 'mnt'));
 	});
 
-	test("as a user (a user namespace with userxattr): --yes commits into the user's own tree", async () => {
+	test("as a user (a user namespace with userxattr): --yes commits into the user's own tree, opaque dirs too", async () => {
+		// binpash/try #163: rm -r d; mkdir d; touch d/newfile under userxattr left the old files in d.
+		await makeTree(p('tree'), {'d/old1': '1', 'd/old2': '2'});
 		await execa('chown', ['-R', '65534:65534', dir]);
 		const r = await execa(
 			'setpriv',
@@ -104,12 +106,13 @@ describeKernel('ovl try on real directories', () => {
 				'--',
 				'sh',
 				'-c',
-				script,
+				`rm -r d && mkdir d && touch d/newfile && ${script}`,
 			],
 			{cwd: p('tree'), env: {SNAP: p('snap'), HOME: dir, NO_COLOR: '1'}, reject: false},
 		);
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(compareTrees(p('snap'), p('tree'), {xattrs: true})).toEqual([]);
+		expect(readdirSync(p('tree', 'd'))).toEqual(['newfile']);
 	});
 
 	test('Ctrl-C while the command runs: it is stopped, nothing is committed or left mounted', async () => {
