@@ -476,11 +476,6 @@ export const codes = {
 	},
 	// commit: applying an upper to its lower (src/flows/commit.ts)
 	OVL_COMMIT_NO_UPPER: {severity: 'error', exit: exitCodes.usage, summary: 'the overlay has no upper layer to commit'},
-	OVL_COMMIT_LAYERED: {
-		severity: 'error',
-		exit: exitCodes.usage,
-		summary: 'committing into the top of several lowers is not supported yet (use --into)',
-	},
 	OVL_COMMIT_PENDING: {
 		severity: 'warning',
 		exit: exitCodes.failure,

@@ -17,8 +17,18 @@ export type CommitAction =
 	| {readonly op: 'stage-data'; readonly path: string; readonly slot: number; readonly why: string}
 	/** Delete whatever the target has at `path` (a whiteout). */
 	| {readonly op: 'remove'; readonly path: string; readonly why: string}
+	/** A target that is a layer over others: a 0/0 whiteout at `path` hides what the layers below hold there. */
+	| {readonly op: 'whiteout'; readonly path: string; readonly why: string}
 	/** `path` becomes a directory: `clear` empties it (opaque, new), `slot` takes a staged dir (redirect). */
-	| {readonly op: 'dir'; readonly path: string; readonly clear: boolean; readonly slot?: number; readonly why: string}
+	| {
+			readonly op: 'dir';
+			readonly path: string;
+			readonly clear: boolean;
+			readonly slot?: number;
+			/** A target over other layers: mark it opaque, so what they hold at `path` stays hidden. */
+			readonly opaque?: boolean;
+			readonly why: string;
+	  }
 	/**
 	 The upper's object replaces the target's: its data (from `dataSlot`, a staged file, or
 	 `dataFrom`, a lower file, for a metacopy) and metadata. `inPlace`: the target file's inode is
@@ -51,6 +61,12 @@ export type CommitTarget = {
 	readonly root: string;
 	/** Only these overlay paths (and below), or every path. */
 	readonly paths?: readonly string[];
+	/**
+	 The target is the top of several lowers: the layers below it stay, so what the upper hides
+	 must stay hidden in the target itself (whiteouts, opaque dirs). `has`: whether a layer below
+	 holds anything at a path (a whiteout there is harmless when none does).
+	 */
+	readonly below?: {readonly has: (path: string) => boolean};
 };
 
 const depth = (p: string): number => p.split('/').length;
@@ -76,6 +92,8 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 		.map((_, i) => i)
 		.filter((i) => inside(pathOf(i)) || above(pathOf(i)))
 		.sort((a, b) => (pathOf(a) < pathOf(b) ? -1 : 1));
+	// An emptied dir in a target over other layers is marked opaque: harmless where they hold nothing.
+	const marker = target.below ? {opaque: true} : {};
 	let slot = 0;
 	const redirectSources: {path: string; slot: number; why: string}[] = [];
 	for (const i of order) {
@@ -100,6 +118,8 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 			case 'whiteout':
 			case 'xwhiteout':
 				body.push({op: 'remove', path: e.path, why: `${e.kind}: deleted in the merged view`});
+				if (target.below?.has(e.path))
+					body.push({op: 'whiteout', path: e.path, why: 'a layer below the target holds this path'});
 				break;
 			case 'anomaly':
 				refusals.push({path: e.path, why: `an anomaly (${e.reasons.join('; ')}): what it means is unclear`});
@@ -109,6 +129,7 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 					op: 'dir',
 					path: e.path,
 					clear: true,
+					...marker,
 					why: `opaque dir (${e.opaque}): the lower contents are hidden`,
 				});
 				dirs.push(e.path);
@@ -120,6 +141,13 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 					break;
 				}
 				// --into: the target holds what the lowers show, so the source is at the same path there.
+				if (target.below && e.redirect.originLayers.some((l) => l < target.layer)) {
+					refusals.push({
+						path: e.path,
+						why: `renamed from ${from}, whose contents are partly in the layers below the target: not yet supported (use --into)`,
+					});
+					break;
+				}
 				const inTarget =
 					target.layer > 0 ? e.redirect.originLayers.includes(target.layer) : e.redirect.originLayers.length > 0;
 				if (inTarget) {
@@ -127,7 +155,13 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 					redirectSources.push({path: from, slot: s, why: `the source of ${e.path} (redirect ${e.redirect.value})`});
 					body.push({op: 'dir', path: e.path, clear: false, slot: s, why: `renamed from ${from}`});
 				} else {
-					body.push({op: 'dir', path: e.path, clear: true, why: `redirect to ${from}, which no lower holds`});
+					body.push({
+						op: 'dir',
+						path: e.path,
+						clear: true,
+						...marker,
+						why: `redirect to ${from}, which no lower holds`,
+					});
 				}
 				dirs.push(e.path);
 				break;
@@ -169,7 +203,13 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 			default: {
 				// copy-up, new: the upper holds the whole object.
 				if (raw.stat.type === 'dir') {
-					body.push({op: 'dir', path: e.path, clear: true, why: 'a new directory: only what the upper holds'});
+					body.push({
+						op: 'dir',
+						path: e.path,
+						clear: true,
+						...marker,
+						why: 'a new directory: only what the upper holds',
+					});
 					dirs.push(e.path);
 					break;
 				}
@@ -199,7 +239,7 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 export function actionLine(a: CommitAction): string {
 	const what =
 		a.op === 'dir'
-			? `dir${a.clear ? ' (cleared)' : ''}${a.slot !== undefined ? ` (from staged #${a.slot})` : ''}`
+			? `dir${a.clear ? ' (cleared)' : ''}${a.opaque ? ' (opaque)' : ''}${a.slot !== undefined ? ` (from staged #${a.slot})` : ''}`
 			: a.op === 'write'
 				? `write ${a.type}${a.inPlace ? ' in place' : ''}`
 				: a.op === 'link'

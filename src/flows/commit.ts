@@ -20,6 +20,8 @@ import {
 	type Journal,
 } from '../io/commit-journal.js';
 import type {Located} from '../io/locate.js';
+import {childPath} from '../io/lower-dirs.js';
+import {lstatPath} from '../io/walk-fs.js';
 import {readPageSize} from '../io/proc.js';
 import {recordTree} from '../io/tree-record.js';
 import {guardFlow, markComplete, onInterrupt} from '../interrupt.js';
@@ -55,19 +57,27 @@ export type CommitResult = {
 const fail = (code: Code, message: string, hint: string, exit: ExitCode = exitCodes.usage): OvlError =>
 	new OvlError(code, message, hint, {exitCode: exit});
 
-/** The target the changes go to: --into, else the single regular lower. */
-function chooseTarget(located: Located & {upper: string}, into: string | undefined): {root: string; layer: number} {
-	if (into !== undefined) return {root: into, layer: 0};
+type Target = {
+	readonly root: string;
+	readonly layer: number;
+	/** Layers beneath a top-lower target, bottom → top: they stay, so the target must hide what they hold. */
+	readonly below: readonly string[];
+};
+
+/** The target the changes go to: --into, else the top regular lower (with what lies beneath it). */
+function chooseTarget(located: Located & {upper: string}, into: string | undefined): Target {
+	if (into !== undefined) return {root: into, layer: 0, below: []};
 	const regular = located.lowers.filter((l) => !l.dataOnly);
-	if (regular.length !== 1)
-		throw fail(
-			'OVL_COMMIT_LAYERED',
-			`this overlay has ${regular.length} lower layers; committing into the top one needs whiteouts and opaque markers in it, which ovl does not write yet`,
-			'commit into a copy of the merged lowers with --into DIR, or squash the lowers first',
-		);
-	const top = regular[0] as (typeof regular)[number];
-	return {root: top.path, layer: top.layer};
+	const top = regular.reduce((a, b) => (b.layer > a.layer ? b : a));
+	const below = located.lowers.filter((l) => l !== top).sort((a, b) => a.layer - b.layer);
+	return {root: top.path, layer: top.layer, below: below.map((l) => l.path)};
 }
+
+/** Whether any layer below holds something at `rel` (lstat, never following it). */
+const belowHas =
+	(below: readonly string[]) =>
+	(rel: string): boolean =>
+		below.some((l) => lstatPath(childPath(l, rel.slice(1))) !== undefined);
 
 /** Refuses a target that is (or holds, or sits in) a layer of a mounted overlay. */
 async function refuseLiveTarget(target: string, deps: Deps): Promise<void> {
@@ -98,6 +108,10 @@ function viewOptions(located: Located, needs: {metacopy: boolean; redirect: bool
 	out.push({key: 'index', value: needs.indexed && !user ? 'on' : 'off'});
 	return out;
 }
+
+/** A read-only view of lowers alone: metacopy (and so redirects) followed where the namespace allows it. */
+const lowerViewOptions = (ns: 'trusted' | 'user'): MountOption[] =>
+	ns === 'user' ? [{key: 'ro'}, {key: 'userxattr'}] : [{key: 'ro'}, {key: 'metacopy', value: 'on'}];
 
 /** Mounts upper over lowers read-only on a private temp dir, runs `f` on it, and always unmounts. */
 async function withView<T>(stack: Omit<Stack, 'merged'>, deps: Deps, f: (dir: string) => T): Promise<T> {
@@ -166,6 +180,7 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 		layer: target.layer,
 		root: target.root,
 		...(options.paths ? {paths: options.paths} : {}),
+		...(target.below.length > 0 ? {below: {has: belowHas(target.below)}} : {}),
 	});
 	if (plan.refusals.length > 0)
 		throw fail(
@@ -214,6 +229,8 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 	const journal: Journal = {
 		schema: 'ovl.commit-journal/v1',
 		id: commitId(),
+		ns: located.facts.xattrNamespace,
+		below: target.below,
 		upper,
 		target: target.root,
 		...(located.work !== undefined ? {work: located.work} : {}),
@@ -223,7 +240,7 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 		expected: [...expected],
 		hashed: [...expected.keys()].filter(hashed),
 	};
-	const finished = await applyJournaled(journal, 0, startJournal(journal));
+	const finished = await applyJournaled(journal, 0, startJournal(journal), deps);
 	return result({...finished, ...(unmounted ? {unmounted} : {})});
 }
 
@@ -237,7 +254,7 @@ export async function resumeFlow(upper: string, deps: Deps): Promise<CommitResul
 			'run ovl commit to start one',
 		);
 	await refuseLiveTarget(pending.journal.target, deps);
-	const finished = await applyJournaled(pending.journal, pending.done, continueJournal(upper));
+	const finished = await applyJournaled(pending.journal, pending.done, continueJournal(upper), deps);
 	return {
 		schema: 'ovl.commit/v1',
 		target: pending.journal.target,
@@ -255,6 +272,7 @@ async function applyJournaled(
 	journal: Journal,
 	from: number,
 	progress: {markDone: (i: number) => void; close: () => void},
+	deps: Deps,
 ): Promise<{differences: string[]; upperEmptied: boolean}> {
 	// The actions run synchronously: a signal is handled when they are all done, never between two.
 	const guard = guardFlow();
@@ -262,7 +280,7 @@ async function applyJournaled(
 		try {
 			applyCommit(
 				journal.actions,
-				{upper: journal.upper, target: journal.target, id: journal.id, onDone: progress.markDone},
+				{upper: journal.upper, target: journal.target, id: journal.id, ns: journal.ns, onDone: progress.markDone},
 				from,
 			);
 		} finally {
@@ -273,7 +291,20 @@ async function applyJournaled(
 		const expected = new Map<string, TreeFact>(journal.expected);
 		const only =
 			journal.paths ?? (journal.expected.length > 0 && !expected.has('/') ? [...expected.keys()] : undefined);
-		const actual = recordTree(journal.target, {hash: (rel) => hashed.has(rel), ...(only ? {only} : {})});
+		const record = (root: string): Map<string, TreeFact> =>
+			recordTree(root, {hash: (rel) => hashed.has(rel), ...(only ? {only} : {})});
+		// A target over other layers is compared as the kernel shows it over them.
+		const actual =
+			journal.below.length > 0
+				? await withView(
+						{
+							lowers: [...journal.below, journal.target].map((p) => ({path: p, dataOnly: false})),
+							options: lowerViewOptions(journal.ns),
+						},
+						deps,
+						record,
+					)
+				: record(journal.target);
 		const differences = compareRecords(expected, actual);
 		if (differences.length > 0)
 			throw new OvlError(

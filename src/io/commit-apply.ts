@@ -49,6 +49,8 @@ export type CommitSides = {
 	readonly target: string;
 	/** The commit's id: names its staging dir and temp files, which a resumed run cleans up. */
 	readonly id: string;
+	/** The namespace of the opaque markers a target over other layers gets. */
+	readonly ns: 'trusted' | 'user';
 	/** Called after each action, with its index: the journal's hook. */
 	readonly onDone?: (index: number) => void;
 };
@@ -73,7 +75,7 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 		for (let i = from; i < actions.length; i++) {
 			const a = actions[i] as CommitAction;
 			try {
-				apply(a, {upper, target, stage: openStage, temp: `.ovl-commit-${sides.id}-${i}`});
+				apply(a, {upper, target, stage: openStage, temp: `.ovl-commit-${sides.id}-${i}`, ns: sides.ns});
 			} catch (error) {
 				throw fsError(error, `${sides.target}${a.path}`);
 			}
@@ -102,6 +104,7 @@ type Roots = {
 	readonly stage: () => Dir;
 	/** This action's temp name: one left by a killed run is removed before it is made again. */
 	readonly temp: string;
+	readonly ns: 'trusted' | 'user';
 };
 
 /** The parent dir of `path` beneath `root`, or undefined when it is not there (nothing to act on). */
@@ -151,8 +154,19 @@ function apply(a: CommitAction, r: Roots): void {
 		case 'remove':
 			withParent(r.target, a.path, (dir, name) => removeTreeIn(dir, name));
 			return;
+		case 'whiteout':
+			mustParent(r.target, a.path, (dir, name) => {
+				const st = statIn(dir, name);
+				if (st?.isCharacterDevice() && st.rdev === 0) return; // made by a run that was then killed
+				if (st) removeTreeIn(dir, name);
+				makeNode(dir, name, O.S_IFCHR, 0, 0);
+			});
+			return;
 		case 'dir':
-			mustParent(r.target, a.path, (dir, name) => makeDir(dir, name, a, r));
+			mustParent(r.target, a.path, (dir, name) => {
+				makeDir(dir, name, a, r);
+				if (a.opaque) setXattrIn(dir, name, `${r.ns}.overlay.opaque`, Buffer.from('y'));
+			});
 			return;
 		case 'write':
 			mustParent(r.target, a.path, (dir, name) =>

@@ -13,6 +13,9 @@ export type Journal = {
 	readonly schema: 'ovl.commit-journal/v1';
 	/** Names the staging dir and temp files in the target (io/commit-apply.ts). */
 	readonly id: string;
+	readonly ns: 'trusted' | 'user';
+	/** Layers beneath the target (a top lower), bottom → top; [] for a one-lower stack or --into. */
+	readonly below: readonly string[];
 	readonly upper: string;
 	readonly target: string;
 	readonly work?: string;

@@ -25,11 +25,14 @@ describeKernel('ovl commit reproduces the merged view (seeded random operations)
 		expect(stats.ops).toBeGreaterThan(200);
 	});
 
-	const variants: {name: string; options: string[]; lowers: number}[] = [
+	const variants: {name: string; options: string[]; lowers: number; into?: boolean}[] = [
 		{name: 'redirect_dir=on,metacopy=on', options: ['redirect_dir=on', 'metacopy=on'], lowers: 1},
 		{name: 'index=on', options: ['index=on'], lowers: 1},
 		{name: 'default options', options: [], lowers: 1},
-		{name: 'two lowers, --into a copy of them', options: ['redirect_dir=on'], lowers: 2},
+		{name: 'two lowers, --into a copy of them', options: ['redirect_dir=on'], lowers: 2, into: true},
+		// Into the top of three lowers (whiteouts and opaque markers); no redirect_dir: a renamed
+		// dir with contents below the target is refused, and mv copies instead.
+		{name: 'three lowers, into the top one', options: [], lowers: 3, into: false},
 	];
 	const seeds = Number(process.env['OVL_COMMIT_SEEDS'] ?? 5);
 	const opsPerSeed = Number(process.env['OVL_COMMIT_OPS'] ?? 30);
@@ -41,9 +44,9 @@ describeKernel('ovl commit reproduces the merged view (seeded random operations)
 			for (const [i, l] of lowers.entries()) await makeTree(l, randomLower(r, `layer${i + 1}`));
 			const m = path.join(dir, 'm');
 			const [u, w] = [path.join(dir, 'u'), path.join(dir, 'w')];
-			let target = lowers[0] as string;
+			let target = lowers.at(-1) as string;
 			const extra: string[] = [];
-			if (v.lowers > 1) {
+			if (v.into === true) {
 				// --into: a tree holding what the lowers show, made from a lowers-only mount.
 				const lo = path.join(dir, 'lo');
 				mkdirSync(lo);
@@ -61,6 +64,11 @@ describeKernel('ovl commit reproduces the merged view (seeded random operations)
 			await execa('cp', ['-a', `${m}/.`, snap]);
 			const result = await runOvl(['commit', m, ...extra, '--json']);
 			expect(result.exitCode, `${result.stderr}\nops:\n${log.join('\n')}`).toBe(0);
+			if (v.lowers > 1 && v.into !== true) {
+				// The target is a layer: compare the stack mounted again on it.
+				await mountOverlay({lowers, upper: u, work: w, merged: m, options: v.options});
+				target = m;
+			}
 			expect(compareTrees(snap, target, {xattrs: true}), log.join('\n')).toEqual([]);
 			expect(readdirSync(u)).toEqual([]);
 			stats.ops += log.filter((l) => l !== 'skip').length;

@@ -131,7 +131,7 @@ describeKernel('ovl commit on real overlays', () => {
 		}
 	});
 
-	test('a 3-lower stack: refused into the top lower (it would need whiteouts), exact with --into a copy of the lowers', async () => {
+	test('a 3-lower stack, --into a copy of the lowers: exact, and no lower is touched', async () => {
 		await makeTree(p('l1'), {a: '1', 'd/one': '1'});
 		await makeTree(p('l2'), {b: '2', 'd/two': '2'});
 		await makeTree(p('l3'), {c: '3', 'd/three': '3'});
@@ -139,9 +139,6 @@ describeKernel('ovl commit on real overlays', () => {
 		rmSync(m('a'));
 		rmSync(m('d/two'));
 		writeFileSync(m('d/four'), '4');
-		const refused = await runOvl(['commit', p('m')]);
-		expect(refused.exitCode).toBe(2);
-		expect(refused.stderr).toContain('OVL_COMMIT_LAYERED');
 		// --into: a tree that holds what the lowers show (here: a copy of a lowers-only mount).
 		mkdirSync(p('lo'));
 		await execa('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${p('l3')}:${p('l2')}:${p('l1')}`, p('lo')]);
@@ -151,6 +148,47 @@ describeKernel('ovl commit on real overlays', () => {
 		const lowers = await Promise.all(['l1', 'l2', 'l3'].map((l) => hashTree(p(l))));
 		await commitAndCompare([p('m'), '--into', p('into')], p('into'));
 		expect(await Promise.all(['l1', 'l2', 'l3'].map((l) => hashTree(p(l))))).toEqual(lowers);
+	});
+
+	test('a 3-lower stack into the top lower: whiteouts and opaque markers hide what the layers below hold', async () => {
+		await makeTree(p('l1'), {a: '1', 'd/one': '1', 'o/x': 'x', 'only1/f': 'f'});
+		await makeTree(p('l2'), {b: '2', 'd/two': '2', 'o/y': 'y'});
+		await makeTree(p('l3'), {c: '3', 'd/three': '3'});
+		const opts = ['redirect_dir=on', 'metacopy=on'];
+		await mountOverlay({
+			lowers: [p('l1'), p('l2'), p('l3')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: opts,
+		});
+		rmSync(m('a'));
+		rmSync(m('d/two'));
+		rmSync(m('c'));
+		writeFileSync(m('d/four'), '4');
+		rmSync(m('o'), {recursive: true});
+		mkdirSync(m('o'));
+		writeFileSync(m('o/z'), 'z');
+		appendFileSync(m('b'), 'more');
+		chmodSync(m('only1/f'), 0o600);
+		renameSync(m('d'), m('d-moved-is-refused'));
+		const refused = await runOvl(['commit', p('m'), '--dry-run']);
+		expect(refused.exitCode).toBe(1);
+		expect(refused.stderr).toContain('OVL_COMMIT_REFUSED');
+		renameSync(m('d-moved-is-refused'), m('d'));
+		const lower12 = [await hashTree(p('l1')), await hashTree(p('l2'))];
+		await snapshot();
+		const r = await runOvl(['commit', p('m'), '--json']);
+		expect(r.exitCode, r.stderr).toBe(0);
+		expect([await hashTree(p('l1')), await hashTree(p('l2'))]).toEqual(lower12);
+		await mountOverlay({
+			lowers: [p('l1'), p('l2'), p('l3')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: opts,
+		});
+		expect(compareTrees(p('snap'), p('m'), {xattrs: true})).toEqual([]);
 	});
 
 	test('--dry-run and --json plan change nothing; --paths commits one subtree and keeps the rest in the upper', async () => {
