@@ -2,7 +2,9 @@ import {bottomUp} from '../core/lowerdir.js';
 import {overlayMounts} from '../core/mountinfo.js';
 import {renderOption} from '../core/options.js';
 import type {LowerLayer, OverlayMount} from '../core/types.js';
+import {journalPath} from '../io/commit-journal.js';
 import {resolveLayers} from '../io/locate.js';
+import {lstatPath} from '../io/walk-fs.js';
 import {recordFor, type MountRecord} from '../io/registry.js';
 import type {Deps} from './deps.js';
 
@@ -23,6 +25,8 @@ export type ListedMount = {
 	readonly mountedBy: 'ovl' | 'other';
 	readonly strategy?: string;
 	readonly mountedAt?: string;
+	/** A commit of this upper stopped part-way (its journal is beside the upper). */
+	readonly commitPending?: boolean;
 };
 
 /** One overlay, its layers made absolute the way `ovl inspect` makes them (registry, Docker's home). */
@@ -48,5 +52,11 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 /** `ovl ls`: every overlay in this mount namespace, decoded. */
 export async function lsFlow(deps: Deps): Promise<{schema: 'ovl.ls/v1'; mounts: ListedMount[]}> {
 	const [entries, registry] = await Promise.all([deps.mountinfo(), deps.registry.list()]);
-	return {schema: 'ovl.ls/v1', mounts: overlayMounts(entries).map((o) => listMount(o, registry))};
+	const mounts = overlayMounts(entries).map((o) => listMount(o, registry));
+	return {
+		schema: 'ovl.ls/v1',
+		mounts: mounts.map((m) =>
+			m.upper !== undefined && lstatPath(journalPath(m.upper)) !== undefined ? {...m, commitPending: true} : m,
+		),
+	};
 }

@@ -236,6 +236,15 @@ describeKernel('ovl commit on real overlays', () => {
 		const again = await runOvl(['commit', '--upper', p('u'), '--lower', p('small', 'l1'), '--work', p('w')]);
 		expect(again.exitCode).toBe(1);
 		expect(again.stderr).toContain('OVL_COMMIT_PENDING');
+		// Mounted again meanwhile: ls says a commit is pending, and --resume refuses a live lower.
+		await mountOverlay({lowers: [p('small', 'l1')], upper: p('u'), work: p('w'), merged: p('m')});
+		const ls = JSON.parse((await runOvl(['ls', '--json'])).stdout) as {
+			mounts: {mountPoint: string; commitPending?: boolean}[];
+		};
+		expect(ls.mounts.find((x) => x.mountPoint === p('m'))?.commitPending).toBe(true);
+		const live = await runOvl(['commit', '--resume', '--upper', p('u'), '--lower', p('small', 'l1'), '--work', p('w')]);
+		expect(live.stderr).toContain('OVL_COMMIT_TARGET_LIVE');
+		await umount(p('m'));
 		await execa('mount', ['-o', 'remount,size=8m', p('small')]);
 		const resumed = await runOvl([
 			'commit',
