@@ -81,11 +81,25 @@ function readTrySession(dir: string): Promise<Located> | undefined {
 				'commit only sessions you kept yourself (ovl try --keep DIR)',
 				{exitCode: exitCodes.usage},
 			);
-	const doc = JSON.parse(readUserFile(file, 1 << 20, 'try session').toString('utf8')) as {
-		userxattr?: boolean;
-		sessions?: {dir: string; upper: string; work: string}[];
-	};
-	const sessions = doc.sessions ?? [];
+	let doc: {userxattr?: unknown; sessions?: unknown};
+	try {
+		doc = JSON.parse(readUserFile(file, 1 << 20, 'try session').toString('utf8')) as typeof doc;
+	} catch (error) {
+		if (error instanceof OvlError) throw error;
+		doc = {};
+	}
+	const valid = (x: unknown): x is {dir: string; upper: string; work: string} =>
+		typeof x === 'object' &&
+		x !== null &&
+		['dir', 'upper', 'work'].every((k) => typeof (x as Record<string, unknown>)[k] === 'string');
+	if (!Array.isArray(doc.sessions) || !doc.sessions.every(valid))
+		throw new OvlError(
+			'OVL_TRY_SESSION_UNSAFE',
+			`${printablePath(file)} is not a session ovl try wrote (no dir, upper and work for each session)`,
+			'commit with --upper/--lower/--work instead, naming the layers yourself',
+			{exitCode: exitCodes.usage},
+		);
+	const sessions = doc.sessions;
 	if (sessions.length !== 1)
 		throw new UsageError(
 			`${printablePath(dir)} holds ${sessions.length} try sessions`,

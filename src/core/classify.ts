@@ -93,7 +93,7 @@ export function classifyEntry(raw: RawEntry): Entry {
 			return done({kind: 'anomaly'});
 		}
 		const redirect = x['redirect'];
-		const dataPath = redirect === undefined ? raw.path : resolveRedirect(raw.path, redirect);
+		const dataPath = redirect === undefined ? raw.path : (raw.redirectOrigin ?? resolveRedirect(raw.path, redirect));
 		if (redirect !== undefined) reasons.push(`redirect ${redirect} → data at ${dataPath}`);
 		const hit = raw.dataHit;
 		reasons.push(hit ? `data in lower ${hit.layer}` : 'no lower holds the data');
@@ -166,14 +166,16 @@ function classifyDir(
 		return done({kind: 'opaque-dir', opaque: replaced ? 'replaced' : 'new'});
 	}
 	if (x['opaque'] !== undefined) reasons.push(`opaque=${x['opaque']} (not "y": ignored in the upper)`);
-	const selfRedirect = x['redirect'] !== undefined && resolveRedirect(raw.path, x['redirect']) === raw.path;
+	const redirectOrigin =
+		x['redirect'] === undefined ? undefined : (raw.redirectOrigin ?? resolveRedirect(raw.path, x['redirect']));
+	const selfRedirect = redirectOrigin === raw.path;
 	// Renamed away and back: the kernel keeps the redirect xattr, but it names the dir's own path.
 	if (selfRedirect)
 		reasons.push(`redirect ${x['redirect'] ?? ''} names its own path (renamed away and back): nothing moved`);
 	if (x['redirect'] !== undefined && !selfRedirect) {
 		const value = x['redirect'];
 		const absolute = value.startsWith('/');
-		const origin = resolveRedirect(raw.path, value);
+		const origin = redirectOrigin ?? resolveRedirect(raw.path, value);
 		const hits = raw.redirectHits ?? [];
 		reasons.unshift(`redirect ${value} (${absolute ? 'absolute' : 'relative'})`);
 		reasons.push(

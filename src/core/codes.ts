@@ -488,6 +488,16 @@ export const codes = {
 	},
 	OVL_COMMIT_UNREADABLE: {severity: 'error', exit: exitCodes.failure, summary: 'part of the upper could not be read'},
 	OVL_COMMIT_REFUSED: {severity: 'error', exit: exitCodes.failure, summary: 'upper entries ovl cannot apply exactly'},
+	OVL_COMMIT_TARGET_OVERLAPS: {
+		severity: 'error',
+		exit: exitCodes.usage,
+		summary: "--into names one of the stack's own layers, or a directory inside or above one",
+	},
+	OVL_COMMIT_JOURNAL_INVALID: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: 'a commit journal ovl cannot read',
+	},
 	OVL_COMMIT_TARGET_LIVE: {
 		severity: 'error',
 		exit: exitCodes.usage,
@@ -513,7 +523,7 @@ export const codes = {
 	OVL_TRY_SESSION_UNSAFE: {
 		severity: 'error',
 		exit: exitCodes.usage,
-		summary: 'a kept ovl try session that is not owned by you, or that others may write',
+		summary: 'a kept ovl try session that is not owned by you, that others may write, or that is malformed',
 	},
 
 	// lab (src/commands/lab.ts, src/lab/); a step's error fails that step, so `ovl lab run` exits 1

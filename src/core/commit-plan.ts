@@ -173,9 +173,19 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 			case 'metacopy': {
 				const data = e.metacopy.dataPath;
 				const at = data === undefined ? undefined : rel(target.root, data);
+				// The lower file's other names keep the old metadata in the merged view unless the link
+				// is indexed: the target then needs a file of its own, not a chmod of the shared inode.
+				const shared = (raw.dataHit?.stat.nlink ?? 1) > 1;
 				if (e.metacopy.dataLayer === undefined || data === undefined) {
 					refusals.push({path: e.path, why: 'a metacopy whose data no lower holds (the kernel gives EIO)'});
-				} else if (target.layer > 0 && e.metacopy.dataLayer === target.layer && at === e.path) {
+				} else if (e.hardlink?.indexed === true && at !== e.path) {
+					refusals.push({path: e.path, why: `an indexed hard link renamed from ${at ?? data}: not yet supported`});
+				} else if (
+					target.layer > 0 &&
+					e.metacopy.dataLayer === target.layer &&
+					at === e.path &&
+					(!shared || e.hardlink?.indexed === true)
+				) {
 					body.push({op: 'meta', path: e.path, why: 'metacopy: the data is already here; metadata only'});
 				} else if (target.layer > 0 && e.metacopy.dataLayer === target.layer && at !== undefined) {
 					const s = slot++;
@@ -211,6 +221,14 @@ export function planCommit(raws: readonly ScannedEntry[], entries: readonly Entr
 						why: 'a new directory: only what the upper holds',
 					});
 					dirs.push(e.path);
+					break;
+				}
+				if (e.kind === 'copy-up' && e.hardlink?.indexed === true && e.copyUp.fromPath !== undefined) {
+					// Its lower inode's other names show it too (index=on): a link to that inode, not a copy.
+					refusals.push({
+						path: e.path,
+						why: `an indexed hard link renamed from ${e.copyUp.fromPath}: not yet supported`,
+					});
 					break;
 				}
 				const inPlace =

@@ -42,6 +42,11 @@ export type RawEntry = {
 	readonly shadows: readonly LowerHit[];
 	/** For a redirect: the lower dirs/files the redirect resolves to, top first. */
 	readonly redirectHits?: readonly LowerHit[];
+	/**
+	 The overlay path a redirect names, resolved as the kernel does: a relative one against the
+	 parent's own origin (a dir renamed inside a renamed dir), not its upper path.
+	 */
+	readonly redirectOrigin?: string;
 	/** For metacopy: where the data comes from (redirect or same path; data-only layers included). */
 	readonly dataHit?: LowerHit;
 	/** Same-named user-visible xattrs of the top shadow, for metadata comparison. */

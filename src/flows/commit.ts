@@ -10,6 +10,7 @@ import {decodeOverlay} from '../core/mountinfo.js';
 import {isSameOrInside} from '../core/paths.js';
 import {planMount} from '../core/plan.js';
 import type {MountOption, Stack} from '../core/types.js';
+import {openRoot} from '../io/beneath.js';
 import {applyCommit, commitId, emptyDir, removeIn} from '../io/commit-apply.js';
 import {
 	continueJournal,
@@ -78,6 +79,19 @@ const belowHas =
 	(below: readonly string[]) =>
 	(rel: string): boolean =>
 		below.some((l) => lstatPath(childPath(l, rel.slice(1))) !== undefined);
+
+/** --into must be none of the stack's own layers, nor inside or above one: it would be emptied with the upper. */
+function refuseOverlap(target: Target, located: Located, upper: string): void {
+	if (target.layer > 0) return;
+	const layers = [upper, ...(located.work === undefined ? [] : [located.work]), ...located.lowers.map((l) => l.path)];
+	const hit = layers.find((l) => isSameOrInside(l, target.root) || isSameOrInside(target.root, l));
+	if (hit)
+		throw fail(
+			'OVL_COMMIT_TARGET_OVERLAPS',
+			`--into ${target.root} overlaps the stack's own ${hit === upper ? 'upper' : hit === located.work ? 'work dir' : 'lower'} ${hit}`,
+			'name a directory outside the stack (to commit into the lower, leave --into out)',
+		);
+}
 
 /** Refuses a target that is (or holds, or sits in) a layer of a mounted overlay. */
 async function refuseLiveTarget(target: string, deps: Deps): Promise<void> {
@@ -166,6 +180,8 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 			exitCodes.failure,
 		);
 	const target = chooseTarget({...located, upper}, options.into);
+	refuseOverlap(target, located, upper);
+	openRoot(target.root).close(); // it must be a directory (not a link) before anything is journaled
 	const observed = await observeUpper({upper, lowers: located.lowers, ns: located.facts.xattrNamespace});
 	const problem =
 		observed.scan.problems[0] ?? observed.scan.xattrErrors.map((x) => ({path: x.path, message: x.code}))[0];
@@ -313,7 +329,7 @@ async function applyJournaled(
 					.slice(0, 20)
 					.map((d) => `  ${d}`)
 					.join('\n')}${differences.length > 20 ? `\n  … and ${differences.length - 20} more` : ''}`,
-				`the upper and the journal are kept (${journalPath(journal.upper)}); report this, with ovl inspect --json of the upper`,
+				`the lower holds the commit except the differences above; the upper is kept, and so is the journal (${journalPath(journal.upper)}), so the stack is not used as if the commit were whole. Check those paths, fix them by hand, then remove the journal; please report this with ovl inspect --json of the upper`,
 				{exitCode: exitCodes.failure},
 			);
 		let upperEmptied = false;

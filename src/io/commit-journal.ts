@@ -2,7 +2,10 @@ import {closeSync, constants, fstatSync, fsyncSync, openSync, readSync, unlinkSy
 import path from 'node:path';
 import type {CommitAction} from '../core/commit-plan.js';
 import type {TreeFact} from '../core/commit-verify.js';
-import {openRoot, statIn} from './beneath.js';
+import {printablePath} from '../core/bytes.js';
+import {OvlError} from '../core/errors.js';
+import {exitCodes} from '../core/exit-codes.js';
+import {fsError, openRoot, statIn} from './beneath.js';
 
 // The commit journal, beside the upper (`<parent>/.ovl-commit-<upper name>.json`): the plan and
 // the recorded merged view, written and fsync'd before the first action, then one `done N` line
@@ -54,7 +57,26 @@ export function readJournal(upper: string): {journal: Journal; done: number} | u
 			closeSync(fd);
 		}
 		const [head, ...lines] = text.split('\n');
-		const journal = JSON.parse(head ?? '') as Journal;
+		let journal: Journal;
+		try {
+			journal = JSON.parse(head ?? '') as Journal;
+		} catch {
+			// The header is fsync'd before the first action: one that never became whole means no
+			// action ran (a full disk or a kill while it was written). Nothing to finish.
+			unlinkSync(parent.child(path.basename(file)));
+			return undefined;
+		}
+		if (
+			journal.schema !== 'ovl.commit-journal/v1' ||
+			!Array.isArray(journal.actions) ||
+			!Array.isArray(journal.expected)
+		)
+			throw new OvlError(
+				'OVL_COMMIT_JOURNAL_INVALID',
+				`${printablePath(file)} is not a commit journal ovl can read`,
+				'it was not written by this ovl: move it away, after checking the lower by hand',
+				{exitCode: exitCodes.failure},
+			);
 		let done = 0;
 		for (const l of lines) {
 			const m = /^done (\d+)$/.exec(l);
@@ -80,8 +102,15 @@ export function startJournal(journal: Journal): {markDone: (i: number) => void; 
 	} finally {
 		parent.close();
 	}
-	writeSync(fd, `${JSON.stringify(journal)}\n`);
-	fsyncSync(fd);
+	try {
+		writeSync(fd, `${JSON.stringify(journal)}\n`);
+		fsyncSync(fd);
+	} catch (error) {
+		// No action has run: a journal that is not whole would only block the next commit.
+		closeSync(fd);
+		removeJournal(journal.upper);
+		throw fsError(error, file);
+	}
 	return openProgress(fd);
 }
 

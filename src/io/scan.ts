@@ -37,6 +37,11 @@ type DirJob = {
 	/** Index of the dir in the walked tree; -1 for the root. */
 	readonly index: number;
 	readonly rel: string;
+	/**
+	 The lower path this dir's merge context stands for: its own path, or where a redirect (its
+	 own or an ancestor's) points. A relative redirect is relative to this, not to the upper path.
+	 */
+	readonly origin: string;
 	readonly merge: CtxDir[];
 	readonly view: CtxDir[];
 };
@@ -116,7 +121,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	const statPaths = new Set<string>();
 	const xattrPaths = new Set<string>();
 	const deltas: {job: DirJob; names: ReadonlySet<string>}[] = [];
-	const stack: DirJob[] = [{index: -1, rel: '', merge: rootCtx, view: rootCtx}];
+	const stack: DirJob[] = [{index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx}];
 	while (stack.length > 0) {
 		const job = stack.pop() as DirJob;
 		for (const d of job.merge) statPaths.add(d.path);
@@ -151,6 +156,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			let data: Pending['data'];
 			if (metacopy) {
 				const r = overlay['redirect'];
+				if (r !== undefined && !r.startsWith('/')) raw.redirectOrigin = `${job.origin}/${r}`;
 				data =
 					r !== undefined && r.startsWith('/')
 						? {absolute: resolveRedirect(rel, r)}
@@ -163,10 +169,15 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			if (stat.type === 'dir') {
 				const view = lowers.childCtx(job.view, name);
 				let merge: CtxDir[];
+				let origin = `${job.origin}/${name}`;
+				const r = overlay['redirect'];
 				if (overlay['opaque'] === 'y') merge = [];
-				else if (overlay['redirect'] !== undefined) merge = redirect = redirectCtx(job, overlay['redirect']);
-				else merge = lowers.childCtx(job.merge, name);
-				next.push({index: i, rel, merge, view});
+				else if (r !== undefined) {
+					merge = redirect = redirectCtx(job, r);
+					origin = r.startsWith('/') ? r.replace(/\/+$/, '') : `${job.origin}/${r}`;
+					raw.redirectOrigin = origin;
+				} else merge = lowers.childCtx(job.merge, name);
+				next.push({index: i, rel, origin, merge, view});
 			}
 			for (const h of shadows) statPaths.add(h.path);
 			for (const d of redirect ?? []) statPaths.add(d.path);

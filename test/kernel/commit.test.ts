@@ -97,6 +97,16 @@ describeKernel('ovl commit on real overlays', () => {
 		await commitAndCompare();
 	});
 
+	test("a relative redirect inside a renamed dir resolves against the parent's origin, not its new path", async () => {
+		await stack({'c/c/file': 'precious', 'a-was-not-here': 'x'}, ['redirect_dir=on']);
+		renameSync(m('c/c'), m('c/f'));
+		renameSync(m('c'), m('a'));
+		const r = await runOvl(['inspect', p('m'), '--json']);
+		const doc = JSON.parse(r.stdout) as {entries: {path: string; redirect?: {origin: string}}[]};
+		expect(doc.entries.find((e) => e.path === '/a/f')?.redirect?.origin).toBe('/c/c');
+		await commitAndCompare();
+	});
+
 	test('dir rename without redirect_dir (mv copies): the result is the same tree', async () => {
 		await stack({'a/f': 'f', 'a/sub/g': 'g'});
 		await execa('mv', [m('a'), m('moved')]);
@@ -260,6 +270,68 @@ describeKernel('ovl commit on real overlays', () => {
 		expect(compareTrees(p('snap'), p('small', 'l1'), {xattrs: true})).toEqual([]);
 		expect(readdirSync(p('u'))).toEqual([]);
 		expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+	});
+
+	test('hard links in the lower: a metacopy of one name (index=off) gets its own inode; a renamed indexed name is refused', async () => {
+		await stack({a: 'data\n'}, ['redirect_dir=on', 'metacopy=on', 'index=off']);
+		await umount(p('m'));
+		linkSync(p('l1', 'a'), p('l1', 'b'));
+		await mountOverlay({
+			lowers: [p('l1')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: ['redirect_dir=on', 'metacopy=on', 'index=off'],
+		});
+		chmodSync(m('a'), 0o600);
+		await commitAndCompare();
+		await cleanScratch(dir);
+		dir = await makeScratch('ovl-commit-');
+		await stack({a: 'data\n'}, ['redirect_dir=on', 'index=on']);
+		await umount(p('m'));
+		linkSync(p('l1', 'a'), p('l1', 'b'));
+		await mountOverlay({
+			lowers: [p('l1')],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: ['redirect_dir=on', 'index=on'],
+		});
+		mkdirSync(m('d'));
+		renameSync(m('b'), m('d/b'));
+		const before = await hashTree(p('l1'));
+		const r = await runOvl(['commit', p('m')]);
+		expect(r.exitCode).toBe(1);
+		expect(r.stderr).toContain('OVL_COMMIT_REFUSED');
+		expect(await hashTree(p('l1'))).toBe(before);
+	});
+
+	test('hostile inputs: --into the upper or a missing dir, a torn or foreign journal, a malformed try session', async () => {
+		await stack({a: 'a'});
+		writeFileSync(m('n'), 'new');
+		await umount(p('m'));
+		const layers = ['--upper', p('u'), '--lower', p('l1'), '--work', p('w')];
+		const into = await runOvl(['commit', ...layers, '--into', p('u')]);
+		expect(into.stderr).toContain('OVL_COMMIT_TARGET_OVERLAPS');
+		expect(readdirSync(p('u'))).toEqual(['n']);
+		const missing = await runOvl(['commit', ...layers, '--into', p('nope')]);
+		expect(missing.stderr).toContain('OVL_PATH_MISSING');
+		expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+		writeFileSync(p('.ovl-commit-u.json'), '{"schema":"something else","actions":[]');
+		const torn = await runOvl(['commit', ...layers, '--dry-run']);
+		expect(torn.exitCode, torn.stderr).toBe(0); // a header that never became whole: no action ran
+		expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+		writeFileSync(p('.ovl-commit-u.json'), '{"schema":"something else"}\n');
+		const foreign = await runOvl(['commit', ...layers]);
+		expect(foreign.stderr).toContain('OVL_COMMIT_JOURNAL_INVALID');
+		rmSync(p('.ovl-commit-u.json'));
+		mkdirSync(p('kept'), {mode: 0o700});
+		for (const bad of ['{bad', '{"sessions":[{}]}']) {
+			writeFileSync(p('kept', 'ovl-try.json'), bad, {mode: 0o600});
+			const r = await runOvl(['commit', p('kept')]);
+			expect(r.stderr, bad).toContain('OVL_TRY_SESSION_UNSAFE');
+		}
+		for (const r of [into, missing, torn, foreign]) expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
 	});
 
 	test('never through a symlink in the target: a lower dir swapped for a link elsewhere, nothing written there', async () => {
