@@ -3,7 +3,8 @@ import type {FileType, LowerHit, RawEntry, StatLite} from '../../src/core/entry.
 import {summarize, type Report} from '../../src/core/report.js';
 import type {Finding} from '../../src/core/types.js';
 
-const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({
+/** A plausible lstat of one upper or lower entry; `over` sets what a test is about. */
+export const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({
 	type,
 	perm: type === 'dir' ? 0o755 : 0o644,
 	uid: 0,
@@ -22,7 +23,8 @@ const hit = (layer: number, type: FileType, size = 4): LowerHit => ({
 	path: `/l${layer}`,
 	stat: st(type, {size}),
 });
-const origin = `00fb1d0001${'00'.repeat(16)}51210000aabbccdd`;
+/** An overlay.origin value (a file handle) as the kernel writes it. */
+export const origin = `00fb1d0001${'00'.repeat(16)}51210000aabbccdd`;
 
 /** The seed experiment plus one of each kind, as a Report built by the real classifier. */
 export function sampleReport(findings: Finding[] = []): Report {

@@ -3,26 +3,12 @@ import {classifyEntry} from '../../src/core/classify.js';
 import {actionLine, planCommit} from '../../src/core/commit-plan.js';
 import {compareRecords, type TreeFact} from '../../src/core/commit-verify.js';
 import type {FileType, LowerHit, RawEntry, StatLite} from '../../src/core/entry.js';
+import {origin, st} from '../helpers/report-fixture.js';
 
 // The commit plan from literal upper entries (classified by the real classifier): order, staging,
 // hard-link groups, --paths, layered targets, refusals; and the verifier's comparison.
 
-const st = (type: FileType, over: Partial<StatLite> = {}): StatLite => ({
-	type,
-	perm: type === 'dir' ? 0o755 : 0o644,
-	uid: 0,
-	gid: 0,
-	size: 4,
-	blocks: 8,
-	nlink: 1,
-	ino: 1,
-	dev: 1,
-	rdev: 0,
-	mtimeMs: 1_700_000_000_000,
-	...over,
-});
 const hit = (layer: number, path: string, type: FileType = 'file'): LowerHit => ({layer, path, stat: st(type)});
-const origin = `00fb1d0001${'00'.repeat(16)}51210000aabbccdd`;
 const whiteout = (path: string, layer = 1): RawEntry => ({
 	path,
 	stat: st('char', {perm: 0, size: 0, rdev: 0, ino: 99}),
