@@ -1,3 +1,4 @@
+import {closeSync, constants, openSync} from 'node:fs';
 import {mkdtemp, rmdir} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ import {childPath} from '../io/lower-dirs.js';
 import {lstatPath} from '../io/walk-fs.js';
 import {readPageSize} from '../io/proc.js';
 import {recordTree} from '../io/tree-record.js';
-import {guardFlow, markComplete, onInterrupt} from '../interrupt.js';
+import {guardFlow, markComplete} from '../interrupt.js';
 import type {Deps} from './deps.js';
 import {observeUpper} from './inspect.js';
 import {umountFlow} from './umount.js';
@@ -127,7 +128,7 @@ function viewOptions(located: Located, needs: {metacopy: boolean; redirect: bool
 const lowerViewOptions = (ns: 'trusted' | 'user'): MountOption[] =>
 	ns === 'user' ? [{key: 'ro'}, {key: 'userxattr'}] : [{key: 'ro'}, {key: 'metacopy', value: 'on'}];
 
-/** Mounts upper over lowers read-only on a private temp dir, runs `f` on it, and always unmounts. */
+/** Mounts upper over lowers read-only on a temp dir, detaches it at once, and runs `f` on it through a descriptor. */
 async function withView<T>(stack: Omit<Stack, 'merged'>, deps: Deps, f: (dir: string) => T): Promise<T> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'ovl-commit-view-'));
 	try {
@@ -140,17 +141,30 @@ async function withView<T>(stack: Omit<Stack, 'merged'>, deps: Deps, f: (dir: st
 				'run ovl mount --dry-run on the stack to see what the kernel refuses',
 				exitCodes.failure,
 			);
-		// A signal while the view is mounted: detach it and remove its dir before ovl exits 130.
-		const release = onInterrupt(async () => {
-			await deps.exec.umount(dir, true);
-			await rmdir(dir).catch(() => undefined);
-		});
+		// Held by a descriptor and detached at once: walked as /proc/self/fd/N, it is in no
+		// mount table, and it goes when the descriptor closes, even if ovl is killed.
+		let fd = -1;
+		let openError: unknown;
 		try {
-			return f(dir);
+			fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+		} catch (error) {
+			openError = error;
+		}
+		const u = await deps.exec.umount(dir, true);
+		if (openError !== undefined) throw openError;
+		if (!u.ok) {
+			closeSync(fd);
+			throw fail(
+				'OVL_COMMIT_VIEW',
+				`cannot detach the view mount: ${u.output}`,
+				'umount -l it yourself',
+				exitCodes.failure,
+			);
+		}
+		try {
+			return f(`/proc/self/fd/${fd}/.`);
 		} finally {
-			const u = await deps.exec.umount(dir, false);
-			if (!u.ok) await deps.exec.umount(dir, true);
-			release();
+			closeSync(fd);
 		}
 	} finally {
 		await rmdir(dir).catch(() => undefined);

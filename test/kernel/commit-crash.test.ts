@@ -17,6 +17,7 @@ import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
 import {ovlBin, runOvl} from '../helpers/run-ovl.js';
 import {cleanScratch, makeScratch, mountsUnder} from '../helpers/scratch.js';
 import {compareTrees} from '../helpers/tree-compare.js';
+import {hashTree} from '../helpers/tree-hash.js';
 
 // SIGKILL at every step of a commit's apply phase, then --resume: the result must be the merged
 // view exactly. strace kills the process on entering the n-th call of one of the syscalls that
@@ -89,21 +90,26 @@ describeKernel('a commit killed at any step resumes to the same result', () => {
 			await cleanScratch(dir);
 			dir = await makeScratch('ovl-commit-kill-');
 			const again = await fixture();
+			const original = await hashTree(p('l1'));
+			// Its own TMPDIR: the view mounts of tests running beside this one are not its leaks.
+			mkdirSync(p('tmp'));
 			const killed = await execa(
 				'strace',
 				['-o', '/dev/null', '-e', `inject=${name}:signal=SIGKILL:when=${nth}`, process.execPath, ovlBin, ...again],
-				{reject: false},
+				{reject: false, env: {TMPDIR: p('tmp')}},
 			);
 			const where = `killed at ${name} #${nth} (exit ${killed.exitCode})`;
-			expect(
-				mountsUnder('/tmp').filter((x) => x.includes('ovl-commit-view')),
-				where,
-			).toEqual([]);
+			expect(mountsUnder(p('tmp')), where).toEqual([]);
 			if (existsSync(p('.ovl-commit-u.json'))) {
 				const r = await runOvl([...again, '--resume']);
-				if (r.exitCode !== 0) console.log(where, r.stderr);
 				expect(r.exitCode, `${where}: ${r.stderr}`).toBe(0);
 				resumed++;
+			} else if (readdirSync(p('u')).length > 0) {
+				// The n-th call came before the journal in this run (a wakeup write more or less than
+				// in the traced one): nothing may have changed, and the commit simply runs again.
+				expect(await hashTree(p('l1')), where).toBe(original);
+				const r = await runOvl(again);
+				expect(r.exitCode, `${where}: ${r.stderr}`).toBe(0);
 			}
 			expect(compareTrees(p('snap'), p('l1'), {xattrs: true}), where).toEqual([]);
 			expect(readdirSync(p('u')), where).toEqual([]);

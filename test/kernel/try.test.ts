@@ -41,6 +41,8 @@ describeKernel('ovl try on real directories', () => {
 	});
 
 	test('--yes: the tree equals what the command saw; --json says what changed', async () => {
+		// Sessions other tests keep (a failed commit keeps its session) are not this one's.
+		const before = readdirSync('/tmp').filter((n) => n.startsWith('ovl-try-'));
 		const r = await runOvl(
 			['try', '--yes', '--json', '--dir', p('tree'), '--', 'sh', '-c', `cd ${p('tree')} && ${script}`],
 			{
@@ -59,7 +61,9 @@ describeKernel('ovl try on real directories', () => {
 			expect.arrayContaining(['A /bin', 'A /bin/tool', 'D /old', 'C /etc/conf', 'A /link']),
 		);
 		expect(compareTrees(p('snap'), p('tree'), {xattrs: true})).toEqual([]);
-		expect(readdirSync('/tmp').filter((n) => n.startsWith('ovl-try-') && existsSync(`/tmp/${n}/upper`))).toEqual([]);
+		const sessions = (): string[] =>
+			readdirSync('/tmp').filter((n) => n.startsWith('ovl-try-') && existsSync(`/tmp/${n}/upper`));
+		expect(sessions().filter((n) => !before.includes(n))).toEqual([]);
 	});
 
 	test('--keep DIR, then ovl commit DIR applies it; a session someone else owns is refused', async () => {
