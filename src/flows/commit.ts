@@ -189,7 +189,8 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 	if (pending)
 		throw fail(
 			'OVL_COMMIT_PENDING',
-			`a commit of ${upper} into ${pending.journal.target} stopped after ${pending.done} of ${pending.journal.actions.length} actions (journal ${journalPath(upper)})`,
+			`a commit of ${upper} into ${pending.journal.target} stopped after ` +
+				`${pending.done} of ${pending.journal.actions.length} actions (journal ${journalPath(upper)})`,
 			'finish it with: ovl commit --resume --upper ' + upper,
 			exitCodes.failure,
 		);
@@ -343,7 +344,11 @@ async function applyJournaled(
 					.slice(0, 20)
 					.map((d) => `  ${d}`)
 					.join('\n')}${differences.length > 20 ? `\n  … and ${differences.length - 20} more` : ''}`,
-				`the lower holds the commit except the differences above; the upper is kept, and so is the journal (${journalPath(journal.upper)}), so the stack is not used as if the commit were whole. Check those paths, fix them by hand, then remove the journal; please report this with ovl inspect --json of the upper`,
+				[
+					'the lower holds the commit except the differences above',
+					`the upper is kept, and so is the journal (${journalPath(journal.upper)}), so the stack is not used as if the commit were whole`,
+					'check those paths, fix them by hand, then remove the journal; please report this with ovl inspect --json of the upper',
+				].join('; '),
 				{exitCode: exitCodes.failure},
 			);
 		let upperEmptied = false;
