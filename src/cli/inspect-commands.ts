@@ -120,6 +120,11 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 						default: false,
 						describe: 'finish a commit that stopped (its journal is beside the upper)',
 					})
+					.option('abort', {
+						type: 'boolean',
+						default: false,
+						describe: 'roll back a commit that stopped, to the target as it was before it',
+					})
 					.epilogue(
 						examples([
 							['$0 commit demo --dry-run', 'what committing the stack in demo/ would do'],
@@ -129,6 +134,7 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 								'apply to the tree the lower was copied from',
 							],
 							['$0 commit demo --resume', 'finish a commit a crash or a full disk stopped'],
+							['$0 commit demo --abort', 'or roll it back: the lower as it was, the upper kept'],
 						]),
 					),
 			async (argv) =>
@@ -141,6 +147,7 @@ export const inspectCommands: Commands = (y: Argv<Global>, run) =>
 							dryRun: argv['dry-run'],
 							keepUpper: argv['keep-upper'],
 							resume: argv.resume,
+							abort: argv.abort,
 						},
 						c,
 					),

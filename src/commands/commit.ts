@@ -8,7 +8,7 @@ import {lstatPath} from '../io/walk-fs.js';
 import {trySessionFile} from '../flows/try.js';
 import {optionValue} from '../core/options.js';
 import type {Context} from '../context.js';
-import {commitFlow, resumeFlow, type CommitResult} from '../flows/commit.js';
+import {abortFlow, commitFlow, resumeFlow, type AbortResult, type CommitResult} from '../flows/commit.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {emit} from '../output.js';
 import {locate, type LayerArgs} from './inspect.js';
@@ -22,6 +22,7 @@ export type CommitArgs = LayerArgs & {
 	readonly dryRun: boolean;
 	readonly keepUpper: boolean;
 	readonly resume: boolean;
+	readonly abort: boolean;
 };
 
 /** '/'-rooted overlay paths; a path that climbs out (`..`) is refused. */
@@ -126,15 +127,51 @@ function plainResult(r: CommitResult): string {
 	return `${lines.join('\n')}\n`;
 }
 
+/** --resume and --abort act on the journal's plan: they take no plan options, nor each other. */
+function refuseMixed(o: CommitArgs): void {
+	const mode = o.abort ? '--abort' : o.resume ? '--resume' : undefined;
+	if (mode === undefined) return;
+	const given: [boolean, string][] = [
+		[o.resume && o.abort, '--resume'],
+		[o.dryRun, '--dry-run'],
+		[o.into !== undefined, '--into'],
+		[o.paths.length > 0, '--paths'],
+		[o.keepUpper, '--keep-upper'],
+	];
+	const clash = given.find(([set]) => set)?.[1];
+	if (clash)
+		throw new UsageError(
+			`${mode} and ${clash} cannot be used together`,
+			`${mode} finishes the commit its journal describes; leave ${clash} out`,
+		);
+}
+
+function plainAbort(r: AbortResult): string {
+	return [
+		`rolled back the commit of ${r.upper} into ${r.target}: ${r.undone} of ${r.actions} actions undone`,
+		'the target is as it was before the commit; the upper is kept',
+		'',
+	].join('\n');
+}
+
 /** `ovl commit`: apply the upper's changes to the lower (or --into DIR), verified, journaled. */
 export async function commitCommand(o: CommitArgs, ctx: Context): Promise<void> {
+	refuseMixed(o);
 	const into = o.into === undefined ? undefined : await canonicalPath(o.into);
 	const paths = overlayPaths(o.paths);
 	const located = await locateForCommit(o, ctx);
 	let result: CommitResult;
-	if (o.resume) {
+	if (o.resume || o.abort) {
 		if (located.upper === undefined)
-			throw new UsageError('--resume needs the overlay whose commit stopped', 'name its stack dir or --upper');
+			throw new UsageError(
+				`--${o.abort ? 'abort' : 'resume'} needs the overlay whose commit stopped`,
+				'name its stack dir or --upper',
+			);
+		if (o.abort) {
+			const aborted = await abortFlow(located.upper, ctx.deps);
+			emit(ctx, {json: aborted, plain: () => ({out: plainAbort(aborted)})});
+			return;
+		}
 		result = await resumeFlow(located.upper, ctx.deps);
 	} else {
 		result = await commitFlow(

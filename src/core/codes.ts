@@ -479,12 +479,27 @@ export const codes = {
 	OVL_COMMIT_PENDING: {
 		severity: 'warning',
 		exit: exitCodes.failure,
-		summary: 'a commit of this upper stopped part-way: finish it with ovl commit --resume',
+		summary: 'a commit of this upper stopped part-way: finish it with ovl commit --resume, or --abort it',
 	},
 	OVL_COMMIT_NOTHING_PENDING: {
 		severity: 'error',
 		exit: exitCodes.usage,
-		summary: '--resume, but no commit of this upper is pending',
+		summary: '--resume or --abort, but no commit of this upper is pending',
+	},
+	OVL_COMMIT_APPLIED: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: '--abort of a commit that was already verified: only --resume can finish it',
+	},
+	OVL_COMMIT_ABORTING: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: '--resume of a commit whose rollback started: finish it with --abort',
+	},
+	OVL_COMMIT_ABORT_UNVERIFIED: {
+		severity: 'error',
+		exit: exitCodes.failure,
+		summary: 'after --abort part of the target is not as the journal recorded it before the commit',
 	},
 	OVL_COMMIT_UNREADABLE: {severity: 'error', exit: exitCodes.failure, summary: 'part of the upper could not be read'},
 	OVL_COMMIT_REFUSED: {severity: 'error', exit: exitCodes.failure, summary: 'upper entries ovl cannot apply exactly'},

@@ -1,5 +1,4 @@
-import {closeSync, constants, openSync} from 'node:fs';
-import {mkdtemp, rmdir} from 'node:fs/promises';
+import {closeSync, constants, mkdtempSync, openSync, rmdirSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {planCommit, type CommitAction} from '../core/commit-plan.js';
@@ -10,9 +9,10 @@ import {exitCodes, type ExitCode} from '../core/exit-codes.js';
 import {decodeOverlay} from '../core/mountinfo.js';
 import {isSameOrInside} from '../core/paths.js';
 import {planMount} from '../core/plan.js';
-import type {MountOption, Stack} from '../core/types.js';
+import type {MountOption, MountPlan, Stack} from '../core/types.js';
 import {openRoot} from '../io/beneath.js';
-import {applyCommit, commitId, emptyDir, removeIn} from '../io/commit-apply.js';
+import {applyCommit, commitId, emptyDir, purgeStage, removeIn} from '../io/commit-apply.js';
+import {stageName} from '../io/commit-fs.js';
 import {
 	continueJournal,
 	journalPath,
@@ -20,7 +20,12 @@ import {
 	removeJournal,
 	startJournal,
 	type Journal,
+	type JournalState,
+	type Progress,
 } from '../io/commit-journal.js';
+import {snapshotMeta} from '../io/commit-meta.js';
+import {undoCommit} from '../io/commit-undo.js';
+import {findLayerUsers} from '../io/holders.js';
 import type {Located} from '../io/locate.js';
 import {childPath} from '../io/lower-dirs.js';
 import {lstatPath} from '../io/walk-fs.js';
@@ -33,7 +38,8 @@ import {umountFlow} from './umount.js';
 
 // ovl commit: the upper's changes applied to the target (the one lower, or --into DIR) so that
 // it holds what the merged view held. scan → plan → (dry run: stop) → unmount → record the
-// merged view through a private read-only mount → journal → apply → verify → empty the upper.
+// merged view through a private read-only mount → journal → apply → verify → drop what the
+// commit displaced → empty the upper. Until `verified` is journaled, --abort rolls it back.
 
 export type CommitOptions = {
 	readonly into?: string;
@@ -128,19 +134,40 @@ function viewOptions(located: Located, needs: {metacopy: boolean; redirect: bool
 const lowerViewOptions = (ns: 'trusted' | 'user'): MountOption[] =>
 	ns === 'user' ? [{key: 'ro'}, {key: 'userxattr'}] : [{key: 'ro'}, {key: 'metacopy', value: 'on'}];
 
+const busy = (output: string): boolean => /busy|in use/i.test(output);
+
+/**
+ mount(8) of the view. EBUSY means another mount still uses the upper or work dir (with
+ index=on): often a copy of the overlay just unmounted, held by a short-lived process that
+ made its own mount namespace meanwhile. Retried for a few seconds; then those are named.
+ */
+async function mountView(plan: MountPlan, stack: Omit<Stack, 'merged'>, deps: Deps): Promise<void> {
+	let r = await deps.exec.mount(plan);
+	for (let waited = 0; !r.ok && busy(r.output) && waited < 5000; waited += 250) {
+		await new Promise((resolve) => setTimeout(resolve, 250));
+		r = await deps.exec.mount(plan);
+	}
+	if (r.ok) return;
+	const dirs = [stack.upper, stack.work].filter((d): d is string => d !== undefined);
+	const users = busy(r.output) ? await findLayerUsers(dirs) : [];
+	throw fail(
+		'OVL_COMMIT_VIEW',
+		`cannot mount the merged view read-only to record it: ${r.output.trim().split('\n')[0] ?? ''}` +
+			(users.length > 0 ? `\n${users.map((u) => `  pid ${u.pid} (${u.command}): ${u.how}`).join('\n')}` : ''),
+		users.length > 0
+			? 'those processes keep a copy of the old mount in their own mount namespaces: stop them, then commit again'
+			: 'run ovl mount --dry-run on the stack to see what the kernel refuses',
+		exitCodes.failure,
+	);
+}
+
 /** Mounts upper over lowers read-only on a temp dir, detaches it at once, and runs `f` on it through a descriptor. */
 async function withView<T>(stack: Omit<Stack, 'merged'>, deps: Deps, f: (dir: string) => T): Promise<T> {
-	const dir = await mkdtemp(path.join(os.tmpdir(), 'ovl-commit-view-'));
+	// Sync, on the main thread like every change a commit makes (the crash test counts its calls there).
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'ovl-commit-view-'));
 	try {
 		const plan = planMount({...stack, merged: dir}, stack.options, {pageSize: await readPageSize()});
-		const r = await deps.exec.mount(plan);
-		if (!r.ok)
-			throw fail(
-				'OVL_COMMIT_VIEW',
-				`cannot mount the merged view read-only to record it: ${r.output.trim().split('\n')[0] ?? ''}`,
-				'run ovl mount --dry-run on the stack to see what the kernel refuses',
-				exitCodes.failure,
-			);
+		await mountView(plan, stack, deps);
 		// Held by a descriptor and detached at once: walked as /proc/self/fd/N, it is in no
 		// mount table, and it goes when the descriptor closes, even if ovl is killed.
 		let fd = -1;
@@ -167,7 +194,11 @@ async function withView<T>(stack: Omit<Stack, 'merged'>, deps: Deps, f: (dir: st
 			closeSync(fd);
 		}
 	} finally {
-		await rmdir(dir).catch(() => undefined);
+		try {
+			rmdirSync(dir);
+		} catch {
+			// still mounted (the detach failed) or already gone: the error above says which
+		}
 	}
 }
 
@@ -191,7 +222,7 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 			'OVL_COMMIT_PENDING',
 			`a commit of ${upper} into ${pending.journal.target} stopped after ` +
 				`${pending.done} of ${pending.journal.actions.length} actions (journal ${journalPath(upper)})`,
-			'finish it with: ovl commit --resume --upper ' + upper,
+			`finish it with ovl commit --resume --upper ${upper}, or roll it back with --abort`,
 			exitCodes.failure,
 		);
 	const target = chooseTarget({...located, upper}, options.into);
@@ -258,7 +289,7 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 				};
 	const expected = await withView(stack, deps, (dir) => recordTree(dir, recordOptions));
 	const journal: Journal = {
-		schema: 'ovl.commit-journal/v1',
+		schema: 'ovl.commit-journal/v2',
 		id: commitId(),
 		ns: located.facts.xattrNamespace,
 		below: target.below,
@@ -270,8 +301,10 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 		actions: plan.actions,
 		expected: [...expected],
 		hashed: [...expected.keys()].filter(hashed),
+		root: rootMeta(target.root),
 	};
-	const finished = await applyJournaled(journal, 0, startJournal(journal), deps);
+	const state: JournalState = {journal, done: 0, priors: new Map(), verified: false, aborting: false, undone: new Set()};
+	const finished = await applyJournaled(state, startJournal(journal), deps);
 	return result({...finished, ...(unmounted ? {unmounted} : {})});
 }
 
@@ -284,8 +317,15 @@ export async function resumeFlow(upper: string, deps: Deps): Promise<CommitResul
 			`no commit of ${upper} is pending (no ${journalPath(upper)})`,
 			'run ovl commit to start one',
 		);
+	if (pending.aborting)
+		throw fail(
+			'OVL_COMMIT_ABORTING',
+			`a rollback of the commit of ${upper} was interrupted; it cannot be resumed any more`,
+			`finish the rollback: ovl commit --abort --upper ${upper}`,
+			exitCodes.failure,
+		);
 	await refuseLiveTarget(pending.journal.target, deps);
-	const finished = await applyJournaled(pending.journal, pending.done, continueJournal(upper), deps);
+	const finished = await applyJournaled(pending, continueJournal(upper), deps);
 	return {
 		schema: 'ovl.commit/v1',
 		target: pending.journal.target,
@@ -298,66 +338,164 @@ export async function resumeFlow(upper: string, deps: Deps): Promise<CommitResul
 	};
 }
 
-/** apply → verify → empty the upper → drop the journal. A failed verification keeps upper and journal. */
+/** The target root's metadata, read without following it. */
+function rootMeta(root: string): ReturnType<typeof snapshotMeta> {
+	const d = openRoot(root);
+	try {
+		return snapshotMeta(d, '.');
+	} finally {
+		d.close();
+	}
+}
+
+/**
+ apply → verify → `verified` → drop what the commit displaced → empty the upper → drop the
+ journal. A failed verification keeps the upper, the journal and the displaced objects.
+ */
 async function applyJournaled(
-	journal: Journal,
-	from: number,
-	progress: {markDone: (i: number) => void; close: () => void},
+	state: JournalState,
+	progress: Progress,
 	deps: Deps,
 ): Promise<{differences: string[]; upperEmptied: boolean}> {
+	const journal = state.journal;
 	// The actions run synchronously: a signal is handled when they are all done, never between two.
 	const guard = guardFlow();
 	try {
 		try {
-			applyCommit(
-				journal.actions,
-				{upper: journal.upper, target: journal.target, id: journal.id, ns: journal.ns, onDone: progress.markDone},
-				from,
-			);
+			if (!state.verified) {
+				applyCommit(
+					journal.actions,
+					{
+						upper: journal.upper,
+						target: journal.target,
+						id: journal.id,
+						ns: journal.ns,
+						priors: state.priors,
+						onPrior: progress.prior,
+						onDone: progress.done,
+					},
+					state.done,
+				);
+				markComplete();
+				await verify(journal, deps);
+				progress.mark('verified');
+			}
 		} finally {
 			progress.close();
 		}
 		markComplete();
-		const hashed = new Set(journal.hashed);
-		const expected = new Map<string, TreeFact>(journal.expected);
-		const only =
-			journal.paths ?? (journal.expected.length > 0 && !expected.has('/') ? [...expected.keys()] : undefined);
-		const record = (root: string): Map<string, TreeFact> =>
-			recordTree(root, {hash: (rel) => hashed.has(rel), ...(only ? {only} : {})});
-		// A target over other layers is compared as the kernel shows it over them.
-		const actual =
-			journal.below.length > 0
-				? await withView(
-						{
-							lowers: [...journal.below, journal.target].map((p) => ({path: p, dataOnly: false})),
-							options: lowerViewOptions(journal.ns),
-						},
-						deps,
-						record,
-					)
-				: record(journal.target);
-		const differences = compareRecords(expected, actual);
-		if (differences.length > 0)
-			throw new OvlError(
-				'OVL_COMMIT_UNVERIFIED',
-				`the target differs from the recorded merged view after the commit:\n${differences
-					.slice(0, 20)
-					.map((d) => `  ${d}`)
-					.join('\n')}${differences.length > 20 ? `\n  … and ${differences.length - 20} more` : ''}`,
-				[
-					'the lower holds the commit except the differences above',
-					`the upper is kept, and so is the journal (${journalPath(journal.upper)}), so the stack is not used as if the commit were whole`,
-					'check those paths, fix them by hand, then remove the journal; please report this with ovl inspect --json of the upper',
-				].join('; '),
-				{exitCode: exitCodes.failure},
-			);
+		purgeStage(journal, journal.actions.some((a) => a.op === 'meta' && a.path === '/'));
 		let upperEmptied = false;
 		if (!journal.keepUpper) {
 			emptyUpper(journal);
 			upperEmptied = true;
 		}
 		removeJournal(journal.upper);
-		return {differences, upperEmptied};
+		return {differences: [], upperEmptied};
+	} finally {
+		guard.done();
+	}
+}
+
+/** The target against the recorded merged view; OVL_COMMIT_UNVERIFIED with every difference. */
+async function verify(journal: Journal, deps: Deps): Promise<void> {
+	const hashed = new Set(journal.hashed);
+	const expected = new Map<string, TreeFact>(journal.expected);
+	const only = journal.paths ?? (journal.expected.length > 0 && !expected.has('/') ? [...expected.keys()] : undefined);
+	const record = (root: string): Map<string, TreeFact> =>
+		recordTree(root, {hash: (rel) => hashed.has(rel), skip: stageName(journal.id), ...(only ? {only} : {})});
+	// A target over other layers is compared as the kernel shows it over them.
+	const actual =
+		journal.below.length > 0
+			? await withView(
+					{
+						lowers: [...journal.below, journal.target].map((p) => ({path: p, dataOnly: false})),
+						options: lowerViewOptions(journal.ns),
+					},
+					deps,
+					record,
+				)
+			: record(journal.target);
+	const differences = compareRecords(expected, actual);
+	if (differences.length === 0) return;
+	throw new OvlError(
+		'OVL_COMMIT_UNVERIFIED',
+		`the target differs from the recorded merged view after the commit:\n${differences
+			.slice(0, 20)
+			.map((d) => `  ${d}`)
+			.join('\n')}${differences.length > 20 ? `\n  … and ${differences.length - 20} more` : ''}`,
+		[
+			'the upper, the journal and everything the commit replaced are kept',
+			`roll it back with ovl commit --abort --upper ${journal.upper}`,
+			'or fix those paths by hand and verify again with --resume; please report this with ovl inspect --json of the upper',
+		].join('; '),
+		{exitCode: exitCodes.failure},
+	);
+}
+
+export type AbortResult = {
+	readonly schema: 'ovl.commit-abort/v1';
+	readonly target: string;
+	readonly upper: string;
+	/** Actions undone (the ones that had run, and the one a kill interrupted). */
+	readonly undone: number;
+	readonly actions: number;
+};
+
+/** `ovl commit --abort`: rolls back a journaled commit that was not verified yet; the upper stays. */
+export async function abortFlow(upper: string, deps: Deps): Promise<AbortResult> {
+	const pending = readJournal(upper);
+	if (!pending)
+		throw fail(
+			'OVL_COMMIT_NOTHING_PENDING',
+			`no commit of ${upper} is pending (no ${journalPath(upper)})`,
+			'there is nothing to roll back',
+		);
+	if (pending.verified)
+		throw fail(
+			'OVL_COMMIT_APPLIED',
+			`the commit of ${upper} into ${pending.journal.target} was applied and verified; what it replaced is being dropped`,
+			`finish it: ovl commit --resume --upper ${upper}`,
+			exitCodes.failure,
+		);
+	await refuseLiveTarget(pending.journal.target, deps);
+	const journal = pending.journal;
+	const progress = continueJournal(upper);
+	const guard = guardFlow();
+	try {
+		let differences: string[];
+		try {
+			if (!pending.aborting) progress.mark('abort');
+			differences = undoCommit(journal.actions, {
+				target: journal.target,
+				id: journal.id,
+				priors: pending.priors,
+				undone: pending.undone,
+				onUndone: progress.undone,
+				root: journal.root,
+			});
+		} finally {
+			progress.close();
+		}
+		markComplete();
+		if (differences.length > 0)
+			throw fail(
+				'OVL_COMMIT_ABORT_UNVERIFIED',
+				`the rollback left the target different from before the commit:\n${differences
+					.slice(0, 20)
+					.map((d) => `  ${d}`)
+					.join('\n')}`,
+				`the journal is kept (${journalPath(upper)}): check those paths by hand, then remove it; please report this`,
+				exitCodes.failure,
+			);
+		removeJournal(upper);
+		return {
+			schema: 'ovl.commit-abort/v1',
+			target: journal.target,
+			upper,
+			undone: pending.priors.size,
+			actions: journal.actions.length,
+		};
 	} finally {
 		guard.done();
 	}

@@ -1,48 +1,37 @@
 import {
-	chmodSync,
 	closeSync,
 	constants,
-	fchmodSync,
 	fstatSync,
 	ftruncateSync,
-	lchownSync,
 	linkSync,
 	lstatSync,
-	lutimesSync,
 	mkdirSync,
 	openSync,
 	readSync,
 	readlinkSync,
 	renameSync,
-	rmdirSync,
 	symlinkSync,
 	unlinkSync,
 	writeSync,
-	type BigIntStats,
 } from 'node:fs';
 import {randomBytes} from 'node:crypto';
-import {encodePath} from '../core/bytes.js';
 import type {CommitAction} from '../core/commit-plan.js';
 import {OvlError} from '../core/errors.js';
 import {Dir, fsError, listDir, openBeneath, openRoot, removeTreeIn, statIn} from './beneath.js';
-import {native} from './native.js';
+import {clearedOf, mustParent, savedOf, stageName, tempName, trashOf, withParent} from './commit-fs.js';
+import {copyMeta, dirTimes, S_IFMT, snapshotMeta, timesOf, type Prior, type Times} from './commit-meta.js';
 import {makeNode, setXattrIn} from './nodes.js';
 import {sysPath} from './walk-fs.js';
-import {getXattrSync, listXattrsSync, removeXattrSync} from './xattr.js';
 
 // Applies a commit plan to the target tree as root, never following a link in it: every path is
 // resolved a component at a time from the target's root fd (io/beneath.ts), new objects are made
 // under a temp name (O_EXCL) and renamed over the old one, and the upper is read the same way.
+// Nothing of the target is deleted until the commit is verified: what an action displaces goes
+// to the staging dir (io/commit-fs.ts names), so --abort can put it back (io/commit-undo.ts).
 
 /** One copy buffer for the whole process: a fresh 1 MiB per file was most of the GC time. */
 const buf = Buffer.allocUnsafe(1 << 20);
 const O = constants;
-const S_IFMT = 0o170000;
-const isOverlayXattr = (n: string): boolean => n.startsWith('trusted.overlay.') || n.startsWith('user.overlay.');
-const split = (p: string): {dir: string; name: string} => {
-	const at = p.lastIndexOf('/');
-	return {dir: p.slice(0, at), name: p.slice(at + 1)};
-};
 /** A fresh id per commit (in its journal), so a resumed run finds its own temp names and staging dir. */
 export const commitId = (): string => randomBytes(6).toString('hex');
 
@@ -53,46 +42,35 @@ export type CommitSides = {
 	readonly id: string;
 	/** The namespace of the opaque markers a target over other layers gets. */
 	readonly ns: 'trusted' | 'user';
+	/** What a killed run journaled before its actions: an action's prior is taken once, never again. */
+	readonly priors: ReadonlyMap<number, Prior>;
+	/** Called before action i changes anything, with what it will change: the journal's `pre` line. */
+	readonly onPrior?: (index: number, prior: Prior) => void;
 	/** Called after each action, with its index: the journal's hook. */
 	readonly onDone?: (index: number) => void;
 };
 
-/** Opens both roots and runs every action in order; the staging dir is removed at the end. */
+/** Opens both roots and the staging dir and runs every action from `from` on, in order. */
 export function applyCommit(actions: readonly CommitAction[], sides: CommitSides, from = 0): void {
 	const upper = openRoot(sides.upper);
 	const target = openRoot(sides.target);
 	let stage: Dir | undefined;
 	try {
-		const stageName = `.ovl-commit-${sides.id}-stage`;
-		const openStage = (): Dir => {
-			if (stage) return stage;
-			try {
-				mkdirSync(target.child(stageName), {mode: 0o700});
-			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(error, `${sides.target}/${stageName}`);
-			}
-			stage = openBeneath(target, stageName);
-			return stage;
-		};
+		stage = openStage(target, sides.id);
 		for (let i = from; i < actions.length; i++) {
 			const a = actions[i] as CommitAction;
 			try {
-				apply(a, {upper, target, stage: openStage, temp: `.ovl-commit-${sides.id}-${i}`, ns: sides.ns});
+				let prior = sides.priors.get(i);
+				if (!prior) {
+					prior = priorOf(a, target);
+					sides.onPrior?.(i, prior);
+				}
+				apply(a, {upper, target, stage, temp: tempName(sides.id, i), ns: sides.ns, prior, i});
 			} catch (error) {
 				throw fsError(error, `${sides.target}${a.path}`);
 			}
 			sides.onDone?.(i);
 		}
-		if (stage || statIn(target, stageName)) {
-			const s = openStage();
-			for (const n of listDir(s)) removeTreeIn(s, n);
-			s.close();
-			stage = undefined;
-			rmdirSync(target.child(stageName));
-		}
-		// Removing the staging dir touched the root's mtime (maybe in a run that was then killed):
-		// the root's metadata goes on again, last, every time.
-		if (actions.some((a) => a.op === 'meta' && a.path === '/')) copyMeta(upper, '.', target, '.');
 	} finally {
 		stage?.close();
 		upper.close();
@@ -100,67 +78,117 @@ export function applyCommit(actions: readonly CommitAction[], sides: CommitSides
 	}
 }
 
+/** The staging dir, made if missing (mode 0700: what it holds is the target's, moved aside). */
+export function openStage(target: Dir, id: string): Dir {
+	try {
+		mkdirSync(target.child(stageName(id)), {mode: 0o700});
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(error, `${target.shown}/${stageName(id)}`);
+	}
+	return openBeneath(target, stageName(id));
+}
+
+/**
+ After verification: the staging dir goes (what the commit displaced with it), then the root's
+ metadata again, since removing it touched the root's mtime (maybe in a run that was then killed).
+ */
+export function purgeStage(sides: {upper: string; target: string; id: string}, rootMeta: boolean): void {
+	const upper = openRoot(sides.upper);
+	const target = openRoot(sides.target);
+	try {
+		if (statIn(target, stageName(sides.id))) {
+			removeTreeIn(target, stageName(sides.id));
+		}
+		if (rootMeta) copyMeta(upper, '.', target, '.');
+	} finally {
+		upper.close();
+		target.close();
+	}
+}
+
+/** What action `a` will change, taken before it changes anything. */
+function priorOf(a: CommitAction, target: Dir): Prior {
+	if (a.path === '/') return {had: true, self: snapshotMeta(target, '.')};
+	return (
+		withParent(target, a.path, (dir, name): Prior => {
+			const st = statIn(dir, name);
+			const parent = dirTimes(dir);
+			if (!st) return {had: false, parent};
+			const kids = a.op === 'dir' && a.clear && st.isDirectory() ? childDirTimes(dir, name) : undefined;
+			return {had: true, self: snapshotMeta(dir, name), parent, ...(kids ? {kids} : {})};
+		}) ?? {had: false}
+	);
+}
+
+/** The times of the dirs in `name`: moving a dir may touch its own (its `..` changes). */
+function childDirTimes(dir: Dir, name: string): (readonly [string, Times])[] {
+	const sub = openBeneath(dir, name);
+	try {
+		return listDir(sub)
+			.filter((n) => statIn(sub, n)?.isDirectory())
+			.map((n) => [n, timesOf(sub, n)] as const);
+	} finally {
+		sub.close();
+	}
+}
+
 type Roots = {
 	readonly upper: Dir;
 	readonly target: Dir;
-	readonly stage: () => Dir;
+	readonly stage: Dir;
 	/** This action's temp name: one left by a killed run is removed before it is made again. */
 	readonly temp: string;
 	readonly ns: 'trusted' | 'user';
+	readonly prior: Prior;
+	readonly i: number;
 };
 
-/** The parent dir of `path` beneath `root`, or undefined when it is not there (nothing to act on). */
-function parentOf(root: Dir, path: string): {dir: Dir; name: string} | undefined {
-	const {dir, name} = split(path);
-	try {
-		return {dir: openBeneath(root, dir), name};
-	} catch {
-		return undefined;
-	}
-}
+/**
+ Whether what is at the action's path is still the target's own object: something was there
+ before the action, and it has not been moved to the trash yet. Anything else there was made by
+ this action in a run that was killed.
+ */
+const original = (r: Roots): boolean => r.prior.had && !statIn(r.stage, trashOf(r.i));
 
-function withParent<T>(root: Dir, path: string, f: (dir: Dir, name: string) => T): T | undefined {
-	const p = parentOf(root, path);
-	if (!p) return undefined;
-	try {
-		return f(p.dir, p.name);
-	} finally {
-		p.dir.close();
+/**
+ Moves the target's own object at `name` to this action's trash, or removes what a killed run of
+ this action made there. `link`: a non-dir stays where it is, linked into the trash too, so the
+ rename that replaces it stays atomic.
+ */
+function displace(dir: Dir, name: string, r: Roots, mode: 'move' | 'link'): void {
+	const st = statIn(dir, name);
+	if (!st) return;
+	if (!original(r)) {
+		removeTreeIn(dir, name);
+		return;
 	}
-}
-
-function mustParent<T>(root: Dir, path: string, f: (dir: Dir, name: string) => T): T {
-	const {dir, name} = split(path);
-	const d = openBeneath(root, dir);
-	try {
-		return f(d, name);
-	} finally {
-		d.close();
-	}
+	if (mode === 'link' && !st.isDirectory()) linkSync(dir.child(name), r.stage.child(trashOf(r.i)));
+	else renameSync(dir.child(name), r.stage.child(trashOf(r.i)));
 }
 
 function apply(a: CommitAction, r: Roots): void {
 	switch (a.op) {
 		case 'stage-dir':
 			withParent(r.target, a.path, (dir, name) => {
-				if (statIn(dir, name)?.isDirectory()) renameSync(dir.child(name), r.stage().child(String(a.slot)));
+				if (statIn(dir, name)?.isDirectory() && !statIn(r.stage, String(a.slot)))
+					renameSync(dir.child(name), r.stage.child(String(a.slot)));
 			});
 			return;
 		case 'stage-data':
 			withParent(r.target, a.path, (dir, name) => {
 				// Already linked: a resumed commit runs this action again.
-				if (statIn(dir, name)?.isFile() && !statIn(r.stage(), `d${a.slot}`))
-					linkSync(dir.child(name), r.stage().child(`d${a.slot}`));
+				if (statIn(dir, name)?.isFile() && !statIn(r.stage, `d${a.slot}`))
+					linkSync(dir.child(name), r.stage.child(`d${a.slot}`));
 			});
 			return;
 		case 'remove':
-			withParent(r.target, a.path, (dir, name) => removeTreeIn(dir, name));
+			withParent(r.target, a.path, (dir, name) => displace(dir, name, r, 'move'));
 			return;
 		case 'whiteout':
 			mustParent(r.target, a.path, (dir, name) => {
 				const st = statIn(dir, name);
-				if (st?.isCharacterDevice() && st.rdev === 0) return; // made by a run that was then killed
-				if (st) removeTreeIn(dir, name);
+				if (st?.isCharacterDevice() && st.rdev === 0 && !original(r)) return; // made by a run that was then killed
+				displace(dir, name, r, 'move');
 				makeNode(dir, name, O.S_IFCHR, 0, 0);
 			});
 			return;
@@ -180,6 +208,7 @@ function apply(a: CommitAction, r: Roots): void {
 				mustParent(r.target, a.to, (fromDir, fromName) => {
 					const tmp = freshTemp(dir, r.temp);
 					linkSync(fromDir.child(fromName), dir.child(tmp));
+					displace(dir, name, r, 'link');
 					replaceWith(dir, name, tmp);
 				}),
 			);
@@ -195,28 +224,41 @@ function apply(a: CommitAction, r: Roots): void {
 function makeDir(dir: Dir, name: string, a: Extract<CommitAction, {op: 'dir'}>, r: Roots): void {
 	const st = statIn(dir, name);
 	if (a.slot !== undefined) {
-		const staged = statIn(r.stage(), String(a.slot));
-		if (staged) {
-			if (st) removeTreeIn(dir, name);
-			renameSync(r.stage().child(String(a.slot)), dir.child(name));
+		if (statIn(r.stage, String(a.slot))) {
+			displace(dir, name, r, 'move');
+			renameSync(r.stage.child(String(a.slot)), dir.child(name));
 			return;
 		}
-		// Not staged: already placed (a resumed commit runs this action again); keep it.
+		// Not staged: already placed (a resumed commit runs this action again), or no source: keep it.
 		if (st?.isDirectory()) return;
 	}
 	if (st?.isDirectory()) {
-		if (a.clear) {
-			const sub = openBeneath(dir, name);
-			try {
-				for (const n of listDir(sub)) removeTreeIn(sub, n);
-			} finally {
-				sub.close();
-			}
-		}
+		if (a.clear) clearDir(dir, name, r);
 		return;
 	}
-	if (st) removeTreeIn(dir, name);
+	displace(dir, name, r, 'move');
 	mkdirSync(dir.child(name), {mode: 0o700}); // its real mode comes with the directory metadata, last
+}
+
+/** Empties the dir: the target's own children move to the trash (c<i>); a killed run's own are removed. */
+function clearDir(dir: Dir, name: string, r: Roots): void {
+	const sub = openBeneath(dir, name);
+	try {
+		const names = listDir(sub);
+		if (names.length === 0) return;
+		if (!original(r)) {
+			for (const n of names) removeTreeIn(sub, n);
+			return;
+		}
+		const cleared = openBeneath(r.stage, clearedOf(r.i), {create: {mode: 0o700}});
+		try {
+			for (const n of names) renameSync(sub.child(n), cleared.child(n));
+		} finally {
+			cleared.close();
+		}
+	} finally {
+		sub.close();
+	}
 }
 
 /** The action's temp name in `dir`, after removing what a killed run of the same action left there. */
@@ -246,11 +288,13 @@ function write(
 	if (a.inPlace && type === O.S_IFREG) {
 		const tst = statIn(dir, name);
 		if (tst?.isFile()) {
+			// The inode stays (its other names see the change): its old bytes are kept aside first.
+			if (r.prior.had && !statIn(r.stage, savedOf(r.i))) saveBytes(dir, name, r);
 			const fd = openSync(dir.child(name), O.O_WRONLY | O.O_NOFOLLOW | O.O_NONBLOCK);
 			try {
 				if (!fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), {code: 'EINVAL'});
 				ftruncateSync(fd, 0);
-				copyData(udir, uname, a, r, fd);
+				copyBytes(dataSource(udir, uname, a, r), fd);
 			} finally {
 				closeSync(fd);
 			}
@@ -263,7 +307,7 @@ function write(
 		if (type === O.S_IFREG) {
 			const fd = openSync(dir.child(tmp), O.O_WRONLY | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
 			try {
-				copyData(udir, uname, a, r, fd);
+				copyBytes(dataSource(udir, uname, a, r), fd);
 			} finally {
 				closeSync(fd);
 			}
@@ -278,6 +322,7 @@ function write(
 			makeNode(dir, tmp, type, major, minor);
 		}
 		copyMeta(udir, uname, dir, tmp);
+		displace(dir, name, r, 'link');
 		replaceWith(dir, name, tmp);
 	} catch (error) {
 		try {
@@ -289,14 +334,28 @@ function write(
 	}
 }
 
-/** The bytes of the new file: the upper's, a staged file's (a metacopy's data in the target), or a lower file's. */
-function copyData(udir: Dir, uname: string, a: Extract<CommitAction, {op: 'write'}>, r: Roots, out: number): void {
-	const source =
-		a.dataSlot !== undefined
-			? r.stage().child(`d${a.dataSlot}`)
-			: a.dataFrom !== undefined
-				? sysPath(a.dataFrom)
-				: udir.child(uname);
+/** A copy of the bytes of the file at `name` in the trash (p<i>), whole before it counts. */
+function saveBytes(dir: Dir, name: string, r: Roots): void {
+	const tmp = freshTemp(r.stage, `${savedOf(r.i)}.tmp`);
+	const fd = openSync(r.stage.child(tmp), O.O_WRONLY | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
+	try {
+		copyBytes(dir.child(name), fd);
+	} finally {
+		closeSync(fd);
+	}
+	renameSync(r.stage.child(tmp), r.stage.child(savedOf(r.i)));
+}
+
+/** Where the new file's bytes come from: the upper's, a staged file's (a metacopy's data in the target), or a lower file's. */
+const dataSource = (udir: Dir, uname: string, a: Extract<CommitAction, {op: 'write'}>, r: Roots): string | Buffer =>
+	a.dataSlot !== undefined
+		? r.stage.child(`d${a.dataSlot}`)
+		: a.dataFrom !== undefined
+			? sysPath(a.dataFrom)
+			: udir.child(uname);
+
+/** Copies a regular file's bytes (opened without following a link or blocking on a FIFO) to `out`. */
+export function copyBytes(source: string | Buffer, out: number): void {
 	const fd = openSync(source, O.O_RDONLY | O.O_NOFOLLOW | O.O_NONBLOCK);
 	try {
 		if (!fstatSync(fd).isFile())
@@ -309,53 +368,6 @@ function copyData(udir: Dir, uname: string, a: Extract<CommitAction, {op: 'write
 	} finally {
 		closeSync(fd);
 	}
-}
-
-const child = (dir: Dir, name: string): Buffer => (name === '.' ? dir.self() : dir.child(name));
-
-/**
- The upper entry's owner, mode, xattrs (never overlay.*) and times onto the target entry, in the
- order that keeps them: chown clears setuid/setgid and security.capability, so it goes first.
- */
-function copyMeta(udir: Dir, uname: string, dir: Dir, name: string): void {
-	const from = child(udir, uname);
-	const to = child(dir, name);
-	const st: BigIntStats = lstatSync(from, {bigint: true});
-	const type = Number(st.mode) & S_IFMT;
-	lchownSync(to, Number(st.uid), Number(st.gid));
-	if (type !== O.S_IFLNK) chmodExact(dir, name, type, Number(st.mode) & 0o7777);
-	const want = listXattrsSync(from).filter((n) => !isOverlayXattr(n));
-	for (const n of listXattrsSync(to)) if (!isOverlayXattr(n) && !want.includes(n)) removeXattrSync(to, n);
-	for (const n of want) {
-		const v = getXattrSync(from, n);
-		if (v !== undefined) setXattrIn(dir, name, n, v);
-	}
-	setTimes(dir, name, st);
-}
-
-/** chmod without following a link: by fd for files and dirs; a FIFO or device by name (opening one has effects). */
-function chmodExact(dir: Dir, name: string, type: number, mode: number): void {
-	if (type === O.S_IFREG || type === O.S_IFDIR) {
-		const fd = openSync(child(dir, name), O.O_RDONLY | O.O_NOFOLLOW | O.O_NONBLOCK);
-		try {
-			fchmodSync(fd, mode);
-		} finally {
-			closeSync(fd);
-		}
-		return;
-	}
-	chmodSync(child(dir, name), mode);
-}
-
-function setTimes(dir: Dir, name: string, st: BigIntStats): void {
-	const n = native();
-	const sec = (ns: bigint): number => Number(ns / 1_000_000_000n);
-	const nsec = (ns: bigint): number => Number(ns % 1_000_000_000n);
-	if (n) {
-		n.utimensat(dir.fd, encodePath(name), sec(st.atimeNs), nsec(st.atimeNs), sec(st.mtimeNs), nsec(st.mtimeNs));
-		return;
-	}
-	lutimesSync(child(dir, name), Number(st.atimeNs) / 1e9, Number(st.mtimeNs) / 1e9);
 }
 
 /** Removes `rel` (and below) from the tree at `root`, never following a link; absent is fine. */

@@ -2,18 +2,22 @@ import {closeSync, constants, fstatSync, fsyncSync, openSync, readSync, unlinkSy
 import path from 'node:path';
 import type {CommitAction} from '../core/commit-plan.js';
 import type {TreeFact} from '../core/commit-verify.js';
+import type {Meta, Prior} from './commit-meta.js';
 import {printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {fsError, openRoot, statIn} from './beneath.js';
 
-// The commit journal, beside the upper (`<parent>/.ovl-commit-<upper name>.json`): the plan and
-// the recorded merged view, written and fsync'd before the first action, then one `done N` line
-// appended after each action. Every action can run twice with the same result, so after a
-// crash `--resume` starts at the first action not marked done.
+// The commit journal, beside the upper (`<parent>/.ovl-commit-<upper name>.json`): the plan, the
+// recorded merged view and the target root's metadata, written and fsync'd before the first
+// action; then, per action, a `pre N {…}` line (what it is about to change, written before it
+// changes anything) and a `done N` line after it. `verified` says the target equals the view, and
+// from then on only --resume may finish it; `abort` and `undone N` lines are a rollback's
+// progress. Every action (and every undo) can run twice with the same result, so after a crash
+// `--resume` starts at the first action not marked done and `--abort` at the last not undone.
 
 export type Journal = {
-	readonly schema: 'ovl.commit-journal/v1';
+	readonly schema: 'ovl.commit-journal/v2';
 	/** Names the staging dir and temp files in the target (io/commit-apply.ts). */
 	readonly id: string;
 	readonly ns: 'trusted' | 'user';
@@ -28,6 +32,28 @@ export type Journal = {
 	readonly expected: readonly (readonly [string, TreeFact])[];
 	/** Paths whose bytes verification compares. */
 	readonly hashed: readonly string[];
+	/** The target root's metadata before the commit: an abort puts it back last. */
+	readonly root: Meta;
+};
+
+export type JournalState = {
+	readonly journal: Journal;
+	/** How many actions are done (the first not done is the one a kill may have interrupted). */
+	readonly done: number;
+	readonly priors: ReadonlyMap<number, Prior>;
+	readonly verified: boolean;
+	/** An abort has started: the commit can only be rolled back now. */
+	readonly aborting: boolean;
+	readonly undone: ReadonlySet<number>;
+};
+
+export type Progress = {
+	readonly prior: (i: number, p: Prior) => void;
+	readonly done: (i: number) => void;
+	/** A mark that must reach the disk before the next step (verified, abort). */
+	readonly mark: (word: 'verified' | 'abort') => void;
+	readonly undone: (i: number) => void;
+	readonly close: () => void;
 };
 
 const O = constants;
@@ -35,8 +61,8 @@ const O = constants;
 export const journalPath = (upper: string): string =>
 	path.join(path.dirname(upper), `.ovl-commit-${path.basename(upper)}.json`);
 
-/** The journal and how many actions are done, or undefined when no commit of this upper is pending. */
-export function readJournal(upper: string): {journal: Journal; done: number} | undefined {
+/** The journal and its progress, or undefined when no commit of this upper is pending. */
+export function readJournal(upper: string): JournalState | undefined {
 	const file = journalPath(upper);
 	const parent = openRoot(path.dirname(file));
 	try {
@@ -67,7 +93,7 @@ export function readJournal(upper: string): {journal: Journal; done: number} | u
 			return undefined;
 		}
 		if (
-			journal.schema !== 'ovl.commit-journal/v1' ||
+			journal.schema !== 'ovl.commit-journal/v2' ||
 			!Array.isArray(journal.actions) ||
 			!Array.isArray(journal.expected)
 		)
@@ -77,19 +103,37 @@ export function readJournal(upper: string): {journal: Journal; done: number} | u
 				'it was not written by this ovl: move it away, after checking the lower by hand',
 				{exitCode: exitCodes.failure},
 			);
-		let done = 0;
-		for (const l of lines) {
-			const m = /^done (\d+)$/.exec(l);
-			if (m) done = Math.max(done, Number(m[1]) + 1);
-		}
-		return {journal, done};
+		return {journal, ...progressOf(lines)};
 	} finally {
 		parent.close();
 	}
 }
 
-/** Creates the journal (O_EXCL: one pending commit per upper) and returns the hook that marks actions done. */
-export function startJournal(journal: Journal): {markDone: (i: number) => void; close: () => void} {
+/** The progress lines after the header. A torn last `pre` line is one whose action changed nothing yet. */
+function progressOf(lines: readonly string[]): Omit<JournalState, 'journal'> {
+	let done = 0;
+	const priors = new Map<number, Prior>();
+	const undone = new Set<number>();
+	let verified = false;
+	let aborting = false;
+	for (const l of lines) {
+		const m = /^(done|undone|pre) (\d+)(?: (.*))?$/.exec(l);
+		if (l === 'verified') verified = true;
+		else if (l === 'abort') aborting = true;
+		else if (m?.[1] === 'done') done = Math.max(done, Number(m[2]) + 1);
+		else if (m?.[1] === 'undone') undone.add(Number(m[2]));
+		else if (m?.[1] === 'pre')
+			try {
+				priors.set(Number(m[2]), JSON.parse(m[3] ?? '') as Prior);
+			} catch {
+				// torn by a kill while it was written: its action had not started
+			}
+	}
+	return {done, priors, verified, aborting, undone};
+}
+
+/** Creates the journal (O_EXCL: one pending commit per upper) and returns the hooks that record progress. */
+export function startJournal(journal: Journal): Progress {
 	const file = journalPath(journal.upper);
 	const parent = openRoot(path.dirname(file));
 	let fd: number;
@@ -114,8 +158,8 @@ export function startJournal(journal: Journal): {markDone: (i: number) => void; 
 	return openProgress(fd);
 }
 
-/** Appends to an existing journal (a resumed commit). */
-export function continueJournal(upper: string): {markDone: (i: number) => void; close: () => void} {
+/** Appends to an existing journal (a resumed or aborted commit). */
+export function continueJournal(upper: string): Progress {
 	const file = journalPath(upper);
 	const parent = openRoot(path.dirname(file));
 	try {
@@ -125,10 +169,20 @@ export function continueJournal(upper: string): {markDone: (i: number) => void; 
 	}
 }
 
-function openProgress(fd: number): {markDone: (i: number) => void; close: () => void} {
+function openProgress(fd: number): Progress {
 	return {
-		markDone: (i) => {
+		prior: (i, p) => {
+			writeSync(fd, `pre ${i} ${JSON.stringify(p)}\n`);
+		},
+		done: (i) => {
 			writeSync(fd, `done ${i}\n`);
+		},
+		mark: (word) => {
+			writeSync(fd, `${word}\n`);
+			fsyncSync(fd);
+		},
+		undone: (i) => {
+			writeSync(fd, `undone ${i}\n`);
 		},
 		close: () => {
 			fsyncSync(fd);

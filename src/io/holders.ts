@@ -1,3 +1,4 @@
+import {decodeOverlay} from '../core/mountinfo.js';
 import {isSameOrInside} from '../core/paths.js';
 import {listProcesses, ownMountNs} from './proc.js';
 
@@ -28,4 +29,27 @@ export async function findHolders(mountPoint: string): Promise<Holder[]> {
 		}),
 	);
 	return out.sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ Processes in other mount namespaces holding a copy of an overlay that uses one of `dirs` as its
+ upper or work dir: the kernel then refuses a new mount of them (EBUSY, with index=on), even
+ after the original mount is gone here. One process named for each namespace.
+ */
+export async function findLayerUsers(dirs: readonly string[]): Promise<Holder[]> {
+	const self = await ownMountNs();
+	const seen = new Set<string>();
+	const out: Holder[] = [];
+	for (const p of await listProcesses()) {
+		if (p.mountNs === undefined || p.mountNs === self || seen.has(p.mountNs)) continue;
+		seen.add(p.mountNs);
+		for (const e of await p.mountinfo()) {
+			const o = decodeOverlay(e);
+			const hit = [o?.layers.upper, o?.layers.work].find((l) => l !== undefined && dirs.includes(l));
+			if (hit === undefined) continue;
+			out.push({pid: p.pid, command: p.command, how: `mount namespace ${p.mountNs} still has ${e.mountPoint} on ${hit}`});
+			break;
+		}
+	}
+	return out;
 }

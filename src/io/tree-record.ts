@@ -37,11 +37,11 @@ function xattrs(p: string): string {
 
 /**
  Every path below `root` ('/' for the root itself), or only those inside `only`; `hash` says
- which regular files to read.
+ which regular files to read; `skip` is a name in the root left out (a commit's staging dir).
  */
 export function recordTree(
 	root: string,
-	options: {hash: (rel: string) => boolean; only?: readonly string[]},
+	options: {hash: (rel: string) => boolean; only?: readonly string[]; skip?: string},
 ): Map<string, TreeFact> {
 	const out = new Map<string, TreeFact>();
 	const inodes = new Map<string, string[]>();
@@ -81,6 +81,7 @@ export function recordTree(
 		}
 		if (type === 'dir')
 			for (const name of readdirPath(abs).sort((a, b) => Buffer.compare(encodePath(a), encodePath(b)))) {
+				if (rel === '/' && name === options.skip) continue;
 				const r = rel === '/' ? `/${name}` : `${rel}/${name}`;
 				if (wanted(r)) visit(r);
 			}
