@@ -53,7 +53,9 @@ function humanList(mounts: readonly ListedMount[], s: Style): string {
 		if (m.unresolved) lines.push(s.yellow(`  relative paths nothing resolved: ${m.unresolved.join(', ')}`));
 		if (m.options.length > 0) lines.push(`  options    ${m.options.join(',')}`);
 		if (m.commitPending)
-			lines.push(s.yellow('  a commit of this upper stopped part-way: ovl commit --resume finishes it'));
+			lines.push(
+				s.yellow('  a commit of this upper stopped part-way: ovl commit --resume finishes it, --abort rolls it back'),
+			);
 	}
 	return `${lines.join('\n')}\n`;
 }

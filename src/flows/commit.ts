@@ -303,7 +303,14 @@ export async function commitFlow(located: Located, options: CommitOptions, deps:
 		hashed: [...expected.keys()].filter(hashed),
 		root: rootMeta(target.root),
 	};
-	const state: JournalState = {journal, done: 0, priors: new Map(), verified: false, aborting: false, undone: new Set()};
+	const state: JournalState = {
+		journal,
+		done: 0,
+		priors: new Map(),
+		verified: false,
+		aborting: false,
+		undone: new Set(),
+	};
 	const finished = await applyJournaled(state, startJournal(journal), deps);
 	return result({...finished, ...(unmounted ? {unmounted} : {})});
 }
@@ -384,7 +391,10 @@ async function applyJournaled(
 			progress.close();
 		}
 		markComplete();
-		purgeStage(journal, journal.actions.some((a) => a.op === 'meta' && a.path === '/'));
+		purgeStage(
+			journal,
+			journal.actions.some((a) => a.op === 'meta' && a.path === '/'),
+		);
 		let upperEmptied = false;
 		if (!journal.keepUpper) {
 			emptyUpper(journal);

@@ -105,7 +105,7 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 						'OVL_COMMIT_PENDING',
 						'warning',
 						`a commit of this upper stopped part-way (${journalPath(located.upper)}): the lower is partly changed`,
-						'finish it with ovl commit --resume (the same stack dir or --upper/--lower)',
+						'finish it with ovl commit --resume, or roll it back with --abort (the same stack dir or --upper/--lower)',
 					),
 				]
 			: []),

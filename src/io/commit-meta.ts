@@ -1,4 +1,14 @@
-import {chmodSync, closeSync, constants, fchmodSync, fstatSync, lchownSync, lstatSync, lutimesSync, openSync} from 'node:fs';
+import {
+	chmodSync,
+	closeSync,
+	constants,
+	fchmodSync,
+	fstatSync,
+	lchownSync,
+	lstatSync,
+	lutimesSync,
+	openSync,
+} from 'node:fs';
 import type {BigIntStats} from 'node:fs';
 import {encodePath} from '../core/bytes.js';
 import type {Dir} from './beneath.js';

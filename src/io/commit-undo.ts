@@ -42,8 +42,7 @@ export function undoCommit(actions: readonly CommitAction[], sides: UndoSides): 
 			}
 			if (stage) {
 				const left = listDir(stage).filter((n) => !n.endsWith('.tmp'));
-				if (left.length > 0)
-					differences.push(`${stageName(sides.id)} still holds ${left.join(', ')}: left in place`);
+				if (left.length > 0) differences.push(`${stageName(sides.id)} still holds ${left.join(', ')}: left in place`);
 				else removeTreeIn(target, stageName(sides.id));
 			}
 		} finally {

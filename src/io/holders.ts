@@ -47,7 +47,11 @@ export async function findLayerUsers(dirs: readonly string[]): Promise<Holder[]>
 			const o = decodeOverlay(e);
 			const hit = [o?.layers.upper, o?.layers.work].find((l) => l !== undefined && dirs.includes(l));
 			if (hit === undefined) continue;
-			out.push({pid: p.pid, command: p.command, how: `mount namespace ${p.mountNs} still has ${e.mountPoint} on ${hit}`});
+			out.push({
+				pid: p.pid,
+				command: p.command,
+				how: `mount namespace ${p.mountNs} still has ${e.mountPoint} on ${hit}`,
+			});
 			break;
 		}
 	}

@@ -6,6 +6,7 @@ import {
 	linkSync,
 	lstatSync,
 	mkdirSync,
+	readFileSync,
 	readdirSync,
 	renameSync,
 	rmSync,
@@ -270,6 +271,94 @@ describeKernel('ovl commit on real overlays', () => {
 		expect(compareTrees(p('snap'), p('small', 'l1'), {xattrs: true})).toEqual([]);
 		expect(readdirSync(p('u'))).toEqual([]);
 		expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+	});
+
+	test('--abort rolls a stopped commit back byte for byte and keeps the upper; the commit then runs again', async () => {
+		mkdirSync(p('small'));
+		await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', p('small')]);
+		const l1 = p('small', 'l1');
+		await makeTree(l1, {old: 'o'.repeat(300_000), a: 'a', 'd/x': 'x', 'e/z': 'z', 'keep/k': 'k'});
+		setXattrSync(path.join(l1, 'keep'), 'user.tag', 'v');
+		utimesSync(path.join(l1, 'd'), 1e9, 1e9);
+		await mountOverlay({
+			lowers: [l1],
+			upper: p('u'),
+			work: p('w'),
+			merged: p('m'),
+			options: ['redirect_dir=on', 'metacopy=on'],
+		});
+		writeFileSync(m('old'), Buffer.alloc(300_000, 1)); // the old bytes stay in the trash until verified
+		rmSync(m('a'));
+		renameSync(m('d'), m('d2'));
+		rmSync(m('e'), {recursive: true});
+		mkdirSync(m('e'));
+		chmodSync(m('keep'), 0o700);
+		for (let i = 0; i < 3; i++) writeFileSync(m(`f${i}`), Buffer.alloc(300_000, i));
+		await snapshot();
+		await umount(p('m'));
+		const before = await hashTree(l1);
+		const upper = await hashTree(p('u'));
+		const layers = ['--upper', p('u'), '--lower', l1, '--work', p('w')];
+		const stopped = await runOvl(['commit', ...layers]);
+		expect(stopped.stderr).toContain('OVL_NO_SPACE');
+		const pending = await runOvl(['commit', ...layers]);
+		expect(pending.stderr).toContain('--abort');
+		const mixed = await runOvl(['commit', ...layers, '--abort', '--dry-run']);
+		expect(mixed.exitCode).toBe(2);
+		const aborted = await runOvl(['commit', ...layers, '--abort', '--json']);
+		expect(aborted.exitCode, aborted.stderr).toBe(0);
+		expect((JSON.parse(aborted.stdout) as {undone: number}).undone).toBeGreaterThan(3);
+		expect(await hashTree(l1)).toBe(before);
+		expect(await hashTree(p('u'))).toBe(upper);
+		expect(readdirSync(l1).filter((n) => n.startsWith('.ovl-'))).toEqual([]);
+		expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+		const again = await runOvl(['commit', ...layers, '--abort']);
+		expect(again.stderr).toContain('OVL_COMMIT_NOTHING_PENDING');
+		// Once verified, what the commit replaced is being dropped: only --resume may finish it.
+		expect((await runOvl(['commit', ...layers])).stderr).toContain('OVL_NO_SPACE');
+		const journal = p('.ovl-commit-u.json');
+		const text = readFileSync(journal, 'utf8');
+		writeFileSync(journal, `${text}verified\n`);
+		expect((await runOvl(['commit', ...layers, '--abort'])).stderr).toContain('OVL_COMMIT_APPLIED');
+		writeFileSync(journal, text);
+		expect((await runOvl(['commit', ...layers, '--abort'])).exitCode).toBe(0);
+		expect(await hashTree(l1)).toBe(before);
+		await execa('mount', ['-o', 'remount,size=8m', p('small')]);
+		const done = await runOvl(['commit', ...layers]);
+		expect(done.exitCode, done.stderr).toBe(0);
+		expect(compareTrees(p('snap'), l1, {xattrs: true})).toEqual([]);
+		for (const r of [stopped, pending, aborted, again, done]) expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+	});
+
+	test('index=on and a copy of the overlay in another mount namespace: the view waits for it, then names it', async () => {
+		await stack({a: 'a'}, ['index=on']);
+		writeFileSync(m('n'), 'new');
+		await snapshot();
+		const holder = (seconds: number) =>
+			execa('unshare', ['-m', '--propagation', 'private', 'sleep', String(seconds)], {reject: false});
+		const brief = holder(2);
+		await new Promise((r) => setTimeout(r, 300));
+		const waited = await runOvl(['commit', p('m')]);
+		await brief;
+		expect(waited.exitCode, waited.stderr).toBe(0);
+		expect(compareTrees(p('snap'), p('l1'), {xattrs: true})).toEqual([]);
+		await mountOverlay({lowers: [p('l1')], upper: p('u'), work: p('w'), merged: p('m'), options: ['index=on']});
+		writeFileSync(m('n2'), 'new');
+		const long = holder(60);
+		try {
+			await new Promise((r) => setTimeout(r, 300));
+			const named = await runOvl(['commit', p('m')]);
+			expect(named.exitCode).toBe(1);
+			expect(named.stderr).toContain('OVL_COMMIT_VIEW');
+			expect(named.stderr).toMatch(/pid \d+ \(sleep\): mount namespace/);
+			expect(existsSync(p('.ovl-commit-u.json'))).toBe(false);
+		} finally {
+			long.kill('SIGKILL');
+			await long;
+		}
+		const r = await runOvl(['commit', '--upper', p('u'), '--lower', p('l1'), '--work', p('w')]);
+		expect(r.exitCode, r.stderr).toBe(0);
+		expect(readdirSync(p('l1')).sort()).toEqual(['a', 'n', 'n2']);
 	});
 
 	test('hard links in the lower: a metacopy of one name (index=off) gets its own inode; a renamed indexed name is refused', async () => {
