@@ -3,11 +3,12 @@ import {printablePath} from '../core/bytes.js';
 import {UsageError} from '../core/errors.js';
 import type {Context} from '../context.js';
 import {enterPrivateNamespace} from '../flows/shell.js';
-import {tryFlow, type TryDecision, type TryResult} from '../flows/try.js';
+import {tryFlow, type TryDecision, type TryResult, type TryView} from '../flows/try.js';
 import {isInUserNamespace} from '../io/proc.js';
 import {emit} from '../output.js';
 import {plainChanges} from '../ui/inspect-text.js';
 import {canonicalPath} from './overlay-target.js';
+import {showReport} from './report-view.js';
 import {lstatPath} from '../io/walk-fs.js';
 
 export type TryArgs = {
@@ -28,8 +29,24 @@ function changesText(sessions: TryResult['sessions']): string {
 		.join('');
 }
 
-async function askOnTerminal(ctx: Context, sessions: TryResult['sessions']): Promise<boolean> {
+/**
+ At a terminal: each session's upper in the explorer (what `ovl inspect` would show, whiteouts,
+ opaque dirs and renames explained), then the change sets and the question.
+ */
+async function askOnTerminal(
+	ctx: Context,
+	sessions: TryResult['sessions'],
+	views: readonly TryView[],
+): Promise<boolean> {
+	for (const [i, v] of views.entries()) {
+		if (v.report.entries.length === 0) continue;
+		const dir = printablePath(sessions[i]?.dir ?? '');
+		ctx.err(`ovl try: what the command changed in ${dir}, in the explorer (q: on to the question)\n`);
+		await showReport(ctx, v.report, {json: v.report, located: v.located});
+	}
 	ctx.err(changesText(sessions));
+	// Ink leaves stdin unref'd when the explorer exits: the process would end at the question.
+	process.stdin.ref();
 	const rl = createInterface({input: process.stdin, output: process.stderr});
 	try {
 		const answer = await rl.question(
@@ -72,7 +89,7 @@ export async function tryCommand(o: TryArgs, ctx: Context, args: readonly string
 			keep: o.keep === undefined ? undefined : await canonicalPath(o.keep),
 			decision,
 			userns: ctx.deps.euid !== 0 || (await isInUserNamespace()),
-			ask: (sessions) => askOnTerminal(ctx, sessions),
+			ask: (sessions, views) => askOnTerminal(ctx, sessions, views),
 			onMounted: (sessions) =>
 				ctx.err(
 					`ovl try: ${sessions.map((s) => printablePath(s.dir)).join(', ')} overlaid (private to ${command[0] ?? 'the command'}); running it\n`,

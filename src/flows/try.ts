@@ -9,7 +9,8 @@ import {isSameOrInside} from '../core/paths.js';
 import {planMount} from '../core/plan.js';
 import type {MountOption} from '../core/types.js';
 import {onInterrupt} from '../interrupt.js';
-import {locateOffline} from '../io/locate.js';
+import type {Report} from '../core/report.js';
+import {locateOffline, type Located} from '../io/locate.js';
 import {ownMountNs, readPageSize} from '../io/proc.js';
 import {commitFlow, type CommitResult} from './commit.js';
 import type {Deps} from './deps.js';
@@ -43,6 +44,9 @@ export type TryResult = {
 	readonly commits: readonly CommitResult[];
 };
 
+/** What `ovl inspect --upper U --lower DIR` would show of a session: the explorer's input. */
+export type TryView = {readonly report: Report; readonly located: Located};
+
 export type TryOptions = {
 	readonly outerNamespace: string;
 	readonly dirs: readonly string[];
@@ -50,8 +54,11 @@ export type TryOptions = {
 	readonly keep: string | undefined;
 	readonly decision: TryDecision;
 	readonly userns: boolean;
-	/** Shows the change sets and asks; true: commit. Called only when the decision is 'ask'. */
-	readonly ask: (sessions: TryResult['sessions']) => Promise<boolean>;
+	/**
+	 Shows the change sets (`views`: each session's inspect report, for the explorer) and asks;
+	 true: commit. Called only when the decision is 'ask'.
+	 */
+	readonly ask: (sessions: TryResult['sessions'], views: readonly TryView[]) => Promise<boolean>;
 	readonly onMounted: (sessions: readonly TrySession[]) => void;
 };
 
@@ -149,10 +156,12 @@ export async function tryFlow(o: TryOptions, deps: Deps): Promise<TryResult> {
 			}
 		}
 		const withChanges: (TrySession & {changes: ChangeSet})[] = [];
+		const views: TryView[] = [];
 		for (const s of sessions) {
 			const located = await locateOffline(s.upper, [s.dir], s.work, o.userns);
 			const report = await inspectFlow(located, {withChanges: true});
 			withChanges.push({...s, changes: report.changes ?? {changes: [], renames: []}});
+			views.push({report, located});
 		}
 		const base = {
 			schema: 'ovl.try/v1' as const,
@@ -162,7 +171,8 @@ export async function tryFlow(o: TryOptions, deps: Deps): Promise<TryResult> {
 			sessions: withChanges,
 		};
 		const commitIt =
-			run.received === undefined && (o.decision === 'yes' || (o.decision === 'ask' && (await o.ask(withChanges))));
+			run.received === undefined &&
+			(o.decision === 'yes' || (o.decision === 'ask' && (await o.ask(withChanges, views))));
 		if (!commitIt) {
 			if (o.keep !== undefined) {
 				await writeFile(

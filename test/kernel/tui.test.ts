@@ -1,4 +1,4 @@
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {execa} from 'execa';
 import {afterEach, beforeEach, expect, test} from 'vitest';
@@ -133,5 +133,28 @@ describeKernel('the explorer in a real terminal', () => {
 		const after = await waitFor((x) => x.includes('EXIT='), 'the shell');
 		expect(after).toContain('EXIT=130');
 		expect(after).not.toContain('q quit');
+	});
+
+	test('ovl try at a terminal: the explorer shows what the command changed, q, then y commits it', async () => {
+		const tree = path.join(dir, 'tree');
+		mkdirSync(path.join(tree, 'd'), {recursive: true});
+		writeFileSync(path.join(tree, 'a'), 'a');
+		writeFileSync(path.join(tree, 'd', 'x'), 'x');
+		const script = 'rm a; rm -r d; mkdir d; echo n > d/new';
+		const cmd = `cd ${tree} && env -u CI TERM=xterm-256color ${process.execPath} ${ovlBin} try -- sh -c '${script}'; echo EXIT=$?; sleep 60`;
+		const r = await tmux('new-session', '-d', '-s', 'ovl', '-x', '100', '-y', '30', cmd);
+		expect(r.exitCode, r.stderr).toBe(0);
+		const s = await waitFor((x) => x.includes('? help · q quit'), 'the explorer');
+		expect(s).toMatch(/WHT\s+a hides L1/);
+		expect(s).toMatch(/OPQ\s+▾ d\//);
+		await tmux('send-keys', '-t', 'ovl', 'q');
+		const asked = await waitFor((x) => x.includes('[y/N]'), 'the question');
+		expect(asked).toMatch(/D\s+\/d\/x/);
+		await tmux('send-keys', '-t', 'ovl', 'y', 'Enter');
+		const after = await waitFor((x) => x.includes('EXIT='), 'the shell');
+		expect(after).toContain('committed into');
+		expect(after).toContain('EXIT=0');
+		expect(readdirSync(tree).sort()).toEqual(['d']);
+		expect(readdirSync(path.join(tree, 'd'))).toEqual(['new']);
 	});
 });
