@@ -1,37 +1,96 @@
 import {asOvlError, reportError} from './cli/report-error.js';
 import {processContext, type Context} from './context.js';
+import {parseArgs, type ParseArgsConfig} from 'node:util';
 
-// The plain forms (`ls`, `umount M`, `mount DIR`, `inspect M`, `diff M`, each with --json or
-// --plain) of the commands scripts and test suites call hundreds of times run without yargs,
-// which costs ~110 ms of start-up on every call. Only these exact shapes: anything else (another
-// flag, --help, a value starting with "-") goes through the full parser.
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
-const modeFlags = new Set(['--json', '--plain']);
+// The forms of the commands scripts and test suites call hundreds of times run without yargs,
+// which costs ~110 ms of start-up on every call: `ls`, `umount [--lazy] M`, `mount` with a stack
+// dir or layer flags, `inspect M`, `diff M`, each with --json or --plain. They are read by Node's
+// own strict parseArgs; anything it would read differently from yargs (an unknown flag, --help,
+// --verbose, a repeated single-valued flag, an empty value, a value that looks like an option,
+// `--`) goes through the full parser, so errors and help come from one place.
+
+const modes = {json: {type: 'boolean'}, plain: {type: 'boolean'}} as const;
+
+const specs = {
+	ls: {options: modes, positionals: 0},
+	umount: {options: {...modes, lazy: {type: 'boolean'}}, positionals: 1},
+	mount: {
+		options: {
+			...modes,
+			stack: {type: 'string'},
+			lower: {type: 'string', multiple: true},
+			lowerdir: {type: 'string'},
+			upper: {type: 'string'},
+			work: {type: 'string'},
+			option: {type: 'string', short: 'o', multiple: true},
+			'dry-run': {type: 'boolean'},
+			force: {type: 'boolean'},
+		},
+		positionals: 2,
+	},
+	inspect: {options: modes, positionals: 1},
+	diff: {options: modes, positionals: 1},
+} satisfies Record<string, {options: ParseArgsOptionsConfig; positionals: number}>;
+
+type Parsed = {values: Record<string, unknown>; words: string[]};
+
+/** The arguments as yargs would read them, or undefined where the two parsers could differ. */
+function strictParse(spec: {options: ParseArgsOptionsConfig; positionals: number}, args: string[]): Parsed | undefined {
+	let parsed;
+	try {
+		parsed = parseArgs({args, options: spec.options, strict: true, allowPositionals: true, tokens: true});
+	} catch {
+		return undefined;
+	}
+	const seen = new Set<string>();
+	for (const t of parsed.tokens) {
+		if (t.kind === 'option-terminator') return undefined;
+		if (t.kind === 'positional' && (t.value === '' || t.value.startsWith('-'))) return undefined;
+		if (t.kind !== 'option') continue;
+		if (t.value === '') return undefined;
+		if (!spec.options[t.name]?.multiple && seen.has(t.name)) return undefined;
+		seen.add(t.name);
+	}
+	if (parsed.positionals.length > spec.positionals) return undefined;
+	return {values: parsed.values, words: parsed.positionals};
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
 export function fastCommand(args: readonly string[]): (() => Promise<number>) | undefined {
 	const [cmd, ...rest] = args;
-	const flags = rest.filter((a) => modeFlags.has(a));
-	const words = rest.filter((a) => !modeFlags.has(a));
-	if (new Set(flags).size !== flags.length) return undefined;
-	const mode = {json: flags.includes('--json'), plain: flags.includes('--plain')};
-	if (cmd === 'ls' && words.length === 0)
-		return () => run(mode, async (c) => (await import('./commands/ls.js')).lsCommand(c));
-	const [target] = words;
-	// One plain name (not empty, not option-like): yargs would read anything else differently.
-	if (words.length !== 1 || target === undefined || target === '' || target.startsWith('-')) return undefined;
-	if (cmd === 'umount')
-		return () =>
-			run(mode, async (c) => (await import('./commands/umount.js')).umountCommand({merged: target, lazy: false}, c));
+	if (cmd === undefined || !Object.hasOwn(specs, cmd)) return undefined;
+	const parsed = strictParse(specs[cmd as keyof typeof specs], rest);
+	if (!parsed) return undefined;
+	const {values: v, words} = parsed;
+	const mode = {json: v['json'] === true, plain: v['plain'] === true};
+	if (cmd === 'ls') return () => run(mode, async (c) => (await import('./commands/ls.js')).lsCommand(c));
 	if (cmd === 'mount')
 		return () =>
 			run(mode, async (c) => {
-				// Loaded here, not above: stack-input pulls in the YAML parser, which ls does not need.
-				const [{mountCommand}, {stackDirInput}] = await Promise.all([
-					import('./commands/mount.js'),
-					import('./commands/stack-input.js'),
-				]);
-				return mountCommand({...stackDirInput(target), dryRun: false, force: false}, c);
+				const {mountCommand} = await import('./commands/mount.js');
+				const input = {
+					dir: words[0],
+					merged: words[1],
+					stack: str(v['stack']),
+					lowers: list(v['lower']),
+					lowerdir: str(v['lowerdir']),
+					upper: str(v['upper']),
+					work: str(v['work']),
+					options: list(v['option']),
+				};
+				return mountCommand({...input, dryRun: v['dry-run'] === true, force: v['force'] === true}, c);
 			});
+	const [target] = words;
+	if (target === undefined) return undefined;
+	if (cmd === 'umount')
+		return () =>
+			run(mode, async (c) =>
+				(await import('./commands/umount.js')).umountCommand({merged: target, lazy: v['lazy'] === true}, c),
+			);
 	const layers = {merged: target, upper: undefined, lowers: [], work: undefined, userxattr: false, root: undefined};
 	if (cmd === 'inspect')
 		return () =>

@@ -5,7 +5,6 @@ import path from 'node:path';
 import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
-import {parseStackFile, resolveStackFile, stackFileName} from '../core/stack-file.js';
 import {realpathExact as realpath} from '../io/exact-fs.js';
 import {canonicalPath} from './overlay-target.js';
 import type {Stack} from '../core/types.js';
@@ -75,6 +74,8 @@ export async function readStackInput(
 		};
 		return {stack, source: 'flags'};
 	}
+	// Loaded only here: the YAML parser is ~70 modules that layer flags never need.
+	const {parseStackFile, resolveStackFile, stackFileName} = await import('../core/stack-file.js');
 	const file = o.stack === undefined ? path.join(abs(o.dir ?? '.'), stackFileName) : abs(o.stack);
 	let text: string;
 	try {

@@ -1,4 +1,4 @@
-import {existsSync, readFileSync, readdirSync, symlinkSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync} from 'node:fs';
 import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, test} from 'vitest';
@@ -86,9 +86,20 @@ describe('conventions', () => {
 		expect(lab.stdout.split('\n')).toEqual(expect.arrayContaining(['blog', 'copy-up-cost', '--keep']));
 		expect(lab.stderr).toBe('');
 	});
-	test('the fast path (ls, umount M, mount DIR, inspect M, diff M without yargs) answers exactly as the full parser does', async () => {
+	test('the fast path (ls, umount, mount, inspect M, diff M without yargs) answers exactly as the full parser does', async () => {
 		// --verbose is not a fast-path flag: the same command then goes through yargs.
+		for (const d of ['fa', 'fb', 'fu', 'fw', 'fm']) mkdirSync(path.join(dir, d), {recursive: true});
+		const layers = ['--lower', 'fa', '--lower=fb', '--upper', 'fu', '--work', 'fw'];
 		for (const args of [
+			['mount', ...layers, 'fm', '--dry-run'],
+			['mount', '--json', ...layers, '--dry-run', 'fm', '-o', 'index=on', '--option=metacopy=on'],
+			['mount', '--lowerdir', 'fb:fa', '--dry-run', 'fm', '--force', '--plain'],
+			['mount', '--lowerdir', 'fb:fa', '--lower', 'fa', 'fm'],
+			['mount', '--dry-run', '--lower', 'fa', 'fm', 'extra'],
+			['mount', '--dry-run', '--json'],
+			['mount', '--upper', '', '--lower', 'fa', 'fm'],
+			['mount', '--upper', '-x', '--lower', 'fa', 'fm'],
+			['umount', '--lazy', path.join(dir, 'nope')],
 			['ls', '--json'],
 			['ls', '--plain'],
 			['umount', path.join(dir, 'nope')],
