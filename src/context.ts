@@ -90,6 +90,8 @@ export function jsonText(value: unknown): string {
 /** JSON.stringify's escape of a lone surrogate: the sign that a string holds raw bytes. */
 const loneSurrogate = /\\ud[89a-f]/i;
 
+const arraySlice = 256;
+
 /** jsonText at native speed: the replacer pass only when some string may hold raw bytes. */
 function jsonFast(value: unknown, indent: string): string {
 	let s = JSON.stringify(value, null, 2) ?? 'null';
@@ -99,8 +101,8 @@ function jsonFast(value: unknown, indent: string): string {
 
 /**
  The same text as jsonText, in pieces: an inspect report of 10⁵–10⁶ entries is written entry by
- entry instead of being built as one string of many megabytes first. Arrays are walked element
- by element and objects to a depth of 2; below that each value is one native JSON.stringify.
+ entry instead of being built as one string of many megabytes first. Arrays are written in
+ slices of elements and objects to a depth of 2; below that each value is one native JSON.stringify.
  */
 export function* jsonPieces(value: unknown, indent = '', depth = 0): Generator<string> {
 	const v = withBytes(
@@ -116,12 +118,11 @@ export function* jsonPieces(value: unknown, indent = '', depth = 0): Generator<s
 	if (Array.isArray(v)) {
 		if (v.length === 0) return yield '[]';
 		yield '[';
-		for (const [i, x] of v.entries()) {
-			yield `${i === 0 ? '' : ','}\n${inner}`;
-			// As JSON.stringify: undefined, functions and symbols in an array are null.
-			if (x === undefined || typeof x === 'function' || typeof x === 'symbol') yield 'null';
-			else if (Array.isArray(x)) yield* jsonPieces(x, inner, depth + 1);
-			else yield jsonFast(x, inner);
+		// In slices: one native stringify of 256 entries is ~3× faster than 256 of one entry each.
+		// Each slice's text is "[" + its elements + "\n" + indent + "]"; the brackets are dropped.
+		for (let at = 0; at < v.length; at += arraySlice) {
+			const text = jsonFast(v.slice(at, at + arraySlice), indent);
+			yield `${at === 0 ? '' : ','}${text.slice(1, text.length - indent.length - 2)}`;
 		}
 		yield `\n${indent}]`;
 		return;
