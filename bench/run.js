@@ -4,6 +4,7 @@ import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {explorerBench} from './explorer.js';
 import {inspectBench} from './inspect.js';
 import {mountBench} from './mount.js';
 
@@ -69,3 +70,5 @@ else console.log('mount bench skipped: it mounts, so it needs root');
 if (process.geteuid?.() === 0)
 	inspectBench({root: path.join(root, '.bench'), ovl, runs: Number(process.env.OVL_BENCH_INSPECT_RUNS ?? 5)});
 else console.log('inspect bench skipped: it mounts, so it needs root');
+if (process.env.OVL_BENCH_MILLION === '0') console.log('explorer bench skipped (OVL_BENCH_MILLION=0)');
+else await explorerBench();

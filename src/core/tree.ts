@@ -115,11 +115,9 @@ export type ViewState = {
 
 export type Row = {readonly node: TreeNode; readonly expandable: boolean; readonly expanded: boolean};
 
-const matches = (n: TreeNode, v: ViewState): boolean => {
-	if (v.kinds && !(n.entry && v.kinds.has(n.entry.kind))) return false;
-	if (v.search !== '' && !n.path.toLowerCase().includes(v.search.toLowerCase())) return false;
-	return v.kinds !== undefined || v.search !== '';
-};
+/** Case-insensitive "path contains q" (q in lower case), folding only paths that hold capitals or non-ASCII. */
+const unfolded = /[A-Z\u0080-\uffff]/;
+const pathHas = (p: string, q: string): boolean => p.includes(q) || (unfolded.test(p) && p.toLowerCase().includes(q));
 
 /**
  The rows to show, in order: in the merged view upper entries and the lower entries they leave
@@ -128,46 +126,60 @@ const matches = (n: TreeNode, v: ViewState): boolean => {
  */
 export function flattenTree(root: TreeNode, v: ViewState): Row[] {
 	const rows: Row[] = [];
-	const filtering = v.kinds !== undefined || v.search !== '';
 	const visible = (n: TreeNode): boolean =>
 		v.mode === 'all' ? true : v.mode === 'merged' ? n.mergedCount > 0 : n.upperCount > 0;
-	// With a filter, a subtree is shown when something in it matches.
-	const hits = new Map<TreeNode, boolean>();
-	const anyMatch = (n: TreeNode): boolean => {
-		let r = hits.get(n);
-		if (r === undefined) {
-			r = visible(n) && (matches(n, v) || n.children.some(anyMatch));
-			hits.set(n, r);
-		}
-		return r;
-	};
-	const walk = (n: TreeNode): void => {
+	if (v.kinds === undefined && v.search === '') {
+		const walk = (n: TreeNode): void => {
+			for (const c of n.children) {
+				if (!visible(c)) continue;
+				const kids = c.children.some(visible);
+				const open = kids && v.expanded.has(c.path);
+				rows.push({node: c, expandable: kids, expanded: open});
+				if (open) walk(c);
+			}
+		};
+		walk(root);
+		return rows;
+	}
+	// Filtered: one pass over the whole tree; a node is shown when it or something below it matches.
+	const kinds = v.kinds;
+	const q = v.search.toLowerCase();
+	const matches = (n: TreeNode): boolean =>
+		(kinds === undefined || (n.entry !== undefined && kinds.has(n.entry.kind))) && (q === '' || pathHas(n.path, q));
+	const filtered = (n: TreeNode): boolean => {
+		let any = false;
 		for (const c of n.children) {
-			if (!visible(c) || (filtering && !anyMatch(c))) continue;
-			const kids = c.children.some((k) => visible(k) && (!filtering || anyMatch(k)));
-			const open = kids && (filtering || v.expanded.has(c.path));
-			rows.push({node: c, expandable: kids, expanded: open});
-			if (open) walk(c);
+			if (!visible(c)) continue;
+			const at = rows.length;
+			rows.push(placeholderRow);
+			const below = c.children.length > 0 && filtered(c);
+			if (below || matches(c)) {
+				rows[at] = {node: c, expandable: below, expanded: below};
+				any = true;
+			} else rows.length = at;
 		}
+		return any;
 	};
-	walk(root);
+	filtered(root);
 	return rows;
 }
 
-/** Directories to open at start: every dir holding upper entries, unless that is too many rows. */
+const placeholderRow = {} as Row;
+
+/** Directories to open at start, top down: every dir holding upper entries while the rows stay within maxRows. */
 export function initialExpanded(root: TreeNode, maxRows = 2000): Set<string> {
 	const out = new Set<string>();
-	let rows = 0;
+	const shown = (n: TreeNode): number => n.children.filter((c) => c.upperCount > 0).length;
+	let rows = shown(root);
 	const queue: TreeNode[] = [root];
-	while (queue.length > 0) {
-		const n = queue.shift() as TreeNode;
-		for (const c of n.children) {
-			if (c.upperCount === 0) continue;
-			rows++;
-			if (c.children.length > 0 && rows < maxRows) {
-				out.add(c.path);
-				queue.push(c);
-			}
+	for (let at = 0; at < queue.length; at++) {
+		for (const c of (queue[at] as TreeNode).children) {
+			if (c.upperCount === 0 || c.children.length === 0) continue;
+			const more = shown(c);
+			if (rows + more > maxRows) return out;
+			rows += more;
+			out.add(c.path);
+			queue.push(c);
 		}
 	}
 	return out;

@@ -4,7 +4,7 @@ import type {EntryKind} from '../core/entry.js';
 import {InterruptedError} from '../core/errors.js';
 import type {Report} from '../core/report.js';
 import {flattenTree, initialExpanded, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
-import {explorerStep, splitKeys, type ExplorerState} from './explorer-state.js';
+import {explorerStep, rowsCache, splitKeys, type ExplorerState} from './explorer-state.js';
 import {Details, detailLines, detailsMaxScroll} from './Details.js';
 import {FindingsView} from './FindingsView.js';
 import {HelpView} from './HelpView.js';
@@ -38,6 +38,8 @@ function useTerminalSize(fixed?: {columns: number; rows: number}): {columns: num
 	return size;
 }
 
+const widthSample = 2000;
+
 const viewNames: Record<TreeMode, string> = {
 	merged: 'merged view (l: upper only)',
 	upper: 'upper only (l: all layers)',
@@ -66,18 +68,27 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	// Frame must stay shorter than the terminal: ink 6 wipes the scrollback otherwise.
 	const headerHeight = 4 + Math.min(report.mount.layers.length, 4) + (report.mount.layers.length > 4 ? 1 : 0);
 	const bodyHeight = Math.max(3, rows - headerHeight - 2);
+	const cache = useRef(rowsCache()).current;
 	const rowsFor = (s: ExplorerState, lower = lowerTree): readonly Row[] => {
-		const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
-		return flattenTree(lower ?? upperTree, {
-			expanded: s.expanded,
-			mode: s.view,
-			kinds: kind ? new Set([kind]) : undefined,
-			search: s.search,
+		const tree = lower ?? upperTree;
+		return cache(tree, s, () => {
+			const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
+			return flattenTree(tree, {
+				expanded: s.expanded,
+				mode: s.view,
+				kinds: kind ? new Set([kind]) : undefined,
+				search: s.search,
+			});
 		});
 	};
 	const list = useMemo(() => rowsFor(state), [state.expanded, state.view, state.kindIndex, state.search, lowerTree]);
 	const layers = report.mount.layers;
-	const widest = useMemo(() => list.reduce((w, r) => Math.max(w, rowWidth(r, layers)), 0), [list]);
+	// The width the first rows need (a filter can list 10⁶ rows; measuring all of them per key is
+	// seconds): a wider row further down is cut at the pane's edge.
+	const widest = useMemo(
+		() => list.slice(0, widthSample).reduce((w, r) => Math.max(w, rowWidth(r, layers)), 0),
+		[list],
+	);
 
 	// Side by side from 110 columns: the tree gets the width its rows need (at most 55%), the details the rest.
 	const side = columns >= 110;

@@ -1,5 +1,5 @@
 import type {EntryKind} from '../core/entry.js';
-import {treeModes, type Row, type TreeMode} from '../core/tree.js';
+import {treeModes, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
 
 export type Mode = 'tree' | 'search' | 'findings' | 'help';
 
@@ -42,6 +42,22 @@ export type StepEnv = {
 	/** How far the details pane can scroll for the current selection (0: it fits). */
 	readonly detailsMax?: number;
 };
+
+/**
+ The last few row lists, keyed by what they depend on: the reducer asks for the rows on every
+ key, and with a filter they come from a walk of the whole tree (10⁶ nodes).
+ */
+export function rowsCache(): (tree: TreeNode, s: ExplorerState, make: () => readonly Row[]) => readonly Row[] {
+	let recent: {key: readonly unknown[]; rows: readonly Row[]}[] = [];
+	return (tree, s, make) => {
+		const key = [tree, s.expanded, s.view, s.kindIndex, s.search];
+		const hit = recent.find((r) => r.key.every((k, i) => k === key[i]));
+		if (hit) return hit.rows;
+		const rows = make();
+		recent = [{key, rows}, ...recent.slice(0, 3)];
+		return rows;
+	};
+}
 
 /** Terminals deliver fast typing and pastes as one chunk: split plain text into single keys. */
 export function splitKeys(e: KeyEvent): KeyEvent[] {

@@ -3,11 +3,12 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {render} from 'ink-testing-library';
 import {describe, expect, test} from 'vitest';
-import {buildTree, flattenTree, initialExpanded} from '../../src/core/tree.js';
+import {buildTree, flattenTree, initialExpanded, type TreeNode} from '../../src/core/tree.js';
 import {lowerListing} from '../../src/io/lower-listing.js';
 import {wrapLine} from '../../src/ui/Details.js';
 import {Explorer} from '../../src/ui/Explorer.js';
 import {explorerStep, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
+import type {EntryKind} from '../../src/core/entry.js';
 import type {LayerDetail} from '../../src/ui/model.js';
 import {bigReport, sampleReport} from '../helpers/report-fixture.js';
 import {timeScale, waitUntil} from '../helpers/wait.js';
@@ -262,6 +263,13 @@ describe('Explorer', () => {
 		await ready();
 		const lines = (lastFrame() ?? '').split('\n');
 		expect(lines.length).toBeLessThan(40);
+		// Only as many dirs open at start as keep the rows under 2,000: the last one is closed.
+		stdin.write('G');
+		await tick();
+		expect(lastFrame()).toMatch(/▸ d099\//);
+		expect(lastFrame()).not.toMatch(/f099999/);
+		stdin.write('/d099\r');
+		await tick();
 		stdin.write('G');
 		await tick();
 		expect(lastFrame()).toMatch(/f099999/);
@@ -316,6 +324,54 @@ describe('explorerStep (pure)', () => {
 		expect(splitKeys({input: 'jj'})).toEqual([{input: 'j'}, {input: 'j'}]);
 		expect(splitKeys({input: '/ab\r'})).toEqual([{input: '/'}, {input: 'a'}, {input: 'b'}, {input: '', return: true}]);
 		expect(splitKeys({input: '', upArrow: true})).toEqual([{input: '', upArrow: true}]);
+	});
+});
+
+describe('flattenTree and initialExpanded', () => {
+	// The definition the one-pass filter must agree with: a node is shown when it is visible and it
+	// or a visible descendant matches; shown dirs with shown children are open.
+	const reference = (root: TreeNode, kinds: ReadonlySet<EntryKind> | undefined, search: string): string[] => {
+		const out: string[] = [];
+		const matches = (n: TreeNode): boolean =>
+			(kinds === undefined || (n.entry !== undefined && kinds.has(n.entry.kind))) &&
+			n.path.toLowerCase().includes(search.toLowerCase());
+		const shown = (n: TreeNode): boolean => n.mergedCount > 0 && (matches(n) || n.children.some(shown));
+		const walk = (n: TreeNode): void => {
+			for (const c of n.children.filter(shown)) {
+				const open = c.children.some(shown);
+				out.push(`${c.path}${open ? '/' : ''}`);
+				walk(c);
+			}
+		};
+		walk(root);
+		return out;
+	};
+	const tree = buildTree(sampleReport().entries, [
+		{path: '/b', type: 'file', layer: 2, hidden: false},
+		{path: '/etc/hosts', type: 'file', layer: 1, hidden: false},
+		{path: '/old/inside', type: 'file', layer: 1, hidden: true},
+	]);
+	test.each<[ReadonlySet<EntryKind> | undefined, string]>([
+		[undefined, 'e'],
+		[undefined, 'ETC'],
+		[new Set(['new']), ''],
+		[new Set(['copy-up', 'whiteout']), ''],
+		[new Set(['new']), 'x'],
+		[undefined, 'nothing-matches'],
+	])('kinds %o, search %j: the rows the definition gives', (kinds, search) => {
+		const rows = flattenTree(tree, {expanded: new Set(), mode: 'merged', kinds, search});
+		expect(rows.map((r) => `${r.node.path}${r.expanded ? '/' : ''}`)).toEqual(reference(tree, kinds, search));
+		expect(rows.every((r) => r.expandable === r.expanded)).toBe(true);
+	});
+	test('initialExpanded opens dirs top down while the rows stay within the limit', () => {
+		const big = buildTree(bigReport(10_000).entries);
+		// 100 dirs of 100 files: the 100 dirs are always shown, each opened dir adds 100 rows.
+		for (const limit of [150, 1100, 2000, 20_000]) {
+			const expanded = initialExpanded(big, limit);
+			const rows = flattenTree(big, {expanded, mode: 'merged', kinds: undefined, search: ''});
+			expect(rows.length).toBeLessThanOrEqual(limit);
+			expect(expanded.size).toBe(Math.min(100, Math.floor((limit - 100) / 100)));
+		}
 	});
 });
 
