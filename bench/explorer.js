@@ -2,13 +2,16 @@
 // here the report is made by the real classifier from synthetic stats (1,000 dirs × 999 files,
 // the 1M fixture's shape), then: the tree built, the first frame, and each key from the pure
 // reducer through React to the next frame (ink-testing-library's in-memory terminal).
-import {render} from 'ink-testing-library';
-import {createElement} from 'react';
 import {classifyEntry} from '../dist/core/classify.js';
 import {summarize} from '../dist/core/report.js';
 import {buildTree, flattenTree, initialExpanded} from '../dist/core/tree.js';
-import {Explorer} from '../dist/ui/Explorer.js';
 import {explorerStep, rowsCache} from '../dist/ui/explorer-state.js';
+import {loadReactModule} from '../dist/ui/load-react.js';
+
+// React's production build, as ovl loads it (dist/ui/load-react.js).
+const [{render}, {createElement}, {Explorer}] = await loadReactModule(() =>
+	Promise.all([import('ink-testing-library'), import('react'), import('../dist/ui/Explorer.js')]),
+);
 
 const stat = (type) => ({
 	type,

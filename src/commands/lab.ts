@@ -1,4 +1,5 @@
 import {constants, existsSync} from 'node:fs';
+import {loadReactModule} from '../ui/load-react.js';
 import {access, stat, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {execa} from 'execa';
@@ -92,7 +93,7 @@ export async function labRun(o: LabRunOptions, ctx: Context, argv: readonly stri
 		);
 		return r.exitCode ?? exitCodes.failure;
 	}
-	const live = ctx.mode === 'human' ? await import('../ui/lab-live.js') : undefined;
+	const live = ctx.mode === 'human' ? await loadReactModule(() => import('../ui/lab-live.js')) : undefined;
 	const progress = live?.startLabProgress(exp);
 	const report = await runExperiment(
 		exp,

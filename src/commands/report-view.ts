@@ -1,4 +1,5 @@
 import type {Context} from '../context.js';
+import {loadReactModule} from '../ui/load-react.js';
 import type {Report} from '../core/report.js';
 import {layerDetails} from '../io/layer-details.js';
 import type {Located} from '../io/locate.js';
@@ -20,7 +21,7 @@ export async function showReport(
 ): Promise<void> {
 	const {located} = o;
 	if (ctx.interactive) {
-		const {runExplorer} = await import('../ui/render.js');
+		const {runExplorer} = await loadReactModule(() => import('../ui/render.js'));
 		await runExplorer(
 			report,
 			() => lowerListing(located.lowers, (o.all ?? report).entries, located.facts.xattrNamespace),
