@@ -1,4 +1,4 @@
-import {stat} from 'node:fs/promises';
+import {statSync} from 'node:fs';
 import {fsPath} from '../core/bytes.js';
 import {readdirExact, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
@@ -27,7 +27,7 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 			...(parent === undefined ? {parentMissing: true} : {}),
 		};
 	}
-	const st = await stat(fsPath(real));
+	const st = statSync(fsPath(real));
 	const mount = mountContaining(mountinfo, real);
 	const base: PathFacts = {
 		path: p,
