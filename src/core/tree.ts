@@ -14,6 +14,12 @@ export type TreeNode = {
 	upperCount: number;
 	/** Nodes in this subtree the merged view shows (itself included): upper entries and what the lowers serve. */
 	mergedCount: number;
+	/** The entry's kind, read once here: filters test it on every node of 10⁶. */
+	kind?: EntryKind;
+	/** The path in lower case, made on the first search (the path itself when it has no capitals). */
+	foldedPath?: string;
+	/** A leaf's row is always the same: made once, shared by every list that shows it. */
+	leafRow?: Row;
 };
 
 /**
@@ -32,38 +38,67 @@ export type LowerListing = {
 
 const compare = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** Builds the merged tree from upper entries and (optionally) the lower-only listing. Pure. */
+/**
+ Builds the merged tree from upper entries and (optionally) the lower-only listing. Pure.
+ Only directories are indexed by path (10³ of them for 10⁶ entries: a Map of every path cost
+ seconds); any other node is found through its parent's children, indexed by name on demand.
+ */
 export function buildTree(entries: readonly Entry[], lower: readonly LowerListing[] = []): TreeNode {
 	const root: TreeNode = {name: '/', path: '/', depth: 0, type: 'dir', children: [], upperCount: 0, mergedCount: 0};
-	const byPath = new Map<string, TreeNode>([['', root]]);
-	const ensure = (p: string, make: (parent: TreeNode, name: string) => TreeNode): TreeNode => {
-		const existing = byPath.get(p);
-		if (existing) return existing;
-		const cut = p.lastIndexOf('/');
-		const parentPath = p.slice(0, cut);
-		const parent =
-			byPath.get(parentPath) ??
-			ensure(parentPath, (pp, n) => ({
-				name: n,
-				path: parentPath,
-				depth: pp.depth + 1,
-				type: 'dir',
-				children: [],
-				upperCount: 0,
-				mergedCount: 0,
-			}));
-		const node = make(parent, p.slice(cut + 1));
+	const dirs = new Map<string, TreeNode>([['', root]]);
+	const named = new Map<TreeNode, Map<string, TreeNode>>();
+	const child = (parent: TreeNode, name: string): TreeNode | undefined => {
+		let index = named.get(parent);
+		if (!index) named.set(parent, (index = new Map(parent.children.map((c) => [c.name, c]))));
+		return index.get(name);
+	};
+	const add = (parent: TreeNode, node: TreeNode): TreeNode => {
 		parent.children.push(node);
-		byPath.set(p, node);
+		named.get(parent)?.set(node.name, node);
+		if (node.type === 'dir') dirs.set(node.path === '/' ? '' : node.path, node);
 		return node;
 	};
+	const split = (p: string): [string, string] => {
+		const cut = p.lastIndexOf('/');
+		return [p.slice(0, cut), p.slice(cut + 1)];
+	};
+	const find = (p: string): TreeNode | undefined => {
+		const dir = dirs.get(p);
+		if (dir || p === '') return dir;
+		const [parentPath, name] = split(p);
+		const parent = find(parentPath);
+		return parent && child(parent, name);
+	};
+	let holders = 0;
+	/** The node at p, made as a plain dir (and its parents) when nothing is there yet. */
+	const holder = (p: string): TreeNode => {
+		const known = find(p);
+		if (known) return known;
+		holders++;
+		const [parentPath, name] = split(p);
+		const parent = holder(parentPath);
+		const node: TreeNode = {
+			name,
+			path: p,
+			depth: parent.depth + 1,
+			type: 'dir',
+			children: [],
+			upperCount: 0,
+			mergedCount: 0,
+		};
+		return add(parent, node);
+	};
 	for (const e of entries) {
-		const existing = byPath.get(e.path);
-		if (existing) {
-			byPath.set(e.path, Object.assign(existing, {entry: e, type: e.type}));
+		// Upper paths are unique: only a dir made to hold a deeper path can be here already (none
+		// when parents come first, as in a scan's sorted entries).
+		const existing = holders > 0 ? dirs.get(e.path) : undefined;
+		if (existing && existing !== root) {
+			Object.assign(existing, {entry: e, type: e.type});
 			continue;
 		}
-		ensure(e.path, (parent, name) => ({
+		const [parentPath, name] = split(e.path);
+		const parent = dirs.get(parentPath) ?? holder(parentPath);
+		add(parent, {
 			name,
 			path: e.path,
 			depth: parent.depth + 1,
@@ -72,16 +107,18 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 			children: [],
 			upperCount: 0,
 			mergedCount: 0,
-		}));
+		});
 	}
 	for (const l of lower) {
-		const existing = byPath.get(l.path);
+		const existing = find(l.path);
 		if (existing) {
 			// A dir made only to hold a deeper path: now it is known to be a lower's.
 			if (!existing.entry && !existing.lower) Object.assign(existing, {lower: {layer: l.layer, hidden: l.hidden}});
 			continue;
 		}
-		ensure(l.path, (parent, name) => ({
+		const [parentPath, name] = split(l.path);
+		const parent = holder(parentPath);
+		add(parent, {
 			name,
 			path: l.path,
 			depth: parent.depth + 1,
@@ -90,10 +127,11 @@ export function buildTree(entries: readonly Entry[], lower: readonly LowerListin
 			children: [],
 			upperCount: 0,
 			mergedCount: 0,
-		}));
+		});
 	}
 	const finish = (n: TreeNode): void => {
 		n.children.sort(compare);
+		if (n.entry) n.kind = n.entry.kind;
 		n.upperCount = n.entry ? 1 : 0;
 		n.mergedCount = n.entry || (n.lower && !n.lower.hidden) ? 1 : 0;
 		for (const c of n.children) {
@@ -115,9 +153,10 @@ export type ViewState = {
 
 export type Row = {readonly node: TreeNode; readonly expandable: boolean; readonly expanded: boolean};
 
-/** Case-insensitive "path contains q" (q in lower case), folding only paths that hold capitals or non-ASCII. */
+/** Case-insensitive "path contains q" (q in lower case): paths are folded once, only those with capitals or non-ASCII. */
 const unfolded = /[A-Z\u0080-\uffff]/;
-const pathHas = (p: string, q: string): boolean => p.includes(q) || (unfolded.test(p) && p.toLowerCase().includes(q));
+const pathHas = (n: TreeNode, q: string): boolean =>
+	(n.foldedPath ??= unfolded.test(n.path) ? n.path.toLowerCase() : n.path).includes(q);
 
 /**
  The rows to show, in order: in the merged view upper entries and the lower entries they leave
@@ -141,22 +180,31 @@ export function flattenTree(root: TreeNode, v: ViewState): Row[] {
 		walk(root);
 		return rows;
 	}
-	// Filtered: one pass over the whole tree; a node is shown when it or something below it matches.
+	// Filtered: one pass over the whole tree; a node is shown when it or something below it
+	// matches. Leaves (most nodes) are tested and pushed once; a dir's row is reserved before its
+	// subtree and dropped again when nothing in it matched.
 	const kinds = v.kinds;
 	const q = v.search.toLowerCase();
 	const matches = (n: TreeNode): boolean =>
-		(kinds === undefined || (n.entry !== undefined && kinds.has(n.entry.kind))) && (q === '' || pathHas(n.path, q));
+		(kinds === undefined || (n.kind !== undefined && kinds.has(n.kind))) && (q === '' || pathHas(n, q));
 	const filtered = (n: TreeNode): boolean => {
 		let any = false;
 		for (const c of n.children) {
 			if (!visible(c)) continue;
+			if (c.children.length === 0) {
+				if (matches(c)) {
+					rows.push(leafRow(c));
+					any = true;
+				}
+				continue;
+			}
 			const at = rows.length;
 			rows.push(placeholderRow);
-			const below = c.children.length > 0 && filtered(c);
+			const below = filtered(c);
 			if (below || matches(c)) {
 				rows[at] = {node: c, expandable: below, expanded: below};
 				any = true;
-			} else rows.length = at;
+			} else rows.pop();
 		}
 		return any;
 	};
@@ -165,6 +213,7 @@ export function flattenTree(root: TreeNode, v: ViewState): Row[] {
 }
 
 const placeholderRow = {} as Row;
+const leafRow = (n: TreeNode): Row => (n.leafRow ??= {node: n, expandable: false, expanded: false});
 
 /** Directories to open at start, top down: every dir holding upper entries while the rows stay within maxRows. */
 export function initialExpanded(root: TreeNode, maxRows = 2000): Set<string> {

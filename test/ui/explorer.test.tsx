@@ -363,6 +363,28 @@ describe('flattenTree and initialExpanded', () => {
 		expect(rows.map((r) => `${r.node.path}${r.expanded ? '/' : ''}`)).toEqual(reference(tree, kinds, search));
 		expect(rows.every((r) => r.expandable === r.expanded)).toBe(true);
 	});
+	test('buildTree: the same tree whatever order the entries come in, lowers under a whiteout included', () => {
+		const lowers = [
+			{path: '/b', type: 'file', layer: 2, hidden: false},
+			{path: '/etc/hosts', type: 'file', layer: 1, hidden: false},
+			{path: '/old/inside', type: 'file', layer: 1, hidden: true},
+			{path: '/deep/er/x', type: 'file', layer: 1, hidden: false},
+			{path: '/etc/conf', type: 'file', layer: 1, hidden: false},
+		] as const;
+		const shape = (n: TreeNode): unknown => ({
+			path: n.path,
+			type: n.type,
+			kind: n.entry?.kind,
+			lower: n.lower,
+			counts: [n.upperCount, n.mergedCount],
+			children: n.children.map(shape),
+		});
+		const entries = sampleReport().entries;
+		const sorted = shape(buildTree(entries, lowers));
+		expect(shape(buildTree([...entries].reverse(), [...lowers].reverse()))).toEqual(sorted);
+		const old = buildTree(entries, lowers).children.find((c) => c.path === '/old');
+		expect(old?.children.map((c) => [c.path, c.lower?.hidden])).toEqual([['/old/inside', true]]);
+	});
 	test('initialExpanded opens dirs top down while the rows stay within the limit', () => {
 		const big = buildTree(bigReport(10_000).entries);
 		// 100 dirs of 100 files: the 100 dirs are always shown, each opened dir adds 100 rows.
