@@ -1,4 +1,3 @@
-import {asOvlError, reportError} from './cli/report-error.js';
 import {processContext, type Context} from './context.js';
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 
@@ -113,6 +112,8 @@ async function run(
 	try {
 		return (await action(ctx)) ?? 0;
 	} catch (caught) {
+		// Loaded only on failure: the error renderer is the findings view and its theme.
+		const {asOvlError, reportError} = await import('./cli/report-error.js');
 		const error = asOvlError(caught);
 		if (!error) throw caught;
 		reportError(error, ctx);

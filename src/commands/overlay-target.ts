@@ -2,7 +2,6 @@ import path from 'node:path';
 import {topMountAt} from '../core/mountinfo.js';
 import {stackFileName} from '../core/stack-name.js';
 import type {MountInfoEntry} from '../core/types.js';
-import {readUserFile} from '../io/beneath.js';
 import {realpathExact as realpath} from '../io/exact-fs.js';
 
 /** Canonical form: realpath for what exists, realpath(parent)/name for what ovl will create. */
@@ -24,6 +23,7 @@ export async function overlayTarget(given: string, cwd: string, entries: readonl
 	if (topMountAt(entries, target)) return target;
 	const file = path.join(target, stackFileName);
 	try {
+		const {readUserFile} = await import('../io/beneath.js');
 		const text = readUserFile(file, 1 << 20, 'stack file').toString('utf8');
 		// Only here does a stack file get parsed: umount and inspect of a mount point skip the YAML parser.
 		const {parseStackFile, resolveStackFile} = await import('../core/stack-file.js');

@@ -2,7 +2,6 @@ import {exitCodes} from '../core/exit-codes.js';
 import {withArticle} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {decodeOverlay, notMounted, topMountAt} from '../core/mountinfo.js';
-import {findHolders} from '../io/holders.js';
 import type {Deps} from './deps.js';
 
 export type Unmounted = {readonly schema: 'ovl.umount/v1'; readonly merged: string; readonly lazy: boolean};
@@ -22,7 +21,8 @@ export async function umountFlow(target: string, lazy: boolean, deps: Deps): Pro
 	const result = await deps.exec.umount(target, lazy);
 	if (!result.ok) {
 		const busy = /busy/i.test(result.output);
-		const holders = busy ? await findHolders(target) : [];
+		// Who holds it is a walk of /proc: only when umount(2) said EBUSY.
+		const holders = busy ? await (await import('../io/holders.js')).findHolders(target) : [];
 		const list = holders.map((h) => `  pid ${h.pid} (${h.command}): ${h.how}`).join('\n');
 		throw new OvlError(
 			holders.length > 0 || busy ? 'OVL_MOUNT_BUSY' : 'OVL_UMOUNT_FAILED',
