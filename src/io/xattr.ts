@@ -1,12 +1,10 @@
-import {
-	getAttribute,
-	getAttributeSync,
-	listAttributes,
-	listAttributesSync,
-	removeAttributeSync,
-	setAttributeSync,
-} from '@napi-rs/xattr';
+import {createRequire} from 'node:module';
 import {native} from './native.js';
+
+type NapiXattr = typeof import('@napi-rs/xattr');
+let napiXattr: NapiXattr | undefined;
+/** @napi-rs/xattr, loaded only when the native helper is not (a CJS module and a .node file on every start otherwise). */
+const napi = (): NapiXattr => (napiXattr ??= createRequire(import.meta.url)('@napi-rs/xattr') as NapiXattr);
 
 // The only xattr port. Every call acts on a symlink itself, never its target (l*xattr), takes a
 // path as exact bytes (a Buffer) or a string, and fails with an XattrError carrying an errno
@@ -69,7 +67,7 @@ function bytes(target: string | Buffer): Buffer {
 export function listXattrsSync(target: string | Buffer): string[] {
 	const n = native();
 	try {
-		return n ? n.llistxattr(bytes(target)) : listAttributesSync(utf8(target, 'listxattr'));
+		return n ? n.llistxattr(bytes(target)) : napi().listAttributesSync(utf8(target, 'listxattr'));
 	} catch (error) {
 		if (error instanceof XattrError) throw error;
 		const code = xattrErrno(error);
@@ -82,7 +80,9 @@ export function listXattrsSync(target: string | Buffer): string[] {
 export function getXattrSync(target: string | Buffer, name: string): Buffer | undefined {
 	const n = native();
 	try {
-		return (n ? n.lgetxattr(bytes(target), name) : getAttributeSync(utf8(target, 'getxattr'), name)) ?? undefined;
+		return (
+			(n ? n.lgetxattr(bytes(target), name) : napi().getAttributeSync(utf8(target, 'getxattr'), name)) ?? undefined
+		);
 	} catch (error) {
 		if (error instanceof XattrError) throw error;
 		const code = xattrErrno(error);
@@ -97,7 +97,7 @@ export function setXattrSync(target: string | Buffer, name: string, value: Buffe
 	const v = typeof value === 'string' ? Buffer.from(value) : value;
 	try {
 		if (n) n.lsetxattr(bytes(target), name, v, 0);
-		else setAttributeSync(utf8(target, 'setxattr'), name, v);
+		else napi().setAttributeSync(utf8(target, 'setxattr'), name, v);
 	} catch (error) {
 		if (error instanceof XattrError) throw error;
 		throw new XattrError('setxattr', xattrErrno(error), name);
@@ -109,7 +109,7 @@ export function removeXattrSync(target: string | Buffer, name: string): void {
 	const n = native();
 	try {
 		if (n) n.lremovexattr(bytes(target), name);
-		else removeAttributeSync(utf8(target, 'removexattr'), name);
+		else napi().removeAttributeSync(utf8(target, 'removexattr'), name);
 	} catch (error) {
 		if (error instanceof XattrError) throw error;
 		const code = xattrErrno(error);
@@ -123,7 +123,7 @@ export function removeXattrSync(target: string | Buffer, name: string): void {
 export async function listXattrs(target: string | Buffer): Promise<string[]> {
 	if (native() || typeof target !== 'string') return listXattrsSync(target);
 	try {
-		return await listAttributes(target);
+		return await napi().listAttributes(target);
 	} catch (error) {
 		const code = xattrErrno(error);
 		if (noXattrs.has(code)) return [];
@@ -134,7 +134,7 @@ export async function listXattrs(target: string | Buffer): Promise<string[]> {
 export async function readXattr(target: string | Buffer, name: string): Promise<Buffer | undefined> {
 	if (native() || typeof target !== 'string') return getXattrSync(target, name);
 	try {
-		return (await getAttribute(target, name)) ?? undefined;
+		return (await napi().getAttribute(target, name)) ?? undefined;
 	} catch (error) {
 		const code = xattrErrno(error);
 		if (absent.has(code)) return undefined;
