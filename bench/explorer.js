@@ -4,8 +4,8 @@
 // reducer through React to the next frame (ink-testing-library's in-memory terminal).
 import {classifyEntry} from '../dist/core/classify.js';
 import {summarize} from '../dist/core/report.js';
-import {buildTree, flattenTree, initialExpanded} from '../dist/core/tree.js';
-import {explorerStep, rowsCache} from '../dist/ui/explorer-state.js';
+import {buildTree, flattenTree} from '../dist/core/tree.js';
+import {explorerStep, initialExplorerState, rowsCache} from '../dist/ui/explorer-state.js';
 import {loadReactModule} from '../dist/ui/load-react.js';
 
 // React's production build, as ovl loads it (dist/ui/load-react.js).
@@ -106,15 +106,7 @@ export async function explorerBench({dirs = 1000, files = 999} = {}) {
 	const tree = buildTree(report.entries);
 	const built = now() - t;
 	// The pure reducer and the rows it makes, for the same keys (no React).
-	let state = {
-		expanded: initialExpanded(tree),
-		view: 'merged',
-		detailsScroll: 0,
-		kindIndex: -1,
-		search: '',
-		mode: 'tree',
-		cursor: 0,
-	};
+	let state = initialExplorerState(tree);
 	const kinds = ['new'];
 	// As the Explorer asks: through the same cache of recent row lists.
 	const cache = rowsCache();

@@ -19,8 +19,9 @@ if (process.argv.length === 3 && process.argv[2] === '--version') {
 	const fast = (await import('./fast-path.js')).fastCommand(args);
 	const run = fast ?? (async () => (await import('./cli.js')).runCli(args));
 	process.exitCode = await run().catch((error: unknown) => {
+		const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
 		process.stderr.write(
-			`ovl: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\nThis is a bug in ovl; please report it with the command you ran.\n`,
+			`ovl: internal error: ${detail}\nThis is a bug in ovl; please report it with the command you ran.\n`,
 		);
 		return exitCodes.failure;
 	});

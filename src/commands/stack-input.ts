@@ -122,7 +122,8 @@ export async function confineToStackDir(
 		if (p !== undefined && !isSameOrInside(p, dir))
 			throw new UsageError(
 				`the stack file names ${role} ${printablePath(p)}, outside ${printablePath(dir)}`,
-				`a stack file may only name paths inside its own directory; give ${role} on the command line (--lower/--upper/--work, or the mount point argument) if you mean it`,
+				`a stack file may only name paths inside its own directory; give ${role} on the command line ` +
+					'(--lower/--upper/--work, or the mount point argument) if you mean it',
 				'OVL_PATH_ESCAPES',
 			);
 	};

@@ -3,8 +3,8 @@ import {useEffect, useMemo, useRef, useState} from 'react';
 import type {EntryKind} from '../core/entry.js';
 import {InterruptedError} from '../core/errors.js';
 import type {Report} from '../core/report.js';
-import {flattenTree, initialExpanded, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
-import {explorerStep, rowsCache, splitKeys, type ExplorerState} from './explorer-state.js';
+import {flattenTree, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
+import {explorerStep, initialExplorerState, rowsCache, splitKeys, type ExplorerState} from './explorer-state.js';
 import {Details, detailLines, detailsMaxScroll} from './Details.js';
 import {FindingsView} from './FindingsView.js';
 import {HelpView} from './HelpView.js';
@@ -51,15 +51,7 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	const {exit} = useApp();
 	const {columns, rows} = useTerminalSize(fixed);
 	const [lowerTree, setLowerTree] = useState<TreeNode | undefined>(undefined);
-	const [state, setState] = useState<ExplorerState>(() => ({
-		expanded: initialExpanded(upperTree),
-		view: 'merged',
-		detailsScroll: 0,
-		kindIndex: -1,
-		search: '',
-		mode: 'tree',
-		cursor: 0,
-	}));
+	const [state, setState] = useState<ExplorerState>(() => initialExplorerState(upperTree));
 	const kinds = useMemo(
 		() => (Object.entries(report.summary.counts) as [EntryKind, number][]).filter(([, n]) => n > 0).map(([k]) => k),
 		[report],

@@ -1,5 +1,5 @@
 import type {EntryKind} from '../core/entry.js';
-import {treeModes, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
+import {initialExpanded, treeModes, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
 
 export type Mode = 'tree' | 'search' | 'findings' | 'help';
 
@@ -16,6 +16,17 @@ export type ExplorerState = {
 	readonly cursor: number;
 	readonly exit?: 'quit' | 'interrupt';
 };
+
+/** Where the explorer starts: the merged view, the dirs that fit opened, the first row selected. */
+export const initialExplorerState = (tree: TreeNode): ExplorerState => ({
+	expanded: initialExpanded(tree),
+	view: 'merged',
+	detailsScroll: 0,
+	kindIndex: -1,
+	search: '',
+	mode: 'tree',
+	cursor: 0,
+});
 
 /** One key press as ink reports it (a subset of ink's Key), or one character of a burst. */
 export type KeyEvent = {

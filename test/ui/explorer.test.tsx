@@ -7,7 +7,7 @@ import {buildTree, flattenTree, initialExpanded, type TreeNode} from '../../src/
 import {lowerListing} from '../../src/io/lower-listing.js';
 import {wrapLine} from '../../src/ui/Details.js';
 import {Explorer} from '../../src/ui/Explorer.js';
-import {explorerStep, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
+import {explorerStep, initialExplorerState, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
 import type {EntryKind} from '../../src/core/entry.js';
 import type {LayerDetail} from '../../src/ui/model.js';
 import {bigReport, sampleReport} from '../helpers/report-fixture.js';
@@ -280,15 +280,7 @@ describe('Explorer', () => {
 describe('explorerStep (pure)', () => {
 	const report = sampleReport();
 	const tree = buildTree(report.entries);
-	const start: ExplorerState = {
-		expanded: initialExpanded(tree),
-		view: 'merged',
-		detailsScroll: 0,
-		kindIndex: -1,
-		search: '',
-		mode: 'tree',
-		cursor: 0,
-	};
+	const start: ExplorerState = initialExplorerState(tree);
 	const env = {
 		kinds: ['whiteout', 'copy-up'] as const,
 		page: 5,
@@ -409,15 +401,7 @@ describe('details lines', () => {
 	test('J/K clamp to what the pane can scroll; a move resets it', () => {
 		const report = sampleReport();
 		const tree = buildTree(report.entries);
-		const s: ExplorerState = {
-			expanded: initialExpanded(tree),
-			view: 'merged',
-			detailsScroll: 0,
-			kindIndex: -1,
-			search: '',
-			mode: 'tree',
-			cursor: 0,
-		};
+		const s: ExplorerState = initialExplorerState(tree);
 		const env = {
 			kinds: [],
 			page: 5,
