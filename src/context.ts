@@ -94,9 +94,15 @@ const arraySlice = 256;
 
 /** jsonText at native speed: the replacer pass only when some string may hold raw bytes. */
 function jsonFast(value: unknown, indent: string): string {
-	let s = JSON.stringify(value, null, 2) ?? 'null';
-	if (loneSurrogate.test(s)) s = jsonText(value);
-	return indent === '' ? s : s.replaceAll('\n', `\n${indent}`);
+	// Nested in as many arrays as `indent` has levels, the value comes out indented already:
+	// cutting the wrappers off is cheaper than re-indenting megabytes with replaceAll.
+	const levels = indent.length / 2;
+	let wrapped = value;
+	for (let i = 0; i < levels; i++) wrapped = [wrapped];
+	let s = JSON.stringify(wrapped, null, 2) ?? 'null';
+	if (loneSurrogate.test(s)) s = jsonText(wrapped);
+	const cut = levels * (levels + 1);
+	return levels === 0 ? s : s.slice(cut + indent.length, s.length - cut);
 }
 
 /**

@@ -48,25 +48,24 @@ export function classifyEntry(raw: RawEntry): Entry {
 	const x = raw.xattrs;
 	const reasons: string[] = [];
 	const top = raw.shadows[0];
-	const base = {
-		path: raw.path,
-		type: s.type,
-		shadows: raw.shadows.map((h) => h.layer),
-		size: s.size,
-		bytes: s.blocks * 512,
-		xattrs: x,
-		...(s.nlink > 1 && s.type !== 'dir' && !isWhiteoutStat(s)
-			? {hardlink: {nlink: s.nlink, indexed: x['nlink'] !== undefined}}
+	const hardlink =
+		s.nlink > 1 && s.type !== 'dir' && !isWhiteoutStat(s)
+			? {nlink: s.nlink, indexed: x['nlink'] !== undefined}
 			: x['nlink'] !== undefined
-				? {hardlink: {nlink: s.nlink, indexed: true}}
-				: {}),
+				? {nlink: s.nlink, indexed: true}
+				: undefined;
+	const shadows = new Array<number>(raw.shadows.length);
+	for (let i = 0; i < shadows.length; i++) shadows[i] = (raw.shadows[i] as LowerHit).layer;
+	// Built field by field in one order (the JSON's), not spread: this runs once per upper entry,
+	// 10^6 times on a big upper, and every object shares one hidden class per kind.
+	const done = (variant: EntryVariant, extra?: {origin?: string}): Entry => {
+		const e: Record<string, unknown> = {path: raw.path, type: s.type, shadows, size: s.size, bytes: s.blocks * 512, xattrs: x};
+		if (hardlink) e['hardlink'] = hardlink;
+		e['reasons'] = reasons;
+		if (extra?.origin !== undefined) e['origin'] = extra.origin;
+		for (const k in variant) e[k] = (variant as Record<string, unknown>)[k];
+		return e as Entry;
 	};
-	const done = (variant: EntryVariant, extra: {origin?: string} = {}): Entry => ({
-		...base,
-		reasons,
-		...extra,
-		...variant,
-	});
 	if ('origin' in x) reasons.push(`origin: ${describeOrigin(x['origin'] ?? '')}`);
 
 	if (isWhiteoutStat(s)) {
@@ -213,6 +212,8 @@ export function linkOrigins(
 	raws: readonly RawEntry[],
 	originInode: (hex: string | undefined) => number | undefined,
 ): Entry[] {
+	const orphan = (e: Entry): boolean => e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
+	if (!entries.some(orphan)) return [...entries];
 	const byInode = new Map<number, LowerHit>();
 	for (const r of raws) for (const h of r.shadows) if (h.stat.type !== 'dir') byInode.set(h.stat.ino, h);
 	return entries.map((e, i) => {

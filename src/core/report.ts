@@ -57,28 +57,36 @@ export type Report = {
 	readonly changes?: ChangeSet;
 };
 
-export function summarize(entries: readonly Entry[], inodeKeys: readonly string[], space?: SpaceFacts): Summary {
+export function summarize(
+	entries: readonly Entry[],
+	inodeKeys: readonly (string | undefined)[],
+	space?: SpaceFacts,
+): Summary {
 	const counts = Object.fromEntries(entryKinds.map((k) => [k, 0])) as Record<EntryKind, number>;
+	// Keys only for inodes with several links; any other entry is an inode of its own.
 	const seen = new Set<string>();
+	let single = 0;
 	let upperBytes = 0;
 	let duplicatedBytes = 0;
 	let metacopySavedBytes = 0;
-	entries.forEach((e, i) => {
+	for (let i = 0; i < entries.length; i++) {
+		const e = entries[i] as Entry;
 		counts[e.kind]++;
-		const key = inodeKeys[i] ?? e.path;
-		const first = !seen.has(key);
-		seen.add(key);
+		const key = inodeKeys[i];
+		const first = key === undefined || !seen.has(key);
+		if (key === undefined) single++;
+		else seen.add(key);
 		if (first) upperBytes += e.bytes;
 		// Hard links share one copy: count their bytes once.
 		if (first && e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0)
 			duplicatedBytes += e.copyUp.lowerSize;
 		if (e.kind === 'metacopy') metacopySavedBytes += e.metacopy?.lowerSize ?? 0;
-	});
+	}
 	return {
 		counts,
 		entries: entries.length,
 		upperBytes,
-		upperInodes: seen.size,
+		upperInodes: single + seen.size,
 		duplicatedBytes,
 		metacopySavedBytes,
 		...(space ? {upperSpace: space} : {}),

@@ -24,20 +24,26 @@ export type Observed = {
 	readonly scan: ScanResult;
 	/** Classified, origins linked, hard-link groups named; in scan order. */
 	readonly entries: readonly Entry[];
-	/** `dev:ino` of each entry, for the summary's hard-link accounting. */
-	readonly inodeKeys: readonly string[];
+	/** `dev:ino` of each entry with more than one link (a dir's or a single link's inode is its own), for the summary's hard-link accounting. */
+	readonly inodeKeys: readonly (string | undefined)[];
 };
 
 /** scan → classify → link origins → hard-link groups. Reads only. */
 export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<Observed> {
 	const scan = await scanLayers(input, port);
 	const entries = linkOrigins(scan.entries.map(classifyEntry), scan.entries, originInode);
-	const inodeKeys = scan.entries.map((e) => `${e.stat.dev}:${e.stat.ino}`);
+	// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
+	const inodeKeys: (string | undefined)[] = new Array<string | undefined>(entries.length);
 	const group = new Map<string, string[]>();
 	scan.entries.forEach((e, i) => {
+		if (e.stat.nlink < 2 || e.stat.type === 'dir') return;
+		const key = `${e.stat.dev}:${e.stat.ino}`;
+		inodeKeys[i] = key;
 		// Whiteouts are all links of one shared inode in work/: not a hard-link group worth listing.
-		if (e.stat.nlink > 1 && e.stat.type !== 'dir' && !(e.stat.type === 'char' && e.stat.rdev === 0))
-			group.set(inodeKeys[i] as string, [...(group.get(inodeKeys[i] as string) ?? []), e.path]);
+		if (e.stat.type === 'char' && e.stat.rdev === 0) return;
+		const members = group.get(key);
+		if (members) members.push(e.path);
+		else group.set(key, [e.path]);
 	});
 	const grouped = entries.map((e, i) => {
 		if (!e.hardlink || e.kind === 'whiteout') return e;

@@ -49,7 +49,6 @@ type DirJob = {
 /** One upper entry between the names-only pass and the stat pass: lower paths known, not yet stat'd. */
 type Pending = {
 	raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]};
-	readonly abs: string;
 	readonly shadows: readonly LowerName[];
 	readonly before: LowerName | undefined;
 	readonly redirect: readonly CtxDir[] | undefined;
@@ -184,10 +183,9 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			if (wantShadowXattrs && top) xattrPaths.add(top.path);
 			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
 			if (before) (wantBeforeXattrs ? xattrPaths : statPaths).add(before.path);
-			index.set(rel, pending.length);
+			if (stat.type === 'dir') index.set(rel, pending.length);
 			pending.push({
 				raw,
-				abs: childPath(input.upper, rel.slice(1)),
 				shadows,
 				before,
 				redirect,
@@ -269,7 +267,8 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		const top = raw.shadows[0];
 		if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
 		if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
-			raw.contentDiffers = raw.stat.size !== top.stat.size || !sameContents(p.abs, top.path);
+			raw.contentDiffers =
+				raw.stat.size !== top.stat.size || !sameContents(childPath(input.upper, raw.path.slice(1)), top.path);
 		if (p.before) {
 			const same = top !== undefined && top.path === p.before.path;
 			const beforeStat = same ? top.stat : lowerStat(p.before.path);
@@ -286,7 +285,9 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		if (p.redirect) raw.redirectHits = p.redirect.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
 		return raw;
 	});
-	entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	// The walk is depth first in byte order: already sorted unless a sibling sorts between a dir
+	// and its children ("a", "a.b", "a/c"). A check is one pass; a sort of 10^6 paths is a second.
+	if (!isSorted(entries)) entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 	releaseWalkFds();
 	return {
 		entries,
@@ -309,6 +310,11 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		}
 		return out;
 	}
+}
+
+function isSorted(entries: readonly ScannedEntry[]): boolean {
+	for (let i = 1; i < entries.length; i++) if ((entries[i - 1] as ScannedEntry).path > (entries[i] as ScannedEntry).path) return false;
+	return true;
 }
 
 /** A lower name whose stat failed (gone since its dir was read): its type, nothing else. */
