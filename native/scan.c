@@ -66,6 +66,10 @@ typedef struct {
 	char *root;            // MODE_TREE
 	char **paths;          // MODE_PATHS, MODE_DIRS
 	size_t npaths;
+	// MODE_DIRS: per dir, the only names wanted (sorted, NULL: all of them); their storage
+	char ***wanted;
+	size_t *nwanted;
+	char **wanted_buf;
 	double *progress;      // entries seen so far, read by JS while the work runs
 	napi_ref progress_ref;
 	nums_t recs, xattrs;
@@ -346,9 +350,15 @@ static mode_t dt_mode(unsigned char t) {
 	}
 }
 
-// MODE_DIRS: for each lower dir, a header record (name length -1, its opaque xattr) and one record
-// per name with its type; char devices are stat'd (a 0/0 one is a whiteout) and, in a dir marked
-// opaque=x, regular files are checked for the whiteout xattr.
+static int by_ptr(const void *a, const void *b) {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// MODE_DIRS: for each lower dir, a header record (name length -1, its opaque xattr, its fstat) and
+// one record per name with its type; char devices are stat'd (a 0/0 one is a whiteout) and, in a
+// dir marked opaque=x, regular files are checked for the whiteout xattr. With a wanted list only
+// those names get a record, each with its whole stat (fstatat beneath the open dir: the lookup a
+// later lstat of the full path would repeat from /).
 static void read_dirs(job_t *j) {
 	char opaque_name[64], whiteout_name[64];
 	snprintf(opaque_name, sizeof opaque_name, "%sopaque", j->ns_prefix);
@@ -364,12 +374,16 @@ static void read_dirs(job_t *j) {
 			j->recs.p[hat + R_STAT_ERR] = errno;
 			continue;
 		}
+		struct stat dst;
+		if (fstat(fd, &dst) == 0) fill_stat(j->recs.p + hat, &dst);
 		DIR *d = fdopendir(fd);
 		if (!d) {
 			j->recs.p[hat + R_STAT_ERR] = errno;
 			close(fd);
 			continue;
 		}
+		char **want = j->wanted ? j->wanted[i] : NULL;
+		size_t nwant = want ? j->nwanted[i] : 0;
 		char val[256];
 		// The dir itself, by its fd: no second lookup of its path.
 		ssize_t ov = fgetxattr(fd, opaque_name, val, sizeof val);
@@ -387,6 +401,11 @@ static void read_dirs(job_t *j) {
 		while ((e = readdir(d)) && !j->oom) {
 			const char *name = e->d_name;
 			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]))) continue;
+			if (want && !bsearch(&name, want, nwant, sizeof(char *), by_ptr)) {
+				if (j->progress) j->progress[0] += 1;
+				errno = 0;
+				continue;
+			}
 			double *r = new_rec(j);
 			if (!r) break;
 			size_t at = j->recs.len - REC;
@@ -395,9 +414,18 @@ static void read_dirs(job_t *j) {
 			r[R_NAME_OFF] = put_name(j, name, nlen);
 			r = j->recs.p + at;
 			r[R_NAME_LEN] = (double)nlen;
-			mode_t m = dt_mode(e->d_type);
+			mode_t m = want ? 0 : dt_mode(e->d_type);
 			struct stat st;
-			if (!m) {
+			if (want) {
+				if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+					fill_stat(r, &st);
+					m = st.st_mode & S_IFMT;
+				} else {
+					r[R_STAT_ERR] = errno;
+					m = e->d_type == DT_CHR ? S_IFCHR : dt_mode(e->d_type) ? dt_mode(e->d_type) : S_IFREG;
+					r[R_RDEV] = 1;
+				}
+			} else if (!m) {
 				if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 					m = st.st_mode & S_IFMT;
 					r[R_RDEV] = (double)st.st_rdev;
@@ -408,7 +436,7 @@ static void read_dirs(job_t *j) {
 					r[R_RDEV] = 1;
 				}
 			}
-			r[R_MODE] = m;
+			if (!want || r[R_STAT_ERR]) r[R_MODE] = m; // a whole stat keeps its permission bits
 			if (xwhiteouts && m == S_IFREG) {
 				char p[PATH_MAX + 1];
 				if (snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name) < (int)sizeof p) {
@@ -454,6 +482,14 @@ static void free_job(napi_env env, job_t *j) {
 	free(j->root);
 	for (size_t i = 0; i < j->npaths; i++) free(j->paths[i]);
 	free(j->paths);
+	if (j->wanted)
+		for (size_t i = 0; i < j->npaths; i++) {
+			free(j->wanted[i]);
+			free(j->wanted_buf[i]);
+		}
+	free(j->wanted);
+	free(j->nwanted);
+	free(j->wanted_buf);
 	free(j->recs.p);
 	free(j->xattrs.p);
 	free(j->bytes.p);
@@ -532,11 +568,38 @@ static napi_value bad(napi_env env, job_t *j) {
 	return NULL;
 }
 
-// scan(mode, target, ns, flags, progress) -> Promise<{recs, xattrs, bytes}>
-// target: a Buffer (MODE_TREE) or an array of Buffers; progress: a Float64Array or null.
+// One dir's wanted names: a Buffer of names each ended by a NUL, into a sorted pointer array.
+static int wanted_names(napi_env env, napi_value v, job_t *j, size_t i) {
+	void *data;
+	size_t len;
+	bool ok;
+	if (napi_is_buffer(env, v, &ok) != napi_ok || !ok) return -1;
+	if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return -1;
+	if (len && ((char *)data)[len - 1]) return -1;
+	char *buf = malloc(len + 1);
+	if (!buf) return -1;
+	memcpy(buf, data, len);
+	j->wanted_buf[i] = buf;
+	size_t n = 0;
+	for (size_t k = 0; k < len; k++) n += buf[k] == 0;
+	char **names = malloc((n ? n : 1) * sizeof(char *));
+	if (!names) return -1;
+	for (size_t k = 0, at = 0; k < n; k++) {
+		names[k] = buf + at;
+		at += strlen(buf + at) + 1;
+	}
+	qsort(names, n, sizeof(char *), by_ptr);
+	j->wanted[i] = names;
+	j->nwanted[i] = n;
+	return 0;
+}
+
+// scan(mode, target, ns, flags, progress[, wanted]) -> Promise<{recs, xattrs, bytes, names}>
+// target: a Buffer (MODE_TREE) or an array of Buffers; progress: a Float64Array or null;
+// wanted (MODE_DIRS): an array as long as target of Buffers (NUL-ended names) or nulls.
 napi_value ovl_scan(napi_env env, napi_callback_info info) {
-	size_t argc = 5;
-	napi_value a[5];
+	size_t argc = 6;
+	napi_value a[6];
 	if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 5) {
 		napi_throw_error(env, "EINVAL", "ovl native scan: missing arguments");
 		return NULL;
@@ -562,6 +625,24 @@ napi_value ovl_scan(napi_env env, napi_callback_info info) {
 			if (napi_get_element(env, a[1], i, &el) != napi_ok) return bad(env, j);
 			if (!(j->paths[i] = copy_buffer(env, el))) return bad(env, j);
 			j->npaths = i + 1;
+		}
+		napi_valuetype wt = napi_undefined;
+		if (argc >= 6) napi_typeof(env, a[5], &wt);
+		if (j->mode == MODE_DIRS && wt != napi_null && wt != napi_undefined) {
+			uint32_t wn;
+			if (napi_get_array_length(env, a[5], &wn) != napi_ok || wn != n) return bad(env, j);
+			j->wanted = calloc(n ? n : 1, sizeof(char **));
+			j->nwanted = calloc(n ? n : 1, sizeof(size_t));
+			j->wanted_buf = calloc(n ? n : 1, sizeof(char *));
+			if (!j->wanted || !j->nwanted || !j->wanted_buf) return bad(env, j);
+			for (uint32_t i = 0; i < n; i++) {
+				napi_value el;
+				napi_valuetype et;
+				if (napi_get_element(env, a[5], i, &el) != napi_ok) return bad(env, j);
+				napi_typeof(env, el, &et);
+				if (et == napi_null || et == napi_undefined) continue;
+				if (wanted_names(env, el, j, i)) return bad(env, j);
+			}
 		}
 	}
 	napi_valuetype pt;

@@ -61,10 +61,23 @@ export class LowerDirs {
 	}
 
 	private readonly prefetched = new Map<string, DirListing | undefined>();
+	/** Dirs read for some names only: those names, as a set once a lookup misses. */
+	private readonly partial = new Map<string, ReadonlySet<string> | readonly string[]>();
 
-	/** Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. */
-	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>): void {
-		for (const [dir, listing] of dirs) if (!this.cache.has(dir)) this.prefetched.set(dir, listing);
+	/**
+	 Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. A
+	 listing read for wanted names answers lookups of those; any other name reads the whole dir.
+	 */
+	prefetch(
+		dirs: ReadonlyMap<string, DirListing | undefined>,
+		wanted?: ReadonlyMap<string, readonly string[]>,
+	): void {
+		for (const [dir, listing] of dirs) {
+			if (this.cache.has(dir)) continue;
+			this.prefetched.set(dir, listing);
+			const names = listing?.stats ? wanted?.get(dir) : undefined;
+			if (names) this.partial.set(dir, names);
+		}
 	}
 
 	read(dir: string): Map<string, LowerDirEntry> {
@@ -79,6 +92,53 @@ export class LowerDirs {
 		m = listing?.names ?? new Map<string, LowerDirEntry>(); // vanished or unreadable: an empty dir to the merge
 		this.cache.set(dir, m);
 		return m;
+	}
+
+	/** One name in one dir: from a partial listing when it was wanted there, else from a whole read. */
+	private lookup(dir: string, name: string): LowerDirEntry | undefined {
+		const m = this.read(dir);
+		const e = m.get(name);
+		const wanted = this.partial.get(dir);
+		if (e !== undefined || wanted === undefined) return e;
+		let set = wanted as ReadonlySet<string>;
+		if (Array.isArray(wanted)) this.partial.set(dir, (set = new Set(wanted as readonly string[])));
+		return set.has(name) ? undefined : this.whole(dir).get(name);
+	}
+
+	/** A dir read for some names only, read again whole (children(), a name nobody asked for). */
+	private whole(dir: string): Map<string, LowerDirEntry> {
+		const m = this.read(dir);
+		if (!this.partial.delete(dir)) return m;
+		const names = this.readListing(dir)?.names ?? new Map<string, LowerDirEntry>();
+		this.cache.set(dir, names);
+		return names;
+	}
+
+	/** The wanted names a dir has, each with its lstat (the native scanner's partial read, in JS). */
+	readWanted(dir: string, wanted: readonly string[], self: boolean): DirListing | undefined {
+		let dirents: {name: string; dirent: Dirent<Buffer>}[];
+		try {
+			dirents = readdirTyped(dir);
+		} catch {
+			return undefined;
+		}
+		const want = new Set(wanted);
+		const names = new Map<string, LowerDirEntry>();
+		const stats = new Map<string, StatLite>();
+		const opaque = this.opaqueValue(dir);
+		for (const d of dirents) {
+			if (!want.has(d.name)) continue;
+			const st = lstatPath(childPath(dir, d.name));
+			const type = st ? fileTypeOfMode(st.mode) : (direntType(d.dirent) ?? 'file');
+			if (st) stats.set(d.name, statLite(st));
+			const whiteout =
+				type === 'char'
+					? st?.rdev === 0
+					: opaque === 'x' && type === 'file' && this.hasXattr(childPath(dir, d.name), 'whiteout');
+			names.set(d.name, whiteout ? 'whiteout' : type);
+		}
+		const own = self ? lstatPath(dir) : undefined;
+		return {names, opaque, stats, ...(own ? {self: statLite(own)} : {})};
 	}
 
 	/** One directory's names and types (whiteouts marked), and its opaque xattr; undefined when unreadable. */
@@ -138,7 +198,7 @@ export class LowerDirs {
 	hits(ctx: readonly CtxDir[], name: string): LowerName[] {
 		const out: LowerName[] = [];
 		for (const d of ctx) {
-			const e = this.read(d.path).get(name);
+			const e = this.lookup(d.path, name);
 			if (!e) continue;
 			if (e === 'whiteout') break;
 			out.push({layer: d.layer, path: childPath(d.path, name), type: e});
@@ -162,7 +222,7 @@ export class LowerDirs {
 		const out = new Map<string, LowerName>();
 		const hidden = new Set<string>();
 		for (const d of ctx) {
-			for (const [name, e] of this.read(d.path)) {
+			for (const [name, e] of this.whole(d.path)) {
 				if (out.has(name) || hidden.has(name)) continue;
 				if (e === 'whiteout') hidden.add(name);
 				else out.set(name, {layer: d.layer, path: childPath(d.path, name), type: e});

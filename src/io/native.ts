@@ -20,6 +20,8 @@ export type NativeApi = {
 		ns: string,
 		flags: number,
 		progress: Float64Array | null,
+		/** Mode 2: per dir, the only names wanted (NUL-ended), or null for all. */
+		wanted?: readonly (Buffer | null)[],
 	): Promise<ScanData>;
 };
 

@@ -96,10 +96,13 @@ export const jsScanPort: ScanPort = {
 		}
 		return Promise.resolve({found, failures});
 	},
-	readDirs(paths, ns) {
+	readDirs(paths, ns, roots, wanted) {
 		const dirs = new Map<string, DirListing | undefined>();
 		const lowers = new LowerDirs(ns);
-		for (const p of paths) dirs.set(p, lowers.readListing(p));
+		paths.forEach((p, i) => {
+			const names = wanted?.[i];
+			dirs.set(p, names ? lowers.readWanted(p, names, i >= roots) : lowers.readListing(p));
+		});
 		return Promise.resolve({dirs, failures: [...lowers.errors]});
 	},
 };

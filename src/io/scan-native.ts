@@ -1,6 +1,6 @@
 import {isUtf8} from 'node:buffer';
 import {constants} from 'node:os';
-import {decodePath, encodePath} from '../core/bytes.js';
+import {decodePath, encodePath, hasRawBytes} from '../core/bytes.js';
 import type {StatLite} from '../core/entry.js';
 import {fileTypeOfMode} from '../core/lower-view.js';
 import type {LowerDirEntry} from './lower-dirs.js';
@@ -86,11 +86,29 @@ const followed = (p: string): Buffer => {
 };
 
 /** Splits a list in two halves run at once: the pool has threads for both cores. */
-async function halves(api: NativeApi, m: number, bytes: readonly Buffer[], ns: Ns, f: number): Promise<ScanData[]> {
-	if (bytes.length < 256) return [await api.scan(m, bytes, ns, f, null)];
+async function halves(
+	api: NativeApi,
+	m: number,
+	bytes: readonly Buffer[],
+	ns: Ns,
+	f: number,
+	wanted?: readonly (Buffer | null)[],
+): Promise<ScanData[]> {
+	if (bytes.length < 256 && !(wanted && bytes.length > 1)) return [await api.scan(m, bytes, ns, f, null, wanted)];
 	const mid = bytes.length >> 1;
-	return Promise.all([api.scan(m, bytes.slice(0, mid), ns, f, null), api.scan(m, bytes.slice(mid), ns, f, null)]);
+	return Promise.all([
+		api.scan(m, bytes.slice(0, mid), ns, f, null, wanted?.slice(0, mid)),
+		api.scan(m, bytes.slice(mid), ns, f, null, wanted?.slice(mid)),
+	]);
 }
+
+/** Names for the C side's wanted list: each ended by a NUL (which no name holds). */
+function wantedBytes(names: readonly string[]): Buffer {
+	const text = names.join('\0');
+	if (!hasRawBytes(text)) return Buffer.from(`${text}\0`, 'utf8');
+	return Buffer.concat(names.flatMap((n) => [encodePath(n), nul]));
+}
+const nul = Buffer.of(0);
 
 export function nativeScanPort(api: NativeApi): ScanPort {
 	return {
@@ -161,13 +179,15 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			}
 			return {found, failures};
 		},
-		async readDirs(paths, ns, roots) {
+		async readDirs(paths, ns, roots, wanted) {
 			const dirs = new Map<string, DirListing | undefined>();
 			const failures: XattrFailure[] = [];
 			let base = 0;
 			const bytes = paths.map((p, i) => (i < roots ? followed(p) : encodePath(p)));
-			for (const d of await halves(api, mode.dirs, bytes, ns, 0)) {
+			const want = wanted?.map((names) => (names ? wantedBytes(names) : null));
+			for (const d of await halves(api, mode.dirs, bytes, ns, 0, want)) {
 				let names: Map<string, LowerDirEntry> | undefined;
+				let stats: Map<string, StatLite> | undefined;
 				let dir = '';
 				const n = d.recs.length / REC;
 				const all = namesOf(d);
@@ -176,7 +196,10 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				for (let i = 0, o = 0; i < n; i++, o += REC) {
 					if ((d.recs[o + NAME_LEN] as number) < 0) {
 						listed++;
-						dir = paths[base + (d.recs[o + PARENT] as number)] as string;
+						const at = base + (d.recs[o + PARENT] as number);
+						dir = paths[at] as string;
+						const partial = want?.[at] ? new Map<string, StatLite>() : undefined;
+						stats = partial;
 						if (d.recs[o + XATTR_ERR]) failures.push({path: dir, code: errName(d.recs[o + XATTR_ERR] as number)});
 						if (d.recs[o + STAT_ERR]) {
 							names = undefined;
@@ -193,7 +216,8 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 										(d.xattrs[x + 2] as number) + (d.xattrs[x + 3] as number),
 									)
 								: '';
-						dirs.set(dir, {names, opaque});
+						const self = at >= roots ? stat(d.recs, o) : undefined;
+						dirs.set(dir, partial ? {names, opaque, stats: partial, ...(self ? {self} : {})} : {names, opaque});
 						continue;
 					}
 					const name = all[k++] as string;
@@ -203,6 +227,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					const type = fileTypeOfMode(d.recs[o + MODE] as number);
 					const whiteout = (type === 'char' && d.recs[o + RDEV] === 0) || d.recs[o + EXTRA] === 1;
 					names.set(name, whiteout ? 'whiteout' : type);
+					if (stats && !d.recs[o + STAT_ERR]) stats.set(name, stat(d.recs, o));
 				}
 				base += listed;
 			}

@@ -28,7 +28,17 @@ export type WalkedTree = {
 export type Probed = {readonly stat: StatLite; readonly xattrs?: XattrSet};
 
 /** A lower directory read into a name set, with its opaque xattr; undefined when unreadable. */
-export type DirListing = {readonly names: Map<string, LowerDirEntry>; readonly opaque: string};
+export type DirListing = {
+	readonly names: Map<string, LowerDirEntry>;
+	readonly opaque: string;
+	/**
+	 Read for wanted names only: `names` holds just those the dir has, and `stats` each one's lstat
+	 (absent when the lstat failed). Any other name needs a whole read.
+	 */
+	readonly stats?: ReadonlyMap<string, StatLite>;
+	/** The dir's own lstat (not given for a layer root, which may be reached through a symlink). */
+	readonly self?: StatLite;
+};
 
 export type ScanPort = {
 	readonly name: 'native' | 'js';
@@ -47,6 +57,8 @@ export type ScanPort = {
 		paths: readonly string[],
 		ns: Ns,
 		roots: number,
+		/** Per path, the only names wanted (undefined: all of them): see DirListing.stats. */
+		wanted?: readonly (readonly string[] | undefined)[],
 	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]}>;
 };
 

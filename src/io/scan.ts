@@ -105,12 +105,31 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		if (tree.stats[i]?.type === 'dir') children.set(i, []);
 	}
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
+	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
+	const known = new Map<string, StatLite>();
 	if (upperDirs.length * regular.length <= prefetchLimit) {
-		const want = upperDirs.flatMap((i) =>
-			regular.map((l) => (i < 0 ? l.path : childPath(l.path, (rels[i] as string).slice(1)))),
-		);
-		const {dirs, failures} = await port.readDirs(want, ns, regular.length);
-		lowers.prefetch(dirs);
+		const want: string[] = [];
+		// Each lower dir is read for the names of its upper dir only (with their lstats, from the
+		// open dir); a change set needs the whole listing below an opaque or renamed upper dir.
+		const wanted: (string[] | undefined)[] = [];
+		const wantedByPath = new Map<string, string[]>();
+		for (const i of upperDirs) {
+			const x = i < 0 ? undefined : (tree.xattrs[i] as XattrSet).overlay;
+			const whole = input.forDiff && x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
+			const names = whole ? undefined : (children.get(i) as number[]).map((k) => tree.names[k] as string);
+			for (const l of regular) {
+				const p = i < 0 ? l.path : childPath(l.path, (rels[i] as string).slice(1));
+				want.push(p);
+				wanted.push(names);
+				if (names) wantedByPath.set(p, names);
+			}
+		}
+		const {dirs, failures} = await port.readDirs(want, ns, regular.length, wanted);
+		lowers.prefetch(dirs, wantedByPath);
+		for (const [dir, listing] of dirs) {
+			if (listing?.self) known.set(dir, listing.self);
+			if (listing?.stats) for (const [name, st] of listing.stats) known.set(childPath(dir, name), st);
+		}
 		xattrErrors.push(...failures);
 	}
 
@@ -202,17 +221,20 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 
 	// Pass 2: every lower path's stat (and xattrs where compared) in two bulk calls.
 	for (const p of xattrPaths) statPaths.delete(p);
+	for (const p of known.keys()) statPaths.delete(p);
 	const [statted, xattred] = await Promise.all([
 		port.probe([...statPaths], ns, false),
 		port.probe([...xattrPaths], ns, true),
 	]);
-	const probed = new Map([...statted.found, ...xattred.found]);
+	for (const [p, {stat}] of statted.found) known.set(p, stat);
+	const probed = xattred.found;
 	xattrErrors.push(...xattred.failures);
 	let newest = 0;
+	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
 	for (const {stat} of probed.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
 	function lowerStat(p: string): StatLite | undefined {
-		const known = probed.get(p)?.stat;
-		if (known) return known;
+		const k = known.get(p) ?? probed.get(p)?.stat;
+		if (k) return k;
 		const st = lstatPath(p);
 		if (!st) return undefined;
 		if (st.mtimeMs > newest) newest = st.mtimeMs;
