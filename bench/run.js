@@ -12,15 +12,21 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ovl = path.join(root, 'bin', 'ovl.js');
 const runs = Number(process.env.OVL_BENCH_RUNS ?? 25);
 
-function median(args) {
-	const times = [];
-	for (let i = 0; i < runs; i++) {
-		const t = process.hrtime.bigint();
-		execFileSync(process.execPath, args, {stdio: 'ignore'});
-		times.push(Number(process.hrtime.bigint() - t) / 1e6);
-	}
-	times.sort((a, b) => a - b);
-	return times[Math.floor(times.length / 2)];
+const time = (args) => {
+	const t = process.hrtime.bigint();
+	execFileSync(process.execPath, args, {stdio: 'ignore'});
+	return Number(process.hrtime.bigint() - t) / 1e6;
+};
+const middle = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ Medians of several commands run round-robin: on a shared machine the load drifts, and running
+ one command N times and then the next would charge the drift to one of them.
+ */
+function medians(commands) {
+	const times = commands.map(() => []);
+	for (let i = 0; i < runs; i++) commands.forEach((args, k) => times[k].push(time(args)));
+	return times.map(middle);
 }
 
 /** inspect --json on an empty overlay: start-up and one mountinfo read, no scan to speak of. */
@@ -37,7 +43,11 @@ function emptyOverlayInspect() {
 		m,
 	]);
 	try {
-		return median([ovl, 'inspect', m, '--json']);
+		const [node, inspect] = medians([
+			['-e', '0'],
+			[ovl, 'inspect', m, '--json'],
+		]);
+		return inspect * (floor / node);
 	} finally {
 		execFileSync('umount', [m]);
 		fs.rmSync(base, {recursive: true, force: true});
@@ -45,14 +55,20 @@ function emptyOverlayInspect() {
 }
 
 execFileSync(process.execPath, [ovl, '--version'], {stdio: 'ignore'}); // warm the disk cache
-const floor = median(['-e', '0']);
+const [floor, version, ls, help] = medians([
+	['-e', '0'],
+	[ovl, '--version'],
+	[ovl, 'ls', '--json'],
+	[ovl, '--help'],
+]);
 const rows = [
-	['ovl --version', median([ovl, '--version']), 1.2],
-	['ovl ls --json', median([ovl, 'ls', '--json']), 1.5],
-	['ovl --help', median([ovl, '--help'])],
+	['ovl --version', version, 1.2],
+	['ovl ls --json', ls, 1.5],
+	['ovl --help', help],
+	// Measured against its own interleaved node -e 0, shown scaled to this floor.
 	...(process.geteuid?.() === 0 ? [['ovl inspect --json (empty)', emptyOverlayInspect()]] : []),
 ];
-console.log(`start-up, median of ${runs} runs (node ${process.version})`);
+console.log(`start-up, median of ${runs} interleaved runs (node ${process.version})`);
 console.log(`  ${'node -e 0'.padEnd(26)} ${floor.toFixed(1)} ms`);
 for (const [name, ms, goal] of rows)
 	console.log(
@@ -64,7 +80,6 @@ if (process.geteuid?.() === 0)
 		root: path.join(root, '.bench'),
 		ovl,
 		runs: Number(process.env.OVL_BENCH_MOUNT_RUNS ?? 9),
-		nodeFloor: floor,
 	});
 else console.log('mount bench skipped: it mounts, so it needs root');
 if (process.geteuid?.() === 0)

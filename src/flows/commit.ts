@@ -134,7 +134,9 @@ function viewOptions(located: Located, needs: {metacopy: boolean; redirect: bool
 const lowerViewOptions = (ns: 'trusted' | 'user'): MountOption[] =>
 	ns === 'user' ? [{key: 'ro'}, {key: 'userxattr'}] : [{key: 'ro'}, {key: 'metacopy', value: 'on'}];
 
-const busy = (output: string): boolean => /busy|in use/i.test(output);
+// util-linux words EBUSY as "already mounted on X" when any mount has the same source, and every
+// overlay's source is "overlay": on a host with other overlays (any Docker host) that is the message.
+const busy = (output: string): boolean => /busy|in use|already mounted/i.test(output);
 
 /**
  mount(8) of the view. EBUSY means another mount still uses the upper or work dir (with
