@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,22 @@ typedef struct {
 	size_t len, cap; // in doubles
 } nums_t;
 
+// One thread's output (the job's own, or a parallel walk task's) and what it needs to read.
 typedef struct {
-	int mode, flags;
+	int flags;
 	char ns_prefix[32];    // "trusted.overlay." or "user.overlay."
+	double *progress;      // entries seen so far, read by JS while the work runs
+	uint64_t *seen;        // the count behind progress, shared by the walk's threads
+	nums_t recs, xattrs;
+	bytes_t bytes; // xattr names and values
+	bytes_t names; // entry names, each followed by '/' (which no name holds)
+	int oom;
+	double *main_recs; // MODE_TREE tasks: the job's records, where a task root's errno goes
+	char path[PATH_MAX + 256];
+} out_t;
+
+typedef struct {
+	int mode;
 	char *root;            // MODE_TREE
 	char **paths;          // MODE_PATHS, MODE_DIRS
 	size_t npaths;
@@ -70,13 +84,9 @@ typedef struct {
 	char ***wanted;
 	size_t *nwanted;
 	char **wanted_buf;
-	double *progress;      // entries seen so far, read by JS while the work runs
 	napi_ref progress_ref;
-	nums_t recs, xattrs;
-	bytes_t bytes; // xattr names and values
-	bytes_t names; // entry names, each followed by '/' (which no name holds)
-	int oom;
-	char path[PATH_MAX + 256];
+	uint64_t seen;
+	out_t out;
 	napi_async_work work;
 	napi_deferred deferred;
 } job_t;
@@ -92,7 +102,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit) {
 	return 0;
 }
 
-static double *new_rec(job_t *j) {
+static double *new_rec(out_t *j) {
 	if (grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + REC, sizeof(double))) {
 		j->oom = 1;
 		return NULL;
@@ -103,7 +113,7 @@ static double *new_rec(job_t *j) {
 	return r;
 }
 
-static double put_bytes(job_t *j, const char *s, size_t n) {
+static double put_bytes(out_t *j, const char *s, size_t n) {
 	if (grow((void **)&j->bytes.p, &j->bytes.cap, j->bytes.len + n, 1)) {
 		j->oom = 1;
 		return 0;
@@ -114,7 +124,7 @@ static double put_bytes(job_t *j, const char *s, size_t n) {
 }
 
 // An entry name into the names buffer, '/'-terminated so JS can split them all at once.
-static double put_name(job_t *j, const char *s, size_t n) {
+static double put_name(out_t *j, const char *s, size_t n) {
 	if (grow((void **)&j->names.p, &j->names.cap, j->names.len + n + 1, 1)) {
 		j->oom = 1;
 		return 0;
@@ -125,7 +135,7 @@ static double put_name(job_t *j, const char *s, size_t n) {
 	return (double)(j->names.len - n - 1);
 }
 
-static void put_xattr(job_t *j, const char *name, const char *val, ssize_t vlen, int err) {
+static void put_xattr(out_t *j, const char *name, const char *val, ssize_t vlen, int err) {
 	if (grow((void **)&j->xattrs.p, &j->xattrs.cap, j->xattrs.len + XREC, sizeof(double))) {
 		j->oom = 1;
 		return;
@@ -174,9 +184,17 @@ static int is_overlay_name(const char *n) {
 
 // The entry's xattrs: overlay.* of the live namespace with values, other overlay namespaces
 // skipped, the rest by name (values when F_OTHER_VALUES).
-static void read_xattrs(job_t *j, size_t rec_at, const char *path) {
-	static __thread char *list, *val;
-	static __thread size_t list_cap, val_cap;
+static __thread char *list, *val;
+static __thread size_t list_cap, val_cap;
+
+static void free_thread_buffers(void) {
+	free(list);
+	free(val);
+	list = val = NULL;
+	list_cap = val_cap = 0;
+}
+
+static void read_xattrs(out_t *j, size_t rec_at, const char *path) {
 	if (!list && grow((void **)&list, &list_cap, 4096, 1)) return;
 	if (!val && grow((void **)&val, &val_cap, 4096, 1)) return;
 	ssize_t n;
@@ -215,7 +233,7 @@ static void read_xattrs(job_t *j, size_t rec_at, const char *path) {
 // A path l*xattr can take for `name` in the dir open as `dirfd` whose path is j->path[0..plen):
 // the plain path when short, else one reached through the dir's descriptor (LONG: not tracked).
 #define LONG ((size_t)-1)
-static const char *xattr_path(job_t *j, size_t plen, int dirfd, const char *name, char *alt, size_t altsz) {
+static const char *xattr_path(out_t *j, size_t plen, int dirfd, const char *name, char *alt, size_t altsz) {
 	size_t nlen = strlen(name);
 	if (plen != LONG && plen + 1 + nlen < 4000) {
 		j->path[plen] = '/';
@@ -269,7 +287,7 @@ static void free_names(char **names, size_t n) {
 
 // One entry named `name` in the dir open as `dfd`: a record with its stat and xattrs.
 // Returns the record's index, or -1.
-static ssize_t entry(job_t *j, int dfd, size_t plen, const char *name, double parent, struct stat *st) {
+static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, double parent, struct stat *st) {
 	double *r = new_rec(j);
 	if (!r) return -1;
 	size_t at = j->recs.len - REC;
@@ -283,7 +301,8 @@ static ssize_t entry(job_t *j, int dfd, size_t plen, const char *name, double pa
 		return -1;
 	}
 	fill_stat(r, st);
-	if (j->progress) j->progress[0] += 1;
+	// Several walk threads count: the double JS reads is only ever stored whole.
+	if (j->progress) j->progress[0] = (double)__atomic_add_fetch(j->seen, 1, __ATOMIC_RELAXED);
 	// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
 	if ((j->flags & F_XATTRS) && !(S_ISCHR(st->st_mode) && st->st_rdev == 0)) {
 		char alt[64 + NAME_MAX];
@@ -293,11 +312,12 @@ static ssize_t entry(job_t *j, int dfd, size_t plen, const char *name, double pa
 }
 
 // One directory of the tree (open as `fd`, path j->path[0..plen), record `parent`), depth first.
-static void walk(job_t *j, int fd, size_t plen, double parent) {
+static void walk(out_t *j, int fd, size_t plen, double parent) {
 	size_t n;
 	int err;
 	char **names = list_dir(fd, &n, &err);
 	if (err && parent >= 0) j->recs.p[(size_t)parent * REC + R_EXTRA] = err;
+	else if (err && parent <= -2) j->main_recs[(size_t)(-2 - parent) * REC + R_EXTRA] = err; // a task's root
 	else if (err) j->oom = -err; // the root itself: the whole scan fails
 	for (size_t i = 0; i < n && !j->oom; i++) {
 		struct stat st;
@@ -320,21 +340,225 @@ static void walk(job_t *j, int fd, size_t plen, double parent) {
 	free_names(names, n);
 }
 
+// MODE_TREE in parallel. The top of the tree is read here, level by level, until it has enough
+// subdirectories to share out (a container upper is often /usr and little else); each of those
+// is a task walked depth first into its own output by a small pool of threads, and the outputs
+// are appended in task order. Records stay in an order where a parent comes before its children.
+enum { TASKS_ENOUGH = 8, LEVELS_MAX = 3, THREADS_MAX = 4 };
+
+typedef struct {
+	int fd;
+	char *path; // NULL: too long to track (xattrs go through /proc/self/fd)
+	size_t plen;
+	double rec; // -1: the root
+} open_dir_t;
+
+typedef struct {
+	int parent_fd;
+	char *name;
+	const open_dir_t *parent;
+	double rec;
+	out_t out;
+} task_t;
+
+typedef struct {
+	job_t *jb;
+	task_t *tasks;
+	size_t ntasks, next;
+} pool_t;
+
+static void init_out(out_t *o, const out_t *like, double *main_recs) {
+	o->flags = like->flags;
+	memcpy(o->ns_prefix, like->ns_prefix, sizeof o->ns_prefix);
+	o->progress = like->progress;
+	o->seen = like->seen;
+	o->main_recs = main_recs;
+}
+
+// The entries of one open dir into `o`; its subdirectories become tasks.
+static int read_level_dir(out_t *o, const open_dir_t *d, task_t **tasks, size_t *ntasks, size_t *cap) {
+	size_t plen = LONG;
+	if (d->path) {
+		plen = d->plen;
+		memcpy(o->path, d->path, plen);
+	}
+	size_t n;
+	int err;
+	char **names = list_dir(d->fd, &n, &err);
+	if (err && d->rec >= 0) o->recs.p[(size_t)d->rec * REC + R_EXTRA] = err;
+	else if (err) o->oom = -err;
+	for (size_t i = 0; i < n && !o->oom; i++) {
+		struct stat st;
+		ssize_t at = entry(o, d->fd, plen, names[i], d->rec, &st);
+		if (at < 0 || !S_ISDIR(st.st_mode)) continue;
+		if (grow((void **)tasks, cap, *ntasks + 1, sizeof(task_t))) {
+			o->oom = 1;
+			break;
+		}
+		task_t *t = *tasks + (*ntasks)++;
+		memset(t, 0, sizeof *t);
+		t->parent_fd = d->fd;
+		t->parent = d;
+		t->name = names[i];
+		names[i] = NULL; // the task owns it now
+		t->rec = (double)((size_t)at / REC);
+	}
+	free_names(names, n);
+	return o->oom ? -1 : 0;
+}
+
+// A task's dir path (its parent's plus its name) into `buf`; LONG when it is not tracked.
+static size_t task_path(const task_t *t, char *buf) {
+	const open_dir_t *d = t->parent;
+	size_t nlen = strlen(t->name);
+	if (!d->path || d->plen + 1 + nlen >= 4000) return LONG;
+	memcpy(buf, d->path, d->plen);
+	buf[d->plen] = '/';
+	memcpy(buf + d->plen + 1, t->name, nlen + 1);
+	return d->plen + 1 + nlen;
+}
+
+static void run_task(job_t *jb, task_t *t) {
+	init_out(&t->out, &jb->out, jb->out.recs.p);
+	int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		jb->out.recs.p[(size_t)t->rec * REC + R_EXTRA] = errno;
+		return;
+	}
+	walk(&t->out, fd, task_path(t, t->out.path), -2 - t->rec);
+	close(fd);
+}
+
+static void *worker(void *arg) {
+	pool_t *p = arg;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		if (i >= p->ntasks) break;
+		run_task(p->jb, &p->tasks[i]);
+	}
+	return NULL;
+}
+
+static void *pool_thread(void *arg) {
+	worker(arg);
+	free_thread_buffers();
+	return NULL;
+}
+
+// A task's output appended to the job's: indices and offsets moved by what comes before it.
+static void append_task(out_t *o, task_t *t) {
+	out_t *s = &t->out;
+	if (s->oom) o->oom = s->oom;
+	double rbase = (double)(o->recs.len / REC), xbase = (double)(o->xattrs.len / XREC);
+	double bbase = (double)o->bytes.len, nbase = (double)o->names.len;
+	if (o->oom || grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(double)) ||
+	    grow((void **)&o->xattrs.p, &o->xattrs.cap, o->xattrs.len + s->xattrs.len, sizeof(double)) ||
+	    grow((void **)&o->bytes.p, &o->bytes.cap, o->bytes.len + s->bytes.len, 1) ||
+	    grow((void **)&o->names.p, &o->names.cap, o->names.len + s->names.len, 1)) {
+		o->oom = o->oom ? o->oom : 1;
+		return;
+	}
+	for (size_t k = 0; k < s->recs.len; k += REC) {
+		double *r = s->recs.p + k;
+		r[R_PARENT] = r[R_PARENT] <= -2 ? -2 - r[R_PARENT] : r[R_PARENT] + rbase;
+		r[R_NAME_OFF] += nbase;
+		r[R_XFIRST] += xbase;
+	}
+	for (size_t k = 0; k < s->xattrs.len; k += XREC) {
+		double *x = s->xattrs.p + k;
+		x[0] += bbase;
+		if (x[3] >= 0) x[2] += bbase;
+	}
+	if (s->recs.len) memcpy(o->recs.p + o->recs.len, s->recs.p, s->recs.len * sizeof(double));
+	if (s->xattrs.len) memcpy(o->xattrs.p + o->xattrs.len, s->xattrs.p, s->xattrs.len * sizeof(double));
+	if (s->bytes.len) memcpy(o->bytes.p + o->bytes.len, s->bytes.p, s->bytes.len);
+	if (s->names.len) memcpy(o->names.p + o->names.len, s->names.p, s->names.len);
+	o->recs.len += s->recs.len;
+	o->xattrs.len += s->xattrs.len;
+	o->bytes.len += s->bytes.len;
+	o->names.len += s->names.len;
+}
+
+static void walk_tree(job_t *jb, int root_fd, size_t plen) {
+	out_t *o = &jb->out;
+	open_dir_t *dirs = calloc(1 + LEVELS_MAX * TASKS_ENOUGH, sizeof *dirs);
+	size_t ndirs = 0;
+	task_t *tasks = NULL;
+	size_t ntasks = 0, cap = 0;
+	if (!dirs) {
+		o->oom = 1;
+		close(root_fd);
+		return;
+	}
+	dirs[ndirs++] = (open_dir_t){root_fd, plen == LONG ? NULL : strndup(o->path, plen), plen, -1};
+	if (read_level_dir(o, &dirs[0], &tasks, &ntasks, &cap) == 0) {
+		// Few subdirectories: read them here too, so their children are what is shared out.
+		for (int level = 1; level < LEVELS_MAX && ntasks > 0 && ntasks < TASKS_ENOUGH && !o->oom; level++) {
+			task_t *level_tasks = tasks;
+			size_t nlevel = ntasks;
+			tasks = NULL;
+			ntasks = cap = 0;
+			for (size_t i = 0; i < nlevel && !o->oom; i++) {
+				task_t *t = &level_tasks[i];
+				int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0) {
+					o->recs.p[(size_t)t->rec * REC + R_EXTRA] = errno;
+					continue;
+				}
+				char buf[4096];
+				size_t clen = task_path(t, buf);
+				open_dir_t *d = &dirs[ndirs++];
+				*d = (open_dir_t){fd, clen == LONG ? NULL : strndup(buf, clen), clen, t->rec};
+				read_level_dir(o, d, &tasks, &ntasks, &cap);
+			}
+			for (size_t i = 0; i < nlevel; i++) free(level_tasks[i].name);
+			free(level_tasks);
+		}
+	}
+	if (!o->oom && ntasks > 0) {
+		pool_t pool = {jb, tasks, ntasks, 0};
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		size_t nthreads = cpus < 1 ? 1 : cpus > THREADS_MAX ? THREADS_MAX : (size_t)cpus;
+		if (nthreads > ntasks) nthreads = ntasks;
+		pthread_t threads[THREADS_MAX];
+		size_t started = 0;
+		for (size_t i = 1; i < nthreads; i++)
+			if (pthread_create(&threads[started], NULL, pool_thread, &pool) == 0) started++;
+		worker(&pool);
+		for (size_t i = 0; i < started; i++) pthread_join(threads[i], NULL);
+		for (size_t i = 0; i < ntasks; i++) append_task(o, &tasks[i]);
+	}
+	for (size_t i = 0; i < ntasks; i++) {
+		free(tasks[i].name);
+		free(tasks[i].out.recs.p);
+		free(tasks[i].out.xattrs.p);
+		free(tasks[i].out.bytes.p);
+		free(tasks[i].out.names.p);
+	}
+	free(tasks);
+	for (size_t i = 0; i < ndirs; i++) {
+		close(dirs[i].fd);
+		free(dirs[i].path);
+	}
+	free(dirs);
+}
+
 // MODE_PATHS: each path (absolute, short) as one record, parent = its index in the list.
-static void stat_paths(job_t *j) {
-	for (size_t i = 0; i < j->npaths && !j->oom; i++) {
+static void stat_paths(job_t *jb) {
+	out_t *j = &jb->out;
+	for (size_t i = 0; i < jb->npaths && !j->oom; i++) {
 		double *r = new_rec(j);
 		if (!r) return;
 		size_t at = j->recs.len - REC;
 		r[R_PARENT] = (double)i;
 		r[R_NAME_LEN] = 0;
 		struct stat st;
-		if (fstatat(AT_FDCWD, j->paths[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(AT_FDCWD, jb->paths[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			j->recs.p[at + R_STAT_ERR] = errno;
 			continue;
 		}
 		fill_stat(j->recs.p + at, &st);
-		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) read_xattrs(j, at, j->paths[i]);
+		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) read_xattrs(j, at, jb->paths[i]);
 	}
 }
 
@@ -359,17 +583,18 @@ static int by_ptr(const void *a, const void *b) {
 // dir marked opaque=x, regular files are checked for the whiteout xattr. With a wanted list only
 // those names get a record, each with its whole stat (fstatat beneath the open dir: the lookup a
 // later lstat of the full path would repeat from /).
-static void read_dirs(job_t *j) {
+static void read_dirs(job_t *jb) {
+	out_t *j = &jb->out;
 	char opaque_name[64], whiteout_name[64];
 	snprintf(opaque_name, sizeof opaque_name, "%sopaque", j->ns_prefix);
 	snprintf(whiteout_name, sizeof whiteout_name, "%swhiteout", j->ns_prefix);
-	for (size_t i = 0; i < j->npaths && !j->oom; i++) {
+	for (size_t i = 0; i < jb->npaths && !j->oom; i++) {
 		double *h = new_rec(j);
 		if (!h) return;
 		size_t hat = j->recs.len - REC;
 		h[R_PARENT] = (double)i;
 		h[R_NAME_LEN] = -1;
-		int fd = open(j->paths[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = open(jb->paths[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			j->recs.p[hat + R_STAT_ERR] = errno;
 			continue;
@@ -382,8 +607,8 @@ static void read_dirs(job_t *j) {
 			close(fd);
 			continue;
 		}
-		char **want = j->wanted ? j->wanted[i] : NULL;
-		size_t nwant = want ? j->nwanted[i] : 0;
+		char **want = jb->wanted ? jb->wanted[i] : NULL;
+		size_t nwant = want ? jb->nwanted[i] : 0;
 		char val[256];
 		// The dir itself, by its fd: no second lookup of its path.
 		ssize_t ov = fgetxattr(fd, opaque_name, val, sizeof val);
@@ -454,23 +679,23 @@ static void read_dirs(job_t *j) {
 
 static void execute(napi_env env, void *data) {
 	job_t *j = data;
+	out_t *o = &j->out;
 	if (j->mode == MODE_TREE) {
 		int fd = open(j->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			j->recs.len = 0;
-			j->oom = -errno;
+			o->recs.len = 0;
+			o->oom = -errno;
 			return;
 		}
 		size_t plen = strlen(j->root);
 		while (plen > 1 && j->root[plen - 1] == '/') plen--;
 		if (plen < 4000) {
-			memcpy(j->path, j->root, plen);
+			memcpy(o->path, j->root, plen);
 			if (plen == 1) plen = 0; // "/" + "/name" would double the slash
 		} else {
 			plen = LONG;
 		}
-		walk(j, fd, plen, -1);
-		close(fd);
+		walk_tree(j, fd, plen); // closes fd
 	} else if (j->mode == MODE_PATHS) {
 		stat_paths(j);
 	} else {
@@ -490,10 +715,10 @@ static void free_job(napi_env env, job_t *j) {
 	free(j->wanted);
 	free(j->nwanted);
 	free(j->wanted_buf);
-	free(j->recs.p);
-	free(j->xattrs.p);
-	free(j->bytes.p);
-	free(j->names.p);
+	free(j->out.recs.p);
+	free(j->out.xattrs.p);
+	free(j->out.bytes.p);
+	free(j->out.names.p);
 	if (j->progress_ref) napi_delete_reference(env, j->progress_ref);
 	free(j);
 }
@@ -529,9 +754,9 @@ static napi_value buffer(napi_env env, bytes_t *b) {
 static void complete(napi_env env, napi_status status, void *data) {
 	job_t *j = data;
 	napi_value result;
-	if (j->oom) {
+	if (j->out.oom) {
 		napi_value code, msg;
-		int err = j->oom < 0 ? -j->oom : ENOMEM;
+		int err = j->out.oom < 0 ? -j->out.oom : ENOMEM;
 		const char *name = strerrorname_np(err);
 		napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
 		napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
@@ -539,10 +764,10 @@ static void complete(napi_env env, napi_status status, void *data) {
 		napi_reject_deferred(env, j->deferred, result);
 	} else {
 		napi_create_object(env, &result);
-		napi_set_named_property(env, result, "recs", f64_array(env, &j->recs));
-		napi_set_named_property(env, result, "xattrs", f64_array(env, &j->xattrs));
-		napi_set_named_property(env, result, "bytes", buffer(env, &j->bytes));
-		napi_set_named_property(env, result, "names", buffer(env, &j->names));
+		napi_set_named_property(env, result, "recs", f64_array(env, &j->out.recs));
+		napi_set_named_property(env, result, "xattrs", f64_array(env, &j->out.xattrs));
+		napi_set_named_property(env, result, "bytes", buffer(env, &j->out.bytes));
+		napi_set_named_property(env, result, "names", buffer(env, &j->out.names));
 		napi_resolve_deferred(env, j->deferred, result);
 	}
 	napi_delete_async_work(env, j->work);
@@ -606,13 +831,14 @@ napi_value ovl_scan(napi_env env, napi_callback_info info) {
 	}
 	job_t *j = calloc(1, sizeof *j);
 	if (!j) return NULL;
+	j->out.seen = &j->seen;
 	char ns[16];
 	size_t nslen;
 	if (napi_get_value_int32(env, a[0], &j->mode) != napi_ok || j->mode < MODE_TREE || j->mode > MODE_DIRS) return bad(env, j);
 	if (napi_get_value_string_utf8(env, a[2], ns, sizeof ns, &nslen) != napi_ok) return bad(env, j);
 	if (strcmp(ns, "trusted") && strcmp(ns, "user")) return bad(env, j);
-	snprintf(j->ns_prefix, sizeof j->ns_prefix, "%s.overlay.", ns);
-	if (napi_get_value_int32(env, a[3], &j->flags) != napi_ok) return bad(env, j);
+	snprintf(j->out.ns_prefix, sizeof j->out.ns_prefix, "%s.overlay.", ns);
+	if (napi_get_value_int32(env, a[3], &j->out.flags) != napi_ok) return bad(env, j);
 	if (j->mode == MODE_TREE) {
 		if (!(j->root = copy_buffer(env, a[1]))) return bad(env, j);
 	} else {
@@ -652,7 +878,8 @@ napi_value ovl_scan(napi_env env, napi_callback_info info) {
 		size_t len;
 		void *data;
 		if (napi_get_typedarray_info(env, a[4], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_float64_array || len < 1) return bad(env, j);
-		j->progress = data;
+		j->out.progress = data;
+
 		napi_create_reference(env, a[4], 1, &j->progress_ref);
 	}
 	napi_value promise, name;

@@ -93,7 +93,10 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	const problems: {path: string; message: string}[] = [];
 	const onProgress = input.onProgress;
 	const tree = await port.walk(input.upper, ns, onProgress && ((n) => onProgress(n, '')));
-	const xattrErrors: XattrFailure[] = [...tree.xattrFailures];
+	// By path: the native walk's threads meet entries in another order than the JS walk.
+	const xattrErrors: XattrFailure[] = [...tree.xattrFailures].sort((a, b) =>
+		a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+	);
 	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
 	const n = tree.names.length;
 	const rels: string[] = new Array<string>(n);
@@ -335,7 +338,8 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 }
 
 function isSorted(entries: readonly ScannedEntry[]): boolean {
-	for (let i = 1; i < entries.length; i++) if ((entries[i - 1] as ScannedEntry).path > (entries[i] as ScannedEntry).path) return false;
+	for (let i = 1; i < entries.length; i++)
+		if ((entries[i - 1] as ScannedEntry).path > (entries[i] as ScannedEntry).path) return false;
 	return true;
 }
 
