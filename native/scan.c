@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -164,12 +165,55 @@ static void fill_stat(double *r, const struct stat *st) {
 	r[R_MTIME_MS] = (double)st->st_mtim.tv_sec * 1000 + (double)st->st_mtim.tv_nsec / 1000000;
 }
 
-// lgetxattr into a growing buffer: the value's length, or -1 with errno set.
-static ssize_t get_value(const char *path, const char *name, char **buf, size_t *cap) {
+// An entry's xattrs by its dir's fd and its name: listxattrat/getxattrat (Linux 6.13) resolve one
+// component beneath the open dir, where l*xattr walk the whole path again from / (slower, and a
+// rename racing the walk could point them at another file). Older kernels: the path.
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+struct ovl_xattr_args {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+// Set once the kernel answers ENOSYS; EPERM (a seccomp filter that does not know the call) retries
+// by path each time, as no xattr call answers EPERM itself.
+static int xattrat_missing;
+
+typedef struct {
+	int dfd; // -1: by path only
+	const char *name;
+	const char *path;
+} where_t;
+
+static ssize_t list_at(const where_t *w, char *buf, size_t size) {
+	if (w->dfd >= 0 && !__atomic_load_n(&xattrat_missing, __ATOMIC_RELAXED)) {
+		long n = syscall(SYS_listxattrat, w->dfd, w->name, AT_SYMLINK_NOFOLLOW, buf, size);
+		if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+		if (errno == ENOSYS) __atomic_store_n(&xattrat_missing, 1, __ATOMIC_RELAXED);
+	}
+	return llistxattr(w->path, buf, size);
+}
+
+static ssize_t get_at(const where_t *w, const char *name, char *buf, size_t size) {
+	if (w->dfd >= 0 && !__atomic_load_n(&xattrat_missing, __ATOMIC_RELAXED)) {
+		struct ovl_xattr_args a = {(uint64_t)(uintptr_t)buf, (uint32_t)size, 0};
+		long n = syscall(SYS_getxattrat, w->dfd, w->name, AT_SYMLINK_NOFOLLOW, name, &a, sizeof a);
+		if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+		if (errno == ENOSYS) __atomic_store_n(&xattrat_missing, 1, __ATOMIC_RELAXED);
+	}
+	return lgetxattr(w->path, name, buf, size);
+}
+
+// One xattr's value into a growing buffer: its length, or -1 with errno set.
+static ssize_t get_value(const where_t *w, const char *name, char **buf, size_t *cap) {
 	for (;;) {
-		ssize_t n = lgetxattr(path, name, *buf, *cap);
+		ssize_t n = get_at(w, name, *buf, *cap);
 		if (n >= 0 || errno != ERANGE) return n;
-		ssize_t want = lgetxattr(path, name, NULL, 0);
+		ssize_t want = get_at(w, name, NULL, 0);
 		if (want < 0) return -1;
 		if (grow((void **)buf, cap, (size_t)want + 1, 1)) {
 			errno = ENOMEM;
@@ -194,14 +238,14 @@ static void free_thread_buffers(void) {
 	list_cap = val_cap = 0;
 }
 
-static void read_xattrs(out_t *j, size_t rec_at, const char *path) {
+static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
 	if (!list && grow((void **)&list, &list_cap, 4096, 1)) return;
 	if (!val && grow((void **)&val, &val_cap, 4096, 1)) return;
 	ssize_t n;
 	for (;;) {
-		n = llistxattr(path, list, list_cap);
+		n = list_at(w, list, list_cap);
 		if (n >= 0 || errno != ERANGE) break;
-		ssize_t want = llistxattr(path, NULL, 0);
+		ssize_t want = list_at(w, NULL, 0);
 		if (want < 0 || grow((void **)&list, &list_cap, (size_t)want + 1, 1)) {
 			n = -1;
 			break;
@@ -219,7 +263,7 @@ static void read_xattrs(out_t *j, size_t rec_at, const char *path) {
 		int live = strncmp(name, j->ns_prefix, plen) == 0;
 		if (!live && is_overlay_name(name)) continue;
 		if (live || (j->flags & F_OTHER_VALUES)) {
-			ssize_t v = get_value(path, name, &val, &val_cap);
+			ssize_t v = get_value(w, name, &val, &val_cap);
 			int err = v < 0 ? errno : 0;
 			put_xattr(j, name, val, v, err == ENODATA ? 0 : err);
 		} else {
@@ -306,7 +350,8 @@ static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, double pa
 	// The kernel puts no xattrs on whiteouts (0/0 char devices): skip the listxattr.
 	if ((j->flags & F_XATTRS) && !(S_ISCHR(st->st_mode) && st->st_rdev == 0)) {
 		char alt[64 + NAME_MAX];
-		read_xattrs(j, at, xattr_path(j, plen, dfd, name, alt, sizeof alt));
+		where_t w = {dfd, name, xattr_path(j, plen, dfd, name, alt, sizeof alt)};
+		read_xattrs(j, at, &w);
 	}
 	return (ssize_t)at;
 }
@@ -558,7 +603,10 @@ static void stat_paths(job_t *jb) {
 			continue;
 		}
 		fill_stat(j->recs.p + at, &st);
-		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) read_xattrs(j, at, jb->paths[i]);
+		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) {
+			where_t w = {-1, NULL, jb->paths[i]};
+			read_xattrs(j, at, &w);
+		}
 	}
 }
 
