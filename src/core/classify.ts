@@ -1,6 +1,8 @@
 import type {Change, Entry, EntryVariant, LowerHit, RawEntry, StatLite} from './entry.js';
 import {resolveRedirect} from './paths.js';
 
+const noLayers: readonly number[] = Object.freeze([]);
+
 const isWhiteoutStat = (s: StatLite): boolean => s.type === 'char' && s.rdev === 0;
 
 /** What differs between an upper copy and its lower original, without reading file contents. */
@@ -54,8 +56,7 @@ export function classifyEntry(raw: RawEntry): Entry {
 			: x['nlink'] !== undefined
 				? {nlink: s.nlink, indexed: true}
 				: undefined;
-	const shadows = new Array<number>(raw.shadows.length);
-	for (let i = 0; i < shadows.length; i++) shadows[i] = (raw.shadows[i] as LowerHit).layer;
+	const shadows = raw.shadows.length === 0 ? noLayers : raw.shadows.map((h) => h.layer);
 	// Built field by field in one order (the JSON's), not spread: this runs once per upper entry,
 	// 10^6 times on a big upper, and every object shares one hidden class per kind.
 	const done = (variant: EntryVariant, extra?: {origin?: string}): Entry => {

@@ -4,6 +4,8 @@ import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js
 import type {DirListing} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
+const noHits: readonly LowerName[] = Object.freeze([]);
+
 /** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
 export type LowerDirEntry = FileType | 'whiteout';
 
@@ -195,15 +197,16 @@ export class LowerDirs {
 	}
 
 	/** Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the first is visible. */
-	hits(ctx: readonly CtxDir[], name: string): LowerName[] {
-		const out: LowerName[] = [];
+	hits(ctx: readonly CtxDir[], name: string): readonly LowerName[] {
+		let out: LowerName[] | undefined;
 		for (const d of ctx) {
 			const e = this.lookup(d.path, name);
 			if (!e) continue;
 			if (e === 'whiteout') break;
-			out.push({layer: d.layer, path: childPath(d.path, name), type: e});
+			(out ??= []).push({layer: d.layer, path: childPath(d.path, name), type: e});
 		}
-		return out;
+		// Most names of a big upper are new: one shared empty answer, not an array each.
+		return out ?? noHits;
 	}
 
 	/** The merge context of a child directory: lower dirs by that name, stopping at non-dirs and opaque lower dirs. */

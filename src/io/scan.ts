@@ -153,11 +153,12 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		}
 		const kids = children.get(job.index) ?? [];
 		const next: DirJob[] = [];
-		const names = new Set<string>();
+		// Only a change set compares names (lowerDelta): no set of every name otherwise.
+		const names = input.forDiff ? new Set<string>() : undefined;
 		for (const i of kids) {
 			const name = tree.names[i] as string;
 			const rel = rels[i] as string;
-			names.add(name);
+			names?.add(name);
 			const stat = tree.stats[i];
 			if (!stat) {
 				problems.push({path: rel, message: 'vanished while scanning'});
@@ -218,7 +219,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		}
 		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
 		// between the new view and the lower-only view: record what disappears and what appears.
-		if (input.forDiff && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
+		if (names && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
 		stack.push(...next.reverse());
 	}
 
@@ -288,7 +289,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	// Pass 3: the entries, with their lower stats.
 	const entries: ScannedEntry[] = pending.map((p) => {
 		const raw = p.raw;
-		raw.shadows = p.shadows.map(toHit);
+		raw.shadows = p.shadows.length === 0 ? noShadows : p.shadows.map(toHit);
 		const top = raw.shadows[0];
 		if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
 		if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
@@ -336,6 +337,8 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		return out;
 	}
 }
+
+const noShadows: readonly LowerHit[] = Object.freeze([]);
 
 function isSorted(entries: readonly ScannedEntry[]): boolean {
 	for (let i = 1; i < entries.length; i++)
