@@ -4,7 +4,7 @@
 // reducer through React to the next frame (ink-testing-library's in-memory terminal).
 import {classifyEntry} from '../dist/core/classify.js';
 import {summarize} from '../dist/core/report.js';
-import {buildTree, flattenTree} from '../dist/core/tree.js';
+import {buildTree, rowList} from '../dist/core/tree.js';
 import {explorerStep, initialExplorerState, rowsCache} from '../dist/ui/explorer-state.js';
 import {loadReactModule} from '../dist/ui/load-react.js';
 
@@ -112,7 +112,7 @@ export async function explorerBench({dirs = 1000, files = 999} = {}) {
 	const cache = rowsCache();
 	const rows = (s) =>
 		cache(tree, s, () =>
-			flattenTree(tree, {
+			rowList(tree, {
 				expanded: s.expanded,
 				mode: s.view,
 				kinds: s.kindIndex >= 0 ? new Set([kinds[s.kindIndex]]) : undefined,

@@ -3,7 +3,7 @@ import {useEffect, useMemo, useRef, useState} from 'react';
 import type {EntryKind} from '../core/entry.js';
 import {InterruptedError} from '../core/errors.js';
 import type {Report} from '../core/report.js';
-import {flattenTree, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
+import {rowIndexOf, rowList, type RowList, type TreeMode, type TreeNode} from '../core/tree.js';
 import {explorerStep, initialExplorerState, rowsCache, splitKeys, type ExplorerState} from './explorer-state.js';
 import {Details, detailLines, detailsMaxScroll} from './Details.js';
 import {FindingsView} from './FindingsView.js';
@@ -61,11 +61,11 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 	const headerHeight = 4 + Math.min(report.mount.layers.length, 4) + (report.mount.layers.length > 4 ? 1 : 0);
 	const bodyHeight = Math.max(3, rows - headerHeight - 2);
 	const cache = useRef(rowsCache()).current;
-	const rowsFor = (s: ExplorerState, lower = lowerTree): readonly Row[] => {
+	const rowsFor = (s: ExplorerState, lower = lowerTree): RowList => {
 		const tree = lower ?? upperTree;
 		return cache(tree, s, () => {
 			const kind = s.kindIndex >= 0 ? kinds[s.kindIndex] : undefined;
-			return flattenTree(tree, {
+			return rowList(tree, {
 				expanded: s.expanded,
 				mode: s.view,
 				kinds: kind ? new Set([kind]) : undefined,
@@ -95,7 +95,7 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 
 	const at = Math.min(state.cursor, Math.max(0, list.length - 1));
 	const offset = Math.min(Math.max(0, at - Math.floor(treeHeight / 2)), Math.max(0, list.length - treeHeight));
-	const selected = list[at]?.node;
+	const selected = list.at(at)?.node;
 	const layerRows = useMemo(() => (selected ? details(selected) : []), [selected]);
 	// The pane has a left padding of one column.
 	const lines = useMemo(
@@ -114,8 +114,8 @@ export function Explorer({report, tree: upperTree, loadLowerTree, details, size:
 			const lower = loadLowerTree();
 			const {state: s} = latest.current;
 			// Keep the selected path selected as lower entries appear.
-			const path = rowsFor(s, upperTree)[s.cursor]?.node.path;
-			const i = path === undefined ? -1 : rowsFor(s, lower).findIndex((r) => r.node.path === path);
+			const path = rowsFor(s, upperTree).at(s.cursor)?.node.path;
+			const i = path === undefined ? -1 : rowIndexOf(rowsFor(s, lower), path);
 			const next = {...s, cursor: Math.max(0, i)};
 			latest.current = {state: next, lowerTree: lower};
 			setLowerTree(lower);

@@ -1,12 +1,12 @@
 import {Box, Text} from 'ink';
 import {printablePath as pp} from '../core/bytes.js';
 import type {Report} from '../core/report.js';
-import type {Row} from '../core/tree.js';
+import type {Row, RowList} from '../core/tree.js';
 import {originOf} from './model.js';
 import {kindStyle} from './theme.js';
 
 export type TreeViewProps = {
-	readonly rows: readonly Row[];
+	readonly rows: RowList;
 	readonly cursor: number;
 	readonly offset: number;
 	readonly height: number;

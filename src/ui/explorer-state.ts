@@ -1,5 +1,5 @@
 import type {EntryKind} from '../core/entry.js';
-import {initialExpanded, treeModes, type Row, type TreeMode, type TreeNode} from '../core/tree.js';
+import {initialExpanded, rowIndexOf, treeModes, type RowList, type TreeMode, type TreeNode} from '../core/tree.js';
 
 export type Mode = 'tree' | 'search' | 'findings' | 'help';
 
@@ -48,8 +48,8 @@ export type KeyEvent = {
 export type StepEnv = {
 	readonly kinds: readonly EntryKind[];
 	readonly page: number;
-	/** The rows a state shows (flattenTree over the right tree). */
-	readonly rows: (s: ExplorerState) => readonly Row[];
+	/** The rows a state shows (rowList over the right tree). */
+	readonly rows: (s: ExplorerState) => RowList;
 	/** How far the details pane can scroll for the current selection (0: it fits). */
 	readonly detailsMax?: number;
 };
@@ -58,8 +58,8 @@ export type StepEnv = {
  The last few row lists, keyed by what they depend on: the reducer asks for the rows on every
  key, and with a filter they come from a walk of the whole tree (10⁶ nodes).
  */
-export function rowsCache(): (tree: TreeNode, s: ExplorerState, make: () => readonly Row[]) => readonly Row[] {
-	let recent: {key: readonly unknown[]; rows: readonly Row[]}[] = [];
+export function rowsCache(): (tree: TreeNode, s: ExplorerState, make: () => RowList) => RowList {
+	let recent: {key: readonly unknown[]; rows: RowList}[] = [];
 	return (tree, s, make) => {
 		const key = [tree, s.expanded, s.view, s.kindIndex, s.search];
 		const hit = recent.find((r) => r.key.every((k, i) => k === key[i]));
@@ -138,7 +138,7 @@ function step(s: ExplorerState, e: KeyEvent, env: StepEnv): ExplorerState {
 	}
 	const rows = env.rows(s);
 	const at = Math.min(s.cursor, Math.max(0, rows.length - 1));
-	const row = rows[at];
+	const row = rows.at(at);
 	const last = Math.max(0, rows.length - 1);
 	if (e.input === 'q' || e.escape) return {...s, exit: 'quit'};
 	if (e.upArrow || e.input === 'k') return {...s, cursor: Math.max(0, at - 1)};
@@ -155,7 +155,7 @@ function step(s: ExplorerState, e: KeyEvent, env: StepEnv): ExplorerState {
 	if (e.leftArrow && row) {
 		if (row.expanded) return {...s, expanded: toggle(s.expanded, row.node.path, false)};
 		const parent = row.node.path.slice(0, row.node.path.lastIndexOf('/'));
-		const i = rows.findIndex((r) => r.node.path === parent);
+		const i = rowIndexOf(rows, parent);
 		return i >= 0 ? {...s, cursor: i} : s;
 	}
 	if (e.input === '/') return {...s, mode: 'search', search: '', cursor: 0};
@@ -163,7 +163,7 @@ function step(s: ExplorerState, e: KeyEvent, env: StepEnv): ExplorerState {
 	if (e.input === 'l') {
 		// Keep the selected path selected when lower entries appear or vanish.
 		const next = {...s, view: treeModes[(treeModes.indexOf(s.view) + 1) % treeModes.length] ?? 'merged'};
-		const i = row ? env.rows(next).findIndex((r) => r.node.path === row.node.path) : -1;
+		const i = row ? rowIndexOf(env.rows(next), row.node.path) : -1;
 		return {...next, cursor: Math.max(0, i)};
 	}
 	if (e.input === 'w') return {...s, mode: 'findings'};

@@ -3,7 +3,15 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {render} from 'ink-testing-library';
 import {describe, expect, test} from 'vitest';
-import {buildTree, flattenTree, initialExpanded, type TreeNode} from '../../src/core/tree.js';
+import {
+	buildTree,
+	flattenTree,
+	initialExpanded,
+	rowIndexOf,
+	rowList,
+	type Row,
+	type TreeNode,
+} from '../../src/core/tree.js';
 import {lowerListing} from '../../src/io/lower-listing.js';
 import {wrapLine} from '../../src/ui/Details.js';
 import {Explorer} from '../../src/ui/Explorer.js';
@@ -354,6 +362,45 @@ describe('flattenTree and initialExpanded', () => {
 		const rows = flattenTree(tree, {expanded: new Set(), mode: 'merged', kinds, search});
 		expect(rows.map((r) => `${r.node.path}${r.expanded ? '/' : ''}`)).toEqual(reference(tree, kinds, search));
 		expect(rows.every((r) => r.expandable === r.expanded)).toBe(true);
+	});
+	test('rowList answers as the row array does: every index, slice, first match and path, in every view', () => {
+		const big = buildTree(bigReport(3_000).entries, [
+			{path: '/b', type: 'file', layer: 2, hidden: false},
+			{path: '/old/inside', type: 'file', layer: 1, hidden: true},
+		]);
+		const someKinds: ReadonlySet<EntryKind> = new Set(['new', 'whiteout']);
+		let checked = 0;
+		for (const t of [tree, big])
+			for (const mode of ['merged', 'upper', 'all'] as const)
+				for (const [kinds, search] of [
+					[undefined, 'e'],
+					[undefined, '1'],
+					[undefined, 'ETC'],
+					[new Set<EntryKind>(['new']), ''],
+					[someKinds, '2'],
+					[undefined, 'nothing-matches'],
+				] as const) {
+					const v = {expanded: new Set<string>(), mode, kinds, search};
+					const rows = flattenTree(t, v);
+					const list = rowList(t, v);
+					expect(list.length).toBe(rows.length);
+					for (let i = -1; i <= rows.length; i++) expect(list.at(i)).toEqual(rows.at(i));
+					for (const [a, b] of [
+						[0, 5],
+						[3, 40],
+						[rows.length - 2, rows.length + 3],
+						[7, 7],
+						[-3, undefined],
+					] as const)
+						expect(list.slice(a, b)).toEqual(rows.slice(a, b));
+					const every = (n: TreeNode): TreeNode[] => [n, ...n.children.flatMap(every)];
+					for (const n of every(t).slice(0, 400))
+						expect(rowIndexOf(list, n.path)).toBe(rows.findIndex((r) => r.node.path === n.path));
+					const deep = (r: Row): boolean => r.node.depth > 1 && r.node.name.endsWith('7');
+					expect(list.findIndex(deep)).toBe(rows.findIndex(deep));
+					checked += rows.length;
+				}
+		expect(checked).toBeGreaterThan(10_000);
 	});
 	test('buildTree: the same tree whatever order the entries come in, lowers under a whiteout included', () => {
 		const lowers = [
