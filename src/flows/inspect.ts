@@ -5,7 +5,7 @@ import type {Entry, EntryKind} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {finding} from '../core/finding.js';
 import {inspectFindings, summarize, xattrHint, type Report} from '../core/report.js';
-import {journalPath} from '../io/commit-journal.js';
+import {journalPath} from '../core/journal-path.js';
 import {upperSpace, workIncompat, type Located} from '../io/locate.js';
 import {lstatPath} from '../io/walk-fs.js';
 import {scanLayers, type ScanInput, type ScanResult} from '../io/scan.js';

@@ -2,7 +2,7 @@ import {bottomUp} from '../core/lowerdir.js';
 import {overlayMounts} from '../core/mountinfo.js';
 import {renderOption} from '../core/options.js';
 import type {LowerLayer, OverlayMount} from '../core/types.js';
-import {journalPath} from '../io/commit-journal.js';
+import {journalPath} from '../core/journal-path.js';
 import {resolveLayers} from '../io/locate.js';
 import {lstatPath} from '../io/walk-fs.js';
 import {recordFor, type MountRecord} from '../io/registry.js';

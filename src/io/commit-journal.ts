@@ -4,6 +4,7 @@ import type {CommitAction} from '../core/commit-plan.js';
 import type {TreeFact} from '../core/commit-verify.js';
 import type {Meta, Prior} from './commit-meta.js';
 import {printablePath} from '../core/bytes.js';
+import {journalPath} from '../core/journal-path.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {fsError, openRoot, statIn} from './beneath.js';
@@ -58,8 +59,7 @@ export type Progress = {
 
 const O = constants;
 
-export const journalPath = (upper: string): string =>
-	path.join(path.dirname(upper), `.ovl-commit-${path.basename(upper)}.json`);
+export {journalPath};
 
 /** The journal and its progress, or undefined when no commit of this upper is pending. */
 export function readJournal(upper: string): JournalState | undefined {
