@@ -714,8 +714,19 @@ static void read_dirs(job_t *jb) {
 				char p[PATH_MAX + 1];
 				if (snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name) < (int)sizeof p) {
 					if (lgetxattr(p, whiteout_name, NULL, 0) >= 0) r[R_EXTRA] = 1;
-					else if (errno != ENODATA && errno != ENOTSUP) r[R_XATTR_ERR] = errno;
+					// With a wanted list R_XATTR_ERR is the xattr read's: this check's errno goes negated in R_EXTRA.
+					else if (errno != ENODATA && errno != ENOTSUP) r[want ? R_EXTRA : R_XATTR_ERR] = want ? -errno : errno;
 				}
+			}
+			// A wanted name's xattrs too (F_XATTRS), read beneath the open dir: the copy-ups of a
+			// big upper are compared with these, and a second pass by path would look each up again.
+			int whiteout = (S_ISCHR(m) && r[R_RDEV] == 0) || r[R_EXTRA] == 1;
+			if (want && (j->flags & F_XATTRS) && !r[R_STAT_ERR] && !whiteout) {
+				char p[PATH_MAX + 1];
+				if (snprintf(p, sizeof p, "%s/%s", jb->paths[i], name) >= (int)sizeof p)
+					snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name);
+				where_t w = {dirfd(d), name, p};
+				read_xattrs(j, at, &w);
 			}
 			if (j->progress) j->progress[0] += 1;
 			errno = 0;

@@ -1,7 +1,7 @@
 import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
-import type {DirListing} from './scan-port.js';
+import type {DirListing, XattrFailure, XattrSet} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
 const noHits: readonly LowerName[] = Object.freeze([]);
@@ -70,10 +70,7 @@ export class LowerDirs {
 	 Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. A
 	 listing read for wanted names answers lookups of those; any other name reads the whole dir.
 	 */
-	prefetch(
-		dirs: ReadonlyMap<string, DirListing | undefined>,
-		wanted?: ReadonlyMap<string, readonly string[]>,
-	): void {
+	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>, wanted?: ReadonlyMap<string, readonly string[]>): void {
 		for (const [dir, listing] of dirs) {
 			if (this.cache.has(dir)) continue;
 			this.prefetched.set(dir, listing);
@@ -117,7 +114,12 @@ export class LowerDirs {
 	}
 
 	/** The wanted names a dir has, each with its lstat (the native scanner's partial read, in JS). */
-	readWanted(dir: string, wanted: readonly string[], self: boolean): DirListing | undefined {
+	readWanted(
+		dir: string,
+		wanted: readonly string[],
+		self: boolean,
+		readXattrs: (p: string, ns: 'trusted' | 'user', failures: XattrFailure[]) => XattrSet,
+	): DirListing | undefined {
 		let dirents: {name: string; dirent: Dirent<Buffer>}[];
 		try {
 			dirents = readdirTyped(dir);
@@ -127,6 +129,7 @@ export class LowerDirs {
 		const want = new Set(wanted);
 		const names = new Map<string, LowerDirEntry>();
 		const stats = new Map<string, StatLite>();
+		const xattrs = new Map<string, {set: XattrSet; failures: XattrFailure[]}>();
 		const opaque = this.opaqueValue(dir);
 		for (const d of dirents) {
 			if (!want.has(d.name)) continue;
@@ -138,9 +141,13 @@ export class LowerDirs {
 					? st?.rdev === 0
 					: opaque === 'x' && type === 'file' && this.hasXattr(childPath(dir, d.name), 'whiteout');
 			names.set(d.name, whiteout ? 'whiteout' : type);
+			if (st && !whiteout) {
+				const failures: XattrFailure[] = [];
+				xattrs.set(d.name, {set: readXattrs(childPath(dir, d.name), this.ns, failures), failures});
+			}
 		}
 		const own = self ? lstatPath(dir) : undefined;
-		return {names, opaque, stats, ...(own ? {self: statLite(own)} : {})};
+		return {names, opaque, stats, xattrs, ...(own ? {self: statLite(own)} : {})};
 	}
 
 	/** One directory's names and types (whiteouts marked), and its opaque xattr; undefined when unreadable. */

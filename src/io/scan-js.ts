@@ -101,7 +101,7 @@ export const jsScanPort: ScanPort = {
 		const lowers = new LowerDirs(ns);
 		paths.forEach((p, i) => {
 			const names = wanted?.[i];
-			dirs.set(p, names ? lowers.readWanted(p, names, i >= roots) : lowers.readListing(p));
+			dirs.set(p, names ? lowers.readWanted(p, names, i >= roots, jsXattrs) : lowers.readListing(p));
 		});
 		return Promise.resolve({dirs, failures: [...lowers.errors]});
 	},

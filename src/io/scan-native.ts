@@ -3,7 +3,7 @@ import {constants} from 'node:os';
 import {decodePath, encodePath, hasRawBytes} from '../core/bytes.js';
 import type {StatLite} from '../core/entry.js';
 import {fileTypeOfMode} from '../core/lower-view.js';
-import type {LowerDirEntry} from './lower-dirs.js';
+import {childPath, type LowerDirEntry} from './lower-dirs.js';
 import type {NativeApi, ScanData} from './native.js';
 import {
 	xattrEntry,
@@ -185,9 +185,11 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			let base = 0;
 			const bytes = paths.map((p, i) => (i < roots ? followed(p) : encodePath(p)));
 			const want = wanted?.map((names) => (names ? wantedBytes(names) : null));
-			for (const d of await halves(api, mode.dirs, bytes, ns, 0, want)) {
+			const f = want ? flags.xattrs | flags.otherValues : 0;
+			for (const d of await halves(api, mode.dirs, bytes, ns, f, want)) {
 				let names: Map<string, LowerDirEntry> | undefined;
 				let stats: Map<string, StatLite> | undefined;
+				let xattrs: Map<string, {set: XattrSet; failures: XattrFailure[]}> | undefined;
 				let dir = '';
 				const n = d.recs.length / REC;
 				const all = namesOf(d);
@@ -200,6 +202,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 						dir = paths[at] as string;
 						const partial = want?.[at] ? new Map<string, StatLite>() : undefined;
 						stats = partial;
+						xattrs = partial && new Map();
 						if (d.recs[o + XATTR_ERR]) failures.push({path: dir, code: errName(d.recs[o + XATTR_ERR] as number)});
 						if (d.recs[o + STAT_ERR]) {
 							names = undefined;
@@ -217,17 +220,28 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 									)
 								: '';
 						const self = at >= roots ? stat(d.recs, o) : undefined;
-						dirs.set(dir, partial ? {names, opaque, stats: partial, ...(self ? {self} : {})} : {names, opaque});
+						dirs.set(
+							dir,
+							partial && xattrs ? {names, opaque, stats: partial, xattrs, ...(self ? {self} : {})} : {names, opaque},
+						);
 						continue;
 					}
 					const name = all[k++] as string;
 					if (!names) continue;
-					if (d.recs[o + XATTR_ERR])
+					const extra = d.recs[o + EXTRA] as number;
+					if (stats && extra < 0) failures.push({path: childPath(dir, name), code: errName(-extra)});
+					else if (!stats && d.recs[o + XATTR_ERR])
 						failures.push({path: `${dir}/${name}`, code: errName(d.recs[o + XATTR_ERR] as number)});
 					const type = fileTypeOfMode(d.recs[o + MODE] as number);
 					const whiteout = (type === 'char' && d.recs[o + RDEV] === 0) || d.recs[o + EXTRA] === 1;
 					names.set(name, whiteout ? 'whiteout' : type);
-					if (stats && !d.recs[o + STAT_ERR]) stats.set(name, stat(d.recs, o));
+					if (stats && !d.recs[o + STAT_ERR]) {
+						stats.set(name, stat(d.recs, o));
+						if (!whiteout) {
+							const own: XattrFailure[] = [];
+							xattrs?.set(name, {set: xattrsOf(d, o, ns, () => childPath(dir, name), own), failures: own});
+						}
+					}
 				}
 				base += listed;
 			}

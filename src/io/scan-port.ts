@@ -36,6 +36,8 @@ export type DirListing = {
 	 (absent when the lstat failed). Any other name needs a whole read.
 	 */
 	readonly stats?: ReadonlyMap<string, StatLite>;
+	/** With wanted names: each one's xattrs (not a whiteout's), and what failed reading them. */
+	readonly xattrs?: ReadonlyMap<string, {readonly set: XattrSet; readonly failures: readonly XattrFailure[]}>;
 	/** The dir's own lstat (not given for a layer root, which may be reached through a symlink). */
 	readonly self?: StatLite;
 };

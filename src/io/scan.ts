@@ -8,7 +8,7 @@ import {LowerDirs, childPath, statLite} from './lower-dirs.js';
 import {native, nativeStatus} from './native.js';
 import {jsScanPort, jsXattrs} from './scan-js.js';
 import {nativeScanPort} from './scan-native.js';
-import type {ScanPort, XattrFailure, XattrSet} from './scan-port.js';
+import type {Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
 import {lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
@@ -110,6 +110,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
 	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
+	const knownXattrs = new Map<string, {readonly set: XattrSet; readonly failures: readonly XattrFailure[]}>();
 	if (upperDirs.length * regular.length <= prefetchLimit) {
 		const want: string[] = [];
 		// Each lower dir is read for the names of its upper dir only (with their lstats, from the
@@ -132,6 +133,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		for (const [dir, listing] of dirs) {
 			if (listing?.self) known.set(dir, listing.self);
 			if (listing?.stats) for (const [name, st] of listing.stats) known.set(childPath(dir, name), st);
+			if (listing?.xattrs) for (const [name, x] of listing.xattrs) knownXattrs.set(childPath(dir, name), x);
 		}
 		xattrErrors.push(...failures);
 	}
@@ -226,12 +228,22 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	// Pass 2: every lower path's stat (and xattrs where compared) in two bulk calls.
 	for (const p of xattrPaths) statPaths.delete(p);
 	for (const p of known.keys()) statPaths.delete(p);
+	// What the lower dirs' reads already gave (stat and xattrs of a wanted name) is not asked again.
+	const probed = new Map<string, Probed>();
+	for (const p of xattrPaths) {
+		const st = known.get(p);
+		const x = knownXattrs.get(p);
+		if (!st || !x) continue;
+		probed.set(p, {stat: st, xattrs: x.set});
+		xattrErrors.push(...x.failures);
+		xattrPaths.delete(p);
+	}
 	const [statted, xattred] = await Promise.all([
 		port.probe([...statPaths], ns, false),
 		port.probe([...xattrPaths], ns, true),
 	]);
 	for (const [p, {stat}] of statted.found) known.set(p, stat);
-	const probed = xattred.found;
+	for (const [p, x] of xattred.found) probed.set(p, x);
 	xattrErrors.push(...xattred.failures);
 	let newest = 0;
 	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
