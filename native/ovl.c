@@ -305,6 +305,17 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+// seekEnd(fd): lseek(fd, 0, SEEK_END). On /dev/kmsg it skips the whole ring buffer at once (Node
+// has no lseek: reading it to the end is a read(2) per record, thousands on a long-running host).
+static napi_value js_seek_end(napi_env env, napi_callback_info info) {
+	napi_value a[1];
+	if (!args(env, info, 1, a)) return NULL;
+	int32_t fd;
+	CHECK(napi_get_value_int32(env, a[0], &fd));
+	if (lseek(fd, 0, SEEK_END) < 0) return throw_errno(env, errno, "lseek");
+	return NULL;
+}
+
 napi_value ovl_scan(napi_env env, napi_callback_info info); // native/scan.c
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -318,6 +329,7 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
 		{"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+		{"seekEnd", NULL, js_seek_end, NULL, NULL, NULL, napi_default, NULL},
 		{"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_default, NULL},
 		{"scan", NULL, ovl_scan, NULL, NULL, NULL, napi_default, NULL},
 	};

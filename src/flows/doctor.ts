@@ -19,7 +19,7 @@ import {
 import {OvlError} from '../core/errors.js';
 import {mountContaining} from '../core/mountinfo.js';
 import {toolVersion} from '../io/exec.js';
-import {kernelLogCursor} from '../io/kmsg.js';
+import {kernelLogReadable} from '../io/kmsg.js';
 import type {Deps} from './deps.js';
 import {mountStack} from './mount.js';
 import {isInUserNamespace, overlayModuleLoaded, readKernelFacts, readMountinfo, readSysctl} from '../io/proc.js';
@@ -58,7 +58,7 @@ export async function gatherHostReport(deps: Deps): Promise<HostReport> {
 		maxUserNamespaces: maxNs === undefined ? undefined : Number(maxNs),
 		unprivilegedUsernsClone: clone,
 		pageSize: kernel.pageSize,
-		kmsgReadable: kernelLogCursor().readable,
+		kmsgReadable: kernelLogReadable(),
 		...(userns === undefined ? {} : {userns}),
 	};
 }
@@ -114,7 +114,7 @@ export async function probePath(dir: string, deps: Deps): Promise<PathProbe> {
 		usedUserxattr: userns,
 		kernelLines: [],
 		route: userns ? 'rootless' : 'root',
-		kmsgReadable: kernelLogCursor().readable,
+		kmsgReadable: kernelLogReadable(),
 	};
 	let stuck: OvlError | undefined;
 	try {

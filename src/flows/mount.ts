@@ -107,8 +107,9 @@ async function mountLocked(stack: Stack, deps: Deps, force: boolean, onCommitted
 		step();
 		const cursor = kernelLogCursor();
 		const result = await deps.exec.mount(plan);
-		step();
+		// Read (and release) the log before a signal can stop the flow here.
 		const lines = overlayLinesSince(cursor) ?? [];
+		step();
 		const kernelFindings = lines.map(kernelLineFinding);
 		if (!result.ok) {
 			const first = kernelFindings.find((f) => f.severity === 'error') ?? kernelFindings[0];

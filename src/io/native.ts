@@ -11,6 +11,8 @@ export type NativeApi = {
 	lremovexattr(path: Buffer, name: string): void;
 	umount2(path: Buffer, flags: number): void;
 	flock(fd: number, op: number): void;
+	/** lseek(fd, 0, SEEK_END). */
+	seekEnd(fd: number): void;
 	/** Sets atime and mtime of `name` in `dirfd` to the nanosecond, not following a symlink. */
 	utimensat(dirfd: number, name: Buffer, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
 	/** native/scan.c: mode 0 walks the tree at `target`, 1 stats each path, 2 reads each dir. */
