@@ -60,7 +60,14 @@ export function classifyEntry(raw: RawEntry): Entry {
 	// Built field by field in one order (the JSON's), not spread: this runs once per upper entry,
 	// 10^6 times on a big upper, and every object shares one hidden class per kind.
 	const done = (variant: EntryVariant, extra?: {origin?: string}): Entry => {
-		const e: Record<string, unknown> = {path: raw.path, type: s.type, shadows, size: s.size, bytes: s.blocks * 512, xattrs: x};
+		const e: Record<string, unknown> = {
+			path: raw.path,
+			type: s.type,
+			shadows,
+			size: s.size,
+			bytes: s.blocks * 512,
+			xattrs: x,
+		};
 		if (hardlink) e['hardlink'] = hardlink;
 		e['reasons'] = reasons;
 		if (extra?.origin !== undefined) e['origin'] = extra.origin;
