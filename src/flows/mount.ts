@@ -7,7 +7,7 @@ import {kernelLineFinding} from '../core/kernel-log.js';
 import {decodeOverlay, topMountAt} from '../core/mountinfo.js';
 import {withDefaults} from '../core/options.js';
 import {planMount} from '../core/plan.js';
-import type {Finding, MountPlan, Stack} from '../core/types.js';
+import type {Finding, MountInfoEntry, MountPlan, Stack} from '../core/types.js';
 import {validateStack} from '../core/validate.js';
 import {verifyMount} from '../core/verify.js';
 import {guardFlow} from '../interrupt.js';
@@ -26,8 +26,13 @@ export type MountOutcome = {
 };
 
 /** Validates and plans a canonical stack; nothing is touched. */
-export async function planStack(stack: Stack, deps: Deps, force = false): Promise<MountPlan> {
-	const facts = await gatherStackFacts(stack, deps.registry);
+export async function planStack(
+	stack: Stack,
+	deps: Deps,
+	force = false,
+	mountinfo?: readonly MountInfoEntry[],
+): Promise<MountPlan> {
+	const facts = await gatherStackFacts(stack, deps.registry, mountinfo);
 	const checked = validateStack(stack, facts);
 	const findings = force ? forceFindings(checked) : checked;
 	const options = withDefaults(stack.options, {
@@ -65,14 +70,16 @@ export async function mountStack(stack: Stack, options: MountStackOptions, deps:
 }
 
 async function mountLocked(stack: Stack, deps: Deps, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
-	const plan = await planStack(stack, deps, force);
+	// One read under the lock: what validation checks and what undo compares with.
+	const mountinfo = await deps.mountinfo();
+	const plan = await planStack(stack, deps, force, mountinfo);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT'))
 		throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');
 	if (hasErrors(plan.findings) || plan.strategy === 'refused') throw new ValidationError(plan.findings);
 
 	const created: string[] = [];
-	const before = new Set((await deps.mountinfo()).filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
+	const before = new Set(mountinfo.filter((e) => e.mountPoint === stack.merged).map((e) => e.mountId));
 	let recorded = false;
 	// A signal stops the flow at its next step, which undoes what it did itself, after mount(8)
 	// has returned: undoing while mount(8) runs would miss its mount.

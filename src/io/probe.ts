@@ -60,8 +60,9 @@ export async function resolvedOverlays(mountinfo: readonly MountInfoEntry[], fro
 	});
 }
 
-export async function gatherHostFacts(registry: Registry): Promise<HostFacts> {
-	const mountinfo = await readMountinfo();
+/** `mountinfo`: a read the caller already made (mount reads it once for planning and its own undo). */
+export async function gatherHostFacts(registry: Registry, read?: readonly MountInfoEntry[]): Promise<HostFacts> {
+	const mountinfo = read ?? (await readMountinfo());
 	return {
 		euid: effectiveUid(),
 		inUserNamespace: await isInUserNamespace(),
@@ -70,8 +71,12 @@ export async function gatherHostFacts(registry: Registry): Promise<HostFacts> {
 	};
 }
 
-export async function gatherStackFacts(stack: Stack, registry: Registry): Promise<StackFacts> {
-	const [host, kernel] = await Promise.all([gatherHostFacts(registry), readKernelFacts()]);
+export async function gatherStackFacts(
+	stack: Stack,
+	registry: Registry,
+	mountinfo?: readonly MountInfoEntry[],
+): Promise<StackFacts> {
+	const [host, kernel] = await Promise.all([gatherHostFacts(registry, mountinfo), readKernelFacts()]);
 	const mi = host.mountinfo;
 	const [lowers, upper, work, merged] = await Promise.all([
 		Promise.all(stack.lowers.map((l) => probePath(l.path, mi))),

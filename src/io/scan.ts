@@ -176,7 +176,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			const wantShadowXattrs =
 				top !== undefined &&
 				((!isWhiteout && !metacopy && stat.type !== 'dir') || (stat.type === 'dir' && !('opaque' in overlay)));
-			const raw: Pending['raw'] = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows: []};
+			const raw: Pending['raw'] = {path: rel, stat, xattrs: overlay, otherXattrs: other, shadows: noShadows};
 			let data: Pending['data'];
 			if (metacopy) {
 				const r = overlay['redirect'];
