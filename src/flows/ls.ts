@@ -3,8 +3,9 @@ import {overlayMounts} from '../core/mountinfo.js';
 import {renderOption} from '../core/options.js';
 import type {LowerLayer, OverlayMount} from '../core/types.js';
 import {journalPath} from '../core/journal-path.js';
-import {resolveLayers} from '../io/locate.js';
-import {lstatPath} from '../io/walk-fs.js';
+import {resolveLayers} from '../io/layer-paths.js';
+import {lstatSync} from 'node:fs';
+import {fsPath} from '../core/bytes.js';
 import {recordFor, type MountRecord} from '../io/registry.js';
 import type {Deps} from './deps.js';
 
@@ -53,10 +54,16 @@ export function listMount(o: OverlayMount, registry: readonly MountRecord[]): Li
 export async function lsFlow(deps: Deps): Promise<{schema: 'ovl.ls/v1'; mounts: ListedMount[]}> {
 	const [entries, registry] = await Promise.all([deps.mountinfo(), deps.registry.list()]);
 	const mounts = overlayMounts(entries).map((o) => listMount(o, registry));
+	// A path under 1,000 UTF-16 units is under PATH_MAX in bytes: node:fs takes it as it is. A
+	// longer one is reached through an ancestor's descriptor (io/walk-fs.ts), loaded only then.
+	const long = mounts.some((m) => m.upper !== undefined && journalPath(m.upper).length >= 1000);
+	const lstat = long
+		? (await import('../io/walk-fs.js')).lstatPath
+		: (p: string) => lstatSync(fsPath(p), {throwIfNoEntry: false});
 	return {
 		schema: 'ovl.ls/v1',
 		mounts: mounts.map((m) =>
-			m.upper !== undefined && lstatPath(journalPath(m.upper)) !== undefined ? {...m, commitPending: true} : m,
+			m.upper !== undefined && lstat(journalPath(m.upper)) !== undefined ? {...m, commitPending: true} : m,
 		),
 	};
 }

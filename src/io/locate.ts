@@ -1,7 +1,6 @@
 import {exitCodes} from '../core/exit-codes.js';
-import {existsSync, realpathSync} from 'node:fs';
 import {statfs} from 'node:fs/promises';
-import {decodePath, fsPath, printablePath, withArticle} from '../core/bytes.js';
+import {fsPath, printablePath, withArticle} from '../core/bytes.js';
 import {lstatPath} from './walk-fs.js';
 import {readdirExact as readdir, realpathExact as realpath} from './exact-fs.js';
 import path from 'node:path';
@@ -12,7 +11,9 @@ import {renderOption} from '../core/options.js';
 import type {LayerInfo, MountFacts, SpaceFacts} from '../core/report.js';
 import type {OverlayMount} from '../core/types.js';
 import {readMountinfo} from './proc.js';
-import {recordFor, type MountRecord, type Registry} from './registry.js';
+import {resolveLayers} from './layer-paths.js';
+export {resolveLayers, type ResolvedLayers} from './layer-paths.js';
+import {recordFor, type Registry} from './registry.js';
 import {bottomUp, topFirst as topFirstOrder} from '../core/lowerdir.js';
 
 /** Where inspect reads from: the layers, bottom→top, and the facts to report. */
@@ -23,56 +24,6 @@ export type Located = {
 	readonly facts: MountFacts;
 	readonly mount?: OverlayMount;
 };
-
-// Docker's overlay2 keeps relative `l/<id>` lowerdirs in mountinfo (moby overlay.go, mountFrom).
-const dockerRoots = ['/var/lib/docker/overlay2'];
-
-function resolveRecorded(recorded: string, roots: readonly string[]): string | undefined {
-	if (path.isAbsolute(recorded)) return recorded;
-	for (const r of roots) {
-		const p = path.join(r, recorded);
-		// Docker's l/<short> entries are symlinks to ../<id>/diff: report the real directory.
-		if (existsSync(fsPath(p))) return decodePath(realpathSync(fsPath(p), {encoding: 'buffer'}));
-	}
-	return undefined;
-}
-
-export type ResolvedLayers = {
-	/** Top first, as mountinfo lists them, each with the string the kernel recorded. */
-	readonly lowers: readonly {path: string; dataOnly: boolean; recorded: string}[];
-	readonly upper: string | undefined;
-	readonly work: string | undefined;
-	/** Recorded paths that stay relative: ovl cannot tell what they were relative to. */
-	readonly unresolved: readonly string[];
-};
-
-/**
- A mount's layers as absolute paths: from ovl's record when it made the mount; else what the
- kernel recorded, relative ones (Docker's l/… and <id>/diff) resolved against `root`, Docker's
- home of a <home>/<id>/merged mount point, or /var/lib/docker/overlay2.
- */
-export function resolveLayers(o: OverlayMount, record: MountRecord | undefined, root?: string): ResolvedLayers {
-	const topFirst = o.layers.lowers;
-	if (record)
-		return {
-			lowers: topFirstOrder(record.lowers).map((l, i) => ({...l, recorded: topFirst[i]?.path ?? l.path})),
-			upper: record.upper,
-			work: record.work,
-			unresolved: [],
-		};
-	// Docker mounts <home>/<id>/merged with cwd <home>: that is the first place to resolve l/… in.
-	const target = o.entry.mountPoint;
-	const dockerHome = path.basename(target) === 'merged' ? path.dirname(path.dirname(target)) : undefined;
-	const roots = [...(root === undefined ? [] : [root]), ...(dockerHome ? [dockerHome] : []), ...dockerRoots];
-	const unresolved: string[] = [];
-	const abs = (p: string): string => resolveRecorded(p, roots) ?? (unresolved.push(p), p);
-	return {
-		lowers: topFirst.map((l) => ({path: abs(l.path), dataOnly: l.dataOnly, recorded: l.path})),
-		upper: o.layers.upper === undefined ? undefined : abs(o.layers.upper),
-		work: o.layers.work === undefined ? undefined : abs(o.layers.work),
-		unresolved,
-	};
-}
 
 /** Finds the overlay mounted at `merged` and makes every layer path absolute. */
 export async function locateMount(merged: string, root: string | undefined, registry: Registry): Promise<Located> {
