@@ -168,55 +168,23 @@ const pathHas = (n: TreeNode, q: string): boolean =>
  a search, only matching nodes and their ancestors are shown, all expanded.
  */
 export function flattenTree(root: TreeNode, v: ViewState): Row[] {
+	// Filtered lists are counted, not walked row by row: rowList makes them, here all at once.
+	if (v.kinds !== undefined || v.search !== '') return rowList(root, v).slice();
 	const rows: Row[] = [];
 	const visible = (n: TreeNode): boolean =>
 		v.mode === 'all' ? true : v.mode === 'merged' ? n.mergedCount > 0 : n.upperCount > 0;
-	if (v.kinds === undefined && v.search === '') {
-		const walk = (n: TreeNode): void => {
-			for (const c of n.children) {
-				if (!visible(c)) continue;
-				const kids = c.children.some(visible);
-				const open = kids && v.expanded.has(c.path);
-				rows.push({node: c, expandable: kids, expanded: open});
-				if (open) walk(c);
-			}
-		};
-		walk(root);
-		return rows;
-	}
-	// Filtered: one pass over the whole tree; a node is shown when it or something below it
-	// matches. Leaves (most nodes) are tested and pushed once; a dir's row is reserved before its
-	// subtree and dropped again when nothing in it matched.
-	const kinds = v.kinds;
-	const q = v.search.toLowerCase();
-	const matches = (n: TreeNode): boolean =>
-		(kinds === undefined || (n.kind !== undefined && kinds.has(n.kind))) && (q === '' || pathHas(n, q));
-	const filtered = (n: TreeNode): boolean => {
-		let any = false;
+	const walk = (n: TreeNode): void => {
 		for (const c of n.children) {
 			if (!visible(c)) continue;
-			if (c.children.length === 0) {
-				if (matches(c)) {
-					rows.push(leafRow(c));
-					any = true;
-				}
-				continue;
-			}
-			const at = rows.length;
-			rows.push(placeholderRow);
-			const below = filtered(c);
-			if (below || matches(c)) {
-				rows[at] = {node: c, expandable: below, expanded: below};
-				any = true;
-			} else rows.pop();
+			const kids = c.children.some(visible);
+			const open = kids && v.expanded.has(c.path);
+			rows.push({node: c, expandable: kids, expanded: open});
+			if (open) walk(c);
 		}
-		return any;
 	};
-	filtered(root);
+	walk(root);
 	return rows;
 }
-
-const placeholderRow = {} as Row;
 
 /**
  A directory's leaf children packed for filters: their kinds, visibility and folded paths in
@@ -251,7 +219,7 @@ function leafPack(n: TreeNode): LeafPack {
 		kind[i] = c.kind === undefined ? 0 : entryKinds.indexOf(c.kind) + 1;
 		upper[i] = c.upperCount > 0 ? 1 : 0;
 		merged[i] = c.mergedCount > 0 ? 1 : 0;
-		const folded = (c.foldedPath ??= unfolded.test(c.path) ? c.path.toLowerCase() : c.path);
+		const folded = c.foldedPath ?? c.path; // folded by finish() before its parent is packed
 		starts[i] = at;
 		texts.push(folded);
 		at += folded.length + 1;

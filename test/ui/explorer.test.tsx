@@ -10,6 +10,7 @@ import {
 	rowIndexOf,
 	rowList,
 	type Row,
+	type TreeMode,
 	type TreeNode,
 } from '../../src/core/tree.js';
 import {lowerListing} from '../../src/io/lower-listing.js';
@@ -330,12 +331,19 @@ describe('explorerStep (pure)', () => {
 describe('flattenTree and initialExpanded', () => {
 	// The definition the one-pass filter must agree with: a node is shown when it is visible and it
 	// or a visible descendant matches; shown dirs with shown children are open.
-	const reference = (root: TreeNode, kinds: ReadonlySet<EntryKind> | undefined, search: string): string[] => {
+	const reference = (
+		root: TreeNode,
+		kinds: ReadonlySet<EntryKind> | undefined,
+		search: string,
+		mode: TreeMode = 'merged',
+	): string[] => {
 		const out: string[] = [];
 		const matches = (n: TreeNode): boolean =>
 			(kinds === undefined || (n.entry !== undefined && kinds.has(n.entry.kind))) &&
 			n.path.toLowerCase().includes(search.toLowerCase());
-		const shown = (n: TreeNode): boolean => n.mergedCount > 0 && (matches(n) || n.children.some(shown));
+		const visible = (n: TreeNode): boolean =>
+			mode === 'all' ? true : mode === 'merged' ? n.mergedCount > 0 : n.upperCount > 0;
+		const shown = (n: TreeNode): boolean => visible(n) && (matches(n) || n.children.some(shown));
 		const walk = (n: TreeNode): void => {
 			for (const c of n.children.filter(shown)) {
 				const open = c.children.some(shown);
@@ -383,6 +391,9 @@ describe('flattenTree and initialExpanded', () => {
 					const v = {expanded: new Set<string>(), mode, kinds, search};
 					const rows = flattenTree(t, v);
 					const list = rowList(t, v);
+					// The whole list against the definition; then each way in by index or path against it.
+					expect(rows.map((r) => `${r.node.path}${r.expanded ? '/' : ''}`)).toEqual(reference(t, kinds, search, mode));
+					expect(rows.every((r) => r.expandable === r.expanded)).toBe(true);
 					expect(list.length).toBe(rows.length);
 					for (let i = -1; i <= rows.length; i++) expect(list.at(i)).toEqual(rows.at(i));
 					for (const [a, b] of [
