@@ -131,14 +131,29 @@ export function topMountAt(entries: readonly MountInfoEntry[], mountPoint: strin
 
 /** The mount that contains an absolute, canonical path: the longest matching mount point. */
 export function mountContaining(entries: readonly MountInfoEntry[], absPath: string): MountInfoEntry | undefined {
-	let best: MountInfoEntry | undefined;
-	for (const e of entries) {
-		const mp = e.mountPoint;
-		const inside = mp === '/' || absPath === mp || absPath.startsWith(`${mp}/`);
-		// Later entries with an equal mount point are stacked on top and win.
-		if (inside && (!best || mp.length >= best.mountPoint.length)) best = e;
+	const top = topByMountPoint(entries);
+	// The path, then each parent up to '/': the first that is a mount point is the longest match.
+	for (let p = absPath || '/'; ;) {
+		const hit = top.get(p);
+		if (hit) return hit;
+		if (p === '/') return undefined;
+		const cut = p.lastIndexOf('/');
+		p = cut <= 0 ? '/' : p.slice(0, cut);
 	}
-	return best;
+}
+
+// A 500-layer mount asks for each layer: one index per mountinfo read, not a scan of it per path.
+const indexes = new WeakMap<readonly MountInfoEntry[], Map<string, MountInfoEntry>>();
+
+/** Each mount point's visible mount: later entries are stacked on top and win. */
+function topByMountPoint(entries: readonly MountInfoEntry[]): Map<string, MountInfoEntry> {
+	let index = indexes.get(entries);
+	if (!index) {
+		index = new Map();
+		for (const e of entries) index.set(e.mountPoint, e);
+		indexes.set(entries, index);
+	}
+	return index;
 }
 
 /** Nothing is mounted on `target`: say so, and when it lies inside an overlay, which one. */

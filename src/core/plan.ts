@@ -32,7 +32,7 @@ export function layerTexts(
 	];
 	const text = (p: string, i: number): string => {
 		if (strategy === 'fd') return String(firstLayerFd + i);
-		if (strategy === 'relative') return path.relative(cwd ?? '/', p) || '.';
+		if (strategy === 'relative') return relativeTo(cwd ?? '/', p);
 		return p;
 	};
 	const texts = all.map(text);
@@ -42,6 +42,13 @@ export function layerTexts(
 		...(stack.upper === undefined ? {} : {upper: texts[n] as string}),
 		...(stack.work === undefined ? {} : {work: texts[stack.upper === undefined ? n : n + 1] as string}),
 	};
+}
+
+/** path.relative for canonical paths: below `from`, the rest of the string (no resolve of both). */
+function relativeTo(from: string, p: string): string {
+	const prefix = from.endsWith('/') ? from : `${from}/`;
+	if (p.startsWith(prefix)) return p.slice(prefix.length) || '.';
+	return path.relative(from, p) || '.';
 }
 
 function render(stack: Stack, strategy: Strategy, extra: readonly MountOption[]): Rendered {

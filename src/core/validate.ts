@@ -142,7 +142,8 @@ function existence(all: readonly Role[]): Finding[] {
 	const out: Finding[] = [];
 	for (const r of all) {
 		const f = r.facts;
-		if (encodePath(f.path).length >= pathMax) {
+		// A UTF-16 unit is at most 3 bytes of UTF-8: only a long string needs encoding to be sure.
+		if (f.path.length * 3 >= pathMax && encodePath(f.path).length >= pathMax) {
 			out.push(
 				finding(
 					'OVL_PATH_TOO_LONG',

@@ -9,6 +9,12 @@ import {ownCmdline} from './proc.js';
 export function rawArgs(nodeArgs: readonly string[]): string[] {
 	const cmdline = ownCmdline();
 	if (cmdline === undefined) return [...nodeArgs];
+	// All UTF-8 (the usual case): Node's strings encode back to the very bytes, so one comparison
+	// of the whole tail says they are ours (an invalid byte became U+FFFD and cannot match).
+	const tailBytes = Buffer.from(`${nodeArgs.join('\0')}\0`);
+	const from = cmdline.length - tailBytes.length;
+	if (from >= 0 && (from === 0 || cmdline[from - 1] === 0) && cmdline.subarray(from).equals(tailBytes))
+		return [...nodeArgs];
 	const parts: Buffer[] = [];
 	let start = 0;
 	for (let i = 0; i < cmdline.length; i++) {

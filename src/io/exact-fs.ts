@@ -9,6 +9,10 @@ import {decodePath, fsPath} from '../core/bytes.js';
  round trip each (a 500-layer mount canonicalizes and probes 1,000 paths: ~8 ms against ~30–55).
  */
 export async function realpathExact(p: string): Promise<string> {
+	// As a string it is one copy less; only bytes that are not UTF-8 come back as U+FFFD, and
+	// then (or for a real U+FFFD) the exact bytes are asked for.
+	const text = realpathSync.native(fsPath(p));
+	if (!text.includes('\ufffd')) return text;
 	return decodePath(realpathSync.native(fsPath(p), {encoding: 'buffer'}));
 }
 
