@@ -1,6 +1,7 @@
 // ovl's native helper: the few syscalls Node cannot make with exact path bytes or beneath a
-// directory fd (mknodat, l*xattr on byte paths, openat2, renameat2, umount2). Every function is
-// synchronous, takes Buffers for paths, and throws an Error whose `code` is the errno name.
+// directory fd (mknodat, l*xattr on byte paths, openat2, renameat2, umount2). Every function here
+// is synchronous, takes Buffers for paths, and throws an Error whose `code` is the errno name; the
+// tree scanner (scan.c) and the tool runner (spawn.c) return promises.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -317,6 +318,7 @@ static napi_value js_seek_end(napi_env env, napi_callback_info info) {
 }
 
 napi_value ovl_scan(napi_env env, napi_callback_info info); // native/scan.c
+napi_value ovl_spawn(napi_env env, napi_callback_info info); // native/spawn.c
 
 static napi_value init(napi_env env, napi_value exports) {
 	napi_property_descriptor props[] = {
@@ -332,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"seekEnd", NULL, js_seek_end, NULL, NULL, NULL, napi_default, NULL},
 		{"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_default, NULL},
 		{"scan", NULL, ovl_scan, NULL, NULL, NULL, napi_default, NULL},
+		{"spawn", NULL, ovl_spawn, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 	return exports;

@@ -15,6 +15,18 @@ export type NativeApi = {
 	seekEnd(fd: number): void;
 	/** Sets atime and mtime of `name` in `dirfd` to the nanosecond, not following a symlink. */
 	utimensat(dirfd: number, name: Buffer, aSec: number, aNsec: number, mSec: number, mNsec: number): void;
+	/**
+	 native/spawn.c: posix_spawnp with stdin /dev/null, stdout+stderr into one pipe, fds[i] as fd
+	 3+i, default signal dispositions; waits off the main thread. Rejects (errno code) when the tool
+	 cannot start.
+	 */
+	spawn(
+		file: string,
+		argv: readonly string[],
+		env: readonly string[],
+		cwd: string | null,
+		fds: readonly number[],
+	): Promise<{status: number; signal: number; output: Buffer}>;
 	/** native/scan.c: mode 0 walks the tree at `target`, 1 stats each path, 2 reads each dir. */
 	scan(
 		mode: number,

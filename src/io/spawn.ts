@@ -1,16 +1,45 @@
-import {spawn, type StdioOptions} from 'node:child_process';
+import type {StdioOptions} from 'node:child_process';
+import {constants} from 'node:os';
+import {native} from './native.js';
 import type {ToolResult} from './umount.js';
 
-// The one child process on a hot path (mount(8), which scripts call hundreds of times) runs
-// through node:child_process directly: loading execa costs ~200 ms of start-up here (measured:
-// `node -e "await import('execa')"` 0.32 s vs 0.11 s), more than the mount itself. Same rules as
-// everywhere: an argv array, never a shell; stdout and stderr interleaved as the tool wrote them.
+// The one child process on a hot path (mount(8), which scripts call hundreds of times) does not go
+// through execa (~200 ms of start-up here) nor, with the native helper, through node:child_process:
+// loading it and forking the whole heap cost ~10 ms before mount(8) even runs; posix_spawn is a
+// vfork-style clone (native/spawn.c). Same rules either way: an argv array, never a shell; stdout
+// and stderr interleaved as the tool wrote them.
 
-export function runTool(
+type ToolOptions = {env: Record<string, string>; cwd?: string; extraFds?: readonly number[]};
+
+export function runTool(cmd: string, args: readonly string[], options: ToolOptions): Promise<ToolResult> {
+	const api = native();
+	return api ? runNative(api, cmd, args, options) : runChild(cmd, args, options);
+}
+
+const signalName = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k]));
+
+async function runNative(
+	api: NonNullable<ReturnType<typeof native>>,
 	cmd: string,
 	args: readonly string[],
-	options: {env: Record<string, string>; cwd?: string; extraFds?: readonly number[]},
+	options: ToolOptions,
 ): Promise<ToolResult> {
+	const env = Object.entries({...process.env, ...options.env}).flatMap(([k, v]) =>
+		v === undefined ? [] : [`${k}=${v}`],
+	);
+	try {
+		const r = await api.spawn(cmd, [cmd, ...args], env, options.cwd ?? null, options.extraFds ?? []);
+		const signal = r.signal ? `\n${cmd} killed by ${signalName.get(r.signal) ?? `signal ${r.signal}`}` : '';
+		return {ok: r.status === 0, exitCode: r.status, output: r.output.toString('utf8') + signal};
+	} catch (error) {
+		const e = error as NodeJS.ErrnoException;
+		return {ok: false, exitCode: -1, output: `${cmd}: ${e.code ?? e.message}`};
+	}
+}
+
+/** node:child_process: the fallback without the native helper (and what tests compare it with). */
+export async function runChild(cmd: string, args: readonly string[], options: ToolOptions): Promise<ToolResult> {
+	const {spawn} = await import('node:child_process');
 	const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(options.extraFds ?? [])];
 	return new Promise((resolve) => {
 		const chunks: Buffer[] = [];
