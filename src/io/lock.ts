@@ -1,6 +1,6 @@
 import {closeSync, constants, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, ftruncateSync} from 'node:fs';
-import {createHash} from 'node:crypto';
 import path from 'node:path';
+import {sha256Hex} from '../core/path-key.js';
 import {encodePath, printablePath} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
@@ -84,10 +84,7 @@ export async function lockPaths(lockDir: string, keys: readonly string[], timeou
 	const deadline = Date.now() + timeoutMs;
 	try {
 		for (const key of [...new Set(keys)].sort()) {
-			const file = path.join(
-				lockDir,
-				`${createHash('sha256').update(encodePath(key)).digest('hex').slice(0, 24)}.lock`,
-			);
+			const file = path.join(lockDir, `${sha256Hex(encodePath(key)).slice(0, 24)}.lock`);
 			for (;;) {
 				const h = take(file);
 				if (h !== 'busy') {

@@ -1,6 +1,6 @@
-import {createHash} from 'node:crypto';
 import {mkdir, readFile, readdir, rename, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
+import {sha256Hex} from '../core/path-key.js';
 import {encodePath} from '../core/bytes.js';
 import type {LowerLayer, OverlayMount, Strategy} from '../core/types.js';
 
@@ -55,8 +55,7 @@ export type Registry = {
 const isRecord = (rec: {schema?: unknown}): boolean => rec.schema === recordSchema || rec.schema === 'ovl.mount/v1';
 
 export function openRegistry(dir: string): Registry {
-	const fileFor = (merged: string): string =>
-		path.join(dir, `${createHash('sha256').update(encodePath(merged)).digest('hex').slice(0, 24)}.json`);
+	const fileFor = (merged: string): string => path.join(dir, `${sha256Hex(encodePath(merged)).slice(0, 24)}.json`);
 	const parse = async (file: string): Promise<MountRecord | undefined> => {
 		try {
 			const rec = JSON.parse(await readFile(file, 'utf8')) as MountRecord;
