@@ -276,6 +276,49 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
 	return NULL;
 }
 
+// realpaths(paths): for each Buffer, realpath(3) and the stat(2) mode of what it names: {real,
+// mode}, or {code} (the errno name). One call for a mount's 500 layers instead of two JS calls
+// each (~17 us of wrapping per path against ~4 us of syscalls).
+static napi_value js_realpaths(napi_env env, napi_callback_info info) {
+	napi_value a[1];
+	if (!args(env, info, 1, a)) return NULL;
+	uint32_t n;
+	CHECK(napi_get_array_length(env, a[0], &n));
+	napi_value out;
+	CHECK(napi_create_array_with_length(env, n, &out));
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value item, result;
+		cpath p;
+		CHECK(napi_get_element(env, a[0], i, &item));
+		if (get_path(env, item, &p)) BAD_ARGS();
+		char *real = realpath(p.s, NULL);
+		int err = errno;
+		free(p.s);
+		struct stat st;
+		if (real && stat(real, &st) < 0) {
+			err = errno;
+			free(real);
+			real = NULL;
+		}
+		napi_create_object(env, &result);
+		if (real) {
+			napi_value buf, mode;
+			napi_create_buffer_copy(env, strlen(real), real, NULL, &buf);
+			napi_create_uint32(env, st.st_mode, &mode);
+			napi_set_named_property(env, result, "real", buf);
+			napi_set_named_property(env, result, "mode", mode);
+			free(real);
+		} else {
+			const char *name = strerrorname_np(err);
+			napi_value code;
+			napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+			napi_set_named_property(env, result, "code", code);
+		}
+		CHECK(napi_set_element(env, out, i, result));
+	}
+	return out;
+}
+
 // utimensat(dirfd, name, atimeSec, atimeNsec, mtimeSec, mtimeNsec): exact nanoseconds (Node's
 // utimes takes seconds as a double, ~240 ns off today), never following a symlink.
 static napi_value js_utimensat(napi_env env, napi_callback_info info) {
@@ -330,6 +373,7 @@ static napi_value init(napi_env env, napi_value exports) {
 		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
 		{"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+		{"realpaths", NULL, js_realpaths, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
 		{"seekEnd", NULL, js_seek_end, NULL, NULL, NULL, napi_default, NULL},
 		{"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_default, NULL},

@@ -2,7 +2,7 @@ import path from 'node:path';
 import {topMountAt} from '../core/mountinfo.js';
 import {stackFileName} from '../core/stack-name.js';
 import type {MountInfoEntry} from '../core/types.js';
-import {realpathExact as realpath} from '../io/exact-fs.js';
+import {realpathExact as realpath, resolvePaths} from '../io/exact-fs.js';
 
 /** Canonical form: realpath for what exists, realpath(parent)/name for what ovl will create. */
 export async function canonicalPath(p: string): Promise<string> {
@@ -12,6 +12,17 @@ export async function canonicalPath(p: string): Promise<string> {
 		const parent = await realpath(path.dirname(p)).catch(() => path.dirname(p));
 		return path.join(parent, path.basename(p));
 	}
+}
+
+/** canonicalPath of many paths: what exists resolved in one call (a 500-layer stack). */
+export async function canonicalPaths(paths: readonly string[]): Promise<string[]> {
+	const resolved = resolvePaths(paths);
+	return Promise.all(
+		paths.map(async (p, i) => {
+			const r = resolved[i];
+			return r && 'real' in r ? r.real : canonicalPath(p);
+		}),
+	);
 }
 
 /**

@@ -6,7 +6,7 @@ import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
 import {realpathExact as realpath} from '../io/exact-fs.js';
-import {canonicalPath} from './overlay-target.js';
+import {canonicalPaths} from './overlay-target.js';
 import type {Stack} from '../core/types.js';
 
 export type StackInput = {
@@ -134,17 +134,16 @@ export async function confineToStackDir(
 }
 
 export async function canonicalStack(stack: Stack): Promise<Stack> {
-	const [lowers, upper, work, merged] = await Promise.all([
-		Promise.all(stack.lowers.map(async (l) => ({path: await canonicalPath(l.path), dataOnly: l.dataOnly}))),
-		stack.upper === undefined ? undefined : canonicalPath(stack.upper),
-		stack.work === undefined ? undefined : canonicalPath(stack.work),
-		canonicalPath(stack.merged),
-	]);
+	const given = [...stack.lowers.map((l) => l.path), stack.upper, stack.work, stack.merged];
+	const real = await canonicalPaths(given.map((p) => p ?? '/'));
+	const n = stack.lowers.length;
+	const upper = stack.upper === undefined ? undefined : real[n];
+	const work = stack.work === undefined ? undefined : real[n + 1];
 	return {
-		lowers,
+		lowers: stack.lowers.map((l, i) => ({path: real[i] as string, dataOnly: l.dataOnly})),
 		...(upper === undefined ? {} : {upper}),
 		...(work === undefined ? {} : {work}),
-		merged,
+		merged: real[n + 2] as string,
 		options: stack.options,
 	};
 }

@@ -1,6 +1,7 @@
-import {realpathSync} from 'node:fs';
+import {constants, realpathSync, statSync} from 'node:fs';
 import {readdir} from 'node:fs/promises';
-import {decodePath, fsPath} from '../core/bytes.js';
+import {decodePath, encodePath, fsPath} from '../core/bytes.js';
+import {native} from './native.js';
 
 // node:fs calls whose results are paths, with exact bytes in and out (see core/bytes.ts).
 
@@ -18,4 +19,30 @@ export async function realpathExact(p: string): Promise<string> {
 
 export async function readdirExact(p: string): Promise<string[]> {
 	return (await readdir(fsPath(p), {encoding: 'buffer'})).map(decodePath);
+}
+
+/** A path resolved: its canonical form and whether that is a directory, or why it could not be. */
+export type Resolved = {readonly real: string; readonly isDirectory: boolean} | {readonly code: string};
+
+/**
+ realpath(3) and stat(2) of many paths (a mount's layers): one native call for all of them, or
+ node:fs per path without the helper. Symlinks are followed, as the kernel follows a layer path.
+ */
+export function resolvePaths(paths: readonly string[]): Resolved[] {
+	const api = native();
+	if (!api) return paths.map(resolveOne);
+	return api
+		.realpaths(paths.map(encodePath))
+		.map((r) =>
+			'code' in r ? r : {real: decodePath(r.real), isDirectory: (r.mode & constants.S_IFMT) === constants.S_IFDIR},
+		);
+}
+
+function resolveOne(p: string): Resolved {
+	try {
+		const real = decodePath(realpathSync.native(fsPath(p), {encoding: 'buffer'}));
+		return {real, isDirectory: statSync(fsPath(real)).isDirectory()};
+	} catch (error) {
+		return {code: (error as NodeJS.ErrnoException).code ?? 'EIO'};
+	}
 }

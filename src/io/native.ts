@@ -10,6 +10,8 @@ export type NativeApi = {
 	lsetxattr(path: Buffer, name: string, value: Buffer, flags: number): void;
 	lremovexattr(path: Buffer, name: string): void;
 	umount2(path: Buffer, flags: number): void;
+	/** realpath(3) of each path and the stat(2) mode of what it names, or the errno code. */
+	realpaths(paths: readonly Buffer[]): ({real: Buffer; mode: number} | {code: string})[];
 	flock(fd: number, op: number): void;
 	/** lseek(fd, 0, SEEK_END). */
 	seekEnd(fd: number): void;

@@ -1,6 +1,4 @@
-import {statSync} from 'node:fs';
-import {fsPath} from '../core/bytes.js';
-import {readdirExact, realpathExact as realpath} from './exact-fs.js';
+import {readdirExact, realpathExact as realpath, resolvePaths, type Resolved} from './exact-fs.js';
 import path from 'node:path';
 import type {HostFacts, PathFacts, StackFacts} from '../core/facts.js';
 import {mountContaining, overlayMounts} from '../core/mountinfo.js';
@@ -11,11 +9,13 @@ import {topFirst} from '../core/lowerdir.js';
 
 // Gathers the facts validateStack() needs. Reads only; follows symlinks the way the kernel will.
 
-async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork = false): Promise<PathFacts> {
-	let real: string;
-	try {
-		real = await realpath(p);
-	} catch {
+async function probePath(
+	p: string,
+	resolved: Resolved,
+	mountinfo: readonly MountInfoEntry[],
+	isWork = false,
+): Promise<PathFacts> {
+	if ('code' in resolved) {
 		// Missing: report the mount the parent would be created on, so same-mount checks still work.
 		const parent = await realpath(path.dirname(p)).catch(() => undefined);
 		const mount = parent === undefined ? undefined : mountContaining(mountinfo, path.join(parent, path.basename(p)));
@@ -27,16 +27,16 @@ async function probePath(p: string, mountinfo: readonly MountInfoEntry[], isWork
 			...(parent === undefined ? {parentMissing: true} : {}),
 		};
 	}
-	const st = statSync(fsPath(real));
+	const real = resolved.real;
 	const mount = mountContaining(mountinfo, real);
 	const base: PathFacts = {
 		path: p,
 		exists: true,
-		isDirectory: st.isDirectory(),
+		isDirectory: resolved.isDirectory,
 		realPath: real,
 		...(mount ? {mount} : {}),
 	};
-	if (!isWork || !st.isDirectory()) return base;
+	if (!isWork || !resolved.isDirectory) return base;
 	const entries = await readdirExact(real).catch(() => [] as string[]);
 	const incompat = await readdirExact(path.join(real, 'work', 'incompat')).catch(() => [] as string[]);
 	return {...base, entries, incompat};
@@ -78,11 +78,15 @@ export async function gatherStackFacts(
 ): Promise<StackFacts> {
 	const [host, kernel] = await Promise.all([gatherHostFacts(registry, mountinfo), readKernelFacts()]);
 	const mi = host.mountinfo;
+	// Every layer resolved in one call (a 500-layer stack is 500 realpaths and stats).
+	const n = stack.lowers.length;
+	const r = resolvePaths([...stack.lowers.map((l) => l.path), stack.upper ?? '', stack.work ?? '', stack.merged]);
+	const at = (i: number): Resolved => r[i] as Resolved;
 	const [lowers, upper, work, merged] = await Promise.all([
-		Promise.all(stack.lowers.map((l) => probePath(l.path, mi))),
-		stack.upper === undefined ? undefined : probePath(stack.upper, mi),
-		stack.work === undefined ? undefined : probePath(stack.work, mi, true),
-		probePath(stack.merged, mi, true),
+		Promise.all(stack.lowers.map((l, i) => probePath(l.path, at(i), mi))),
+		stack.upper === undefined ? undefined : probePath(stack.upper, at(n), mi),
+		stack.work === undefined ? undefined : probePath(stack.work, at(n + 1), mi, true),
+		probePath(stack.merged, at(n + 2), mi, true),
 	]);
 	return {lowers, ...(upper ? {upper} : {}), ...(work ? {work} : {}), merged, kernel, host};
 }
