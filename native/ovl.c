@@ -290,10 +290,14 @@ static napi_value js_realpaths(napi_env env, napi_callback_info info) {
 		napi_value item, result;
 		cpath p;
 		CHECK(napi_get_element(env, a[0], i, &item));
-		if (get_path(env, item, &p)) BAD_ARGS();
-		char *real = realpath(p.s, NULL);
-		int err = errno;
-		free(p.s);
+		// A name holding a NUL (a mangled stack file) names nothing: EINVAL, as realpath would say.
+		char *real = NULL;
+		int err = EINVAL;
+		if (get_path(env, item, &p) == 0) {
+			real = realpath(p.s, NULL);
+			err = errno;
+			free(p.s);
+		}
 		struct stat st;
 		if (real && stat(real, &st) < 0) {
 			err = errno;
