@@ -101,34 +101,77 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	const n = tree.names.length;
 	const rels: string[] = new Array<string>(n);
 	const children = new Map<number, number[]>([[-1, []]]);
+	// Where each upper dir's merge context lies in the lowers (pass 1's DirJob.origin, from the
+	// walk's xattrs alone): its own path, or below a redirect; none below an opaque dir.
+	const origins = new Map<number, string | undefined>([[-1, '']]);
 	for (let i = 0; i < n; i++) {
 		const parent = tree.parents[i] as number;
-		rels[i] = `${parent < 0 ? '' : rels[parent]}/${tree.names[i] as string}`;
+		const name = tree.names[i] as string;
+		rels[i] = `${parent < 0 ? '' : rels[parent]}/${name}`;
 		children.get(parent)?.push(i);
-		if (tree.stats[i]?.type === 'dir') children.set(i, []);
+		if (tree.stats[i]?.type !== 'dir') continue;
+		children.set(i, []);
+		const x = (tree.xattrs[i] as XattrSet).overlay;
+		const above = origins.get(parent);
+		const r = x['redirect'];
+		origins.set(
+			i,
+			x['opaque'] === 'y'
+				? undefined
+				: r?.startsWith('/')
+					? r.replace(/\/+$/, '')
+					: above === undefined
+						? undefined
+						: `${above}/${r ?? name}`,
+		);
 	}
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
 	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
 	const knownXattrs = new Map<string, {readonly set: XattrSet; readonly failures: readonly XattrFailure[]}>();
 	if (upperDirs.length * regular.length <= prefetchLimit) {
-		const want: string[] = [];
-		// Each lower dir is read for the names of its upper dir only (with their lstats, from the
-		// open dir); a change set needs the whole listing below an opaque or renamed upper dir.
-		const wanted: (string[] | undefined)[] = [];
-		const wantedByPath = new Map<string, string[]>();
+		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
+		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
+		// path too; a change set needs whole listings below an opaque or renamed upper dir.
+		const wantedAt = new Map<string, Set<string> | undefined>();
+		const want = (dir: string, names: readonly string[] | undefined): void => {
+			const had = wantedAt.get(dir);
+			if (names === undefined || (wantedAt.has(dir) && had === undefined)) wantedAt.set(dir, undefined);
+			else if (had) for (const name of names) had.add(name);
+			else wantedAt.set(dir, new Set(names));
+		};
 		for (const i of upperDirs) {
 			const x = i < 0 ? undefined : (tree.xattrs[i] as XattrSet).overlay;
-			const whole = input.forDiff && x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
-			const names = whole ? undefined : (children.get(i) as number[]).map((k) => tree.names[k] as string);
+			const whole = x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
+			const kids = children.get(i) as number[];
+			const names = kids.map((k) => tree.names[k] as string);
+			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
+			for (const k of kids) {
+				const r = (tree.xattrs[k] as XattrSet).overlay['redirect'];
+				if (r !== undefined && !r.startsWith('/') && !r.includes('/')) names.push(r);
+			}
+			const rel = i < 0 ? '' : (rels[i] as string);
+			const origin = origins.get(i);
+			// Where the merge and the lower-only view differ (below a renamed or opaque dir), the
+			// change set compares their whole listings (lowerDelta).
+			const only = whole || (input.forDiff && origin !== rel) ? undefined : names;
 			for (const l of regular) {
-				const p = i < 0 ? l.path : childPath(l.path, (rels[i] as string).slice(1));
-				want.push(p);
-				wanted.push(names);
-				if (names) wantedByPath.set(p, names);
+				if (input.forDiff) want(i < 0 ? l.path : childPath(l.path, rel.slice(1)), only);
+				if (origin !== undefined) want(origin === '' ? l.path : path.join(l.path, origin), only);
 			}
 		}
-		const {dirs, failures} = await port.readDirs(want, ns, regular.length, wanted);
+		// Layer roots first: readDirs follows a symlink there only.
+		const wantPaths = [...wantedAt.keys()];
+		const wanted = wantPaths.map((p) => {
+			const names = wantedAt.get(p);
+			return names && [...names];
+		});
+		const wantedByPath = new Map<string, string[]>();
+		wantPaths.forEach((p, k) => {
+			const names = wanted[k];
+			if (names) wantedByPath.set(p, names);
+		});
+		const {dirs, failures} = await port.readDirs(wantPaths, ns, regular.length, wanted);
 		lowers.prefetch(dirs, wantedByPath);
 		for (const [dir, listing] of dirs) {
 			if (listing?.self) known.set(dir, listing.self);
