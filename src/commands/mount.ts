@@ -7,18 +7,18 @@ import {emit} from '../output.js';
 import {formatFindings} from '../ui/findings.js';
 import {formatPlan} from '../ui/plan-text.js';
 import {mountedLine} from '../ui/mount-text.js';
-import {canonicalStack, confineToStackDir, readStackInput, type StackInput} from './stack-input.js';
+import {canonicalStackResolved, confineToStackDir, readStackInput, type StackInput} from './stack-input.js';
 
 export type MountOptions = StackInput & {readonly dryRun: boolean; readonly force: boolean};
 
 /** `ovl mount`: print the plan, then (unless --dry-run) mount and verify. */
 export async function mountCommand(o: MountOptions, ctx: Context): Promise<number> {
 	const {stack: raw, source, confine} = await readStackInput(o, ctx.cwd);
-	const stack = await canonicalStack(raw);
+	const {stack, lowers: resolvedLowers} = await canonicalStackResolved(raw);
 	if (confine) await confineToStackDir(stack, confine.dir, confine.fromFile);
 	const s = ctx.style;
 	if (o.dryRun) {
-		const {plan} = await mountStack(stack, {dryRun: true, force: o.force}, ctx.deps);
+		const {plan} = await mountStack(stack, {dryRun: true, force: o.force, resolvedLowers}, ctx.deps);
 		const ok = !hasErrors(plan.findings) && plan.strategy !== 'refused';
 		const verdict = ok ? 'dry run: nothing mounted; the plan is valid\n' : 'dry run: this plan would be refused\n';
 		const view = (forPerson: boolean) => () => ({
@@ -28,7 +28,11 @@ export async function mountCommand(o: MountOptions, ctx: Context): Promise<numbe
 		emit(ctx, {json: {schema: 'ovl.mount-plan/v1', source, ok, plan}, plain: view(false), human: view(true)});
 		return ok ? exitCodes.ok : exitCodes.usage;
 	}
-	const outcome = await mountStack(stack, {dryRun: false, force: o.force, onCommitted: markComplete}, ctx.deps);
+	const outcome = await mountStack(
+		stack,
+		{dryRun: false, force: o.force, onCommitted: markComplete, resolvedLowers},
+		ctx.deps,
+	);
 	const {plan, findings} = outcome;
 	emit(ctx, {
 		json: {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import {topMountAt} from '../core/mountinfo.js';
 import {stackFileName} from '../core/stack-name.js';
 import type {MountInfoEntry} from '../core/types.js';
-import {realpathExact as realpath, resolvePaths} from '../io/exact-fs.js';
+import {realpathExact as realpath, resolvePaths, type Resolved} from '../io/exact-fs.js';
 
 /** Canonical form: realpath for what exists, realpath(parent)/name for what ovl will create. */
 export async function canonicalPath(p: string): Promise<string> {
@@ -14,15 +14,16 @@ export async function canonicalPath(p: string): Promise<string> {
 	}
 }
 
-/** canonicalPath of many paths: what exists resolved in one call (a 500-layer stack). */
-export async function canonicalPaths(paths: readonly string[]): Promise<string[]> {
+/** canonicalPath of many paths, with what resolving each found: what exists resolved in one call (a 500-layer stack). */
+export async function canonicalPaths(paths: readonly string[]): Promise<{paths: string[]; resolved: Resolved[]}> {
 	const resolved = resolvePaths(paths);
-	return Promise.all(
+	const canonical = await Promise.all(
 		paths.map(async (p, i) => {
 			const r = resolved[i];
 			return r && 'real' in r ? r.real : canonicalPath(p);
 		}),
 	);
+	return {paths: canonical, resolved};
 }
 
 /**

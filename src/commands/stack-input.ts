@@ -5,7 +5,7 @@ import path from 'node:path';
 import {OvlError, UsageError} from '../core/errors.js';
 import {parseLowerdir, userLowerOrder} from '../core/lowerdir.js';
 import {parseOptionArg} from '../core/options.js';
-import {realpathExact as realpath} from '../io/exact-fs.js';
+import {realpathExact as realpath, type Resolved} from '../io/exact-fs.js';
 import {canonicalPaths} from './overlay-target.js';
 import type {Stack} from '../core/types.js';
 
@@ -134,16 +134,24 @@ export async function confineToStackDir(
 }
 
 export async function canonicalStack(stack: Stack): Promise<Stack> {
+	return (await canonicalStackResolved(stack)).stack;
+}
+
+/** canonicalStack, and what resolving each lower found (mount need not resolve them again). */
+export async function canonicalStackResolved(stack: Stack): Promise<{stack: Stack; lowers: readonly Resolved[]}> {
 	const given = [...stack.lowers.map((l) => l.path), stack.upper, stack.work, stack.merged];
-	const real = await canonicalPaths(given.map((p) => p ?? '/'));
+	const {paths: real, resolved} = await canonicalPaths(given.map((p) => p ?? '/'));
 	const n = stack.lowers.length;
 	const upper = stack.upper === undefined ? undefined : real[n];
 	const work = stack.work === undefined ? undefined : real[n + 1];
 	return {
-		lowers: stack.lowers.map((l, i) => ({path: real[i] as string, dataOnly: l.dataOnly})),
-		...(upper === undefined ? {} : {upper}),
-		...(work === undefined ? {} : {work}),
-		merged: real[n + 2] as string,
-		options: stack.options,
+		stack: {
+			lowers: stack.lowers.map((l, i) => ({path: real[i] as string, dataOnly: l.dataOnly})),
+			...(upper === undefined ? {} : {upper}),
+			...(work === undefined ? {} : {work}),
+			merged: real[n + 2] as string,
+			options: stack.options,
+		},
+		lowers: resolved.slice(0, n),
 	};
 }

@@ -12,6 +12,7 @@ import {validateStack} from '../core/validate.js';
 import {verifyMount} from '../core/verify.js';
 import {guardFlow} from '../interrupt.js';
 import {kernelLogCursor, overlayLinesSince} from '../io/kmsg.js';
+import type {Resolved} from '../io/exact-fs.js';
 import {gatherStackFacts} from '../io/probe.js';
 import {lockPaths} from '../io/lock.js';
 import {recordSchema, type MountRecord} from '../io/registry.js';
@@ -31,8 +32,9 @@ export async function planStack(
 	deps: Deps,
 	force = false,
 	mountinfo?: readonly MountInfoEntry[],
+	resolvedLowers?: readonly Resolved[],
 ): Promise<MountPlan> {
-	const facts = await gatherStackFacts(stack, deps.registry, mountinfo);
+	const facts = await gatherStackFacts(stack, deps.registry, mountinfo, resolvedLowers);
 	const checked = validateStack(stack, facts);
 	const findings = force ? forceFindings(checked) : checked;
 	const options = withDefaults(stack.options, {
@@ -51,11 +53,17 @@ export type MountStackOptions = {
 	readonly force?: boolean;
 	/** Called once the mount is verified and recorded, inside the signal guard: the command's commit point. */
 	readonly onCommitted?: () => void;
+	/**
+	 What canonicalising stack.lowers found (canonicalStackResolved): no ovl command creates or
+	 replaces a lower while holding this lock, so they are not resolved again under it; upper, work
+	 and the mount point, which mount itself creates, are.
+	 */
+	readonly resolvedLowers?: readonly Resolved[];
 };
 
 export async function mountStack(stack: Stack, options: MountStackOptions, deps: Deps): Promise<MountOutcome> {
 	if (options.dryRun) {
-		const plan = await planStack(stack, deps, options.force ?? false);
+		const plan = await planStack(stack, deps, options.force ?? false, undefined, options.resolvedLowers);
 		return {plan, findings: plan.findings, kernelLines: []};
 	}
 	// Two ovl processes on one upper, work dir or mount point: the second waits, then validates
@@ -63,16 +71,17 @@ export async function mountStack(stack: Stack, options: MountStackOptions, deps:
 	const keys = [stack.merged, ...[stack.upper, stack.work].filter((p): p is string => p !== undefined)];
 	const lock = await lockPaths(path.join(deps.registry.dir, 'locks'), keys);
 	try {
-		return await mountLocked(stack, deps, options.force ?? false, options.onCommitted);
+		return await mountLocked(stack, deps, options);
 	} finally {
 		lock.release();
 	}
 }
 
-async function mountLocked(stack: Stack, deps: Deps, force: boolean, onCommitted?: () => void): Promise<MountOutcome> {
+async function mountLocked(stack: Stack, deps: Deps, options: MountStackOptions): Promise<MountOutcome> {
+	const onCommitted = options.onCommitted;
 	// One read under the lock: what validation checks and what undo compares with.
 	const mountinfo = await deps.mountinfo();
-	const plan = await planStack(stack, deps, force, mountinfo);
+	const plan = await planStack(stack, deps, options.force ?? false, mountinfo, options.resolvedLowers);
 	const errors = plan.findings.filter((f) => f.severity === 'error');
 	if (errors.length > 0 && errors.every((f) => f.code === 'OVL_NEEDS_ROOT'))
 		throw new PrivilegeError(errors[0]?.message ?? 'needs root', errors[0]?.hint ?? 'run as root');

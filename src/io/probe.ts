@@ -75,12 +75,16 @@ export async function gatherStackFacts(
 	stack: Stack,
 	registry: Registry,
 	mountinfo?: readonly MountInfoEntry[],
+	/** What resolving stack.lowers found already (see MountStackOptions.resolvedLowers). */
+	resolvedLowers?: readonly Resolved[],
 ): Promise<StackFacts> {
 	const [host, kernel] = await Promise.all([gatherHostFacts(registry, mountinfo), readKernelFacts()]);
 	const mi = host.mountinfo;
 	// Every layer resolved in one call (a 500-layer stack is 500 realpaths and stats).
 	const n = stack.lowers.length;
-	const r = resolvePaths([...stack.lowers.map((l) => l.path), stack.upper ?? '', stack.work ?? '', stack.merged]);
+	const known = resolvedLowers?.length === n ? resolvedLowers : undefined;
+	const rest = [stack.upper ?? '', stack.work ?? '', stack.merged];
+	const r = known ? [...known, ...resolvePaths(rest)] : resolvePaths([...stack.lowers.map((l) => l.path), ...rest]);
 	const at = (i: number): Resolved => r[i] as Resolved;
 	const [lowers, upper, work, merged] = await Promise.all([
 		Promise.all(stack.lowers.map((l, i) => probePath(l.path, at(i), mi))),
