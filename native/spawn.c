@@ -25,6 +25,7 @@ typedef struct {
 	size_t len, cap;
 	int status;
 	int read_err;
+	int wait_err;
 } spawn_job;
 
 static void free_strings(char **v) {
@@ -78,12 +79,31 @@ static void execute(napi_env env, void *data) {
 		j->len += (size_t)n;
 	}
 	close(j->out);
-	while (waitpid(j->pid, &j->status, 0) < 0 && errno == EINTR) {
+	int r;
+	while ((r = waitpid(j->pid, &j->status, 0)) < 0 && errno == EINTR) {
 	}
+	if (r < 0) j->wait_err = errno;
+}
+
+static napi_value errno_error(napi_env env, int err) {
+	const char *name = strerrorname_np(err);
+	napi_value code, message, error;
+	napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+	napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
+	napi_create_error(env, code, message, &error);
+	return error;
 }
 
 static void complete(napi_env env, napi_status st, void *data) {
 	spawn_job *j = data;
+	if (j->wait_err) {
+		// Without its status the run cannot be called a success (nor anything else).
+		napi_reject_deferred(env, j->deferred, errno_error(env, j->wait_err));
+		napi_delete_async_work(env, j->work);
+		free(j->buf);
+		free(j);
+		return;
+	}
 	napi_value result, status, sig, output;
 	napi_create_object(env, &result);
 	napi_create_int32(env, WIFEXITED(j->status) ? WEXITSTATUS(j->status) : -1, &status);
@@ -99,13 +119,57 @@ static void complete(napi_env env, napi_status st, void *data) {
 }
 
 static napi_value reject_errno(napi_env env, napi_deferred d, napi_value promise, int err) {
-	const char *name = strerrorname_np(err);
-	napi_value code, message, error;
-	napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-	napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
-	napi_create_error(env, code, message, &error);
-	napi_reject_deferred(env, d, error);
+	napi_reject_deferred(env, d, errno_error(env, err));
 	return promise;
+}
+
+static void reap(pid_t pid) {
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+}
+
+// fds[i] to the child's 3+i: a parallel move. A move is made once its target is no longer where a
+// source still to be moved sits; a cycle is broken by parking one source on `spare`. An fd
+// already in place goes out and back through `spare + 1` (dup2 onto itself would keep
+// FD_CLOEXEC). Returns 0 or the errno of the first action that could not be added.
+static int add_moves(posix_spawn_file_actions_t *fa, const int *fds, uint32_t n, int spare) {
+	int *at = malloc((n + 1) * sizeof *at);
+	char *done = calloc(n + 1, 1);
+	int rc = at && done ? 0 : ENOMEM;
+	if (rc == 0) memcpy(at, fds, n * sizeof *at);
+	for (uint32_t left = n; rc == 0 && left > 0;) {
+		uint32_t before = left;
+		for (uint32_t i = 0; rc == 0 && i < n; i++) {
+			if (done[i]) continue;
+			int target = 3 + (int)i;
+			if (at[i] == target) {
+				rc = posix_spawn_file_actions_adddup2(fa, target, spare + 1);
+				if (rc == 0) rc = posix_spawn_file_actions_adddup2(fa, spare + 1, target);
+				if (rc == 0) rc = posix_spawn_file_actions_addclose(fa, spare + 1);
+			} else {
+				int blocked = 0;
+				for (uint32_t k = 0; k < n && !blocked; k++) blocked = !done[k] && k != i && at[k] == target;
+				if (blocked) continue;
+				rc = posix_spawn_file_actions_adddup2(fa, at[i], target);
+				if (rc == 0 && at[i] == spare) rc = posix_spawn_file_actions_addclose(fa, spare);
+			}
+			done[i] = 1;
+			left--;
+		}
+		if (rc == 0 && left == before) {
+			// Only cycles are left: park the first source still to move.
+			for (uint32_t i = 0; i < n; i++)
+				if (!done[i]) {
+					rc = posix_spawn_file_actions_adddup2(fa, at[i], spare);
+					at[i] = spare;
+					break;
+				}
+		}
+	}
+	free(at);
+	free(done);
+	return rc;
 }
 
 napi_value ovl_spawn(napi_env env, napi_callback_info info) {
@@ -138,8 +202,9 @@ napi_value ovl_spawn(napi_env env, napi_callback_info info) {
 	int highest = 2;
 	for (uint32_t i = 0; ok && i < nfds; i++) {
 		napi_value v;
+		// Below 3 is stdio, which the pipe and /dev/null replace first.
 		ok = napi_get_element(env, a[4], i, &v) == napi_ok && napi_get_value_int32(env, v, &fds[i]) == napi_ok &&
-		     fds[i] >= 0;
+		     fds[i] >= 3;
 		if (ok && fds[i] > highest) highest = fds[i];
 	}
 	if (!ok) {
@@ -168,23 +233,18 @@ napi_value ovl_spawn(napi_env env, napi_callback_info info) {
 	sigset_t all, none;
 	sigfillset(&all);
 	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	if (ct == napi_string) posix_spawn_file_actions_addchdir_np(&fa, cwd);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	// Into place in two steps, through fds above every one involved, so that moving fds[i] to 3+i
-	// never overwrites an fds[k] not yet moved.
+	int err = posix_spawnattr_setsigdefault(&attr, &all);
+	if (!err) err = posix_spawnattr_setsigmask(&attr, &none);
+	if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	if (!err && ct == napi_string) err = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	if (!err) err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!err) err = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	if (!err) err = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	// Spares above every fd involved (sources, targets, pipe): nothing there is needed in the child.
 	int spare = (highest > 2 + (int)nfds ? highest : 2 + (int)nfds) + 1;
-	for (uint32_t i = 0; i < nfds; i++) posix_spawn_file_actions_adddup2(&fa, fds[i], spare + (int)i);
-	for (uint32_t i = 0; i < nfds; i++) {
-		posix_spawn_file_actions_adddup2(&fa, spare + (int)i, 3 + (int)i);
-		posix_spawn_file_actions_addclose(&fa, spare + (int)i);
-	}
+	if (!err) err = add_moves(&fa, fds, nfds, spare);
 	pid_t pid;
-	int err = posix_spawnp(&pid, file, &fa, &attr, argv, envp);
+	if (!err) err = posix_spawnp(&pid, file, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pipefd[1]);
@@ -199,9 +259,7 @@ napi_value ovl_spawn(napi_env env, napi_callback_info info) {
 	if (!j) {
 		// The child runs regardless: wait for it here rather than leave a zombie.
 		close(pipefd[0]);
-		int status;
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-		}
+		reap(pid);
 		return reject_errno(env, deferred, promise, ENOMEM);
 	}
 	j->deferred = deferred;
@@ -209,7 +267,18 @@ napi_value ovl_spawn(napi_env env, napi_callback_info info) {
 	j->out = pipefd[0];
 	napi_value name;
 	napi_create_string_utf8(env, "ovl-spawn", NAPI_AUTO_LENGTH, &name);
-	napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
-	napi_queue_async_work(env, j->work);
+	if (napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok) {
+		close(pipefd[0]);
+		reap(pid);
+		free(j);
+		return reject_errno(env, deferred, promise, ENOMEM);
+	}
+	if (napi_queue_async_work(env, j->work) != napi_ok) {
+		napi_delete_async_work(env, j->work);
+		close(pipefd[0]);
+		reap(pid);
+		free(j);
+		return reject_errno(env, deferred, promise, ENOMEM);
+	}
 	return promise;
 }

@@ -399,11 +399,16 @@ export function removeTreeIn(dir: Dir, name: string): void {
  */
 function randomHex(bytes: number): string {
 	const b = Buffer.alloc(bytes);
-	const fd = openSync('/dev/urandom', O.O_RDONLY);
 	try {
-		readSync(fd, b, 0, bytes, null);
-	} finally {
-		closeSync(fd);
+		const fd = openSync('/dev/urandom', O.O_RDONLY);
+		try {
+			readSync(fd, b, 0, bytes, null);
+		} finally {
+			closeSync(fd);
+		}
+	} catch {
+		// No /dev here (a bare chroot): the name need only be unlikely, the open is O_EXCL anyway.
+		for (let i = 0; i < bytes; i++) b[i] = Math.floor(Math.random() * 256);
 	}
 	return b.toString('hex');
 }

@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 
 /** The C helper's calls (native/ovl.c). Paths are Buffers; errors carry an errno `code`. */
@@ -57,6 +58,23 @@ export const resolveFlags = {beneath: 0x08, noSymlinks: 0x04, noMagiclinks: 0x02
 export const flockOps = {shared: 1, exclusive: 2, nonBlocking: 4, unlock: 8} as const;
 export const renameFlags = {noReplace: 1, exchange: 2, whiteout: 4} as const;
 
+const calls: readonly (keyof NativeApi)[] = [
+	'openat2',
+	'mknodat',
+	'renameat2',
+	'lgetxattr',
+	'llistxattr',
+	'lsetxattr',
+	'lremovexattr',
+	'umount2',
+	'realpaths',
+	'flock',
+	'seekEnd',
+	'utimensat',
+	'spawn',
+	'scan',
+];
+
 let api: NativeApi | undefined;
 let status: NativeStatus | undefined;
 
@@ -67,18 +85,30 @@ export function native(): NativeApi | undefined {
 		status = {loaded: false, reason: 'OVL_NATIVE=0 forces the pure-JS fallback'};
 		return undefined;
 	}
+	const file = fileURLToPath(new URL('../../build/Release/ovl_native.node', import.meta.url));
+	if (!existsSync(file)) {
+		status = {loaded: false, reason: 'not built; npm install builds it when a C compiler is present'};
+		return undefined;
+	}
 	try {
 		// process.dlopen, not require: the CJS loader's first use costs ~3 ms of every command's start.
-		const addon = {exports: {}};
-		process.dlopen(addon, fileURLToPath(new URL('../../build/Release/ovl_native.node', import.meta.url)));
-		api = addon.exports as NativeApi;
-		status = {loaded: true, reason: 'build/Release/ovl_native.node'};
+		const addon = {exports: {} as Partial<NativeApi>};
+		process.dlopen(addon, file);
+		// A helper built by an older ovl lacks the newer calls: all or nothing, never half of it.
+		const missing = calls.filter((c) => typeof addon.exports[c] !== 'function');
+		if (missing.length > 0)
+			status = {
+				loaded: false,
+				reason: `built by an older ovl (no ${missing.join(', ')}); npm install rebuilds it`,
+			};
+		else {
+			api = addon.exports as NativeApi;
+			status = {loaded: true, reason: 'build/Release/ovl_native.node'};
+		}
 	} catch (error) {
 		status = {
 			loaded: false,
-			reason: /No such file/.test(String((error as Error).message))
-				? 'not built; npm install builds it when a C compiler is present'
-				: `not loaded (${String((error as Error).message).split('\n')[0] ?? 'dlopen failed'}); npm install rebuilds it`,
+			reason: `not loaded (${String((error as Error).message).split('\n')[0] ?? 'dlopen failed'}); npm install rebuilds it`,
 		};
 	}
 	return api;

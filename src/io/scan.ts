@@ -154,7 +154,7 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			const origin = origins.get(i);
 			// Where the merge and the lower-only view differ (below a renamed or opaque dir), the
 			// change set compares their whole listings (lowerDelta).
-			const only = whole || (input.forDiff && origin !== rel) ? undefined : names;
+			const only = input.forDiff && (whole || origin !== rel) ? undefined : names;
 			for (const l of regular) {
 				if (input.forDiff) want(i < 0 ? l.path : childPath(l.path, rel.slice(1)), only);
 				if (origin !== undefined) want(origin === '' ? l.path : path.join(l.path, origin), only);

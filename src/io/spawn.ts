@@ -16,7 +16,9 @@ export function runTool(cmd: string, args: readonly string[], options: ToolOptio
 	return api ? runNative(api, cmd, args, options) : runChild(cmd, args, options);
 }
 
-const signalName = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k]));
+// The first name of each number (SIGABRT, not its alias SIGIOT), as child_process reports it.
+const signalName = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.signals)) if (!signalName.has(n)) signalName.set(n, name);
 
 async function runNative(
 	api: NonNullable<ReturnType<typeof native>>,

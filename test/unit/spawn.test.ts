@@ -1,4 +1,4 @@
-import {closeSync, mkdtempSync, openSync, rmSync, writeFileSync} from 'node:fs';
+import {closeSync, mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, test} from 'vitest';
@@ -70,6 +70,23 @@ describe('runTool', () => {
 			closeSync(fa);
 			closeSync(fb);
 		}
+	});
+
+	test("fds that are each other's targets (a cycle), or already in place, arrive as given", async () => {
+		// This process's own fds 3 and 4 (whatever they are): swapped, then 3 onto itself.
+		const link = (fd: number) => readlinkSync(`/proc/self/fd/${fd}`);
+		const [three, four] = [link(3), link(4)];
+		const swapped = sh('readlink /proc/self/fd/3 /proc/self/fd/4', {extraFds: [4, 3]});
+		expect(await runTool(...swapped)).toEqual({ok: true, exitCode: 0, output: `${four}\n${three}\n`});
+		expect(await runChild(...swapped)).toEqual({ok: true, exitCode: 0, output: `${four}\n${three}\n`});
+		const inPlace = sh('readlink /proc/self/fd/3', {extraFds: [3]});
+		expect(await runTool(...inPlace)).toEqual({ok: true, exitCode: 0, output: `${three}\n`});
+	});
+
+	test('a signal name is the first of its number (SIGABRT, not SIGIOT)', async () => {
+		const r = await runTool('sh', ['-c', 'kill -ABRT $$'], {env: {}});
+		expect(r.output).toBe('\nsh killed by SIGABRT');
+		expect(await runChild('sh', ['-c', 'kill -ABRT $$'], {env: {}})).toEqual(r);
 	});
 
 	test('a tool that is not there: ENOENT, as child_process says it', async () => {
