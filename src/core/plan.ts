@@ -117,7 +117,8 @@ export function planMount(
 	const refusal = finding(
 		'OVL_OPTIONS_TOO_LONG',
 		'error',
-		`the mount options need ${bytes} bytes with every strategy; mount(2) takes at most ${budget} (PAGE_SIZE-1) and would silently cut the rest (${stack.lowers.length} lower layers)`,
+		`the mount options need ${bytes} bytes with every strategy; mount(2) takes at most ${budget} ` +
+			`(PAGE_SIZE-1) and would silently cut the rest (${stack.lowers.length} lower layers)`,
 		'use fewer layers (squash some), or shorter option values',
 	);
 	return plan(stack, 'refused', r, bytes, budget, notes, [...(context.findings ?? []), refusal]);

@@ -325,7 +325,8 @@ function upperAndWork(facts: StackFacts, userxattr: boolean): Finding[] {
 			finding(
 				'OVL_USERXATTR_TMPFS',
 				'error',
-				`upper ${upper.path} is on tmpfs, which has no user.* xattrs before Linux 6.6 (this is ${facts.kernel.version.join('.')}): removing a lower directory would fail with EIO`,
+				`upper ${upper.path} is on tmpfs, which has no user.* xattrs before Linux 6.6 ` +
+					`(this is ${facts.kernel.version.join('.')}): removing a lower directory would fail with EIO`,
 				'put upper and work on ext4 or xfs, drop userxattr (as real root), or use Linux 6.6+',
 				upper.path,
 			),
@@ -352,7 +353,8 @@ function upperAndWork(facts: StackFacts, userxattr: boolean): Finding[] {
 				'error',
 				`work dir has work/incompat/${incompat.join(', ')}: the kernel refuses to mount ("overlay with incompat feature '${incompat[0]}' cannot be mounted")`,
 				incompat.includes('volatile')
-					? 'a volatile mount was not cleanly synced: the upper may be inconsistent. Throw away upper and work and start fresh, or delete work/work/incompat if you accept the risk'
+					? 'a volatile mount was not cleanly synced: the upper may be inconsistent. Throw away upper and ' +
+							'work and start fresh, or delete work/work/incompat if you accept the risk'
 					: 'remove work/work/incompat, or use a fresh work dir',
 				work?.path,
 			),
