@@ -10,6 +10,10 @@ import {native} from './native.js';
  round trip each (a 500-layer mount canonicalizes and probes 1,000 paths: ~8 ms against ~30–55).
  */
 export async function realpathExact(p: string): Promise<string> {
+	return realpathNow(p);
+}
+
+function realpathNow(p: string): string {
 	// As a string it is one copy less; only bytes that are not UTF-8 come back as U+FFFD, and
 	// then (or for a real U+FFFD) the exact bytes are asked for.
 	const text = realpathSync.native(fsPath(p));
@@ -40,7 +44,7 @@ export function resolvePaths(paths: readonly string[]): Resolved[] {
 
 function resolveOne(p: string): Resolved {
 	try {
-		const real = decodePath(realpathSync.native(fsPath(p), {encoding: 'buffer'}));
+		const real = realpathNow(p);
 		return {real, isDirectory: statSync(fsPath(real)).isDirectory()};
 	} catch (error) {
 		return {code: (error as NodeJS.ErrnoException).code ?? 'EIO'};

@@ -162,14 +162,13 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		}
 		// Layer roots first: readDirs follows a symlink there only.
 		const wantPaths = [...wantedAt.keys()];
-		const wanted = wantPaths.map((p) => {
-			const names = wantedAt.get(p);
-			return names && [...names];
-		});
 		const wantedByPath = new Map<string, string[]>();
-		wantPaths.forEach((p, k) => {
-			const names = wanted[k];
-			if (names) wantedByPath.set(p, names);
+		const wanted = wantPaths.map((p) => {
+			const set = wantedAt.get(p);
+			if (!set) return undefined;
+			const names = [...set];
+			wantedByPath.set(p, names);
+			return names;
 		});
 		const {dirs, failures} = await port.readDirs(wantPaths, ns, regular.length, wanted);
 		lowers.prefetch(dirs, wantedByPath);
