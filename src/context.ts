@@ -105,12 +105,24 @@ function jsonFast(value: unknown, indent: string): string {
 	return levels === 0 ? s : s.slice(cut + indent.length, s.length - cut);
 }
 
+/** The text between the brackets of an array of `items` written at `indent`: jsonPieces' slices, and a spool's. */
+export function jsonElements(items: readonly unknown[], indent: string): string {
+	const text = jsonFast(items, indent);
+	return text.slice(1, text.length - indent.length - 2);
+}
+
+/** A value that writes its own JSON text (a spooled array, io/json-spool.ts): jsonPieces defers to it. */
+export const ownJson = Symbol('ownJson');
+export type OwnJson = {[ownJson](indent: string): Iterable<string>};
+
 /**
  The same text as jsonText, in pieces: an inspect report of 10⁵–10⁶ entries is written entry by
  entry instead of being built as one string of many megabytes first. Arrays are written in
  slices of elements and objects to a depth of 2; below that each value is one native JSON.stringify.
  */
 export function* jsonPieces(value: unknown, indent = '', depth = 0): Generator<string> {
+	if (typeof value === 'object' && value !== null && ownJson in value)
+		return yield* (value as OwnJson)[ownJson](indent);
 	const v = withBytes(
 		typeof (value as {toJSON?: unknown} | null)?.toJSON === 'function'
 			? (value as {toJSON(): unknown}).toJSON()
@@ -126,10 +138,8 @@ export function* jsonPieces(value: unknown, indent = '', depth = 0): Generator<s
 		yield '[';
 		// In slices: one native stringify of 256 entries is ~3× faster than 256 of one entry each.
 		// Each slice's text is "[" + its elements + "\n" + indent + "]"; the brackets are dropped.
-		for (let at = 0; at < v.length; at += arraySlice) {
-			const text = jsonFast(v.slice(at, at + arraySlice), indent);
-			yield `${at === 0 ? '' : ','}${text.slice(1, text.length - indent.length - 2)}`;
-		}
+		for (let at = 0; at < v.length; at += arraySlice)
+			yield `${at === 0 ? '' : ','}${jsonElements(v.slice(at, at + arraySlice), indent)}`;
 		yield `\n${indent}]`;
 		return;
 	}

@@ -3,7 +3,9 @@ import {entryKinds, type EntryKind} from '../core/entry.js';
 import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Report} from '../core/report.js';
-import {filterKinds, inspectFlow} from '../flows/inspect.js';
+import {filterKinds, inspectFlow, inspectInto} from '../flows/inspect.js';
+import {JsonSpool} from '../io/json-spool.js';
+import {writeJson} from '../context.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';
@@ -49,8 +51,48 @@ function parseKinds(list: readonly string[]): EntryKind[] {
 	return kinds as EntryKind[];
 }
 
-const strictExit = (report: Report, strict: boolean): number =>
+const strictExit = (report: Pick<Report, 'findings'>, strict: boolean): number =>
 	strict && report.findings.some((f) => f.severity === 'error') ? exitCodes.failure : exitCodes.ok;
+
+/**
+ inspect --json: entries are written to a spool as they are classified, and the document (summary
+ first, as ever) is written around them: memory holds one chunk of 10⁶ entries, not all of them.
+ */
+async function inspectJson(located: Located, kinds: readonly EntryKind[], ctx: Context): Promise<Report['findings']> {
+	const spool = new JsonSpool('  ');
+	try {
+		const shown = (e: {kind: EntryKind}): boolean => kinds.length === 0 || kinds.includes(e.kind);
+		const slots = new Map<number, number>();
+		let index = 0;
+		const head = await inspectInto(
+			located,
+			{},
+			{
+				entry(e, _raw, _key, held) {
+					if (shown(e)) {
+						if (held) slots.set(index, spool.hold());
+						else spool.add(e);
+					}
+					index++;
+				},
+				settle(i, e) {
+					const slot = slots.get(i);
+					if (slot !== undefined) spool.settle(slot, e);
+				},
+			},
+		);
+		writeJson(ctx, {
+			schema: head.schema,
+			mount: head.mount,
+			summary: head.summary,
+			entries: spool,
+			findings: head.findings,
+		});
+		return head.findings;
+	} finally {
+		spool.close();
+	}
+}
 
 /** `ovl inspect`: classify every upper entry and explain it. */
 export async function inspectCommand(
@@ -59,7 +101,8 @@ export async function inspectCommand(
 ): Promise<number> {
 	const kinds = parseKinds(o.kinds);
 	const located = await locate(o, ctx);
-	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
+	if (ctx.mode === 'json') return strictExit({findings: await inspectJson(located, kinds, ctx)}, o.strict);
+	const progress = scanProgress(ctx.stderrTTY, ctx.err);
 	const full = await inspectFlow(located, {withChanges: false, onProgress: progress.onProgress});
 	progress.done();
 	const report = filterKinds(full, kinds);

@@ -220,22 +220,39 @@ export function linkOrigins(
 	raws: readonly RawEntry[],
 	originInode: (hex: string | undefined) => number | undefined,
 ): Entry[] {
-	const orphan = (e: Entry): boolean => e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
-	if (!entries.some(orphan)) return [...entries];
+	if (!entries.some(isOrphanCopy)) return [...entries];
 	const byInode = new Map<number, LowerHit>();
-	for (const r of raws) for (const h of r.shadows) if (h.stat.type !== 'dir') byInode.set(h.stat.ino, h);
-	return entries.map((e, i) => {
-		if (e.kind !== 'copy-up' || !e.copyUp || e.copyUp.fromLayer !== 0) return e;
-		const ino = originInode(raws[i]?.xattrs['origin']);
-		const hit = ino === undefined ? undefined : byInode.get(ino);
-		if (!hit) return e;
-		return {
-			...e,
-			reasons: [
-				...e.reasons.filter((r) => !r.startsWith('origin recorded but')),
-				`origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`,
-			],
-			copyUp: {...e.copyUp, fromLayer: hit.layer, fromPath: hit.path, lowerSize: hit.stat.size},
-		};
-	});
+	for (const r of raws) noteLowerInodes(r, byInode);
+	return entries.map((e, i) => (isOrphanCopy(e) ? linkOrigin(e, raws[i] as RawEntry, byInode, originInode) : e));
+}
+
+/** A copy-up with nothing at its own path in the lowers: only the whole upper's lower files can name its original. */
+export const isOrphanCopy = (e: Entry): boolean =>
+	e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
+
+/** Records the lower files an entry shadows by inode (the last one seen wins), those `wanted` only when given. */
+export function noteLowerInodes(raw: RawEntry, byInode: Map<number, LowerHit>, wanted?: ReadonlySet<number>): void {
+	for (const h of raw.shadows)
+		if (h.stat.type !== 'dir' && (wanted === undefined || wanted.has(h.stat.ino))) byInode.set(h.stat.ino, h);
+}
+
+/** An orphaned copy-up with its lower original, found by the inode in its origin handle. */
+export function linkOrigin(
+	e: Entry,
+	raw: RawEntry,
+	byInode: ReadonlyMap<number, LowerHit>,
+	originInode: (hex: string | undefined) => number | undefined,
+): Entry {
+	if (e.kind !== 'copy-up' || !e.copyUp || e.copyUp.fromLayer !== 0) return e;
+	const ino = originInode(raw.xattrs['origin']);
+	const hit = ino === undefined ? undefined : byInode.get(ino);
+	if (!hit) return e;
+	return {
+		...e,
+		reasons: [
+			...e.reasons.filter((r) => !r.startsWith('origin recorded but')),
+			`origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`,
+		],
+		copyUp: {...e.copyUp, fromLayer: hit.layer, fromPath: hit.path, lowerSize: hit.stat.size},
+	};
 }

@@ -62,105 +62,136 @@ export function summarize(
 	inodeKeys: readonly (string | undefined)[],
 	space?: SpaceFacts,
 ): Summary {
+	const tally = summaryTally();
+	for (let i = 0; i < entries.length; i++) tally.add(entries[i] as Entry, inodeKeys[i]);
+	return tally.result(space);
+}
+
+/**
+ The summary, entry by entry in path order. An entry whose copy-up payload is settled later (a
+ renamed copy-up's original, found once the whole upper is seen) is added as it stands and given
+ again to `settle` with what `add` returned.
+ */
+export function summaryTally(): {
+	add(e: Entry, inodeKey: string | undefined): boolean;
+	settle(e: Entry, first: boolean): void;
+	result(space?: SpaceFacts): Summary;
+} {
 	const counts = Object.fromEntries(entryKinds.map((k) => [k, 0])) as Record<EntryKind, number>;
 	// Keys only for inodes with several links; any other entry is an inode of its own.
 	const seen = new Set<string>();
 	let single = 0;
+	let entries = 0;
 	let upperBytes = 0;
 	let duplicatedBytes = 0;
 	let metacopySavedBytes = 0;
-	for (let i = 0; i < entries.length; i++) {
-		const e = entries[i] as Entry;
-		counts[e.kind]++;
-		const key = inodeKeys[i];
-		const first = key === undefined || !seen.has(key);
-		if (key === undefined) single++;
-		else seen.add(key);
-		if (first) upperBytes += e.bytes;
-		// Hard links share one copy: count their bytes once.
-		if (first && e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0)
-			duplicatedBytes += e.copyUp.lowerSize;
-		if (e.kind === 'metacopy') metacopySavedBytes += e.metacopy?.lowerSize ?? 0;
-	}
+	// Hard links share one copy: their bytes count once, for the first link met.
+	const duplicated = (e: Entry): number =>
+		e.kind === 'copy-up' && e.type === 'file' && e.copyUp && e.copyUp.fromLayer > 0 ? e.copyUp.lowerSize : 0;
 	return {
-		counts,
-		entries: entries.length,
-		upperBytes,
-		upperInodes: single + seen.size,
-		duplicatedBytes,
-		metacopySavedBytes,
-		...(space ? {upperSpace: space} : {}),
+		add(e, key) {
+			entries++;
+			counts[e.kind]++;
+			const first = key === undefined || !seen.has(key);
+			if (key === undefined) single++;
+			else seen.add(key);
+			if (first) upperBytes += e.bytes;
+			if (first) duplicatedBytes += duplicated(e);
+			if (e.kind === 'metacopy') metacopySavedBytes += e.metacopy?.lowerSize ?? 0;
+			return first;
+		},
+		settle(e, first) {
+			if (first) duplicatedBytes += duplicated(e);
+		},
+		result: (space) => ({
+			counts: {...counts},
+			entries,
+			upperBytes,
+			upperInodes: single + seen.size,
+			duplicatedBytes,
+			metacopySavedBytes,
+			...(space ? {upperSpace: space} : {}),
+		}),
 	};
 }
 
 /** fsck-style findings over classified entries and facts; read-only, never fatal. */
-export function inspectFindings(
-	entries: readonly Entry[],
-	facts: {
-		space?: SpaceFacts;
-		incompat?: readonly string[];
-		newestLowerMtimeMs?: number;
-		mountedAt?: string;
-		sharedWith?: readonly string[];
-	},
-): Finding[] {
+export type FactsForFindings = {
+	space?: SpaceFacts;
+	incompat?: readonly string[];
+	newestLowerMtimeMs?: number;
+	mountedAt?: string;
+	sharedWith?: readonly string[];
+};
+
+export function inspectFindings(entries: readonly Entry[], facts: FactsForFindings): Finding[] {
 	const out: Finding[] = [];
 	const byOrigin = new Map<string, string[]>();
-	for (const e of entries) {
-		if (e.kind === 'whiteout' && e.shadows.length === 0)
+	for (const e of entries) entryFindings(e, out, byOrigin);
+	out.push(...factFindings(byOrigin, facts));
+	return out;
+}
+
+/** The findings one entry gives, in entry order; redirect origins are gathered for factFindings. */
+export function entryFindings(e: Entry, out: Finding[], byOrigin: Map<string, string[]>): void {
+	if (e.kind === 'whiteout' && e.shadows.length === 0)
+		out.push(
+			finding(
+				'OVL_ORPHAN_WHITEOUT',
+				'warning',
+				`whiteout ${e.path} hides nothing: no lower layer has that name`,
+				'harmless, but a sign the lowers changed since it was made; remove it offline if you want a clean upper',
+				e.path,
+			),
+		);
+	if (e.kind === 'redirect-dir' && e.redirect) {
+		if (e.redirect.originLayers.length === 0)
 			out.push(
 				finding(
-					'OVL_ORPHAN_WHITEOUT',
-					'warning',
-					`whiteout ${e.path} hides nothing: no lower layer has that name`,
-					'harmless, but a sign the lowers changed since it was made; remove it offline if you want a clean upper',
-					e.path,
-				),
-			);
-		if (e.kind === 'redirect-dir' && e.redirect) {
-			if (e.redirect.originLayers.length === 0)
-				out.push(
-					finding(
-						'OVL_DANGLING_REDIRECT',
-						'error',
-						`${e.path} redirects to ${e.redirect.origin}, which no lower layer has`,
-						'the renamed directory lost its lower contents: were the lowers changed or swapped?',
-						e.path,
-					),
-				);
-			byOrigin.set(e.redirect.origin, [...(byOrigin.get(e.redirect.origin) ?? []), e.path]);
-		}
-		if (e.kind === 'xwhiteout')
-			out.push(
-				finding(
-					'OVL_XWHITEOUT_IN_UPPER',
-					'warning',
-					`${e.path} is an xattr whiteout in the upper layer, where the kernel does not honour it (listed, but stat gives ENOENT)`,
-					'replace it with a 0/0 char device (mknod c 0 0) offline, or remove it',
-					e.path,
-				),
-			);
-		if (e.kind === 'metacopy' && e.metacopy?.dataLayer === undefined)
-			out.push(
-				finding(
-					'OVL_METACOPY_NO_DATA',
+					'OVL_DANGLING_REDIRECT',
 					'error',
-					`${e.path} is a metadata-only copy whose data (${e.metacopy?.dataPath ?? e.path}) is in no lower layer: reading it fails`,
-					'restore the lower layer that held it',
+					`${e.path} redirects to ${e.redirect.origin}, which no lower layer has`,
+					'the renamed directory lost its lower contents: were the lowers changed or swapped?',
 					e.path,
 				),
 			);
-		if (e.kind === 'anomaly')
-			out.push(
-				finding(
-					'OVL_ANOMALY',
-					'warning',
-					`${e.path}: ${e.reasons.join('; ')}`,
-					'inspect it with getfattr -d -m - and ls -l',
-					e.path,
-				),
-			);
+		byOrigin.set(e.redirect.origin, [...(byOrigin.get(e.redirect.origin) ?? []), e.path]);
 	}
+	if (e.kind === 'xwhiteout')
+		out.push(
+			finding(
+				'OVL_XWHITEOUT_IN_UPPER',
+				'warning',
+				`${e.path} is an xattr whiteout in the upper layer, where the kernel does not honour it (listed, but stat gives ENOENT)`,
+				'replace it with a 0/0 char device (mknod c 0 0) offline, or remove it',
+				e.path,
+			),
+		);
+	if (e.kind === 'metacopy' && e.metacopy?.dataLayer === undefined)
+		out.push(
+			finding(
+				'OVL_METACOPY_NO_DATA',
+				'error',
+				`${e.path} is a metadata-only copy whose data (${e.metacopy?.dataPath ?? e.path}) is in no lower layer: reading it fails`,
+				'restore the lower layer that held it',
+				e.path,
+			),
+		);
+	if (e.kind === 'anomaly')
+		out.push(
+			finding(
+				'OVL_ANOMALY',
+				'warning',
+				`${e.path}: ${e.reasons.join('; ')}`,
+				'inspect it with getfattr -d -m - and ls -l',
+				e.path,
+			),
+		);
+}
+
+/** The findings of the whole upper, after its entries' own. */
+export function factFindings(byOrigin: ReadonlyMap<string, readonly string[]>, facts: FactsForFindings): Finding[] {
+	const out: Finding[] = [];
 	for (const [origin, paths] of byOrigin) {
 		if (paths.length > 1)
 			out.push(

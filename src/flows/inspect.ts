@@ -1,14 +1,15 @@
 import {exitCodes} from '../core/exit-codes.js';
-import {classifyEntry, linkOrigins} from '../core/classify.js';
+import {classifyEntry, isOrphanCopy, linkOrigin, noteLowerInodes} from '../core/classify.js';
 import {diffEntries, originInode, type ChangeSet} from '../core/diff.js';
-import type {Entry, EntryKind} from '../core/entry.js';
+import type {Entry, EntryKind, LowerHit, ScannedEntry} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {finding} from '../core/finding.js';
-import {inspectFindings, summarize, xattrHint, type Report} from '../core/report.js';
+import {entryFindings, factFindings, summaryTally, xattrHint, type Report} from '../core/report.js';
+import type {Finding} from '../core/types.js';
 import {journalPath} from '../core/journal-path.js';
 import {upperSpace, workIncompat, type Located} from '../io/locate.js';
 import {lstatPath} from '../io/walk-fs.js';
-import {scanLayers, type ScanInput, type ScanResult} from '../io/scan.js';
+import {scanInChunks, type ScanInput, type ScanResult, type ScanTotals} from '../io/scan.js';
 import type {ScanPort} from '../io/scan-port.js';
 
 export type InspectOptions = {
@@ -17,6 +18,8 @@ export type InspectOptions = {
 	readonly onProgress?: (scanned: number, dir: string) => void;
 	/** The scanner (default: native when built); tests run both on the same overlay. */
 	readonly port?: ScanPort;
+	/** Entries per scan chunk (see ScanInput.chunk). */
+	readonly chunk?: number;
 };
 
 /** What an upper holds, classified: the start of every view of it (inspect, diff, docker, lab). */
@@ -28,29 +31,71 @@ export type Observed = {
 	readonly inodeKeys: readonly (string | undefined)[];
 };
 
-/** scan → classify → link origins → hard-link groups. Reads only. */
-export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<Observed> {
-	const scan = await scanLayers(input, port);
-	const entries = linkOrigins(scan.entries.map(classifyEntry), scan.entries, originInode);
-	// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
-	const inodeKeys: (string | undefined)[] = new Array<string | undefined>(entries.length);
-	const group = new Map<string, string[]>();
-	scan.entries.forEach((e, i) => {
-		if (e.stat.nlink < 2 || e.stat.type === 'dir') return;
-		const key = `${e.stat.dev}:${e.stat.ino}`;
-		inodeKeys[i] = key;
-		// Whiteouts are all links of one shared inode in work/: not a hard-link group worth listing.
-		if (e.stat.type === 'char' && e.stat.rdev === 0) return;
-		const members = group.get(key);
-		if (members) members.push(e.path);
-		else group.set(key, [e.path]);
-	});
-	const grouped = entries.map((e, i) => {
+/**
+ Where observed entries go, one by one in path order. A held entry is provisional: a renamed
+ copy-up whose lower original only the whole upper can name; its final form comes to `settle`,
+ by its number in the order, once every entry has been given.
+ */
+export type EntrySink = {
+	entry(e: Entry, raw: ScannedEntry, inodeKey: string | undefined, held: boolean): void;
+	settle(index: number, e: Entry): void;
+};
+
+/** scan → classify → link origins → hard-link groups, a chunk at a time. Reads only. */
+export async function observeInto(input: ScanInput, sink: EntrySink, port?: ScanPort): Promise<ScanTotals> {
+	let linked: ReadonlyMap<string, readonly string[]> = new Map();
+	let wanted: ReadonlySet<number> = new Set();
+	// Lower files by inode, for the origins recorded in the upper only: what linkOrigin looks up.
+	const byInode = new Map<number, LowerHit>();
+	const held: {index: number; e: Entry; raw: ScannedEntry; key: string | undefined}[] = [];
+	let index = 0;
+	const grouped = (e: Entry, key: string | undefined): Entry => {
 		if (!e.hardlink || e.kind === 'whiteout') return e;
-		const members = group.get(inodeKeys[i] as string) ?? [e.path];
+		const members = (key === undefined ? undefined : linked.get(key)) ?? [e.path];
 		return {...e, reasons: [...e.reasons, hardLinkReason(e, members)], hardlink: {...e.hardlink, group: members}};
+	};
+	const totals = await scanInChunks(input, port, {
+		preview(p) {
+			linked = p.linked;
+			wanted = new Set(p.origins.map(originInode).filter((ino) => ino !== undefined));
+		},
+		chunk(raws) {
+			for (const raw of raws) {
+				if (wanted.size > 0) noteLowerInodes(raw, byInode, wanted);
+				const e = classifyEntry(raw);
+				// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
+				const key = raw.stat.nlink > 1 && raw.stat.type !== 'dir' ? `${raw.stat.dev}:${raw.stat.ino}` : undefined;
+				const orphan = isOrphanCopy(e);
+				if (orphan) held.push({index, e, raw, key});
+				sink.entry(orphan ? e : grouped(e, key), raw, key, orphan);
+				index++;
+			}
+		},
 	});
-	return {scan, entries: grouped, inodeKeys};
+	for (const h of held) sink.settle(h.index, grouped(linkOrigin(h.e, h.raw, byInode, originInode), h.key));
+	return totals;
+}
+
+/** observeInto, every entry kept. */
+export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<Observed> {
+	const raws: ScannedEntry[] = [];
+	const entries: Entry[] = [];
+	const inodeKeys: (string | undefined)[] = [];
+	const totals = await observeInto(
+		input,
+		{
+			entry(e, raw, key) {
+				entries.push(e);
+				raws.push(raw);
+				inodeKeys.push(key);
+			},
+			settle(index, e) {
+				entries[index] = e;
+			},
+		},
+		port,
+	);
+	return {scan: {...totals, entries: raws}, entries, inodeKeys};
 }
 
 function hardLinkReason(e: Entry, members: readonly string[]): string {
@@ -65,8 +110,18 @@ function hardLinkReason(e: Entry, members: readonly string[]): string {
 /** The change set (A/C/D/R) of an observation made with `forDiff`. */
 export const changeSet = (o: Observed): ChangeSet => diffEntries(o.scan.entries, o.entries);
 
-/** `ovl inspect` and `ovl diff`: locate's result → observation → summary, findings (→ change set). */
-export async function inspectFlow(located: Located, options: InspectOptions): Promise<Report> {
+/** An inspect report without its entries, which went to a sink as they came. */
+export type ReportHead = Omit<Report, 'entries' | 'changes'>;
+
+/**
+ `ovl inspect`'s report with its entries given to `sink` one by one, in path order, as they are
+ classified: the summary and the findings are made in the same pass.
+ */
+export async function inspectInto(
+	located: Located,
+	options: Omit<InspectOptions, 'withChanges'> & {readonly forDiff?: boolean},
+	sink: EntrySink,
+): Promise<ReportHead> {
 	if (located.upper === undefined) {
 		throw new OvlError(
 			'OVL_NO_UPPER',
@@ -75,21 +130,42 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 			{exitCode: exitCodes.usage},
 		);
 	}
-	const observed = await observeUpper(
+	const tally = summaryTally();
+	const own: Finding[] = [];
+	const byOrigin = new Map<string, string[]>();
+	// Whether each held entry was its inode's first link: its settled bytes count only then.
+	const firsts = new Map<number, boolean>();
+	let index = 0;
+	const scan = await observeInto(
 		{
 			upper: located.upper,
 			lowers: located.lowers,
 			ns: located.facts.xattrNamespace,
 			content: options.content ?? false,
-			forDiff: options.withChanges,
+			forDiff: options.forDiff ?? false,
+			...(options.chunk ? {chunk: options.chunk} : {}),
 			...(options.onProgress ? {onProgress: options.onProgress} : {}),
+		},
+		{
+			entry(e, raw, key, held) {
+				const first = tally.add(e, key);
+				if (held) firsts.set(index, first);
+				// A held entry's kind is final already (linkOrigin changes its copy-up payload only).
+				entryFindings(e, own, byOrigin);
+				index++;
+				sink.entry(e, raw, key, held);
+			},
+			settle(i, e) {
+				tally.settle(e, firsts.get(i) ?? false);
+				sink.settle(i, e);
+			},
 		},
 		options.port,
 	);
-	const {scan, entries} = observed;
 	const [space, incompat] = await Promise.all([upperSpace(located.upper), workIncompat(located.work)]);
 	const findings = [
-		...inspectFindings(entries, {
+		...own,
+		...factFindings(byOrigin, {
 			...(space ? {space} : {}),
 			incompat,
 			newestLowerMtimeMs: scan.newestLowerMtimeMs,
@@ -125,13 +201,34 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 			),
 		),
 	];
+	return {schema: 'ovl.inspect/v1', mount: located.facts, summary: tally.result(space), findings};
+}
+
+/** `ovl inspect` and `ovl diff`: locate's result → observation → summary, findings (→ change set). */
+export async function inspectFlow(located: Located, options: InspectOptions): Promise<Report> {
+	const raws: ScannedEntry[] = [];
+	const entries: Entry[] = [];
+	const head = await inspectInto(
+		located,
+		{...options, forDiff: options.withChanges},
+		{
+			entry(e, raw) {
+				entries.push(e);
+				if (options.withChanges) raws.push(raw);
+			},
+			settle(index, e) {
+				entries[index] = e;
+			},
+		},
+	);
+	const {schema, mount, summary, findings} = head;
 	return {
-		schema: 'ovl.inspect/v1',
-		mount: located.facts,
-		summary: summarize(entries, observed.inodeKeys, space),
-		entries: [...entries],
+		schema,
+		mount,
+		summary,
+		entries,
 		findings,
-		...(options.withChanges ? {changes: changeSet(observed)} : {}),
+		...(options.withChanges ? {changes: diffEntries(raws, entries)} : {}),
 	};
 }
 

@@ -397,7 +397,7 @@ export function removeTreeIn(dir: Dir, name: string): void {
  Unpredictable bytes as hex, from /dev/urandom: this module is on every mount's path (reading the
  stack file), and loading node:crypto for six bytes would cost ~6 ms of it.
  */
-function randomHex(bytes: number): string {
+export function randomHex(bytes: number): string {
 	const b = Buffer.alloc(bytes);
 	try {
 		const fd = openSync('/dev/urandom', O.O_RDONLY);

@@ -78,8 +78,9 @@ export const jsScanPort: ScanPort = {
 		return Promise.resolve({
 			names,
 			parents,
-			stats,
-			xattrs,
+			stat: (i) => stats[i],
+			isDir: (i) => stats[i]?.type === 'dir',
+			xattrs: (i) => xattrs[i] as XattrSet,
 			dirErrors,
 			xattrFailures,
 			...(rootError ? {rootError} : {}),

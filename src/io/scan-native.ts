@@ -123,8 +123,9 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				return {
 					names: [],
 					parents: [],
-					stats: [],
-					xattrs: [],
+					stat: () => undefined,
+					isDir: () => false,
+					xattrs: () => none,
 					dirErrors: new Map(),
 					xattrFailures: [],
 					rootError: (error as NodeJS.ErrnoException).code ?? 'EIO',
@@ -132,11 +133,10 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			} finally {
 				if (timer) clearInterval(timer);
 			}
-			const n = d.recs.length / REC;
+			const recs = d.recs;
+			const n = recs.length / REC;
 			const names = namesOf(d);
 			const parents = new Int32Array(n);
-			const stats: (StatLite | undefined)[] = new Array<StatLite | undefined>(n);
-			const xattrs: XattrSet[] = new Array<XattrSet>(n);
 			const dirErrors = new Map<number, string>();
 			const xattrFailures: XattrFailure[] = [];
 			const paths: string[] = [];
@@ -149,18 +149,24 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				}
 				return p;
 			};
+			// Failures are gathered now, in record order; stats and xattrs are decoded when asked
+			// (their failures, already counted, are not kept again).
 			for (let i = 0, o = 0; i < n; i++, o += REC) {
-				parents[i] = d.recs[o + PARENT] as number;
-				if (d.recs[o + STAT_ERR]) {
-					stats[i] = undefined;
-					xattrs[i] = none;
-					continue;
-				}
-				stats[i] = stat(d.recs, o);
-				xattrs[i] = xattrsOf(d, o, ns, () => pathOf(i), xattrFailures);
-				if (d.recs[o + EXTRA]) dirErrors.set(i, errName(d.recs[o + EXTRA] as number));
+				parents[i] = recs[o + PARENT] as number;
+				if (recs[o + STAT_ERR]) continue;
+				if (recs[o + XATTR_ERR] || recs[o + XCOUNT]) xattrsOf(d, o, ns, () => pathOf(i), xattrFailures);
+				if (recs[o + EXTRA]) dirErrors.set(i, errName(recs[o + EXTRA] as number));
 			}
-			return {names, parents, stats, xattrs, dirErrors, xattrFailures} satisfies WalkedTree;
+			return {
+				names,
+				parents,
+				stat: (i) => (recs[i * REC + STAT_ERR] ? undefined : stat(recs, i * REC)),
+				isDir: (i) => !recs[i * REC + STAT_ERR] && ((recs[i * REC + MODE] as number) & 0o170000) === 0o040000,
+				xattrs: (i) =>
+					recs[i * REC + STAT_ERR] || !recs[i * REC + XCOUNT] ? none : xattrsOf(d, i * REC, ns, () => '', []),
+				dirErrors,
+				xattrFailures,
+			} satisfies WalkedTree;
 		},
 		async probe(paths, ns, withXattrs) {
 			const found = new Map<string, Probed>();

@@ -11,13 +11,18 @@ export type XattrSet = {readonly overlay: Readonly<Record<string, string>>; read
 /** An xattr read that failed for another reason than "none there": kinds there may be wrong. */
 export type XattrFailure = {readonly path: string; readonly code: string};
 
-/** The upper tree, flat and depth first: entry i's parent is parents[i] (-1: the root). */
+/**
+ The upper tree, flat: entry i's parent is parents[i] (-1: the root), and a parent comes before
+ its children. Stats and xattrs are read out per entry when asked (the native walk keeps them
+ packed: 10⁶ of them as objects cost hundreds of MiB).
+ */
 export type WalkedTree = {
 	readonly names: readonly string[];
 	readonly parents: ArrayLike<number>;
 	/** undefined: the lstat failed (vanished while scanning). */
-	readonly stats: readonly (StatLite | undefined)[];
-	readonly xattrs: readonly XattrSet[];
+	stat(i: number): StatLite | undefined;
+	isDir(i: number): boolean;
+	xattrs(i: number): XattrSet;
 	/** For a dir that could not be read: why. */
 	readonly dirErrors: ReadonlyMap<number, string>;
 	readonly xattrFailures: readonly XattrFailure[];

@@ -21,16 +21,35 @@ export type ScanInput = {
 	readonly content?: boolean;
 	/** Also gather what a change set needs (the lower-only view at each path). */
 	readonly forDiff?: boolean;
+	/** Entries per chunk (tests make it small to cross chunk boundaries everywhere). */
+	readonly chunk?: number;
 };
 
-export type ScanResult = {
-	readonly entries: ScannedEntry[];
+/** What a scan found besides its entries. */
+export type ScanTotals = {
 	readonly lowerDirsRead: number;
 	readonly problems: readonly {path: string; message: string}[];
 	/** xattrs that could not be read (EIO, EACCES, a name the JS fallback cannot pass): kinds there may be wrong. */
 	readonly xattrErrors: readonly {path: string; code: string}[];
 	/** Newest mtime seen on a lower directory or file that inspect looked at. */
 	readonly newestLowerMtimeMs: number;
+};
+
+export type ScanResult = ScanTotals & {readonly entries: ScannedEntry[]};
+
+/** What the walk alone tells of the upper, before any entry is paired: what observing it needs first. */
+export type UpperPreview = {
+	/** Entries with more than one link (not dirs, not whiteouts), `dev:ino` → their paths, in path order. */
+	readonly linked: ReadonlyMap<string, readonly string[]>;
+	/** Every origin xattr (hex) recorded in the upper. */
+	readonly origins: readonly string[];
+};
+
+export type ScanSink = {
+	/** Called once, after the walk and before the first chunk. */
+	readonly preview?: (p: UpperPreview) => void;
+	/** The entries, in path order, a chunk at a time. */
+	readonly chunk: (entries: ScannedEntry[]) => void;
 };
 
 type DirJob = {
@@ -80,11 +99,29 @@ export function defaultScanPort(): ScanPort {
  Walks the upper layer (lstat, no-follow xattrs, never file contents) and pairs every entry with
  the lower layers: `merge` is the kernel's merge context for classification (it follows upper
  redirects and stops at upper opaque dirs); `view` is what the lowers alone show at the same path,
- which is what a change set compares against. Three bulk passes through the port: the upper tree,
- the lower dirs, then the stats and xattrs of every lower path the pairing found; each lower
- directory is read once.
+ which is what a change set compares against. Bulk passes through the port: the upper tree, the
+ lower dirs, then, a chunk of entries at a time, the stats and xattrs of every lower path the
+ pairing found; each lower directory is read once.
  */
 export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanPort()): Promise<ScanResult> {
+	const entries: ScannedEntry[] = [];
+	const totals = await scanInChunks(input, port, {chunk: (c) => void pushAll(entries, c)});
+	return {...totals, entries};
+}
+
+/** Entries per chunk: each chunk's lower stats are asked in one bulk call, then let go. */
+const chunkSize = 2048;
+
+/**
+ scanLayers a chunk at a time, in path order, so that a consumer that writes entries as they come
+ (inspect --json) holds one chunk, not 10⁶ entries. A change set's pass compares whole dirs
+ after their children (lowerDelta): with forDiff everything is one chunk.
+ */
+export async function scanInChunks(
+	input: ScanInput,
+	port: ScanPort = defaultScanPort(),
+	sink: ScanSink,
+): Promise<ScanTotals> {
 	const ns = input.ns;
 	const lowers = new LowerDirs(ns);
 	const regular = topFirst(input.lowers.filter((l) => !l.dataOnly));
@@ -99,19 +136,32 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 	);
 	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
 	const n = tree.names.length;
-	const rels: string[] = new Array<string>(n);
+	// Paths are kept for dirs only (10³ of 10⁶ entries); an entry's is made when it is paired.
+	const dirRels = new Map<number, string>([[-1, '']]);
 	const children = new Map<number, number[]>([[-1, []]]);
 	// Where each upper dir's merge context lies in the lowers (pass 1's DirJob.origin, from the
 	// walk's xattrs alone): its own path, or below a redirect; none below an opaque dir.
 	const origins = new Map<number, string | undefined>([[-1, '']]);
+	const linkedAt = new Map<string, number[]>();
+	const originXattrs: string[] = [];
 	for (let i = 0; i < n; i++) {
 		const parent = tree.parents[i] as number;
 		const name = tree.names[i] as string;
-		rels[i] = `${parent < 0 ? '' : rels[parent]}/${name}`;
 		children.get(parent)?.push(i);
-		if (tree.stats[i]?.type !== 'dir') continue;
+		const x = tree.xattrs(i).overlay;
+		if (x['origin'] !== undefined) originXattrs.push(x['origin']);
+		if (!tree.isDir(i)) {
+			const st = tree.stat(i);
+			if (st && st.nlink > 1 && !(st.type === 'char' && st.rdev === 0)) {
+				const key = `${st.dev}:${st.ino}`;
+				const at = linkedAt.get(key);
+				if (at) at.push(i);
+				else linkedAt.set(key, [i]);
+			}
+			continue;
+		}
+		dirRels.set(i, `${dirRels.get(parent) ?? ''}/${name}`);
 		children.set(i, []);
-		const x = (tree.xattrs[i] as XattrSet).overlay;
 		const above = origins.get(parent);
 		const r = x['redirect'];
 		origins.set(
@@ -125,6 +175,13 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 						: `${above}/${r ?? name}`,
 		);
 	}
+	const relOf = (i: number): string =>
+		dirRels.get(i) ?? `${dirRels.get(tree.parents[i] as number) ?? ''}/${tree.names[i] as string}`;
+	// Siblings in name order: the native walk sorts by bytes, the JS one not at all.
+	for (const kids of children.values()) if (!namesSorted(kids, tree.names)) kids.sort(byName(tree.names));
+	const linked = new Map<string, string[]>();
+	for (const [key, at] of linkedAt) linked.set(key, at.map(relOf).sort(byText));
+	sink.preview?.({linked, origins: originXattrs});
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
 	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
@@ -141,16 +198,16 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 			else wantedAt.set(dir, new Set(names));
 		};
 		for (const i of upperDirs) {
-			const x = i < 0 ? undefined : (tree.xattrs[i] as XattrSet).overlay;
+			const x = i < 0 ? undefined : tree.xattrs(i).overlay;
 			const whole = x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
 			const kids = children.get(i) as number[];
 			const names = kids.map((k) => tree.names[k] as string);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
 			for (const k of kids) {
-				const r = (tree.xattrs[k] as XattrSet).overlay['redirect'];
+				const r = tree.xattrs(k).overlay['redirect'];
 				if (r !== undefined && !r.startsWith('/') && !r.includes('/')) names.push(r);
 			}
-			const rel = i < 0 ? '' : (rels[i] as string);
+			const rel = dirRels.get(i) as string;
 			const origin = origins.get(i);
 			// Where the merge and the lower-only view differ (below a renamed or opaque dir), the
 			// change set compares their whole listings (lowerDelta).
@@ -179,36 +236,41 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 		}
 		xattrErrors.push(...failures);
 	}
+	let newest = 0;
+	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
 
-	// Pass 1, from memory (and the rare sync read): which lower paths each entry needs.
-	const pending: Pending[] = [];
+	// Pass 1, from memory (and the rare sync read): which lower paths each entry needs, entry by
+	// entry in path order. Siblings come in name order, and a dir's subtree where "name/" sorts:
+	// "a", "a.b", "a/c" (a '.' sorts before '/').
+	let pending: Pending[] = [];
 	const index = new Map<string, number>();
-	const statPaths = new Set<string>();
-	const xattrPaths = new Set<string>();
 	const deltas: {job: DirJob; names: ReadonlySet<string>}[] = [];
-	const stack: DirJob[] = [{index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx}];
-	while (stack.length > 0) {
-		const job = stack.pop() as DirJob;
-		for (const d of job.merge) statPaths.add(d.path);
+	const limit = input.forDiff ? Infinity : Math.max(1, input.chunk ?? chunkSize);
+	type Item = {readonly key: string; readonly entry?: Pending; readonly job?: DirJob};
+	const frames: {readonly items: Item[]; at: number}[] = [];
+	// Each dir's merge context is stat'd with its chunk (the newest lower mtime counts it).
+	const merges: (readonly CtxDir[])[] = [];
+	const open = (job: DirJob): void => {
+		merges.push(job.merge);
 		const dirError = job.index >= 0 ? tree.dirErrors.get(job.index) : undefined;
 		if (dirError) {
 			problems.push({path: job.rel, message: `cannot read this directory: ${dirError}`});
-			continue;
+			return;
 		}
 		const kids = children.get(job.index) ?? [];
-		const next: DirJob[] = [];
+		const items: Item[] = [];
 		// Only a change set compares names (lowerDelta): no set of every name otherwise.
 		const names = input.forDiff ? new Set<string>() : undefined;
 		for (const i of kids) {
 			const name = tree.names[i] as string;
-			const rel = rels[i] as string;
+			const rel = `${job.rel}/${name}`;
 			names?.add(name);
-			const stat = tree.stats[i];
+			const stat = tree.stat(i);
 			if (!stat) {
 				problems.push({path: rel, message: 'vanished while scanning'});
 				continue;
 			}
-			const {overlay, other} = tree.xattrs[i] as XattrSet;
+			const {overlay, other} = tree.xattrs(i);
 			const shadows = lowers.hits(job.merge, name);
 			const before = input.forDiff ? lowers.hits(job.view, name)[0] : undefined;
 			const top = shadows[0];
@@ -227,11 +289,11 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 					r !== undefined && r.startsWith('/')
 						? {absolute: resolveRedirect(rel, r)}
 						: {hit: r !== undefined ? lowers.hits(job.merge, r)[0] : top};
-				if ('hit' in data && data.hit) xattrPaths.add(data.hit.path);
 			}
 			if (input.forDiff && isWhiteout && before?.type === 'dir')
 				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
 			let redirect: CtxDir[] | undefined;
+			let sub: DirJob | undefined;
 			if (stat.type === 'dir') {
 				const view = lowers.childCtx(job.view, name);
 				let merge: CtxDir[];
@@ -243,139 +305,165 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 					origin = r.startsWith('/') ? r.replace(/\/+$/, '') : `${job.origin}/${r}`;
 					raw.redirectOrigin = origin;
 				} else merge = lowers.childCtx(job.merge, name);
-				next.push({index: i, rel, origin, merge, view});
+				sub = {index: i, rel, origin, merge, view};
 			}
-			for (const h of shadows) statPaths.add(h.path);
-			for (const d of redirect ?? []) statPaths.add(d.path);
-			if (wantShadowXattrs && top) xattrPaths.add(top.path);
 			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
-			if (before) (wantBeforeXattrs ? xattrPaths : statPaths).add(before.path);
-			if (stat.type === 'dir') index.set(rel, pending.length);
-			pending.push({
-				raw,
-				shadows,
-				before,
-				redirect,
-				data,
-				wantShadowXattrs,
-				wantBeforeXattrs,
-			});
+			items.push({key: name, entry: {raw, shadows, before, redirect, data, wantShadowXattrs, wantBeforeXattrs}});
+			if (sub) items.push({key: `${name}/`, job: sub});
 		}
 		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
 		// between the new view and the lower-only view: record what disappears and what appears.
 		if (names && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
-		stack.push(...next.reverse());
-	}
-
-	// Pass 2: every lower path's stat (and xattrs where compared) in two bulk calls.
-	for (const p of xattrPaths) statPaths.delete(p);
-	for (const p of known.keys()) statPaths.delete(p);
-	// What the lower dirs' reads already gave (stat and xattrs of a wanted name) is not asked again.
-	const probed = new Map<string, Probed>();
-	for (const p of xattrPaths) {
-		const st = known.get(p);
-		const x = knownXattrs.get(p);
-		if (!st || !x) continue;
-		probed.set(p, {stat: st, xattrs: x.set});
-		xattrErrors.push(...x.failures);
-		xattrPaths.delete(p);
-	}
-	const [statted, xattred] = await Promise.all([
-		port.probe([...statPaths], ns, false),
-		port.probe([...xattrPaths], ns, true),
-	]);
-	for (const [p, {stat}] of statted.found) known.set(p, stat);
-	for (const [p, x] of xattred.found) probed.set(p, x);
-	xattrErrors.push(...xattred.failures);
-	let newest = 0;
-	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
-	for (const {stat} of probed.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
-	function lowerStat(p: string): StatLite | undefined {
-		const k = known.get(p) ?? probed.get(p)?.stat;
-		if (k) return k;
-		const st = lstatPath(p);
-		if (!st) return undefined;
-		if (st.mtimeMs > newest) newest = st.mtimeMs;
-		return statLite(st);
-	}
-	function lowerXattrs(p: string): XattrSet {
-		const known = probed.get(p)?.xattrs;
-		if (known) return known;
-		return jsXattrs(p, ns, xattrErrors);
-	}
-	const toHit = (h: LowerName): LowerHit => ({
-		layer: h.layer,
-		path: h.path,
-		stat: lowerStat(h.path) ?? placeholder(h.type),
-	});
-	const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
-		for (const l of layers) {
-			const stat = lowerStat(path.join(l.path, overlayPath));
-			if (stat) return {layer: l.layer, path: path.join(l.path, overlayPath), stat};
-		}
-		return undefined;
+		if (!keysSorted(items)) items.sort((a, b) => byText(a.key, b.key));
+		frames.push({items, at: 0});
 	};
-	// A lower file may itself be a metacopy stub (composefs-style, or an earlier overlay's upper)
-	// whose redirect points into a layer below it: follow the chain to the layer holding the bytes.
-	// An absolute redirect is from the layer root; a relative one (a rename within one dir) names a
-	// sibling of the stub, so it resolves against the stub's own dir in its layer.
-	const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
-		let current: LowerHit | undefined = hit;
-		for (let depth = 0; current && depth < 8; depth++) {
-			const stub: LowerHit = current;
-			const x = lowerXattrs(stub.path).overlay;
-			if (!('metacopy' in x)) return stub;
-			const next = x['redirect'];
-			const below = all.filter((l) => l.layer < stub.layer);
-			const inLayer = stub.path.slice((all.find((l) => l.layer === stub.layer)?.path ?? '').length) || '/';
-			current = resolveInLayers(below, next === undefined ? inLayer : resolveRedirect(inLayer, next));
+	open({index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx});
+	while (frames.length > 0) {
+		const frame = frames[frames.length - 1] as {readonly items: Item[]; at: number};
+		if (frame.at >= frame.items.length) {
+			frames.pop();
+			continue;
 		}
-		return current;
-	};
-
-	for (const {job, names} of deltas) {
-		const delta = lowerDelta(lowers, job, names, lowerStat);
-		const parent = pending[index.get(job.rel) ?? -1];
-		if (parent && (delta.hidden.length > 0 || delta.revealed.length > 0))
-			parent.raw = {...parent.raw, hidden: [...(parent.raw.hidden ?? []), ...delta.hidden], revealed: delta.revealed};
+		const item = frame.items[frame.at++] as Item;
+		if (item.job) {
+			open(item.job);
+			continue;
+		}
+		const entry = item.entry as Pending;
+		if (entry.raw.stat.type === 'dir') index.set(entry.raw.path, pending.length);
+		pending.push(entry);
+		if (pending.length >= limit) {
+			sink.chunk(await pairChunk(pending, merges.splice(0)));
+			pending = [];
+		}
 	}
-
-	// Pass 3: the entries, with their lower stats.
-	const entries: ScannedEntry[] = pending.map((p) => {
-		const raw = p.raw;
-		raw.shadows = p.shadows.length === 0 ? noShadows : p.shadows.map(toHit);
-		const top = raw.shadows[0];
-		if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
-		if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
-			raw.contentDiffers =
-				raw.stat.size !== top.stat.size || !sameContents(childPath(input.upper, raw.path.slice(1)), top.path);
-		if (p.before) {
-			const same = top !== undefined && top.path === p.before.path;
-			const beforeStat = same ? top.stat : lowerStat(p.before.path);
-			if (beforeStat) raw.before = beforeStat;
-			if (!(raw.stat.type === 'char' && raw.stat.rdev === 0))
-				raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : lowerXattrs(p.before.path).other;
-		}
-		if (p.data) {
-			const hit =
-				'absolute' in p.data ? resolveInLayers(all, p.data.absolute) : p.data.hit ? toHit(p.data.hit) : undefined;
-			const data = hit ? followLowerMetacopy(hit) : undefined;
-			if (data) raw.dataHit = data;
-		}
-		if (p.redirect) raw.redirectHits = p.redirect.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
-		return raw;
-	});
-	// The walk is depth first in byte order: already sorted unless a sibling sorts between a dir
-	// and its children ("a", "a.b", "a/c"). A check is one pass; a sort of 10^6 paths is a second.
-	if (!isSorted(entries)) entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	if (pending.length > 0 || merges.length > 0) sink.chunk(await pairChunk(pending, merges.splice(0)));
 	releaseWalkFds();
 	return {
-		entries,
 		lowerDirsRead: lowers.dirsRead,
 		problems,
 		xattrErrors: [...xattrErrors, ...lowers.errors],
 		newestLowerMtimeMs: newest,
 	};
+
+	/** Passes 2 and 3 for one chunk: its lower paths' stats (and xattrs where compared) in two bulk calls, then its entries. */
+	async function pairChunk(
+		chunk: readonly Pending[],
+		mergeDirs: readonly (readonly CtxDir[])[],
+	): Promise<ScannedEntry[]> {
+		const statPaths = new Set<string>();
+		const xattrPaths = new Set<string>();
+		for (const merge of mergeDirs) for (const d of merge) statPaths.add(d.path);
+		for (const p of chunk) {
+			for (const h of p.shadows) statPaths.add(h.path);
+			for (const d of p.redirect ?? []) statPaths.add(d.path);
+			if (p.data && 'hit' in p.data && p.data.hit) xattrPaths.add(p.data.hit.path);
+			const top = p.shadows[0];
+			if (p.wantShadowXattrs && top) xattrPaths.add(top.path);
+			if (p.before) (p.wantBeforeXattrs ? xattrPaths : statPaths).add(p.before.path);
+		}
+		for (const p of xattrPaths) statPaths.delete(p);
+		for (const p of statPaths) if (known.has(p)) statPaths.delete(p);
+		// What the lower dirs' reads already gave (stat and xattrs of a wanted name) is not asked again.
+		const probed = new Map<string, Probed>();
+		for (const p of xattrPaths) {
+			const st = known.get(p);
+			const x = knownXattrs.get(p);
+			if (!st || !x) continue;
+			probed.set(p, {stat: st, xattrs: x.set});
+			xattrErrors.push(...x.failures);
+			xattrPaths.delete(p);
+		}
+		const [statted, xattred] = await Promise.all([
+			port.probe([...statPaths], ns, false),
+			port.probe([...xattrPaths], ns, true),
+		]);
+		const stats = new Map<string, StatLite>();
+		for (const [p, {stat}] of statted.found) {
+			stats.set(p, stat);
+			if (stat.mtimeMs > newest) newest = stat.mtimeMs;
+		}
+		for (const [p, x] of xattred.found) {
+			probed.set(p, x);
+			if (x.stat.mtimeMs > newest) newest = x.stat.mtimeMs;
+		}
+		xattrErrors.push(...xattred.failures);
+		function lowerStat(p: string): StatLite | undefined {
+			const k = known.get(p) ?? stats.get(p) ?? probed.get(p)?.stat;
+			if (k) return k;
+			const st = lstatPath(p);
+			if (!st) return undefined;
+			if (st.mtimeMs > newest) newest = st.mtimeMs;
+			return statLite(st);
+		}
+		function lowerXattrs(p: string): XattrSet {
+			const known = probed.get(p)?.xattrs;
+			if (known) return known;
+			return jsXattrs(p, ns, xattrErrors);
+		}
+		const toHit = (h: LowerName): LowerHit => ({
+			layer: h.layer,
+			path: h.path,
+			stat: lowerStat(h.path) ?? placeholder(h.type),
+		});
+		const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
+			for (const l of layers) {
+				const stat = lowerStat(path.join(l.path, overlayPath));
+				if (stat) return {layer: l.layer, path: path.join(l.path, overlayPath), stat};
+			}
+			return undefined;
+		};
+		// A lower file may itself be a metacopy stub (composefs-style, or an earlier overlay's upper)
+		// whose redirect points into a layer below it: follow the chain to the layer holding the bytes.
+		// An absolute redirect is from the layer root; a relative one (a rename within one dir) names a
+		// sibling of the stub, so it resolves against the stub's own dir in its layer.
+		const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
+			let current: LowerHit | undefined = hit;
+			for (let depth = 0; current && depth < 8; depth++) {
+				const stub: LowerHit = current;
+				const x = lowerXattrs(stub.path).overlay;
+				if (!('metacopy' in x)) return stub;
+				const next = x['redirect'];
+				const below = all.filter((l) => l.layer < stub.layer);
+				const inLayer = stub.path.slice((all.find((l) => l.layer === stub.layer)?.path ?? '').length) || '/';
+				current = resolveInLayers(below, next === undefined ? inLayer : resolveRedirect(inLayer, next));
+			}
+			return current;
+		};
+
+		for (const {job, names} of deltas.splice(0)) {
+			const delta = lowerDelta(lowers, job, names, lowerStat);
+			const parent = chunk[index.get(job.rel) ?? -1];
+			if (parent && (delta.hidden.length > 0 || delta.revealed.length > 0))
+				parent.raw = {...parent.raw, hidden: [...(parent.raw.hidden ?? []), ...delta.hidden], revealed: delta.revealed};
+		}
+
+		// Pass 3: the entries, with their lower stats.
+		return chunk.map((p) => {
+			const raw = p.raw;
+			raw.shadows = p.shadows.length === 0 ? noShadows : p.shadows.map(toHit);
+			const top = raw.shadows[0];
+			if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
+			if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
+				raw.contentDiffers =
+					raw.stat.size !== top.stat.size || !sameContents(childPath(input.upper, raw.path.slice(1)), top.path);
+			if (p.before) {
+				const same = top !== undefined && top.path === p.before.path;
+				const beforeStat = same ? top.stat : lowerStat(p.before.path);
+				if (beforeStat) raw.before = beforeStat;
+				if (!(raw.stat.type === 'char' && raw.stat.rdev === 0))
+					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : lowerXattrs(p.before.path).other;
+			}
+			if (p.data) {
+				const hit =
+					'absolute' in p.data ? resolveInLayers(all, p.data.absolute) : p.data.hit ? toHit(p.data.hit) : undefined;
+				const data = hit ? followLowerMetacopy(hit) : undefined;
+				if (data) raw.dataHit = data;
+			}
+			if (p.redirect) raw.redirectHits = p.redirect.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
+			return raw;
+		});
+	}
 
 	function redirectCtx(job: DirJob, value: string): CtxDir[] {
 		if (!value.startsWith('/')) return lowers.childCtx(job.merge, value);
@@ -394,10 +482,27 @@ export async function scanLayers(input: ScanInput, port: ScanPort = defaultScanP
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
 
-function isSorted(entries: readonly ScannedEntry[]): boolean {
-	for (let i = 1; i < entries.length; i++)
-		if ((entries[i - 1] as ScannedEntry).path > (entries[i] as ScannedEntry).path) return false;
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byName =
+	(names: readonly string[]) =>
+	(a: number, b: number): number =>
+		byText(names[a] as string, names[b] as string);
+
+function namesSorted(kids: readonly number[], names: readonly string[]): boolean {
+	for (let k = 1; k < kids.length; k++)
+		if ((names[kids[k - 1] as number] as string) > (names[kids[k] as number] as string)) return false;
 	return true;
+}
+
+function keysSorted(items: readonly {key: string}[]): boolean {
+	for (let k = 1; k < items.length; k++)
+		if ((items[k - 1] as {key: string}).key > (items[k] as {key: string}).key) return false;
+	return true;
+}
+
+/** push(...xs) without the argument-count limit of a spread. */
+function pushAll<T>(to: T[], xs: readonly T[]): void {
+	for (const x of xs) to.push(x);
 }
 
 /** A lower name whose stat failed (gone since its dir was read): its type, nothing else. */

@@ -55,6 +55,13 @@ async function inspect(): Promise<Report> {
 	expect(js.summary).toEqual(report.summary);
 	expect(js.changes).toEqual(report.changes);
 	expect(js.findings).toEqual(report.findings);
+	// Without a change set the scan goes in chunks: the same report, whatever the chunk size.
+	for (const chunk of [1, 3]) {
+		const chunked = await inspectFlow(located, {withChanges: false, chunk});
+		expect(chunked.entries).toEqual(report.entries);
+		expect(chunked.summary).toEqual(report.summary);
+		expect(chunked.findings).toEqual(report.findings);
+	}
 	return report;
 }
 
@@ -369,6 +376,44 @@ describeKernel('ovl inspect on real overlays', () => {
 		const r = await inspect();
 		expect(entry(r, '/d/g')).toMatchObject({kind: 'metacopy', metacopy: {dataLayer: 1, dataPath: p('l1', 'd', 'f')}});
 		expect(r.findings.map((f) => f.code)).not.toContain('OVL_METACOPY_NO_DATA');
+	});
+
+	test('inspect --json is written as it is classified: the same document, in path order, renamed copy-ups settled late', async () => {
+		// "a" is a dir with "a b", "a-", "a.b" beside it: they sort between "/a" and "/a/…". The
+		// renamed copy-ups come before (/a/0y) and after (/zz) the whiteouts that name their originals.
+		await setup([{'a/x': 'x', 'a b': 'ab', 'a.b': 'dot', 'b/y': 'y', 'k/1': '1'}], ['redirect_dir=on', 'index=off']);
+		mkdirSync(m('a/c'));
+		mkdirSync(m('a-'));
+		writeFileSync(m('a-/z'), 'z');
+		writeFileSync(m('a0'), 'zero');
+		linkSync(m('a0'), m('a/hl'));
+		rmSync(m('a.b'));
+		appendFileSync(m('a b'), ' more');
+		renameSync(m('a b'), m('zz'));
+		appendFileSync(m('b/y'), ' more');
+		renameSync(m('b/y'), m('a/0y'));
+		for (let i = 0; i < 40; i++) writeFileSync(m(`k/n${i}`), 'n');
+		const r = await inspect();
+		const paths = r.entries.map((e) => e.path);
+		expect(paths).toEqual([...paths].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+		expect(paths.indexOf('/a.b')).toBeLessThan(paths.indexOf('/a/0y'));
+		expect(entry(r, '/a/0y').reasons.join('; ')).toContain(`origin is lower 1's ${p('l1', 'b', 'y')}`);
+		expect(entry(r, '/zz').reasons.join('; ')).toContain(`origin is lower 1's ${p('l1', 'a b')}`);
+		expect(entry(r, '/a/hl').hardlink?.group).toEqual(['/a/hl', '/a0']);
+		const cli = await runOvl(['inspect', p('m'), '--json']);
+		expect(cli.exitCode).toBe(0);
+		const {changes: _, ...expected} = r;
+		const doc = JSON.parse(cli.stdout) as Report;
+		// The free space of the upper's filesystem moves between two reads of it.
+		const steady = (x: Report): unknown => ({...x, summary: {...x.summary, upperSpace: undefined}});
+		expect(steady(doc)).toEqual(steady(JSON.parse(JSON.stringify(expected)) as Report));
+		expect(Object.keys(doc)).toEqual(['schema', 'mount', 'summary', 'entries', 'findings']);
+		const some = await runOvl(['inspect', p('m'), '--json', '--kind', 'copy-up,whiteout']);
+		const filtered = (JSON.parse(some.stdout) as Report).entries;
+		expect(filtered.map((e) => e.path)).toEqual(
+			r.entries.filter((e) => e.kind === 'copy-up' || e.kind === 'whiteout').map((e) => e.path),
+		);
+		expect(filtered.find((e) => e.path === '/zz')?.copyUp?.fromLayer).toBe(1);
 	});
 
 	test('offline inspection with --upper/--lower, symlinks and fifos, and the JSON schema', async () => {

@@ -1,6 +1,7 @@
 import {describe, expect, test} from 'vitest';
 import {jsonPieces, jsonText} from '../../src/context.js';
 import {decodePath} from '../../src/core/bytes.js';
+import {JsonSpool} from '../../src/io/json-spool.js';
 
 // The streamed JSON must be byte-for-byte the text JSON.stringify(value, bytes replacer, 2) makes.
 const same = (v: unknown): void => expect([...jsonPieces(v)].join('')).toBe(jsonText(v));
@@ -45,5 +46,62 @@ describe('streamed JSON', () => {
 		// Each element is preceded by ",\n" and its indent.
 		expect(longest).toBeLessThanOrEqual(256 * (oneEntry + 6));
 		expect(oneEntry).toBeLessThan(200);
+	});
+});
+
+describe('a spooled array (inspect --json)', () => {
+	// Elements as they come, some held and settled later in any order; written inside a document.
+	const items = Array.from({length: 1000}, (_, i) => ({
+		i,
+		path: i === 600 ? decodePath(Buffer.from([0x2f, 0xff])) : `/é${i}`,
+	}));
+	const heldAt = new Set([0, 255, 256, 257, 511, 999]);
+	const spooled = (): JsonSpool => {
+		const spool = new JsonSpool('  ');
+		const slots: [number, number][] = [];
+		for (const [i, x] of items.entries()) {
+			if (heldAt.has(i)) slots.push([spool.hold(), i]);
+			else spool.add(x);
+		}
+		for (const [slot, i] of slots.reverse()) spool.settle(slot, items[i]);
+		return spool;
+	};
+	const doc = (entries: unknown): unknown => ({schema: 's', summary: {n: 1}, entries, findings: []});
+
+	test('gives the text of the whole array, held places filled', () => {
+		const spool = spooled();
+		try {
+			expect(spool.onDisk).toBe(true);
+			expect([...jsonPieces(doc(spool))].join('')).toBe(jsonText(doc(items)));
+		} finally {
+			spool.close();
+		}
+	});
+
+	test('an empty spool is [], and one held element alone is written too', () => {
+		const empty = new JsonSpool('  ');
+		const one = new JsonSpool('  ');
+		one.settle(one.hold(), {a: 1});
+		try {
+			expect([...jsonPieces(doc(empty))].join('')).toBe(jsonText(doc([])));
+			expect([...jsonPieces(doc(one))].join('')).toBe(jsonText(doc([{a: 1}])));
+		} finally {
+			empty.close();
+			one.close();
+		}
+	});
+
+	test('without a writable temp dir the text stays in memory, the same', () => {
+		const had = process.env['TMPDIR'];
+		process.env['TMPDIR'] = '/nonexistent/ovl-spool-test';
+		try {
+			const spool = spooled();
+			expect(spool.onDisk).toBe(false);
+			expect([...jsonPieces(doc(spool))].join('')).toBe(jsonText(doc(items)));
+			spool.close();
+		} finally {
+			if (had === undefined) delete process.env['TMPDIR'];
+			else process.env['TMPDIR'] = had;
+		}
 	});
 });
