@@ -490,6 +490,15 @@ static void *pool_thread(void *arg) {
 	return NULL;
 }
 
+static void free_task_out(task_t *t) {
+	free(t->out.recs.p);
+	free(t->out.xattrs.p);
+	free(t->out.bytes.p);
+	free(t->out.names.p);
+	t->out.recs.p = t->out.xattrs.p = NULL;
+	t->out.bytes.p = t->out.names.p = NULL;
+}
+
 // A task's output appended to the job's: indices and offsets moved by what comes before it.
 static void append_task(out_t *o, task_t *t) {
 	out_t *s = &t->out;
@@ -571,14 +580,15 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 			if (pthread_create(&threads[started], NULL, pool_thread, &pool) == 0) started++;
 		worker(&pool);
 		for (size_t i = 0; i < started; i++) pthread_join(threads[i], NULL);
-		for (size_t i = 0; i < ntasks; i++) append_task(o, &tasks[i]);
+		// Each task's output is let go once copied: a 10^6-entry walk holds one copy, not two.
+		for (size_t i = 0; i < ntasks; i++) {
+			append_task(o, &tasks[i]);
+			free_task_out(&tasks[i]);
+		}
 	}
 	for (size_t i = 0; i < ntasks; i++) {
 		free(tasks[i].name);
-		free(tasks[i].out.recs.p);
-		free(tasks[i].out.xattrs.p);
-		free(tasks[i].out.bytes.p);
-		free(tasks[i].out.names.p);
+		free_task_out(&tasks[i]);
 	}
 	free(tasks);
 	for (size_t i = 0; i < ndirs; i++) {

@@ -6,6 +6,27 @@ import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
 const noHits: readonly LowerName[] = Object.freeze([]);
 
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function isSorted(names: readonly string[]): boolean {
+	for (let i = 1; i < names.length; i++) if ((names[i - 1] as string) > (names[i] as string)) return false;
+	return true;
+}
+
+/** Binary search: a Set of every wanted name of 10³ dirs × 10³ names would hold 10⁶ entries for the whole scan. */
+function sortedHas(names: readonly string[], name: string): boolean {
+	let lo = 0;
+	let hi = names.length - 1;
+	while (lo <= hi) {
+		const mid = (lo + hi) >> 1;
+		const at = names[mid] as string;
+		if (at === name) return true;
+		if (at < name) lo = mid + 1;
+		else hi = mid - 1;
+	}
+	return false;
+}
+
 /** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
 export type LowerDirEntry = FileType | 'whiteout';
 
@@ -63,19 +84,20 @@ export class LowerDirs {
 	}
 
 	private readonly prefetched = new Map<string, DirListing | undefined>();
-	/** Dirs read for some names only: those names, as a set once a lookup misses. */
-	private readonly partial = new Map<string, ReadonlySet<string> | readonly string[]>();
+	/** Dirs read for some names only: those names, sorted (a lookup of another name reads the dir whole). */
+	private readonly partial = new Map<string, readonly string[]>();
 
 	/**
 	 Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. A
 	 listing read for wanted names answers lookups of those; any other name reads the whole dir.
+	 Only the names and the opaque value are kept: the scan keeps the stats it needs by path.
 	 */
 	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>, wanted?: ReadonlyMap<string, readonly string[]>): void {
 		for (const [dir, listing] of dirs) {
 			if (this.cache.has(dir)) continue;
-			this.prefetched.set(dir, listing);
+			this.prefetched.set(dir, listing && {names: listing.names, opaque: listing.opaque});
 			const names = listing?.stats ? wanted?.get(dir) : undefined;
-			if (names) this.partial.set(dir, names);
+			if (names) this.partial.set(dir, isSorted(names) ? names : [...names].sort(byText));
 		}
 	}
 
@@ -99,9 +121,7 @@ export class LowerDirs {
 		const e = m.get(name);
 		const wanted = this.partial.get(dir);
 		if (e !== undefined || wanted === undefined) return e;
-		let set = wanted as ReadonlySet<string>;
-		if (Array.isArray(wanted)) this.partial.set(dir, (set = new Set(wanted as readonly string[])));
-		return set.has(name) ? undefined : this.whole(dir).get(name);
+		return sortedHas(wanted, name) ? undefined : this.whole(dir).get(name);
 	}
 
 	/** A dir read for some names only, read again whole (children(), a name nobody asked for). */

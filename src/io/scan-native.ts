@@ -49,6 +49,7 @@ function stat(r: Float64Array, o: number): StatLite {
 }
 
 const none: XattrSet = {overlay: {}, other: []};
+const plain = Object.freeze({set: none, failures: Object.freeze<XattrFailure[]>([])});
 
 function xattrsOf(d: ScanData, o: number, ns: Ns, path: () => string, failures: XattrFailure[]): XattrSet {
 	const r = d.recs;
@@ -195,7 +196,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			for (const d of await halves(api, mode.dirs, bytes, ns, f, want)) {
 				let names: Map<string, LowerDirEntry> | undefined;
 				let stats: Map<string, StatLite> | undefined;
-				let xattrs: Map<string, {set: XattrSet; failures: XattrFailure[]}> | undefined;
+				let xattrs: Map<string, {set: XattrSet; failures: readonly XattrFailure[]}> | undefined;
 				let dir = '';
 				const n = d.recs.length / REC;
 				const all = namesOf(d);
@@ -245,7 +246,9 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 						stats.set(name, stat(d.recs, o));
 						if (!whiteout) {
 							const own: XattrFailure[] = [];
-							xattrs?.set(name, {set: xattrsOf(d, o, ns, () => childPath(dir, name), own), failures: own});
+							const set = xattrsOf(d, o, ns, () => childPath(dir, name), own);
+							// Most lower files have no xattrs and no failure: one shared answer for them.
+							xattrs?.set(name, set === none && own.length === 0 ? plain : {set, failures: own});
 						}
 					}
 				}

@@ -190,23 +190,27 @@ export async function scanInChunks(
 		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
 		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
 		// path too; a change set needs whole listings below an opaque or renamed upper dir.
-		const wantedAt = new Map<string, Set<string> | undefined>();
+		// Most lower dirs are wanted by one upper dir: its list as it is; a second want makes a set.
+		const wantedAt = new Map<string, readonly string[] | Set<string> | undefined>();
 		const want = (dir: string, names: readonly string[] | undefined): void => {
 			const had = wantedAt.get(dir);
 			if (names === undefined || (wantedAt.has(dir) && had === undefined)) wantedAt.set(dir, undefined);
-			else if (had) for (const name of names) had.add(name);
-			else wantedAt.set(dir, new Set(names));
+			else if (had === undefined) wantedAt.set(dir, names);
+			else if (had instanceof Set) for (const name of names) had.add(name);
+			else if (had !== names) wantedAt.set(dir, new Set([...had, ...names]));
 		};
 		for (const i of upperDirs) {
 			const x = i < 0 ? undefined : tree.xattrs(i).overlay;
 			const whole = x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
 			const kids = children.get(i) as number[];
-			const names = kids.map((k) => tree.names[k] as string);
+			let names: readonly string[] = kids.map((k) => tree.names[k] as string);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
+			const siblings: string[] = [];
 			for (const k of kids) {
 				const r = tree.xattrs(k).overlay['redirect'];
-				if (r !== undefined && !r.startsWith('/') && !r.includes('/')) names.push(r);
+				if (r !== undefined && !r.startsWith('/') && !r.includes('/')) siblings.push(r);
 			}
+			if (siblings.length > 0) names = [...new Set([...names, ...siblings])];
 			const rel = dirRels.get(i) as string;
 			const origin = origins.get(i);
 			// Where the merge and the lower-only view differ (below a renamed or opaque dir), the
@@ -219,11 +223,11 @@ export async function scanInChunks(
 		}
 		// Layer roots first: readDirs follows a symlink there only.
 		const wantPaths = [...wantedAt.keys()];
-		const wantedByPath = new Map<string, string[]>();
+		const wantedByPath = new Map<string, readonly string[]>();
 		const wanted = wantPaths.map((p) => {
-			const set = wantedAt.get(p);
-			if (!set) return undefined;
-			const names = [...set];
+			const had = wantedAt.get(p);
+			if (!had) return undefined;
+			const names = had instanceof Set ? [...had] : had;
 			wantedByPath.set(p, names);
 			return names;
 		});
