@@ -231,7 +231,11 @@ export const isOrphanCopy = (e: Entry): boolean =>
 	e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
 
 /** Records the lower files an entry shadows by inode (the last one seen wins), those `wanted` only when given. */
-export function noteLowerInodes(raw: RawEntry, byInode: Map<number, LowerHit>, wanted?: ReadonlySet<number>): void {
+export function noteLowerInodes(
+	raw: Pick<RawEntry, 'shadows'>,
+	byInode: Map<number, LowerHit>,
+	wanted?: ReadonlySet<number>,
+): void {
 	for (const h of raw.shadows)
 		if (h.stat.type !== 'dir' && (wanted === undefined || wanted.has(h.stat.ino))) byInode.set(h.stat.ino, h);
 }

@@ -45,8 +45,9 @@ export type EntrySink = {
 export async function observeInto(input: ScanInput, sink: EntrySink, port?: ScanPort): Promise<ScanTotals> {
 	let linked: ReadonlyMap<string, readonly string[]> = new Map();
 	let wanted: ReadonlySet<number> = new Set();
-	// Lower files by inode, for the origins recorded in the upper only: what linkOrigin looks up.
-	const byInode = new Map<number, LowerHit>();
+	// The lower files entries shadow, for linkOrigin: a map by inode is made at the end, and only
+	// when some copy-up was orphaned (most uppers have none).
+	const shadowHits: LowerHit[] = [];
 	const held: {index: number; e: Entry; raw: ScannedEntry; key: string | undefined}[] = [];
 	let index = 0;
 	const grouped = (e: Entry, key: string | undefined): Entry => {
@@ -61,7 +62,7 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 		},
 		chunk(raws) {
 			for (const raw of raws) {
-				if (wanted.size > 0) noteLowerInodes(raw, byInode, wanted);
+				if (wanted.size > 0) for (const h of raw.shadows) if (h.stat.type !== 'dir') shadowHits.push(h);
 				const e = classifyEntry(raw);
 				// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
 				const key = raw.stat.nlink > 1 && raw.stat.type !== 'dir' ? `${raw.stat.dev}:${raw.stat.ino}` : undefined;
@@ -72,6 +73,9 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 			}
 		},
 	});
+	if (held.length === 0) return totals;
+	const byInode = new Map<number, LowerHit>();
+	noteLowerInodes({shadows: shadowHits}, byInode, wanted);
 	for (const h of held) sink.settle(h.index, grouped(linkOrigin(h.e, h.raw, byInode, originInode), h.key));
 	return totals;
 }

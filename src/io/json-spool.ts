@@ -7,36 +7,40 @@ import {fsError, randomHex} from './beneath.js';
 /** Elements per native stringify: one call on 256 is ~3× faster than 256 calls on one. */
 const batchSize = 256;
 
+/** Text kept in memory up to this many characters; past it, the spool goes to a temp file. */
+const spillAt = 16 << 20;
+
 /**
- A JSON array written to an unlinked temp file as its elements come, and read back when the
- document around it is written: `inspect --json` of 10⁶ entries puts its summary (known only
- after the last entry) before them without holding them in memory. An element can be held (its
- place kept, its value given later). Without a writable temp dir the text stays in memory.
+ A JSON array written as its elements come, and read back when the document around it is
+ written: `inspect --json` of 10⁶ entries puts its summary (known only after the last entry)
+ before them without holding them in memory. The text stays in memory up to `spillAt`, then goes
+ to an unlinked temp file (or stays in memory when none can be made). An element can be held: its
+ place kept, its value given later.
  */
 export class JsonSpool implements OwnJson {
 	private readonly indent: string;
+	private readonly spillAt: number;
 	private fd: number | undefined;
-	private readonly memory: string[] = [];
+	private spillFailed = false;
+	private memory: string[] = [];
+	private memoryChars = 0;
+	/** Bytes in the file, once spilled. */
 	private size = 0;
 	private batch: unknown[] = [];
 	private count = 0;
-	/** Held places: where in the spool each comes, whether an element comes before it, and its text once settled. */
+	/**
+	 Held places: where each comes (a piece of memory, or a byte of the file once spilled),
+	 whether an element comes before it, and its text once settled.
+	 */
 	private readonly held: {at: number; comma: boolean; text?: string}[] = [];
 
 	/** `indent`: the array's own indent in the document (an inspect report's fields: two spaces). */
-	constructor(indent: string) {
+	constructor(indent: string, options: {spillAt?: number} = {}) {
 		this.indent = indent;
-		const file = `${tmpdir()}/.ovl-spool-${process.pid}-${randomHex(6)}`;
-		try {
-			this.fd = openSync(file, O.O_RDWR | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
-			unlinkSync(file);
-		} catch {
-			if (this.fd !== undefined) closeSync(this.fd);
-			this.fd = undefined;
-		}
+		this.spillAt = options.spillAt ?? spillAt;
 	}
 
-	/** Whether the text goes to a temp file (else it stays in memory). */
+	/** Whether the text went to a temp file. */
 	get onDisk(): boolean {
 		return this.fd !== undefined;
 	}
@@ -49,7 +53,7 @@ export class JsonSpool implements OwnJson {
 	/** Keeps the next element's place; its value comes to settle(slot). */
 	hold(): number {
 		this.flush();
-		this.held.push({at: this.size, comma: this.count > 0});
+		this.held.push({at: this.fd === undefined ? this.memory.length : this.size, comma: this.count > 0});
 		this.count++;
 		return this.held.length - 1;
 	}
@@ -77,7 +81,7 @@ export class JsonSpool implements OwnJson {
 			// A place never settled (its entry filtered out later) stays empty: settle is always called.
 			if (h.text !== undefined) yield h.text;
 		}
-		yield* this.read(from, this.size);
+		yield* this.read(from, this.fd === undefined ? this.memory.length : this.size);
 		yield `\n${indent}]`;
 	}
 
@@ -86,15 +90,40 @@ export class JsonSpool implements OwnJson {
 		const text = `${this.count > 0 ? ',' : ''}${jsonElements(this.batch, this.indent)}`;
 		this.count += this.batch.length;
 		this.batch = [];
-		if (this.fd === undefined) {
-			this.memory.push(text);
-			this.size++;
+		if (this.fd !== undefined) return this.write(text);
+		this.memory.push(text);
+		this.memoryChars += text.length;
+		if (this.memoryChars > this.spillAt && !this.spillFailed) this.spill();
+	}
+
+	/** Moves the text so far to a new unlinked temp file; held places become byte offsets. */
+	private spill(): void {
+		const file = `${tmpdir()}/.ovl-spool-${process.pid}-${randomHex(6)}`;
+		try {
+			this.fd = openSync(file, O.O_RDWR | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
+			unlinkSync(file);
+		} catch {
+			if (this.fd !== undefined) closeSync(this.fd);
+			this.fd = undefined;
+			this.spillFailed = true;
 			return;
 		}
+		const offsets: number[] = [];
+		for (const piece of this.memory) {
+			offsets.push(this.size);
+			this.write(piece);
+		}
+		offsets.push(this.size);
+		for (const h of this.held) h.at = offsets[h.at] as number;
+		this.memory = [];
+		this.memoryChars = 0;
+	}
+
+	private write(text: string): void {
 		const bytes = Buffer.from(text, 'utf8');
 		try {
 			for (let done = 0; done < bytes.length;)
-				done += writeSync(this.fd, bytes, done, bytes.length - done, this.size + done);
+				done += writeSync(this.fd as number, bytes, done, bytes.length - done, this.size + done);
 		} catch (error) {
 			throw fsError(error, `${tmpdir()} (the report's temp file)`);
 		}

@@ -150,21 +150,29 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				}
 				return p;
 			};
-			// Failures are gathered now, in record order; stats and xattrs are decoded when asked
-			// (their failures, already counted, are not kept again).
+			// Failures are gathered now, in record order; stats and xattrs are decoded when asked.
 			for (let i = 0, o = 0; i < n; i++, o += REC) {
 				parents[i] = recs[o + PARENT] as number;
 				if (recs[o + STAT_ERR]) continue;
-				if (recs[o + XATTR_ERR] || recs[o + XCOUNT]) xattrsOf(d, o, ns, () => pathOf(i), xattrFailures);
+				// As xattrsOf reports them: the list's errno, then each value's.
+				if (recs[o + XATTR_ERR]) xattrFailures.push({path: pathOf(i), code: errName(recs[o + XATTR_ERR] as number)});
+				for (let k = 0, x = (recs[o + XFIRST] as number) * XREC; k < (recs[o + XCOUNT] as number); k++, x += XREC)
+					if (d.xattrs[x + 4]) xattrFailures.push({path: pathOf(i), code: errName(d.xattrs[x + 4] as number)});
 				if (recs[o + EXTRA]) dirErrors.set(i, errName(recs[o + EXTRA] as number));
 			}
+			// Decoded once each (the scan asks an entry's xattrs in three passes), for entries that have any.
+			const decoded = new Map<number, XattrSet>();
 			return {
 				names,
 				parents,
 				stat: (i) => (recs[i * REC + STAT_ERR] ? undefined : stat(recs, i * REC)),
 				isDir: (i) => !recs[i * REC + STAT_ERR] && ((recs[i * REC + MODE] as number) & 0o170000) === 0o040000,
-				xattrs: (i) =>
-					recs[i * REC + STAT_ERR] || !recs[i * REC + XCOUNT] ? none : xattrsOf(d, i * REC, ns, () => '', []),
+				xattrs: (i) => {
+					if (recs[i * REC + STAT_ERR] || !recs[i * REC + XCOUNT]) return none;
+					let x = decoded.get(i);
+					if (!x) decoded.set(i, (x = xattrsOf(d, i * REC, ns, () => '', [])));
+					return x;
+				},
 				dirErrors,
 				xattrFailures,
 			} satisfies WalkedTree;

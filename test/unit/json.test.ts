@@ -56,8 +56,9 @@ describe('a spooled array (inspect --json)', () => {
 		path: i === 600 ? decodePath(Buffer.from([0x2f, 0xff])) : `/é${i}`,
 	}));
 	const heldAt = new Set([0, 255, 256, 257, 511, 999]);
+	// Spilled to disk at once (spillAt 0), to read the file back.
 	const spooled = (): JsonSpool => {
-		const spool = new JsonSpool('  ');
+		const spool = new JsonSpool('  ', {spillAt: 0});
 		const slots: [number, number][] = [];
 		for (const [i, x] of items.entries()) {
 			if (heldAt.has(i)) slots.push([spool.hold(), i]);
@@ -76,6 +77,14 @@ describe('a spooled array (inspect --json)', () => {
 		} finally {
 			spool.close();
 		}
+	});
+
+	test('below the spill size the text stays in memory, the same', () => {
+		const spool = new JsonSpool('  ');
+		items.forEach((x, i) => (i === 3 ? spool.settle(spool.hold(), x) : spool.add(x)));
+		expect(spool.onDisk).toBe(false);
+		expect([...jsonPieces(doc(spool))].join('')).toBe(jsonText(doc(items)));
+		spool.close();
 	});
 
 	test('an empty spool is [], and one held element alone is written too', () => {
