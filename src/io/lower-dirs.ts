@@ -4,7 +4,16 @@ import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js
 import type {DirListing, XattrFailure, XattrSet} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
-const noHits: readonly LowerName[] = Object.freeze([]);
+/** xattrs a bulk read gave for a lower name, and what failed reading them. */
+export type KnownXattrs = {readonly set: XattrSet; readonly failures: readonly XattrFailure[]};
+
+/**
+ A lower name found by a lookup, with the lstat (and xattrs) its dir's bulk read made, when it
+ made them: the scan takes them from here rather than from a map of 10⁵ paths.
+ */
+export type FoundName = LowerName & {readonly stat?: StatLite; readonly known?: KnownXattrs};
+
+const noHits: readonly FoundName[] = Object.freeze([]);
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -84,18 +93,25 @@ export class LowerDirs {
 	}
 
 	private readonly prefetched = new Map<string, DirListing | undefined>();
+	/** What the bulk read of a dir gave for its wanted names, by name. */
+	private readonly given = new Map<
+		string,
+		{readonly stats: ReadonlyMap<string, StatLite>; readonly xattrs?: ReadonlyMap<string, KnownXattrs>}
+	>();
 	/** Dirs read for some names only: those names, sorted (a lookup of another name reads the dir whole). */
 	private readonly partial = new Map<string, readonly string[]>();
 
 	/**
 	 Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. A
 	 listing read for wanted names answers lookups of those; any other name reads the whole dir.
-	 Only the names and the opaque value are kept: the scan keeps the stats it needs by path.
+	 The stats and xattrs read for wanted names come back with their hits.
 	 */
 	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>, wanted?: ReadonlyMap<string, readonly string[]>): void {
 		for (const [dir, listing] of dirs) {
 			if (this.cache.has(dir)) continue;
 			this.prefetched.set(dir, listing && {names: listing.names, opaque: listing.opaque});
+			if (listing?.stats)
+				this.given.set(dir, listing.xattrs ? {stats: listing.stats, xattrs: listing.xattrs} : {stats: listing.stats});
 			const names = listing?.stats ? wanted?.get(dir) : undefined;
 			if (names) this.partial.set(dir, isSorted(names) ? names : [...names].sort(byText));
 		}
@@ -224,13 +240,23 @@ export class LowerDirs {
 	}
 
 	/** Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the first is visible. */
-	hits(ctx: readonly CtxDir[], name: string): readonly LowerName[] {
-		let out: LowerName[] | undefined;
+	hits(ctx: readonly CtxDir[], name: string): readonly FoundName[] {
+		let out: FoundName[] | undefined;
 		for (const d of ctx) {
 			const e = this.lookup(d.path, name);
 			if (!e) continue;
 			if (e === 'whiteout') break;
-			(out ??= []).push({layer: d.layer, path: childPath(d.path, name), type: e});
+			const given = this.given.get(d.path);
+			const stat = given?.stats.get(name);
+			const known = stat && given?.xattrs?.get(name);
+			const path = childPath(d.path, name);
+			(out ??= []).push(
+				stat
+					? known
+						? {layer: d.layer, path, type: e, stat, known}
+						: {layer: d.layer, path, type: e, stat}
+					: {layer: d.layer, path, type: e},
+			);
 		}
 		// Most names of a big upper are new: one shared empty answer, not an array each.
 		return out ?? noHits;

@@ -4,7 +4,7 @@ import type {FileType, LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} fro
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {topFirst} from '../core/lowerdir.js';
 import {resolveRedirect} from '../core/paths.js';
-import {LowerDirs, childPath, statLite} from './lower-dirs.js';
+import {LowerDirs, childPath, statLite, type FoundName, type KnownXattrs} from './lower-dirs.js';
 import {native, nativeStatus} from './native.js';
 import {jsScanPort, jsXattrs} from './scan-js.js';
 import {nativeScanPort} from './scan-native.js';
@@ -68,11 +68,11 @@ type DirJob = {
 /** One upper entry between the names-only pass and the stat pass: lower paths known, not yet stat'd. */
 type Pending = {
 	raw: {-readonly [K in keyof ScannedEntry]: ScannedEntry[K]};
-	readonly shadows: readonly LowerName[];
-	readonly before: LowerName | undefined;
+	readonly shadows: readonly FoundName[];
+	readonly before: FoundName | undefined;
 	readonly redirect: readonly CtxDir[] | undefined;
 	/** Metacopy: where to look for the data (undefined: no metacopy xattr). */
-	readonly data: {readonly absolute: string} | {readonly hit: LowerName | undefined} | undefined;
+	readonly data: {readonly absolute: string} | {readonly hit: FoundName | undefined} | undefined;
 	readonly wantShadowXattrs: boolean;
 	readonly wantBeforeXattrs: boolean;
 };
@@ -184,8 +184,9 @@ export async function scanInChunks(
 	sink.preview?.({linked, origins: originXattrs});
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
 	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
+	// Lower dirs' own stats, by path (a wanted name's stat comes back with its hit: FoundName).
 	const known = new Map<string, StatLite>();
-	const knownXattrs = new Map<string, {readonly set: XattrSet; readonly failures: readonly XattrFailure[]}>();
+	let newest = 0;
 	if (upperDirs.length * regular.length <= prefetchLimit) {
 		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
 		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
@@ -235,12 +236,10 @@ export async function scanInChunks(
 		lowers.prefetch(dirs, wantedByPath);
 		for (const [dir, listing] of dirs) {
 			if (listing?.self) known.set(dir, listing.self);
-			if (listing?.stats) for (const [name, st] of listing.stats) known.set(childPath(dir, name), st);
-			if (listing?.xattrs) for (const [name, x] of listing.xattrs) knownXattrs.set(childPath(dir, name), x);
+			if (listing?.stats) for (const st of listing.stats.values()) if (st.mtimeMs > newest) newest = st.mtimeMs;
 		}
 		xattrErrors.push(...failures);
 	}
-	let newest = 0;
 	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
 
 	// Pass 1, from memory (and the rare sync read): which lower paths each entry needs, entry by
@@ -357,27 +356,28 @@ export async function scanInChunks(
 	): Promise<ScannedEntry[]> {
 		const statPaths = new Set<string>();
 		const xattrPaths = new Set<string>();
-		for (const merge of mergeDirs) for (const d of merge) statPaths.add(d.path);
+		for (const merge of mergeDirs) for (const d of merge) if (!known.has(d.path)) statPaths.add(d.path);
+		// A hit the lower dir's bulk read gave a stat (and xattrs) is not asked again; what failed
+		// reading its xattrs is reported once.
+		const reported = new Set<string>();
+		const wantXattrs = (h: FoundName): void => {
+			if (!h.stat || !h.known) return void xattrPaths.add(h.path);
+			if (h.known.failures.length > 0 && !reported.has(h.path)) {
+				reported.add(h.path);
+				xattrErrors.push(...h.known.failures);
+			}
+		};
 		for (const p of chunk) {
-			for (const h of p.shadows) statPaths.add(h.path);
-			for (const d of p.redirect ?? []) statPaths.add(d.path);
-			if (p.data && 'hit' in p.data && p.data.hit) xattrPaths.add(p.data.hit.path);
+			for (const h of p.shadows) if (!h.stat) statPaths.add(h.path);
+			for (const d of p.redirect ?? []) if (!known.has(d.path)) statPaths.add(d.path);
+			if (p.data && 'hit' in p.data && p.data.hit) wantXattrs(p.data.hit);
 			const top = p.shadows[0];
-			if (p.wantShadowXattrs && top) xattrPaths.add(top.path);
-			if (p.before) (p.wantBeforeXattrs ? xattrPaths : statPaths).add(p.before.path);
+			if (p.wantShadowXattrs && top) wantXattrs(top);
+			if (p.before && p.wantBeforeXattrs) wantXattrs(p.before);
+			else if (p.before && !p.before.stat) statPaths.add(p.before.path);
 		}
 		for (const p of xattrPaths) statPaths.delete(p);
-		for (const p of statPaths) if (known.has(p)) statPaths.delete(p);
-		// What the lower dirs' reads already gave (stat and xattrs of a wanted name) is not asked again.
 		const probed = new Map<string, Probed>();
-		for (const p of xattrPaths) {
-			const st = known.get(p);
-			const x = knownXattrs.get(p);
-			if (!st || !x) continue;
-			probed.set(p, {stat: st, xattrs: x.set});
-			xattrErrors.push(...x.failures);
-			xattrPaths.delete(p);
-		}
 		const [statted, xattred] = await Promise.all([
 			port.probe([...statPaths], ns, false),
 			port.probe([...xattrPaths], ns, true),
@@ -400,15 +400,13 @@ export async function scanInChunks(
 			if (st.mtimeMs > newest) newest = st.mtimeMs;
 			return statLite(st);
 		}
-		function lowerXattrs(p: string): XattrSet {
-			const known = probed.get(p)?.xattrs;
-			if (known) return known;
-			return jsXattrs(p, ns, xattrErrors);
+		function lowerXattrs(p: string, given?: KnownXattrs): XattrSet {
+			return given?.set ?? probed.get(p)?.xattrs ?? jsXattrs(p, ns, xattrErrors);
 		}
-		const toHit = (h: LowerName): LowerHit => ({
+		const toHit = (h: FoundName): LowerHit => ({
 			layer: h.layer,
 			path: h.path,
-			stat: lowerStat(h.path) ?? placeholder(h.type),
+			stat: h.stat ?? lowerStat(h.path) ?? placeholder(h.type),
 		});
 		const resolveInLayers = (layers: readonly LayerRef[], overlayPath: string): LowerHit | undefined => {
 			for (const l of layers) {
@@ -421,11 +419,11 @@ export async function scanInChunks(
 		// whose redirect points into a layer below it: follow the chain to the layer holding the bytes.
 		// An absolute redirect is from the layer root; a relative one (a rename within one dir) names a
 		// sibling of the stub, so it resolves against the stub's own dir in its layer.
-		const followLowerMetacopy = (hit: LowerHit): LowerHit | undefined => {
+		const followLowerMetacopy = (hit: LowerHit, given?: KnownXattrs): LowerHit | undefined => {
 			let current: LowerHit | undefined = hit;
 			for (let depth = 0; current && depth < 8; depth++) {
 				const stub: LowerHit = current;
-				const x = lowerXattrs(stub.path).overlay;
+				const x = lowerXattrs(stub.path, depth === 0 ? given : undefined).overlay;
 				if (!('metacopy' in x)) return stub;
 				const next = x['redirect'];
 				const below = all.filter((l) => l.layer < stub.layer);
@@ -447,21 +445,21 @@ export async function scanInChunks(
 			const raw = p.raw;
 			raw.shadows = p.shadows.length === 0 ? noShadows : p.shadows.map(toHit);
 			const top = raw.shadows[0];
-			if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path).other;
+			if (p.wantShadowXattrs && top) raw.shadowXattrs = lowerXattrs(top.path, p.shadows[0]?.known).other;
 			if (input.content && top && raw.stat.type === 'file' && top.stat.type === 'file' && !('metacopy' in raw.xattrs))
 				raw.contentDiffers =
 					raw.stat.size !== top.stat.size || !sameContents(childPath(input.upper, raw.path.slice(1)), top.path);
 			if (p.before) {
 				const same = top !== undefined && top.path === p.before.path;
-				const beforeStat = same ? top.stat : lowerStat(p.before.path);
+				const beforeStat = same ? top.stat : (p.before.stat ?? lowerStat(p.before.path));
 				if (beforeStat) raw.before = beforeStat;
 				if (!(raw.stat.type === 'char' && raw.stat.rdev === 0))
-					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : lowerXattrs(p.before.path).other;
+					raw.beforeXattrs = same ? (raw.shadowXattrs ?? []) : lowerXattrs(p.before.path, p.before.known).other;
 			}
 			if (p.data) {
-				const hit =
-					'absolute' in p.data ? resolveInLayers(all, p.data.absolute) : p.data.hit ? toHit(p.data.hit) : undefined;
-				const data = hit ? followLowerMetacopy(hit) : undefined;
+				const found = 'hit' in p.data ? p.data.hit : undefined;
+				const hit = 'absolute' in p.data ? resolveInLayers(all, p.data.absolute) : found ? toHit(found) : undefined;
+				const data = hit ? followLowerMetacopy(hit, found?.known) : undefined;
 				if (data) raw.dataHit = data;
 			}
 			if (p.redirect) raw.redirectHits = p.redirect.map((d) => toHit({layer: d.layer, path: d.path, type: 'dir'}));
