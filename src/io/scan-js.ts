@@ -80,6 +80,7 @@ export const jsScanPort: ScanPort = {
 			parents,
 			stat: (i) => stats[i],
 			isDir: (i) => stats[i]?.type === 'dir',
+			links: (i) => stats[i]?.nlink ?? 0,
 			xattrs: (i) => xattrs[i] as XattrSet,
 			dirErrors,
 			xattrFailures,

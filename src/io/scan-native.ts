@@ -126,6 +126,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					parents: [],
 					stat: () => undefined,
 					isDir: () => false,
+					links: () => 0,
 					xattrs: () => none,
 					dirErrors: new Map(),
 					xattrFailures: [],
@@ -167,6 +168,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				parents,
 				stat: (i) => (recs[i * REC + STAT_ERR] ? undefined : stat(recs, i * REC)),
 				isDir: (i) => !recs[i * REC + STAT_ERR] && ((recs[i * REC + MODE] as number) & 0o170000) === 0o040000,
+				links: (i) => (recs[i * REC + STAT_ERR] ? 0 : (recs[i * REC + NLINK] as number)),
 				xattrs: (i) => {
 					if (recs[i * REC + STAT_ERR] || !recs[i * REC + XCOUNT]) return none;
 					let x = decoded.get(i);

@@ -22,6 +22,8 @@ export type WalkedTree = {
 	/** undefined: the lstat failed (vanished while scanning). */
 	stat(i: number): StatLite | undefined;
 	isDir(i: number): boolean;
+	/** The entry's link count (0 when its lstat failed), without decoding the rest. */
+	links(i: number): number;
 	xattrs(i: number): XattrSet;
 	/** For a dir that could not be read: why. */
 	readonly dirErrors: ReadonlyMap<number, string>;

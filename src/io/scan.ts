@@ -151,8 +151,8 @@ export async function scanInChunks(
 		const x = tree.xattrs(i).overlay;
 		if (x['origin'] !== undefined) originXattrs.push(x['origin']);
 		if (!tree.isDir(i)) {
-			const st = tree.stat(i);
-			if (st && st.nlink > 1 && !(st.type === 'char' && st.rdev === 0)) {
+			const st = tree.links(i) > 1 ? tree.stat(i) : undefined;
+			if (st && !(st.type === 'char' && st.rdev === 0)) {
 				const key = `${st.dev}:${st.ino}`;
 				const at = linkedAt.get(key);
 				if (at) at.push(i);
@@ -183,8 +183,8 @@ export async function scanInChunks(
 	for (const [key, at] of linkedAt) linked.set(key, at.map(relOf).sort(byText));
 	sink.preview?.({linked, origins: originXattrs});
 	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
-	// Lower stats the bulk reads already made, by path: what pass 2 need not ask for again.
-	// Lower dirs' own stats, by path (a wanted name's stat comes back with its hit: FoundName).
+	// Lower dirs' own stats from the bulk read, by path (a wanted name's comes back with its hit:
+	// FoundName): what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
 	let newest = 0;
 	if (upperDirs.length * regular.length <= prefetchLimit) {
