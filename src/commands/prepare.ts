@@ -4,7 +4,7 @@ import type {Context} from '../context.js';
 import {emit} from '../output.js';
 import {preparedText} from '../ui/prepare-text.js';
 import {decodePath, encodePath, hasRawBytes, printablePath} from '../core/bytes.js';
-import {OvlError, UsageError} from '../core/errors.js';
+import {InterruptedError, OvlError, UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import {parsePutArg, planLayout} from '../core/layout.js';
 import {parseOptionArg} from '../core/options.js';
@@ -88,17 +88,24 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 
 	// Registered before the first write: a signal at any point removes what this run made. The
 	// dirs of `mkdir -p <dir>` are known before it runs, so a signal while it runs (before its
-	// result is known) still removes them, each only if it is empty.
+	// result is known) still removes them, each only if it is empty: once it has finished, and the
+	// run stops before its first write (left running with nothing undone, it could reach its
+	// commit before the handler's exit 130).
 	let creation: Creation | undefined;
+	let making: Promise<boolean> | undefined;
+	let stopped = false;
 	const missing = missingDirs(requested);
 	const release = onInterrupt(async () => {
+		stopped = true;
+		if (creation === undefined) await making?.catch(() => false);
 		creation?.undo();
 		for (const d of [...missing].reverse()) await rmdir(encodePath(d)).catch(() => undefined);
 	});
 	let madeRoot = false;
 	let root: Dir;
 	try {
-		madeRoot = await makeParents(requested);
+		making = makeParents(requested);
+		madeRoot = await making;
 		root = openPreparedRoot(requested);
 	} catch (error) {
 		release();
@@ -106,6 +113,7 @@ export async function prepareCommand(o: PrepareOptions, ctx: Context): Promise<v
 	}
 	creation = new Creation(root, madeRoot ? requested : undefined);
 	try {
+		if (stopped) throw new InterruptedError(); // the signal came while mkdir -p ran
 		const existingBytes = readFileIn(root, stackFileName, maxStackFile);
 		const existing = existingBytes?.toString('utf8');
 		if (existing !== undefined && existing !== text && !o.force) {
