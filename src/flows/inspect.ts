@@ -27,8 +27,6 @@ export type Observed = {
 	readonly scan: ScanResult;
 	/** Classified, origins linked, hard-link groups named; in scan order. */
 	readonly entries: readonly Entry[];
-	/** `dev:ino` of each entry with more than one link (a dir's or a single link's inode is its own), for the summary's hard-link accounting. */
-	readonly inodeKeys: readonly (string | undefined)[];
 };
 
 /**
@@ -84,14 +82,12 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<Observed> {
 	const raws: ScannedEntry[] = [];
 	const entries: Entry[] = [];
-	const inodeKeys: (string | undefined)[] = [];
 	const totals = await observeInto(
 		input,
 		{
-			entry(e, raw, key) {
+			entry(e, raw) {
 				entries.push(e);
 				raws.push(raw);
-				inodeKeys.push(key);
 			},
 			settle(index, e) {
 				entries[index] = e;
@@ -99,7 +95,7 @@ export async function observeUpper(input: ScanInput, port?: ScanPort): Promise<O
 		},
 		port,
 	);
-	return {scan: {...totals, entries: raws}, entries, inodeKeys};
+	return {scan: {...totals, entries: raws}, entries};
 }
 
 function hardLinkReason(e: Entry, members: readonly string[]): string {

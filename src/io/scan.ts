@@ -152,6 +152,7 @@ export async function scanInChunks(
 		if (x['origin'] !== undefined) originXattrs.push(x['origin']);
 		if (!tree.isDir(i)) {
 			const st = tree.links(i) > 1 ? tree.stat(i) : undefined;
+			// Whiteouts are all links of one shared inode in work/: not a hard-link group worth listing.
 			if (st && !(st.type === 'char' && st.rdev === 0)) {
 				const key = `${st.dev}:${st.ino}`;
 				const at = linkedAt.get(key);

@@ -502,7 +502,13 @@ describeKernel('ovl inspect on real overlays', () => {
 	test('userxattr overlay made in a user namespace, inspected offline with --userxattr', async () => {
 		await makeTree(p('l1'), {a: 'a', 'd/f': 'f'});
 		await makeTree(p('l2'), {});
-		const script = `mount -t overlay overlay -o lowerdir=${p('l2')}:${p('l1')},upperdir=${p('u')},workdir=${p('w')},userxattr ${p('m')} && rm ${p('m', 'a')} && rm -r ${p('m', 'd')} && mkdir ${p('m', 'd')} && echo x >> ${p('m', 'new')}`;
+		const script = [
+			`mount -t overlay overlay -o lowerdir=${p('l2')}:${p('l1')},upperdir=${p('u')},workdir=${p('w')},userxattr ${p('m')}`,
+			`rm ${p('m', 'a')}`,
+			`rm -r ${p('m', 'd')}`,
+			`mkdir ${p('m', 'd')}`,
+			`echo x >> ${p('m', 'new')}`,
+		].join(' && ');
 		mkdirSync(p('u'));
 		mkdirSync(p('w'));
 		mkdirSync(p('m'));
