@@ -90,7 +90,8 @@ export function jsonText(value: unknown): string {
 /** JSON.stringify's escape of a lone surrogate: the sign that a string holds raw bytes. */
 const loneSurrogate = /\\ud[89a-f]/i;
 
-const arraySlice = 256;
+/** Elements per native stringify: one call on 256 is ~3× faster than 256 calls on one. */
+export const arraySlice = 256;
 
 /** jsonText at native speed: the replacer pass only when some string may hold raw bytes. */
 function jsonFast(value: unknown, indent: string): string {

@@ -1,12 +1,11 @@
 import {setFlagsFromString} from 'node:v8';
-import type {Context} from '../context.js';
+import {writeJson, type Context} from '../context.js';
 import {entryKinds, type EntryKind} from '../core/entry.js';
 import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Report} from '../core/report.js';
 import {filterKinds, inspectFlow, inspectInto} from '../flows/inspect.js';
 import {JsonSpool} from '../io/json-spool.js';
-import {writeJson} from '../context.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';

@@ -210,22 +210,6 @@ function classifyDir(
 	return done({kind: 'new'});
 }
 
-/**
- A copy-up with an origin but nothing at its own path in the lowers was renamed or hard-linked
- after copy-up: find its lower original by the inode in the origin handle (FILEID_INO32_GEN),
- among the lower files the scan saw (a rename leaves a whiteout that shadows the original).
- */
-export function linkOrigins(
-	entries: readonly Entry[],
-	raws: readonly RawEntry[],
-	originInode: (hex: string | undefined) => number | undefined,
-): Entry[] {
-	if (!entries.some(isOrphanCopy)) return [...entries];
-	const byInode = new Map<number, LowerHit>();
-	for (const r of raws) noteLowerInodes(r, byInode);
-	return entries.map((e, i) => (isOrphanCopy(e) ? linkOrigin(e, raws[i] as RawEntry, byInode, originInode) : e));
-}
-
 /** A copy-up with nothing at its own path in the lowers: only the whole upper's lower files can name its original. */
 export const isOrphanCopy = (e: Entry): boolean =>
 	e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
@@ -240,14 +224,18 @@ export function noteLowerInodes(
 		if (h.stat.type !== 'dir' && (wanted === undefined || wanted.has(h.stat.ino))) byInode.set(h.stat.ino, h);
 }
 
-/** An orphaned copy-up with its lower original, found by the inode in its origin handle. */
+/**
+ A copy-up with an origin but nothing at its own path in the lowers was renamed or hard-linked
+ after copy-up: its lower original, found by the inode in the origin handle (FILEID_INO32_GEN)
+ among the lower files the scan saw (a rename leaves a whiteout that shadows the original).
+ */
 export function linkOrigin(
 	e: Entry,
 	raw: RawEntry,
 	byInode: ReadonlyMap<number, LowerHit>,
 	originInode: (hex: string | undefined) => number | undefined,
 ): Entry {
-	if (e.kind !== 'copy-up' || !e.copyUp || e.copyUp.fromLayer !== 0) return e;
+	if (!isOrphanCopy(e) || !e.copyUp) return e;
 	const ino = originInode(raw.xattrs['origin']);
 	const hit = ino === undefined ? undefined : byInode.get(ino);
 	if (!hit) return e;

@@ -38,3 +38,17 @@ export function resolveRedirect(entryPath: string, value: string): string {
 	const parent = entryPath.slice(0, entryPath.lastIndexOf('/'));
 	return `${parent}/${value}`;
 }
+
+/** JS string order (UTF-16 code units), the order inspect's paths are listed in. */
+export const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Whether `xs` are in byText order of `key` already (one pass). */
+export function inOrder<T>(xs: readonly T[], key: (x: T) => string): boolean {
+	for (let i = 1; i < xs.length; i++) if (key(xs[i - 1] as T) > key(xs[i] as T)) return false;
+	return true;
+}
+
+/** Sorts `xs` by `key` in place unless already in order (scans meet names mostly sorted). Returns xs. */
+export function sortedBy<T>(xs: T[], key: (x: T) => string): T[] {
+	return inOrder(xs, key) ? xs : xs.sort((a, b) => byText(key(a), key(b)));
+}

@@ -1,11 +1,8 @@
 import {closeSync, constants as O, openSync, readSync, unlinkSync, writeSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {StringDecoder} from 'node:string_decoder';
-import {jsonElements, ownJson, type OwnJson} from '../context.js';
+import {arraySlice, jsonElements, ownJson, type OwnJson} from '../context.js';
 import {fsError, randomHex} from './beneath.js';
-
-/** Elements per native stringify: one call on 256 is ~3× faster than 256 calls on one. */
-const batchSize = 256;
 
 /** Text kept in memory up to this many characters; past it, the spool goes to a temp file. */
 const spillAt = 16 << 20;
@@ -47,7 +44,7 @@ export class JsonSpool implements OwnJson {
 
 	add(value: unknown): void {
 		this.batch.push(value);
-		if (this.batch.length >= batchSize) this.flush();
+		if (this.batch.length >= arraySlice) this.flush();
 	}
 
 	/** Keeps the next element's place; its value comes to settle(slot). */

@@ -1,11 +1,9 @@
 import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
-import type {DirListing, XattrFailure, XattrSet} from './scan-port.js';
+import {inOrder, sortedBy} from '../core/paths.js';
+import type {DirListing, KnownXattrs, XattrFailure, XattrSet} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
-
-/** xattrs a bulk read gave for a lower name, and what failed reading them. */
-export type KnownXattrs = {readonly set: XattrSet; readonly failures: readonly XattrFailure[]};
 
 /**
  A lower name found by a lookup, with the lstat (and xattrs) its dir's bulk read made, when it
@@ -15,12 +13,7 @@ export type FoundName = LowerName & {readonly stat?: StatLite; readonly known?: 
 
 const noHits: readonly FoundName[] = Object.freeze([]);
 
-const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-function isSorted(names: readonly string[]): boolean {
-	for (let i = 1; i < names.length; i++) if ((names[i - 1] as string) > (names[i] as string)) return false;
-	return true;
-}
+const same = (n: string): string => n;
 
 /** Binary search: a Set of every wanted name of 10³ dirs × 10³ names would hold 10⁶ entries for the whole scan. */
 function sortedHas(names: readonly string[], name: string): boolean {
@@ -113,7 +106,7 @@ export class LowerDirs {
 			if (listing?.stats)
 				this.given.set(dir, listing.xattrs ? {stats: listing.stats, xattrs: listing.xattrs} : {stats: listing.stats});
 			const names = listing?.stats ? wanted?.get(dir) : undefined;
-			if (names) this.partial.set(dir, isSorted(names) ? names : [...names].sort(byText));
+			if (names) this.partial.set(dir, inOrder(names, same) ? names : sortedBy([...names], same));
 		}
 	}
 

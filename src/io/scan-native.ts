@@ -8,6 +8,7 @@ import type {NativeApi, ScanData} from './native.js';
 import {
 	xattrEntry,
 	type DirListing,
+	type KnownXattrs,
 	type Ns,
 	type Probed,
 	type ScanPort,
@@ -49,7 +50,7 @@ function stat(r: Float64Array, o: number): StatLite {
 }
 
 const none: XattrSet = {overlay: {}, other: []};
-const plain = Object.freeze({set: none, failures: Object.freeze<XattrFailure[]>([])});
+const plain: KnownXattrs = Object.freeze({set: none, failures: Object.freeze<XattrFailure[]>([])});
 
 function xattrsOf(d: ScanData, o: number, ns: Ns, path: () => string, failures: XattrFailure[]): XattrSet {
 	const r = d.recs;
@@ -206,7 +207,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			for (const d of await halves(api, mode.dirs, bytes, ns, f, want)) {
 				let names: Map<string, LowerDirEntry> | undefined;
 				let stats: Map<string, StatLite> | undefined;
-				let xattrs: Map<string, {set: XattrSet; failures: readonly XattrFailure[]}> | undefined;
+				let xattrs: Map<string, KnownXattrs> | undefined;
 				let dir = '';
 				const n = d.recs.length / REC;
 				const all = namesOf(d);

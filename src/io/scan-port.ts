@@ -8,6 +8,9 @@ import type {LowerDirEntry} from './lower-dirs.js';
 /** overlay.* xattrs of the live namespace (names without the prefix) and the other xattrs as `name=hex`. */
 export type XattrSet = {readonly overlay: Readonly<Record<string, string>>; readonly other: readonly string[]};
 
+/** xattrs a bulk read gave for a lower name, and what failed reading them. */
+export type KnownXattrs = {readonly set: XattrSet; readonly failures: readonly XattrFailure[]};
+
 /** An xattr read that failed for another reason than "none there": kinds there may be wrong. */
 export type XattrFailure = {readonly path: string; readonly code: string};
 
@@ -44,7 +47,7 @@ export type DirListing = {
 	 */
 	readonly stats?: ReadonlyMap<string, StatLite>;
 	/** With wanted names: each one's xattrs (not a whiteout's), and what failed reading them. */
-	readonly xattrs?: ReadonlyMap<string, {readonly set: XattrSet; readonly failures: readonly XattrFailure[]}>;
+	readonly xattrs?: ReadonlyMap<string, KnownXattrs>;
 	/** The dir's own lstat (not given for a layer root, which may be reached through a symlink). */
 	readonly self?: StatLite;
 };

@@ -3,12 +3,12 @@ import path from 'node:path';
 import type {FileType, LayerRef, LowerHit, Revealed, ScannedEntry, StatLite} from '../core/entry.js';
 import {sameCtx, type CtxDir, type LowerName} from '../core/lower-view.js';
 import {topFirst} from '../core/lowerdir.js';
-import {resolveRedirect} from '../core/paths.js';
-import {LowerDirs, childPath, statLite, type FoundName, type KnownXattrs} from './lower-dirs.js';
+import {byText, resolveRedirect, sortedBy} from '../core/paths.js';
+import {LowerDirs, childPath, statLite, type FoundName} from './lower-dirs.js';
 import {native, nativeStatus} from './native.js';
 import {jsScanPort, jsXattrs} from './scan-js.js';
 import {nativeScanPort} from './scan-native.js';
-import type {Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
+import type {KnownXattrs, Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
 import {lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
@@ -131,9 +131,7 @@ export async function scanInChunks(
 	const onProgress = input.onProgress;
 	const tree = await port.walk(input.upper, ns, onProgress && ((n) => onProgress(n, '')));
 	// By path: the native walk's threads meet entries in another order than the JS walk.
-	const xattrErrors: XattrFailure[] = [...tree.xattrFailures].sort((a, b) =>
-		a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-	);
+	const xattrErrors: XattrFailure[] = [...tree.xattrFailures].sort((a, b) => byText(a.path, b.path));
 	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
 	const n = tree.names.length;
 	// Paths are kept for dirs only (10³ of 10⁶ entries); an entry's is made when it is paired.
@@ -179,7 +177,7 @@ export async function scanInChunks(
 	const relOf = (i: number): string =>
 		dirRels.get(i) ?? `${dirRels.get(tree.parents[i] as number) ?? ''}/${tree.names[i] as string}`;
 	// Siblings in name order: the native walk sorts by bytes, the JS one not at all.
-	for (const kids of children.values()) if (!namesSorted(kids, tree.names)) kids.sort(byName(tree.names));
+	for (const kids of children.values()) sortedBy(kids, (k) => tree.names[k] as string);
 	const linked = new Map<string, string[]>();
 	for (const [key, at] of linkedAt) linked.set(key, at.map(relOf).sort(byText));
 	sink.preview?.({linked, origins: originXattrs});
@@ -318,7 +316,7 @@ export async function scanInChunks(
 		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
 		// between the new view and the lower-only view: record what disappears and what appears.
 		if (names && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
-		if (!keysSorted(items)) items.sort((a, b) => byText(a.key, b.key));
+		sortedBy(items, (item) => item.key);
 		frames.push({items, at: 0});
 	};
 	open({index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx});
@@ -484,24 +482,6 @@ export async function scanInChunks(
 }
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
-
-const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const byName =
-	(names: readonly string[]) =>
-	(a: number, b: number): number =>
-		byText(names[a] as string, names[b] as string);
-
-function namesSorted(kids: readonly number[], names: readonly string[]): boolean {
-	for (let k = 1; k < kids.length; k++)
-		if ((names[kids[k - 1] as number] as string) > (names[kids[k] as number] as string)) return false;
-	return true;
-}
-
-function keysSorted(items: readonly {key: string}[]): boolean {
-	for (let k = 1; k < items.length; k++)
-		if ((items[k - 1] as {key: string}).key > (items[k] as {key: string}).key) return false;
-	return true;
-}
 
 /** push(...xs) without the argument-count limit of a spread. */
 function pushAll<T>(to: T[], xs: readonly T[]): void {

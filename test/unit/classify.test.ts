@@ -1,5 +1,13 @@
 import {describe, expect, test} from 'vitest';
-import {classifyEntry, compareWithLower, describeOrigin, linkOrigins, parseMetacopy} from '../../src/core/classify.js';
+import {
+	classifyEntry,
+	compareWithLower,
+	describeOrigin,
+	isOrphanCopy,
+	linkOrigin,
+	noteLowerInodes,
+	parseMetacopy,
+} from '../../src/core/classify.js';
 import {resolveRedirect} from '../../src/core/paths.js';
 import {collapseChanges, diffEntries, originInode} from '../../src/core/diff.js';
 import type {Entry, FileType, LowerHit, RawEntry, ScannedEntry, StatLite} from '../../src/core/entry.js';
@@ -152,11 +160,18 @@ describe('helpers', () => {
 		expect(compareWithLower(st('dir', {mtimeMs: 5}), st('dir'), [], [])).toEqual(['mtime']);
 		expect(compareWithLower(st('file'), st('symlink'), [], [])).toEqual(['type']);
 	});
-	test('linkOrigins finds the original of a renamed copy-up by inode', () => {
+	test('linkOrigin finds the original of a renamed copy-up by inode, among the lower files noted', () => {
 		const whiteout = raw('/old', st('char', {perm: 0}), {}, [hit(1, 'file', {ino: 0x2151, size: 77})]);
 		const moved = raw('/new', st('file'), {origin});
-		const linked = linkOrigins([whiteout, moved].map(classifyEntry), [whiteout, moved], originInode);
-		expect(linked[1]?.copyUp).toMatchObject({fromLayer: 1, lowerSize: 77});
+		const orphan = classifyEntry(moved);
+		expect(isOrphanCopy(orphan)).toBe(true);
+		const byInode = new Map<number, LowerHit>();
+		// Only the inodes some origin names are kept.
+		noteLowerInodes(whiteout, byInode, new Set([0x2151]));
+		noteLowerInodes(raw('/x', st('file'), {}, [hit(1, 'file', {ino: 9})]), byInode, new Set([0x2151]));
+		expect([...byInode.keys()]).toEqual([0x2151]);
+		expect(linkOrigin(orphan, moved, byInode, originInode).copyUp).toMatchObject({fromLayer: 1, lowerSize: 77});
+		expect(linkOrigin(orphan, moved, new Map(), originInode)).toBe(orphan);
 	});
 });
 
