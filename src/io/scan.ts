@@ -332,7 +332,8 @@ export async function scanInChunks(
 			continue;
 		}
 		const entry = item.entry as Pending;
-		if (entry.raw.stat.type === 'dir') index.set(entry.raw.path, pending.length);
+		// Where a change set's lowerDelta finds a dir's entry (everything is one chunk then).
+		if (input.forDiff && entry.raw.stat.type === 'dir') index.set(entry.raw.path, pending.length);
 		pending.push(entry);
 		if (pending.length >= limit) {
 			sink.chunk(await pairChunk(pending, merges.splice(0)));
