@@ -6,7 +6,8 @@
 // data (an errno in the entry's record), never a thrown walk.
 //
 // Output, decoded by src/io/scan-native.ts:
-//   recs   Float64Array, REC doubles per entry (fields below)
+//   recs   one rec_t per entry (below), as a Float64Array: JS reads the doubles through it and
+//          the 32-bit fields through an Int32Array of the same buffer
 //   xattrs Float64Array, XREC doubles per xattr: name offset, name length, value offset,
 //          value length (-1: absent), errno
 //   bytes  Buffer holding every name and value
@@ -25,27 +26,20 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-enum {
-	R_PARENT,
-	R_NAME_OFF,
-	R_NAME_LEN,
-	R_MODE,
-	R_UID,
-	R_GID,
-	R_SIZE,
-	R_BLOCKS,
-	R_NLINK,
-	R_INO,
-	R_DEV,
-	R_RDEV,
-	R_MTIME_MS,
-	R_XFIRST,
-	R_XCOUNT,
-	R_STAT_ERR,
-	R_XATTR_ERR,
-	R_EXTRA, // scan: readdir errno of a dir; readDirs: 1 for an xattr whiteout
-	REC
-};
+// One entry: 96 bytes, not 18 doubles (144): a 10^6-entry walk is held whole while it is paired.
+// Doubles where a value may pass 2^32 (as Node's Stats keeps them), 32 bits for the rest.
+typedef struct {
+	double size, blocks, ino, dev, rdev, mtime_ms;
+	int32_t parent; // -1: the root; a walk task's own root is -2 - its record until appended
+	uint32_t name_off;
+	int32_t name_len; // readDirs: -1 for a dir's header record
+	uint32_t mode, uid, gid, nlink;
+	uint32_t xfirst, xcount;
+	int32_t stat_err, xattr_err;
+	int32_t extra; // scan: readdir errno of a dir; readDirs: 1 for an xattr whiteout, -errno
+} rec_t;
+_Static_assert(sizeof(rec_t) == 96, "rec_t is 12 doubles: src/io/scan-native.ts reads it so");
+enum { REC_DOUBLES = sizeof(rec_t) / sizeof(double) };
 enum { XREC = 5 };
 
 // What the caller asks for.
@@ -62,17 +56,23 @@ typedef struct {
 	size_t len, cap; // in doubles
 } nums_t;
 
+typedef struct {
+	rec_t *p;
+	size_t len, cap; // in records
+} recs_t;
+
 // One thread's output (the job's own, or a parallel walk task's) and what it needs to read.
 typedef struct {
 	int flags;
 	char ns_prefix[32];    // "trusted.overlay." or "user.overlay."
 	double *progress;      // entries seen so far, read by JS while the work runs
 	uint64_t *seen;        // the count behind progress, shared by the walk's threads
-	nums_t recs, xattrs;
+	recs_t recs;
+	nums_t xattrs;
 	bytes_t bytes; // xattr names and values
 	bytes_t names; // entry names, each followed by '/' (which no name holds)
 	int oom;
-	double *main_recs; // MODE_TREE tasks: the job's records, where a task root's errno goes
+	rec_t *main_recs; // MODE_TREE tasks: the job's records, where a task root's errno goes
 	char path[PATH_MAX + 256];
 } out_t;
 
@@ -103,14 +103,15 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit) {
 	return 0;
 }
 
-static double *new_rec(out_t *j) {
-	if (grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + REC, sizeof(double))) {
+// A new zeroed record; its index is j->recs.len - 1 (a pointer into recs moves when it grows).
+static rec_t *new_rec(out_t *j) {
+	if (grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + 1, sizeof(rec_t))) {
 		j->oom = 1;
 		return NULL;
 	}
-	double *r = j->recs.p + j->recs.len;
-	memset(r, 0, REC * sizeof(double));
-	j->recs.len += REC;
+	rec_t *r = j->recs.p + j->recs.len;
+	memset(r, 0, sizeof *r);
+	j->recs.len++;
 	return r;
 }
 
@@ -125,7 +126,7 @@ static double put_bytes(out_t *j, const char *s, size_t n) {
 }
 
 // An entry name into the names buffer, '/'-terminated so JS can split them all at once.
-static double put_name(out_t *j, const char *s, size_t n) {
+static uint32_t put_name(out_t *j, const char *s, size_t n) {
 	if (grow((void **)&j->names.p, &j->names.cap, j->names.len + n + 1, 1)) {
 		j->oom = 1;
 		return 0;
@@ -133,7 +134,7 @@ static double put_name(out_t *j, const char *s, size_t n) {
 	memcpy(j->names.p + j->names.len, s, n);
 	j->names.p[j->names.len + n] = '/';
 	j->names.len += n + 1;
-	return (double)(j->names.len - n - 1);
+	return (uint32_t)(j->names.len - n - 1);
 }
 
 static void put_xattr(out_t *j, const char *name, const char *val, ssize_t vlen, int err) {
@@ -151,18 +152,18 @@ static void put_xattr(out_t *j, const char *name, const char *val, ssize_t vlen,
 	j->xattrs.len += XREC;
 }
 
-static void fill_stat(double *r, const struct stat *st) {
-	r[R_MODE] = st->st_mode;
-	r[R_UID] = st->st_uid;
-	r[R_GID] = st->st_gid;
-	r[R_SIZE] = (double)st->st_size;
-	r[R_BLOCKS] = (double)st->st_blocks;
-	r[R_NLINK] = (double)st->st_nlink;
-	r[R_INO] = (double)st->st_ino;
-	r[R_DEV] = (double)st->st_dev;
-	r[R_RDEV] = (double)st->st_rdev;
+static void fill_stat(rec_t *r, const struct stat *st) {
+	r->mode = st->st_mode;
+	r->uid = st->st_uid;
+	r->gid = st->st_gid;
+	r->size = (double)st->st_size;
+	r->blocks = (double)st->st_blocks;
+	r->nlink = st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink;
+	r->ino = (double)st->st_ino;
+	r->dev = (double)st->st_dev;
+	r->rdev = (double)st->st_rdev;
 	// As Node computes Stats.mtimeMs, so both scanners give the same double.
-	r[R_MTIME_MS] = (double)st->st_mtim.tv_sec * 1000 + (double)st->st_mtim.tv_nsec / 1000000;
+	r->mtime_ms = (double)st->st_mtim.tv_sec * 1000 + (double)st->st_mtim.tv_nsec / 1000000;
 }
 
 // An entry's xattrs by its dir's fd and its name: listxattrat/getxattrat (Linux 6.13) resolve one
@@ -252,10 +253,10 @@ static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
 		}
 	}
 	if (n < 0) {
-		if (errno != ENOTSUP && errno != ENOENT) j->recs.p[rec_at + R_XATTR_ERR] = errno;
+		if (errno != ENOTSUP && errno != ENOENT) j->recs.p[rec_at].xattr_err = errno;
 		return;
 	}
-	j->recs.p[rec_at + R_XFIRST] = (double)(j->xattrs.len / XREC);
+	j->recs.p[rec_at].xfirst = (uint32_t)(j->xattrs.len / XREC);
 	size_t count = 0, plen = strlen(j->ns_prefix);
 	for (ssize_t i = 0; i < n;) {
 		const char *name = list + i;
@@ -271,7 +272,7 @@ static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
 		}
 		count++;
 	}
-	j->recs.p[rec_at + R_XCOUNT] = (double)count;
+	j->recs.p[rec_at].xcount = (uint32_t)count;
 }
 
 // A path l*xattr can take for `name` in the dir open as `dirfd` whose path is j->path[0..plen):
@@ -331,17 +332,17 @@ static void free_names(char **names, size_t n) {
 
 // One entry named `name` in the dir open as `dfd`: a record with its stat and xattrs.
 // Returns the record's index, or -1.
-static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, double parent, struct stat *st) {
-	double *r = new_rec(j);
-	if (!r) return -1;
-	size_t at = j->recs.len - REC;
+static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, int32_t parent, struct stat *st) {
+	if (!new_rec(j)) return -1;
+	size_t at = j->recs.len - 1;
 	size_t nlen = strlen(name);
-	r[R_PARENT] = parent;
-	r[R_NAME_OFF] = put_name(j, name, nlen);
-	r[R_NAME_LEN] = (double)nlen;
-	r = j->recs.p + at;
+	uint32_t off = put_name(j, name, nlen);
+	rec_t *r = j->recs.p + at;
+	r->parent = parent;
+	r->name_off = off;
+	r->name_len = (int32_t)nlen;
 	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r[R_STAT_ERR] = errno;
+		r->stat_err = errno;
 		return -1;
 	}
 	fill_stat(r, st);
@@ -357,12 +358,12 @@ static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, double pa
 }
 
 // One directory of the tree (open as `fd`, path j->path[0..plen), record `parent`), depth first.
-static void walk(out_t *j, int fd, size_t plen, double parent) {
+static void walk(out_t *j, int fd, size_t plen, int32_t parent) {
 	size_t n;
 	int err;
 	char **names = list_dir(fd, &n, &err);
-	if (err && parent >= 0) j->recs.p[(size_t)parent * REC + R_EXTRA] = err;
-	else if (err && parent <= -2) j->main_recs[(size_t)(-2 - parent) * REC + R_EXTRA] = err; // a task's root
+	if (err && parent >= 0) j->recs.p[parent].extra = err;
+	else if (err && parent <= -2) j->main_recs[-2 - parent].extra = err; // a task's root
 	else if (err) j->oom = -err; // the root itself: the whole scan fails
 	for (size_t i = 0; i < n && !j->oom; i++) {
 		struct stat st;
@@ -370,7 +371,7 @@ static void walk(out_t *j, int fd, size_t plen, double parent) {
 		if (at < 0 || !S_ISDIR(st.st_mode)) continue;
 		int cfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0) {
-			j->recs.p[at + R_EXTRA] = errno;
+			j->recs.p[at].extra = errno;
 			continue;
 		}
 		size_t nlen = strlen(names[i]), clen = LONG;
@@ -379,7 +380,7 @@ static void walk(out_t *j, int fd, size_t plen, double parent) {
 			memcpy(j->path + plen + 1, names[i], nlen + 1);
 			clen = plen + 1 + nlen;
 		}
-		walk(j, cfd, clen, (double)((size_t)at / REC));
+		walk(j, cfd, clen, (int32_t)at);
 		close(cfd);
 	}
 	free_names(names, n);
@@ -395,14 +396,14 @@ typedef struct {
 	int fd;
 	char *path; // NULL: too long to track (xattrs go through /proc/self/fd)
 	size_t plen;
-	double rec; // -1: the root
+	int32_t rec; // -1: the root
 } open_dir_t;
 
 typedef struct {
 	int parent_fd;
 	char *name;
 	const open_dir_t *parent;
-	double rec;
+	int32_t rec;
 	out_t out;
 } task_t;
 
@@ -412,7 +413,7 @@ typedef struct {
 	size_t ntasks, next;
 } pool_t;
 
-static void init_out(out_t *o, const out_t *like, double *main_recs) {
+static void init_out(out_t *o, const out_t *like, rec_t *main_recs) {
 	o->flags = like->flags;
 	memcpy(o->ns_prefix, like->ns_prefix, sizeof o->ns_prefix);
 	o->progress = like->progress;
@@ -430,7 +431,7 @@ static int read_level_dir(out_t *o, const open_dir_t *d, task_t **tasks, size_t 
 	size_t n;
 	int err;
 	char **names = list_dir(d->fd, &n, &err);
-	if (err && d->rec >= 0) o->recs.p[(size_t)d->rec * REC + R_EXTRA] = err;
+	if (err && d->rec >= 0) o->recs.p[d->rec].extra = err;
 	else if (err) o->oom = -err;
 	for (size_t i = 0; i < n && !o->oom; i++) {
 		struct stat st;
@@ -446,7 +447,7 @@ static int read_level_dir(out_t *o, const open_dir_t *d, task_t **tasks, size_t 
 		t->parent = d;
 		t->name = names[i];
 		names[i] = NULL; // the task owns it now
-		t->rec = (double)((size_t)at / REC);
+		t->rec = (int32_t)at;
 	}
 	free_names(names, n);
 	return o->oom ? -1 : 0;
@@ -467,7 +468,7 @@ static void run_task(job_t *jb, task_t *t) {
 	init_out(&t->out, &jb->out, jb->out.recs.p);
 	int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		jb->out.recs.p[(size_t)t->rec * REC + R_EXTRA] = errno;
+		jb->out.recs.p[t->rec].extra = errno;
 		return;
 	}
 	walk(&t->out, fd, task_path(t, t->out.path), -2 - t->rec);
@@ -495,7 +496,8 @@ static void free_task_out(task_t *t) {
 	free(t->out.xattrs.p);
 	free(t->out.bytes.p);
 	free(t->out.names.p);
-	t->out.recs.p = t->out.xattrs.p = NULL;
+	t->out.recs.p = NULL;
+	t->out.xattrs.p = NULL;
 	t->out.bytes.p = t->out.names.p = NULL;
 }
 
@@ -503,27 +505,28 @@ static void free_task_out(task_t *t) {
 static void append_task(out_t *o, task_t *t) {
 	out_t *s = &t->out;
 	if (s->oom) o->oom = s->oom;
-	double rbase = (double)(o->recs.len / REC), xbase = (double)(o->xattrs.len / XREC);
-	double bbase = (double)o->bytes.len, nbase = (double)o->names.len;
-	if (o->oom || grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(double)) ||
+	int32_t rbase = (int32_t)o->recs.len;
+	uint32_t xbase = (uint32_t)(o->xattrs.len / XREC), nbase = (uint32_t)o->names.len;
+	double bbase = (double)o->bytes.len;
+	if (o->oom || grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(rec_t)) ||
 	    grow((void **)&o->xattrs.p, &o->xattrs.cap, o->xattrs.len + s->xattrs.len, sizeof(double)) ||
 	    grow((void **)&o->bytes.p, &o->bytes.cap, o->bytes.len + s->bytes.len, 1) ||
 	    grow((void **)&o->names.p, &o->names.cap, o->names.len + s->names.len, 1)) {
 		o->oom = o->oom ? o->oom : 1;
 		return;
 	}
-	for (size_t k = 0; k < s->recs.len; k += REC) {
-		double *r = s->recs.p + k;
-		r[R_PARENT] = r[R_PARENT] <= -2 ? -2 - r[R_PARENT] : r[R_PARENT] + rbase;
-		r[R_NAME_OFF] += nbase;
-		r[R_XFIRST] += xbase;
+	for (size_t k = 0; k < s->recs.len; k++) {
+		rec_t *r = s->recs.p + k;
+		r->parent = r->parent <= -2 ? -2 - r->parent : r->parent + rbase;
+		r->name_off += nbase;
+		r->xfirst += xbase;
 	}
 	for (size_t k = 0; k < s->xattrs.len; k += XREC) {
 		double *x = s->xattrs.p + k;
 		x[0] += bbase;
 		if (x[3] >= 0) x[2] += bbase;
 	}
-	if (s->recs.len) memcpy(o->recs.p + o->recs.len, s->recs.p, s->recs.len * sizeof(double));
+	if (s->recs.len) memcpy(o->recs.p + o->recs.len, s->recs.p, s->recs.len * sizeof(rec_t));
 	if (s->xattrs.len) memcpy(o->xattrs.p + o->xattrs.len, s->xattrs.p, s->xattrs.len * sizeof(double));
 	if (s->bytes.len) memcpy(o->bytes.p + o->bytes.len, s->bytes.p, s->bytes.len);
 	if (s->names.len) memcpy(o->names.p + o->names.len, s->names.p, s->names.len);
@@ -556,7 +559,7 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 				task_t *t = &level_tasks[i];
 				int fd = openat(t->parent_fd, t->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (fd < 0) {
-					o->recs.p[(size_t)t->rec * REC + R_EXTRA] = errno;
+					o->recs.p[t->rec].extra = errno;
 					continue;
 				}
 				char buf[4096];
@@ -602,17 +605,16 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 static void stat_paths(job_t *jb) {
 	out_t *j = &jb->out;
 	for (size_t i = 0; i < jb->npaths && !j->oom; i++) {
-		double *r = new_rec(j);
+		rec_t *r = new_rec(j);
 		if (!r) return;
-		size_t at = j->recs.len - REC;
-		r[R_PARENT] = (double)i;
-		r[R_NAME_LEN] = 0;
+		size_t at = j->recs.len - 1;
+		r->parent = (int32_t)i;
 		struct stat st;
 		if (fstatat(AT_FDCWD, jb->paths[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			j->recs.p[at + R_STAT_ERR] = errno;
+			r->stat_err = errno;
 			continue;
 		}
-		fill_stat(j->recs.p + at, &st);
+		fill_stat(r, &st);
 		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) {
 			where_t w = {-1, NULL, jb->paths[i]};
 			read_xattrs(j, at, &w);
@@ -647,21 +649,21 @@ static void read_dirs(job_t *jb) {
 	snprintf(opaque_name, sizeof opaque_name, "%sopaque", j->ns_prefix);
 	snprintf(whiteout_name, sizeof whiteout_name, "%swhiteout", j->ns_prefix);
 	for (size_t i = 0; i < jb->npaths && !j->oom; i++) {
-		double *h = new_rec(j);
+		rec_t *h = new_rec(j);
 		if (!h) return;
-		size_t hat = j->recs.len - REC;
-		h[R_PARENT] = (double)i;
-		h[R_NAME_LEN] = -1;
+		size_t hat = j->recs.len - 1;
+		h->parent = (int32_t)i;
+		h->name_len = -1;
 		int fd = open(jb->paths[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			j->recs.p[hat + R_STAT_ERR] = errno;
+			j->recs.p[hat].stat_err = errno;
 			continue;
 		}
 		struct stat dst;
 		if (fstat(fd, &dst) == 0) fill_stat(j->recs.p + hat, &dst);
 		DIR *d = fdopendir(fd);
 		if (!d) {
-			j->recs.p[hat + R_STAT_ERR] = errno;
+			j->recs.p[hat].stat_err = errno;
 			close(fd);
 			continue;
 		}
@@ -672,12 +674,12 @@ static void read_dirs(job_t *jb) {
 		ssize_t ov = fgetxattr(fd, opaque_name, val, sizeof val);
 		int xwhiteouts = 0;
 		if (ov >= 0) {
-			j->recs.p[hat + R_XFIRST] = (double)(j->xattrs.len / XREC);
-			j->recs.p[hat + R_XCOUNT] = 1;
+			j->recs.p[hat].xfirst = (uint32_t)(j->xattrs.len / XREC);
+			j->recs.p[hat].xcount = 1;
 			put_xattr(j, opaque_name, val, ov, 0);
 			xwhiteouts = ov == 1 && val[0] == 'x';
 		} else if (errno != ENODATA && errno != ENOTSUP) {
-			j->recs.p[hat + R_XATTR_ERR] = errno;
+			j->recs.p[hat].xattr_err = errno;
 		}
 		struct dirent *e;
 		errno = 0;
@@ -689,14 +691,14 @@ static void read_dirs(job_t *jb) {
 				errno = 0;
 				continue;
 			}
-			double *r = new_rec(j);
-			if (!r) break;
-			size_t at = j->recs.len - REC;
+			if (!new_rec(j)) break;
+			size_t at = j->recs.len - 1;
 			size_t nlen = strlen(name);
-			r[R_PARENT] = (double)hat / REC;
-			r[R_NAME_OFF] = put_name(j, name, nlen);
-			r = j->recs.p + at;
-			r[R_NAME_LEN] = (double)nlen;
+			uint32_t off = put_name(j, name, nlen);
+			rec_t *r = j->recs.p + at;
+			r->parent = (int32_t)hat;
+			r->name_off = off;
+			r->name_len = (int32_t)nlen;
 			mode_t m = want ? 0 : dt_mode(e->d_type);
 			struct stat st;
 			if (want) {
@@ -704,34 +706,34 @@ static void read_dirs(job_t *jb) {
 					fill_stat(r, &st);
 					m = st.st_mode & S_IFMT;
 				} else {
-					r[R_STAT_ERR] = errno;
+					r->stat_err = errno;
 					m = e->d_type == DT_CHR ? S_IFCHR : dt_mode(e->d_type) ? dt_mode(e->d_type) : S_IFREG;
-					r[R_RDEV] = 1;
+					r->rdev = 1;
 				}
 			} else if (!m) {
 				if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 					m = st.st_mode & S_IFMT;
-					r[R_RDEV] = (double)st.st_rdev;
+					r->rdev = (double)st.st_rdev;
 				} else {
 					// Gone, or unreadable: a char device stays one (not a whiteout), else a file.
-					r[R_STAT_ERR] = errno;
+					r->stat_err = errno;
 					m = e->d_type == DT_CHR ? S_IFCHR : S_IFREG;
-					r[R_RDEV] = 1;
+					r->rdev = 1;
 				}
 			}
-			if (!want || r[R_STAT_ERR]) r[R_MODE] = m; // a whole stat keeps its permission bits
+			if (!want || r->stat_err) r->mode = m; // a whole stat keeps its permission bits
 			if (xwhiteouts && m == S_IFREG) {
 				char p[PATH_MAX + 1];
 				if (snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name) < (int)sizeof p) {
-					if (lgetxattr(p, whiteout_name, NULL, 0) >= 0) r[R_EXTRA] = 1;
-					// With a wanted list R_XATTR_ERR is the xattr read's: this check's errno goes negated in R_EXTRA.
-					else if (errno != ENODATA && errno != ENOTSUP) r[want ? R_EXTRA : R_XATTR_ERR] = want ? -errno : errno;
+					if (lgetxattr(p, whiteout_name, NULL, 0) >= 0) r->extra = 1;
+					// With a wanted list xattr_err is the xattr read's: this check's errno goes negated in extra.
+					else if (errno != ENODATA && errno != ENOTSUP) *(want ? &r->extra : &r->xattr_err) = want ? -errno : errno;
 				}
 			}
 			// A wanted name's xattrs too (F_XATTRS), read beneath the open dir: the copy-ups of a
 			// big upper are compared with these, and a second pass by path would look each up again.
-			int whiteout = (S_ISCHR(m) && r[R_RDEV] == 0) || r[R_EXTRA] == 1;
-			if (want && (j->flags & F_XATTRS) && !r[R_STAT_ERR] && !whiteout) {
+			int whiteout = (S_ISCHR(m) && r->rdev == 0) || r->extra == 1;
+			if (want && (j->flags & F_XATTRS) && !r->stat_err && !whiteout) {
 				char p[PATH_MAX + 1];
 				if (snprintf(p, sizeof p, "%s/%s", jb->paths[i], name) >= (int)sizeof p)
 					snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name);
@@ -741,7 +743,7 @@ static void read_dirs(job_t *jb) {
 			if (j->progress) j->progress[0] += 1;
 			errno = 0;
 		}
-		if (errno && !j->oom) j->recs.p[hat + R_STAT_ERR] = errno;
+		if (errno && !j->oom) j->recs.p[hat].stat_err = errno;
 		closedir(d);
 	}
 }
@@ -833,7 +835,9 @@ static void complete(napi_env env, napi_status status, void *data) {
 		napi_reject_deferred(env, j->deferred, result);
 	} else {
 		napi_create_object(env, &result);
-		napi_set_named_property(env, result, "recs", f64_array(env, &j->out.recs));
+		nums_t recs = {(double *)j->out.recs.p, j->out.recs.len * REC_DOUBLES, 0};
+		j->out.recs.p = NULL;
+		napi_set_named_property(env, result, "recs", f64_array(env, &recs));
 		napi_set_named_property(env, result, "xattrs", f64_array(env, &j->out.xattrs));
 		napi_set_named_property(env, result, "bytes", buffer(env, &j->out.bytes));
 		napi_set_named_property(env, result, "names", buffer(env, &j->out.names));

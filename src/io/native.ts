@@ -44,6 +44,7 @@ export type NativeApi = {
 
 /** The native scanner's flat output (decoded by io/scan-native.ts). */
 export type ScanData = {
+	/** native/scan.c rec_t records (96 bytes each), viewed as doubles. */
 	readonly recs: Float64Array;
 	readonly xattrs: Float64Array;
 	/** xattr names and values. */

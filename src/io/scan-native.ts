@@ -18,47 +18,62 @@ import {
 } from './scan-port.js';
 
 // The native scan port: native/scan.c does the syscalls in libuv's thread pool and returns flat
-// Float64Arrays; this file turns them into the shapes io/scan-js.ts gives. Field numbers below
-// are the C enum's.
+// arrays; this file turns them into the shapes io/scan-js.ts gives.
 
-const REC = 18;
-const [PARENT, , NAME_LEN, MODE, UID, GID, SIZE, BLOCKS, NLINK, INO, DEV, RDEV, MTIME] = [
-	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+/**
+ native/scan.c's rec_t, 96 bytes: six doubles (indices into a Float64Array, 12 per record), then
+ 32-bit fields (indices into an Int32Array of the same bytes, 24 per record).
+ */
+const [SIZE, BLOCKS, INO, DEV, RDEV, MTIME] = [0, 1, 2, 3, 4, 5];
+const [PARENT, , NAME_LEN, MODE, UID, GID, NLINK, XFIRST, XCOUNT, STAT_ERR, XATTR_ERR, EXTRA] = [
+	12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
 ];
-const [XFIRST, XCOUNT, STAT_ERR, XATTR_ERR, EXTRA] = [13, 14, 15, 16, 17];
 const XREC = 5;
+
+/** One result's records: entry k's doubles at f[12k + field], its 32-bit fields at i[24k + field]. */
+type Recs = {readonly f: Float64Array; readonly i: Int32Array; readonly n: number};
+
+function recsOf(d: ScanData): Recs {
+	const f = d.recs;
+	return {f, i: new Int32Array(f.buffer, f.byteOffset, f.length * 2), n: f.length / 12};
+}
+
+/** A 32-bit field that is unsigned in C (mode, uid, gid, nlink, xattr index and count). */
+const u32 = (r: Recs, k: number, field: number): number => (r.i[k * 24 + field] as number) >>> 0;
+const i32 = (r: Recs, k: number, field: number): number => r.i[k * 24 + field] as number;
 const mode = {tree: 0, paths: 1, dirs: 2} as const;
 const flags = {xattrs: 1, otherValues: 2} as const;
 
 const errnoName = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 const errName = (n: number): string => errnoName.get(n) ?? `errno ${n}`;
 
-function stat(r: Float64Array, o: number): StatLite {
+function stat(r: Recs, k: number): StatLite {
+	const o = k * 12;
+	const mode = u32(r, k, MODE);
 	return {
-		type: fileTypeOfMode(r[o + MODE] as number),
-		perm: (r[o + MODE] as number) & 0o7777,
-		uid: r[o + UID] as number,
-		gid: r[o + GID] as number,
-		size: r[o + SIZE] as number,
-		blocks: r[o + BLOCKS] as number,
-		nlink: r[o + NLINK] as number,
-		ino: r[o + INO] as number,
-		dev: r[o + DEV] as number,
-		rdev: r[o + RDEV] as number,
-		mtimeMs: r[o + MTIME] as number,
+		type: fileTypeOfMode(mode),
+		perm: mode & 0o7777,
+		uid: u32(r, k, UID),
+		gid: u32(r, k, GID),
+		size: r.f[o + SIZE] as number,
+		blocks: r.f[o + BLOCKS] as number,
+		nlink: u32(r, k, NLINK),
+		ino: r.f[o + INO] as number,
+		dev: r.f[o + DEV] as number,
+		rdev: r.f[o + RDEV] as number,
+		mtimeMs: r.f[o + MTIME] as number,
 	};
 }
 
 const none: XattrSet = {overlay: {}, other: []};
 const plain: KnownXattrs = Object.freeze({set: none, failures: Object.freeze<XattrFailure[]>([])});
 
-function xattrsOf(d: ScanData, o: number, ns: Ns, path: () => string, failures: XattrFailure[]): XattrSet {
-	const r = d.recs;
-	if (r[o + XATTR_ERR]) failures.push({path: path(), code: errName(r[o + XATTR_ERR] as number)});
-	const count = r[o + XCOUNT] as number;
+function xattrsOf(d: ScanData, r: Recs, e: number, ns: Ns, path: () => string, failures: XattrFailure[]): XattrSet {
+	if (i32(r, e, XATTR_ERR)) failures.push({path: path(), code: errName(i32(r, e, XATTR_ERR))});
+	const count = u32(r, e, XCOUNT);
 	if (count === 0) return none;
 	const out = {overlay: {} as Record<string, string>, other: [] as string[]};
-	for (let k = 0, x = (r[o + XFIRST] as number) * XREC; k < count; k++, x += XREC) {
+	for (let k = 0, x = u32(r, e, XFIRST) * XREC; k < count; k++, x += XREC) {
 		const at = d.xattrs[x] as number;
 		const name = d.bytes.toString('utf8', at, at + (d.xattrs[x + 1] as number));
 		const vlen = d.xattrs[x + 3] as number;
@@ -136,8 +151,8 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			} finally {
 				if (timer) clearInterval(timer);
 			}
-			const recs = d.recs;
-			const n = recs.length / REC;
+			const recs = recsOf(d);
+			const n = recs.n;
 			const names = namesOf(d);
 			const parents = new Int32Array(n);
 			const dirErrors = new Map<number, string>();
@@ -153,27 +168,27 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				return p;
 			};
 			// Failures are gathered now, in record order; stats and xattrs are decoded when asked.
-			for (let i = 0, o = 0; i < n; i++, o += REC) {
-				parents[i] = recs[o + PARENT] as number;
-				if (recs[o + STAT_ERR]) continue;
+			for (let i = 0; i < n; i++) {
+				parents[i] = i32(recs, i, PARENT);
+				if (i32(recs, i, STAT_ERR)) continue;
 				// As xattrsOf reports them: the list's errno, then each value's.
-				if (recs[o + XATTR_ERR]) xattrFailures.push({path: pathOf(i), code: errName(recs[o + XATTR_ERR] as number)});
-				for (let k = 0, x = (recs[o + XFIRST] as number) * XREC; k < (recs[o + XCOUNT] as number); k++, x += XREC)
+				if (i32(recs, i, XATTR_ERR)) xattrFailures.push({path: pathOf(i), code: errName(i32(recs, i, XATTR_ERR))});
+				for (let k = 0, x = u32(recs, i, XFIRST) * XREC; k < u32(recs, i, XCOUNT); k++, x += XREC)
 					if (d.xattrs[x + 4]) xattrFailures.push({path: pathOf(i), code: errName(d.xattrs[x + 4] as number)});
-				if (recs[o + EXTRA]) dirErrors.set(i, errName(recs[o + EXTRA] as number));
+				if (i32(recs, i, EXTRA)) dirErrors.set(i, errName(i32(recs, i, EXTRA)));
 			}
 			// Decoded once each (the scan asks an entry's xattrs in three passes), for entries that have any.
 			const decoded = new Map<number, XattrSet>();
 			return {
 				names,
 				parents,
-				stat: (i) => (recs[i * REC + STAT_ERR] ? undefined : stat(recs, i * REC)),
-				isDir: (i) => !recs[i * REC + STAT_ERR] && ((recs[i * REC + MODE] as number) & 0o170000) === 0o040000,
-				links: (i) => (recs[i * REC + STAT_ERR] ? 0 : (recs[i * REC + NLINK] as number)),
+				stat: (i) => (i32(recs, i, STAT_ERR) ? undefined : stat(recs, i)),
+				isDir: (i) => !i32(recs, i, STAT_ERR) && (u32(recs, i, MODE) & 0o170000) === 0o040000,
+				links: (i) => (i32(recs, i, STAT_ERR) ? 0 : u32(recs, i, NLINK)),
 				xattrs: (i) => {
-					if (recs[i * REC + STAT_ERR] || !recs[i * REC + XCOUNT]) return none;
+					if (i32(recs, i, STAT_ERR) || !u32(recs, i, XCOUNT)) return none;
 					let x = decoded.get(i);
-					if (!x) decoded.set(i, (x = xattrsOf(d, i * REC, ns, () => '', [])));
+					if (!x) decoded.set(i, (x = xattrsOf(d, recs, i, ns, () => '', [])));
 					return x;
 				},
 				dirErrors,
@@ -186,13 +201,14 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 			const f = withXattrs ? flags.xattrs | flags.otherValues : 0;
 			let base = 0;
 			for (const d of await halves(api, mode.paths, paths.map(encodePath), ns, f)) {
-				const n = d.recs.length / REC;
-				for (let i = 0, o = 0; i < n; i++, o += REC) {
-					if (d.recs[o + STAT_ERR]) continue;
-					const p = paths[base + (d.recs[o + PARENT] as number)] as string;
-					const st = stat(d.recs, o);
-					found.set(p, withXattrs ? {stat: st, xattrs: xattrsOf(d, o, ns, () => p, failures)} : {stat: st});
+				const r = recsOf(d);
+				for (let i = 0; i < r.n; i++) {
+					if (i32(r, i, STAT_ERR)) continue;
+					const p = paths[base + i32(r, i, PARENT)] as string;
+					const st = stat(r, i);
+					found.set(p, withXattrs ? {stat: st, xattrs: xattrsOf(d, r, i, ns, () => p, failures)} : {stat: st});
 				}
+				const n = r.n;
 				base += n;
 			}
 			return {found, failures};
@@ -209,35 +225,35 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				let stats: Map<string, StatLite> | undefined;
 				let xattrs: Map<string, KnownXattrs> | undefined;
 				let dir = '';
-				const n = d.recs.length / REC;
+				const r = recsOf(d);
 				const all = namesOf(d);
 				let k = 0;
 				let listed = 0;
-				for (let i = 0, o = 0; i < n; i++, o += REC) {
-					if ((d.recs[o + NAME_LEN] as number) < 0) {
+				for (let i = 0; i < r.n; i++) {
+					if (i32(r, i, NAME_LEN) < 0) {
 						listed++;
-						const at = base + (d.recs[o + PARENT] as number);
+						const at = base + i32(r, i, PARENT);
 						dir = paths[at] as string;
 						const partial = want?.[at] ? new Map<string, StatLite>() : undefined;
 						stats = partial;
 						xattrs = partial && new Map();
-						if (d.recs[o + XATTR_ERR]) failures.push({path: dir, code: errName(d.recs[o + XATTR_ERR] as number)});
-						if (d.recs[o + STAT_ERR]) {
+						if (i32(r, i, XATTR_ERR)) failures.push({path: dir, code: errName(i32(r, i, XATTR_ERR))});
+						if (i32(r, i, STAT_ERR)) {
 							names = undefined;
 							dirs.set(dir, undefined);
 							continue;
 						}
 						names = new Map();
-						const x = (d.recs[o + XFIRST] as number) * XREC;
+						const x = u32(r, i, XFIRST) * XREC;
 						const opaque =
-							d.recs[o + XCOUNT] === 1
+							u32(r, i, XCOUNT) === 1
 								? d.bytes.toString(
 										'utf8',
 										d.xattrs[x + 2] as number,
 										(d.xattrs[x + 2] as number) + (d.xattrs[x + 3] as number),
 									)
 								: '';
-						const self = at >= roots ? stat(d.recs, o) : undefined;
+						const self = at >= roots ? stat(r, i) : undefined;
 						dirs.set(
 							dir,
 							partial && xattrs ? {names, opaque, stats: partial, xattrs, ...(self ? {self} : {})} : {names, opaque},
@@ -246,18 +262,18 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					}
 					const name = all[k++] as string;
 					if (!names) continue;
-					const extra = d.recs[o + EXTRA] as number;
+					const extra = i32(r, i, EXTRA);
 					if (stats && extra < 0) failures.push({path: childPath(dir, name), code: errName(-extra)});
-					else if (!stats && d.recs[o + XATTR_ERR])
-						failures.push({path: `${dir}/${name}`, code: errName(d.recs[o + XATTR_ERR] as number)});
-					const type = fileTypeOfMode(d.recs[o + MODE] as number);
-					const whiteout = (type === 'char' && d.recs[o + RDEV] === 0) || d.recs[o + EXTRA] === 1;
+					else if (!stats && i32(r, i, XATTR_ERR))
+						failures.push({path: `${dir}/${name}`, code: errName(i32(r, i, XATTR_ERR))});
+					const type = fileTypeOfMode(u32(r, i, MODE));
+					const whiteout = (type === 'char' && r.f[i * 12 + RDEV] === 0) || extra === 1;
 					names.set(name, whiteout ? 'whiteout' : type);
-					if (stats && !d.recs[o + STAT_ERR]) {
-						stats.set(name, stat(d.recs, o));
+					if (stats && !i32(r, i, STAT_ERR)) {
+						stats.set(name, stat(r, i));
 						if (!whiteout) {
 							const own: XattrFailure[] = [];
-							const set = xattrsOf(d, o, ns, () => childPath(dir, name), own);
+							const set = xattrsOf(d, r, i, ns, () => childPath(dir, name), own);
 							// Most lower files have no xattrs and no failure: one shared answer for them.
 							xattrs?.set(name, set === none && own.length === 0 ? plain : {set, failures: own});
 						}
