@@ -1,7 +1,6 @@
 import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
-import {inOrder, sortedBy} from '../core/paths.js';
 import type {DirListing, KnownXattrs, XattrFailure, XattrSet} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
@@ -12,22 +11,6 @@ import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 export type FoundName = LowerName & {readonly stat?: StatLite; readonly known?: KnownXattrs};
 
 const noHits: readonly FoundName[] = Object.freeze([]);
-
-const same = (n: string): string => n;
-
-/** Binary search: a Set of every wanted name of 10³ dirs × 10³ names would hold 10⁶ entries for the whole scan. */
-function sortedHas(names: readonly string[], name: string): boolean {
-	let lo = 0;
-	let hi = names.length - 1;
-	while (lo <= hi) {
-		const mid = (lo + hi) >> 1;
-		const at = names[mid] as string;
-		if (at === name) return true;
-		if (at < name) lo = mid + 1;
-		else hi = mid - 1;
-	}
-	return false;
-}
 
 /** A lower name's type, or 'whiteout' (a 0/0 char device or an xattr whiteout): interned strings, no object per name. */
 export type LowerDirEntry = FileType | 'whiteout';
@@ -91,22 +74,26 @@ export class LowerDirs {
 		string,
 		{readonly stats: ReadonlyMap<string, StatLite>; readonly xattrs?: ReadonlyMap<string, KnownXattrs>}
 	>();
-	/** Dirs read for some names only: those names, sorted (a lookup of another name reads the dir whole). */
-	private readonly partial = new Map<string, readonly string[]>();
+	/**
+	 Dirs read for some names only. The scan looks up only names it wanted there, and says so;
+	 another lookup reads the dir whole. (Keeping the 10⁶ wanted names to tell them apart would
+	 hold them for the whole scan.)
+	 */
+	private readonly partial = new Set<string>();
 
 	/**
 	 Listings read ahead in bulk (a scan port's readDirs): answered from here on first use. A
 	 listing read for wanted names answers lookups of those; any other name reads the whole dir.
 	 The stats and xattrs read for wanted names come back with their hits.
 	 */
-	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>, wanted?: ReadonlyMap<string, readonly string[]>): void {
+	prefetch(dirs: ReadonlyMap<string, DirListing | undefined>): void {
 		for (const [dir, listing] of dirs) {
 			if (this.cache.has(dir)) continue;
 			this.prefetched.set(dir, listing && {names: listing.names, opaque: listing.opaque});
-			if (listing?.stats)
+			if (listing?.stats) {
 				this.given.set(dir, listing.xattrs ? {stats: listing.stats, xattrs: listing.xattrs} : {stats: listing.stats});
-			const names = listing?.stats ? wanted?.get(dir) : undefined;
-			if (names) this.partial.set(dir, inOrder(names, same) ? names : sortedBy([...names], same));
+				this.partial.add(dir);
+			}
 		}
 	}
 
@@ -125,12 +112,10 @@ export class LowerDirs {
 	}
 
 	/** One name in one dir: from a partial listing when it was wanted there, else from a whole read. */
-	private lookup(dir: string, name: string): LowerDirEntry | undefined {
-		const m = this.read(dir);
-		const e = m.get(name);
-		const wanted = this.partial.get(dir);
-		if (e !== undefined || wanted === undefined) return e;
-		return sortedHas(wanted, name) ? undefined : this.whole(dir).get(name);
+	private lookup(dir: string, name: string, wanted: boolean): LowerDirEntry | undefined {
+		const e = this.read(dir).get(name);
+		if (e !== undefined || wanted || !this.partial.has(dir)) return e;
+		return this.whole(dir).get(name);
 	}
 
 	/** A dir read for some names only, read again whole (children(), a name nobody asked for). */
@@ -232,11 +217,14 @@ export class LowerDirs {
 		return this.opaqueValue(dir) === 'y';
 	}
 
-	/** Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the first is visible. */
-	hits(ctx: readonly CtxDir[], name: string): readonly FoundName[] {
+	/**
+	 Every lower layer holding a name in a merge context, top first, up to a whiteout. Only the
+	 first is visible. `wanted`: the name was among those prefetched for these dirs.
+	 */
+	hits(ctx: readonly CtxDir[], name: string, wanted = false): readonly FoundName[] {
 		let out: FoundName[] | undefined;
 		for (const d of ctx) {
-			const e = this.lookup(d.path, name);
+			const e = this.lookup(d.path, name, wanted);
 			if (!e) continue;
 			if (e === 'whiteout') break;
 			const given = this.given.get(d.path);
@@ -256,9 +244,9 @@ export class LowerDirs {
 	}
 
 	/** The merge context of a child directory: lower dirs by that name, stopping at non-dirs and opaque lower dirs. */
-	childCtx(ctx: readonly CtxDir[], name: string): CtxDir[] {
+	childCtx(ctx: readonly CtxDir[], name: string, wanted = false): CtxDir[] {
 		const out: CtxDir[] = [];
-		for (const h of this.hits(ctx, name)) {
+		for (const h of this.hits(ctx, name, wanted)) {
 			if (h.type !== 'dir') break;
 			out.push({layer: h.layer, path: h.path});
 			if (this.isOpaque(h.path)) break;

@@ -1,6 +1,8 @@
 import type {StatLite} from '../core/entry.js';
 import {LowerDirs, childPath, statLite} from './lower-dirs.js';
 import {
+	nameListOf,
+	namesIn,
 	xattrEntry,
 	type DirListing,
 	type Ns,
@@ -76,7 +78,9 @@ export const jsScanPort: ScanPort = {
 		};
 		visit(root, -1);
 		return Promise.resolve({
-			names,
+			count: names.length,
+			name: (i) => names[i] as string,
+			nameList: (kids, extra) => nameListOf([...kids.map((k) => names[k] as string), ...extra]),
 			parents,
 			stat: (i) => stats[i],
 			isDir: (i) => stats[i]?.type === 'dir',
@@ -102,8 +106,8 @@ export const jsScanPort: ScanPort = {
 		const dirs = new Map<string, DirListing | undefined>();
 		const lowers = new LowerDirs(ns);
 		paths.forEach((p, i) => {
-			const names = wanted?.[i];
-			dirs.set(p, names ? lowers.readWanted(p, names, i >= roots, jsXattrs) : lowers.readListing(p));
+			const list = wanted?.[i];
+			dirs.set(p, list ? lowers.readWanted(p, namesIn(list), i >= roots, jsXattrs) : lowers.readListing(p));
 		});
 		return Promise.resolve({dirs, failures: [...lowers.errors]});
 	},

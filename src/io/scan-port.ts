@@ -1,3 +1,4 @@
+import {decodePath, encodePath} from '../core/bytes.js';
 import type {StatLite} from '../core/entry.js';
 import type {LowerDirEntry} from './lower-dirs.js';
 
@@ -20,7 +21,11 @@ export type XattrFailure = {readonly path: string; readonly code: string};
  packed: 10⁶ of them as objects cost hundreds of MiB).
  */
 export type WalkedTree = {
-	readonly names: readonly string[];
+	readonly count: number;
+	/** Entry i's name, decoded when asked: the native walk keeps 10⁶ of them as bytes, not strings. */
+	name(i: number): string;
+	/** The names of entries `kids`, then `extra`, as readDirs wants them. */
+	nameList(kids: readonly number[], extra: readonly string[]): NameList;
 	readonly parents: ArrayLike<number>;
 	/** undefined: the lstat failed (vanished while scanning). */
 	stat(i: number): StatLite | undefined;
@@ -34,6 +39,26 @@ export type WalkedTree = {
 	/** When the root itself could not be read. */
 	readonly rootError?: string;
 };
+
+/** Names wanted in one dir: each encoded (bytes, as on disk) and ended by a NUL; repeats allowed. */
+export type NameList = Buffer;
+
+/** The names in a NameList, decoded. */
+export function namesIn(list: NameList): string[] {
+	const out: string[] = [];
+	for (let at = 0; at < list.length;) {
+		const end = list.indexOf(0, at);
+		out.push(decodePath(list.subarray(at, end)));
+		at = end + 1;
+	}
+	return out;
+}
+
+/** A NameList of names given as strings. */
+export function nameListOf(names: readonly string[]): NameList {
+	return Buffer.concat(names.flatMap((n) => [encodePath(n), nul]));
+}
+const nul = Buffer.of(0);
 
 export type Probed = {readonly stat: StatLite; readonly xattrs?: XattrSet};
 
@@ -70,7 +95,7 @@ export type ScanPort = {
 		ns: Ns,
 		roots: number,
 		/** Per path, the only names wanted (undefined: all of them): see DirListing.stats. */
-		wanted?: readonly (readonly string[] | undefined)[],
+		wanted?: readonly (NameList | undefined)[],
 	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]}>;
 };
 

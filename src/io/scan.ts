@@ -8,7 +8,7 @@ import {LowerDirs, childPath, statLite, type FoundName} from './lower-dirs.js';
 import {native, nativeStatus} from './native.js';
 import {jsScanPort, jsXattrs} from './scan-js.js';
 import {nativeScanPort} from './scan-native.js';
-import type {KnownXattrs, Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
+import type {KnownXattrs, NameList, Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
 import {lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
@@ -133,7 +133,7 @@ export async function scanInChunks(
 	// By path: the native walk's threads meet entries in another order than the JS walk.
 	const xattrErrors: XattrFailure[] = [...tree.xattrFailures].sort((a, b) => byText(a.path, b.path));
 	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
-	const n = tree.names.length;
+	const n = tree.count;
 	// Paths are kept for dirs only (10³ of 10⁶ entries); an entry's is made when it is paired.
 	const dirRels = new Map<number, string>([[-1, '']]);
 	const children = new Map<number, number[]>([[-1, []]]);
@@ -144,7 +144,6 @@ export async function scanInChunks(
 	const originXattrs: string[] = [];
 	for (let i = 0; i < n; i++) {
 		const parent = tree.parents[i] as number;
-		const name = tree.names[i] as string;
 		children.get(parent)?.push(i);
 		const x = tree.xattrs(i).overlay;
 		if (x['origin'] !== undefined) originXattrs.push(x['origin']);
@@ -159,6 +158,7 @@ export async function scanInChunks(
 			}
 			continue;
 		}
+		const name = tree.name(i);
 		dirRels.set(i, `${dirRels.get(parent) ?? ''}/${name}`);
 		children.set(i, []);
 		const above = origins.get(parent);
@@ -175,9 +175,7 @@ export async function scanInChunks(
 		);
 	}
 	const relOf = (i: number): string =>
-		dirRels.get(i) ?? `${dirRels.get(tree.parents[i] as number) ?? ''}/${tree.names[i] as string}`;
-	// Siblings in name order: the native walk sorts by bytes, the JS one not at all.
-	for (const kids of children.values()) sortedBy(kids, (k) => tree.names[k] as string);
+		dirRels.get(i) ?? `${dirRels.get(tree.parents[i] as number) ?? ''}/${tree.name(i)}`;
 	const linked = new Map<string, string[]>();
 	for (const [key, at] of linkedAt) linked.set(key, at.map(relOf).sort(byText));
 	sink.preview?.({linked, origins: originXattrs});
@@ -190,27 +188,26 @@ export async function scanInChunks(
 		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
 		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
 		// path too; a change set needs whole listings below an opaque or renamed upper dir.
-		// Most lower dirs are wanted by one upper dir: its list as it is; a second want makes a set.
-		const wantedAt = new Map<string, readonly string[] | Set<string> | undefined>();
-		const want = (dir: string, names: readonly string[] | undefined): void => {
+		// The names go as bytes (NameList): most lower dirs are wanted by one upper dir, whose list
+		// is used as it is; a second want adds its list (repeats do no harm).
+		const wantedAt = new Map<string, NameList[] | undefined>();
+		const want = (dir: string, names: NameList | undefined): void => {
 			const had = wantedAt.get(dir);
 			if (names === undefined || (wantedAt.has(dir) && had === undefined)) wantedAt.set(dir, undefined);
-			else if (had === undefined) wantedAt.set(dir, names);
-			else if (had instanceof Set) for (const name of names) had.add(name);
-			else if (had !== names) wantedAt.set(dir, new Set([...had, ...names]));
+			else if (had === undefined) wantedAt.set(dir, [names]);
+			else if (!had.includes(names)) had.push(names);
 		};
 		for (const i of upperDirs) {
 			const x = i < 0 ? undefined : tree.xattrs(i).overlay;
 			const whole = x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
 			const kids = children.get(i) as number[];
-			let names: readonly string[] = kids.map((k) => tree.names[k] as string);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
 			const siblings: string[] = [];
 			for (const k of kids) {
 				const r = tree.xattrs(k).overlay['redirect'];
-				if (r !== undefined && !r.startsWith('/') && !r.includes('/')) siblings.push(r);
+				if (r !== undefined && isSiblingName(r)) siblings.push(r);
 			}
-			if (siblings.length > 0) names = [...new Set([...names, ...siblings])];
+			const names = tree.nameList(kids, siblings);
 			const rel = dirRels.get(i) as string;
 			const origin = origins.get(i);
 			// Where the merge and the lower-only view differ (below a renamed or opaque dir), the
@@ -223,16 +220,13 @@ export async function scanInChunks(
 		}
 		// Layer roots first: readDirs follows a symlink there only.
 		const wantPaths = [...wantedAt.keys()];
-		const wantedByPath = new Map<string, readonly string[]>();
 		const wanted = wantPaths.map((p) => {
-			const had = wantedAt.get(p);
-			if (!had) return undefined;
-			const names = had instanceof Set ? [...had] : had;
-			wantedByPath.set(p, names);
-			return names;
+			const lists = wantedAt.get(p);
+			return lists && (lists.length === 1 ? lists[0] : Buffer.concat(lists));
 		});
+		wantedAt.clear();
 		const {dirs, failures} = await port.readDirs(wantPaths, ns, regular.length, wanted);
-		lowers.prefetch(dirs, wantedByPath);
+		lowers.prefetch(dirs);
 		for (const [dir, listing] of dirs) {
 			if (listing?.self) known.set(dir, listing.self);
 			if (listing?.stats) for (const st of listing.stats.values()) if (st.mtimeMs > newest) newest = st.mtimeMs;
@@ -264,7 +258,7 @@ export async function scanInChunks(
 		// Only a change set compares names (lowerDelta): no set of every name otherwise.
 		const names = input.forDiff ? new Set<string>() : undefined;
 		for (const i of kids) {
-			const name = tree.names[i] as string;
+			const name = tree.name(i);
 			const rel = `${job.rel}/${name}`;
 			names?.add(name);
 			const stat = tree.stat(i);
@@ -273,8 +267,9 @@ export async function scanInChunks(
 				continue;
 			}
 			const {overlay, other} = tree.xattrs(i);
-			const shadows = lowers.hits(job.merge, name);
-			const before = input.forDiff ? lowers.hits(job.view, name)[0] : undefined;
+			// A child's name was wanted in every dir of its parent's merge and view (the prefetch).
+			const shadows = lowers.hits(job.merge, name, true);
+			const before = input.forDiff ? lowers.hits(job.view, name, true)[0] : undefined;
 			const top = shadows[0];
 			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
 			const metacopy = 'metacopy' in overlay;
@@ -290,14 +285,14 @@ export async function scanInChunks(
 				data =
 					r !== undefined && r.startsWith('/')
 						? {absolute: resolveRedirect(rel, r)}
-						: {hit: r !== undefined ? lowers.hits(job.merge, r)[0] : top};
+						: {hit: r !== undefined ? lowers.hits(job.merge, r, isSiblingName(r))[0] : top};
 			}
 			if (input.forDiff && isWhiteout && before?.type === 'dir')
 				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
 			let redirect: CtxDir[] | undefined;
 			let sub: DirJob | undefined;
 			if (stat.type === 'dir') {
-				const view = lowers.childCtx(job.view, name);
+				const view = lowers.childCtx(job.view, name, true);
 				let merge: CtxDir[];
 				let origin = `${job.origin}/${name}`;
 				const r = overlay['redirect'];
@@ -306,7 +301,7 @@ export async function scanInChunks(
 					merge = redirect = redirectCtx(job, r);
 					origin = r.startsWith('/') ? r.replace(/\/+$/, '') : `${job.origin}/${r}`;
 					raw.redirectOrigin = origin;
-				} else merge = lowers.childCtx(job.merge, name);
+				} else merge = lowers.childCtx(job.merge, name, true);
 				sub = {index: i, rel, origin, merge, view};
 			}
 			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
@@ -468,7 +463,7 @@ export async function scanInChunks(
 	}
 
 	function redirectCtx(job: DirJob, value: string): CtxDir[] {
-		if (!value.startsWith('/')) return lowers.childCtx(job.merge, value);
+		if (!value.startsWith('/')) return lowers.childCtx(job.merge, value, isSiblingName(value));
 		const out: CtxDir[] = [];
 		for (const l of regular) {
 			const p = path.join(l.path, value);
@@ -483,6 +478,9 @@ export async function scanInChunks(
 }
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
+
+/** A relative redirect within one dir (the kernel's for a rename there): its name was prefetched with the dir's. */
+const isSiblingName = (r: string): boolean => !r.includes('/');
 
 /** push(...xs) without the argument-count limit of a spread. */
 function pushAll<T>(to: T[], xs: readonly T[]): void {
