@@ -131,7 +131,9 @@ export class JsonSpool implements OwnJson {
 	private *read(from: number, to: number): Generator<string> {
 		if (this.fd === undefined) return yield* this.memory.slice(from, to);
 		const decoder = new StringDecoder('utf8');
-		const buf = Buffer.allocUnsafe(1 << 20);
+		// 64 KiB, not more: a string over V8's regular object size goes to large-object space, which
+		// only a full GC frees, and reading back 10⁸ bytes in 1 MiB pieces piled them up (+25 MB).
+		const buf = Buffer.allocUnsafe(1 << 16);
 		for (let at = from; at < to;) {
 			const n = readSync(this.fd, buf, 0, Math.min(buf.length, to - at), at);
 			if (n === 0) break;

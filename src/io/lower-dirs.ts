@@ -1,7 +1,7 @@
 import type {Dirent, Stats} from 'node:fs';
 import type {FileType, StatLite} from '../core/entry.js';
 import {fileTypeOfMode, type CtxDir, type LowerName} from '../core/lower-view.js';
-import type {DirListing, KnownXattrs, XattrFailure, XattrSet} from './scan-port.js';
+import type {ByName, DirListing, KnownXattrs, XattrFailure, XattrSet} from './scan-port.js';
 import {getXattrPath, lstatPath, readdirTyped} from './walk-fs.js';
 
 /**
@@ -70,10 +70,7 @@ export class LowerDirs {
 
 	private readonly prefetched = new Map<string, DirListing | undefined>();
 	/** What the bulk read of a dir gave for its wanted names, by name. */
-	private readonly given = new Map<
-		string,
-		{readonly stats: ReadonlyMap<string, StatLite>; readonly xattrs?: ReadonlyMap<string, KnownXattrs>}
-	>();
+	private readonly given = new Map<string, {readonly stats: ByName<StatLite>; readonly xattrs?: ByName<KnownXattrs>}>();
 	/**
 	 Dirs read for some names only. The scan looks up only names it wanted there, and says so;
 	 another lookup reads the dir whole. (Keeping the 10⁶ wanted names to tell them apart would
@@ -133,7 +130,7 @@ export class LowerDirs {
 		wanted: readonly string[],
 		self: boolean,
 		readXattrs: (p: string, ns: 'trusted' | 'user', failures: XattrFailure[]) => XattrSet,
-	): DirListing | undefined {
+	): (DirListing & {readonly newestMs: number}) | undefined {
 		let dirents: {name: string; dirent: Dirent<Buffer>}[];
 		try {
 			dirents = readdirTyped(dir);
@@ -141,6 +138,7 @@ export class LowerDirs {
 			return undefined;
 		}
 		const want = new Set(wanted);
+		let newestMs = 0;
 		const names = new Map<string, LowerDirEntry>();
 		const stats = new Map<string, StatLite>();
 		const xattrs = new Map<string, {set: XattrSet; failures: XattrFailure[]}>();
@@ -150,6 +148,7 @@ export class LowerDirs {
 			const st = lstatPath(childPath(dir, d.name));
 			const type = st ? fileTypeOfMode(st.mode) : (direntType(d.dirent) ?? 'file');
 			if (st) stats.set(d.name, statLite(st));
+			if (st && st.mtimeMs > newestMs) newestMs = st.mtimeMs;
 			const whiteout =
 				type === 'char'
 					? st?.rdev === 0
@@ -161,7 +160,7 @@ export class LowerDirs {
 			}
 		}
 		const own = self ? lstatPath(dir) : undefined;
-		return {names, opaque, stats, xattrs, ...(own ? {self: statLite(own)} : {})};
+		return {names, opaque, stats, xattrs, newestMs, ...(own ? {self: statLite(own)} : {})};
 	}
 
 	/** One directory's names and types (whiteouts marked), and its opaque xattr; undefined when unreadable. */

@@ -62,6 +62,9 @@ const nul = Buffer.of(0);
 
 export type Probed = {readonly stat: StatLite; readonly xattrs?: XattrSet};
 
+/** Answers by name (a Map, or the native port's decoding of its records when asked). */
+export type ByName<T> = {get(name: string): T | undefined};
+
 /** A lower directory read into a name set, with its opaque xattr; undefined when unreadable. */
 export type DirListing = {
 	readonly names: Map<string, LowerDirEntry>;
@@ -70,9 +73,9 @@ export type DirListing = {
 	 Read for wanted names only: `names` holds just those the dir has, and `stats` each one's lstat
 	 (absent when the lstat failed). Any other name needs a whole read.
 	 */
-	readonly stats?: ReadonlyMap<string, StatLite>;
+	readonly stats?: ByName<StatLite>;
 	/** With wanted names: each one's xattrs (not a whiteout's), and what failed reading them. */
-	readonly xattrs?: ReadonlyMap<string, KnownXattrs>;
+	readonly xattrs?: ByName<KnownXattrs>;
 	/** The dir's own lstat (not given for a layer root, which may be reached through a symlink). */
 	readonly self?: StatLite;
 };
@@ -96,7 +99,8 @@ export type ScanPort = {
 		roots: number,
 		/** Per path, the only names wanted (undefined: all of them): see DirListing.stats. */
 		wanted?: readonly (NameList | undefined)[],
-	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]}>;
+		/** newestMs: the newest mtime among the wanted names' stats (0: none). */
+	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]; newestMs: number}>;
 };
 
 export type Ns = 'trusted' | 'user';

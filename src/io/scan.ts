@@ -225,11 +225,11 @@ export async function scanInChunks(
 			return lists && (lists.length === 1 ? lists[0] : Buffer.concat(lists));
 		});
 		wantedAt.clear();
-		const {dirs, failures} = await port.readDirs(wantPaths, ns, regular.length, wanted);
+		const {dirs, failures, newestMs} = await port.readDirs(wantPaths, ns, regular.length, wanted);
+		newest = newestMs;
 		lowers.prefetch(dirs);
 		for (const [dir, listing] of dirs) {
 			if (listing?.self) known.set(dir, listing.self);
-			if (listing?.stats) for (const st of listing.stats.values()) if (st.mtimeMs > newest) newest = st.mtimeMs;
 		}
 		xattrErrors.push(...failures);
 	}
