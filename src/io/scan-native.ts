@@ -6,6 +6,7 @@ import {fileTypeOfMode} from '../core/lower-view.js';
 import {childPath, type LowerDirEntry} from './lower-dirs.js';
 import type {NativeApi, ScanData} from './native.js';
 import {
+	textXattrs,
 	xattrEntry,
 	type DirListing,
 	type KnownXattrs,
@@ -136,11 +137,12 @@ function walkNames(d: ScanData, r: Recs): Pick<WalkedTree, 'name' | 'nameList'> 
 		nameList(kids, extra) {
 			const more = extra.map(encodePath);
 			let size = 0;
-			for (const k of kids) size += i32(r, k, NAME_LEN) + 1;
+			for (let j = 0; j < kids.length; j++) size += i32(r, kids[j] as number, NAME_LEN) + 1;
 			for (const b of more) size += b.length + 1;
 			const out = Buffer.allocUnsafe(size);
 			let at = 0;
-			for (const k of kids) {
+			for (let j = 0; j < kids.length; j++) {
+				const k = kids[j] as number;
 				const from = u32(r, k, NAME_OFF);
 				at += bytes.copy(out, at, from, from + i32(r, k, NAME_LEN));
 				out[at++] = 0;
@@ -204,6 +206,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					isDir: () => false,
 					links: () => 0,
 					xattrs: () => none,
+					overlayXattr: () => undefined,
 					dirErrors: new Map(),
 					xattrFailures: [],
 					rootError: (error as NodeJS.ErrnoException).code ?? 'EIO',
@@ -237,8 +240,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					if (d.xattrs[x + 4]) xattrFailures.push({path: pathOf(i), code: errName(d.xattrs[x + 4] as number)});
 				if (i32(recs, i, EXTRA)) dirErrors.set(i, errName(i32(recs, i, EXTRA)));
 			}
-			// Decoded once each (the scan asks an entry's xattrs in three passes), for entries that have any.
-			const decoded = new Map<number, XattrSet>();
+			const prefixed = new Map<string, Buffer>();
 			return {
 				count: n,
 				name,
@@ -247,11 +249,23 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				stat: (i) => (i32(recs, i, STAT_ERR) ? undefined : stat(recs, i)),
 				isDir: (i) => !i32(recs, i, STAT_ERR) && (u32(recs, i, MODE) & 0o170000) === 0o040000,
 				links: (i) => (i32(recs, i, STAT_ERR) ? 0 : u32(recs, i, NLINK)),
-				xattrs: (i) => {
-					if (i32(recs, i, STAT_ERR) || !u32(recs, i, XCOUNT)) return none;
-					let x = decoded.get(i);
-					if (!x) decoded.set(i, (x = xattrsOf(d, recs, i, ns, () => '', [])));
-					return x;
+				xattrs: (i) =>
+					i32(recs, i, STAT_ERR) || !u32(recs, i, XCOUNT) ? none : xattrsOf(d, recs, i, ns, () => '', []),
+				overlayXattr(i, key) {
+					const count = i32(recs, i, STAT_ERR) ? 0 : u32(recs, i, XCOUNT);
+					if (count === 0) return undefined;
+					let want = prefixed.get(key);
+					if (!want) prefixed.set(key, (want = Buffer.from(`${ns}.overlay.${key}`)));
+					for (let k = 0, x = u32(recs, i, XFIRST) * XREC; k < count; k++, x += XREC) {
+						const at = d.xattrs[x] as number;
+						if (d.xattrs[x + 1] !== want.length || d.bytes.compare(want, 0, want.length, at, at + want.length) !== 0)
+							continue;
+						const vat = d.xattrs[x + 2] as number;
+						const vlen = d.xattrs[x + 3] as number;
+						if (vlen < 0) return '';
+						return d.bytes.toString(textXattrs.has(key) ? 'utf8' : 'hex', vat, vat + vlen);
+					}
+					return undefined;
 				},
 				dirErrors,
 				xattrFailures,

@@ -25,14 +25,17 @@ export type WalkedTree = {
 	/** Entry i's name, decoded when asked: the native walk keeps 10⁶ of them as bytes, not strings. */
 	name(i: number): string;
 	/** The names of entries `kids`, then `extra`, as readDirs wants them. */
-	nameList(kids: readonly number[], extra: readonly string[]): NameList;
+	nameList(kids: ArrayLike<number>, extra: readonly string[]): NameList;
 	readonly parents: ArrayLike<number>;
 	/** undefined: the lstat failed (vanished while scanning). */
 	stat(i: number): StatLite | undefined;
 	isDir(i: number): boolean;
 	/** The entry's link count (0 when its lstat failed), without decoding the rest. */
 	links(i: number): number;
+	/** Decoded on every call: pass 1 asks once per entry. */
 	xattrs(i: number): XattrSet;
+	/** One overlay xattr of the live namespace (`opaque`, `redirect`, …), without decoding the rest. */
+	overlayXattr(i: number, key: string): string | undefined;
 	/** For a dir that could not be read: why. */
 	readonly dirErrors: ReadonlyMap<number, string>;
 	readonly xattrFailures: readonly XattrFailure[];

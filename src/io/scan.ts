@@ -136,7 +136,8 @@ export async function scanInChunks(
 	const n = tree.count;
 	// Paths are kept for dirs only (10³ of 10⁶ entries); an entry's is made when it is paired.
 	const dirRels = new Map<number, string>([[-1, '']]);
-	const children = new Map<number, number[]>([[-1, []]]);
+	const childrenOf = childLists(tree.parents, n);
+	const upperDirs = [-1];
 	// Where each upper dir's merge context lies in the lowers (pass 1's DirJob.origin, from the
 	// walk's xattrs alone): its own path, or below a redirect; none below an opaque dir.
 	const origins = new Map<number, string | undefined>([[-1, '']]);
@@ -144,9 +145,8 @@ export async function scanInChunks(
 	const originXattrs: string[] = [];
 	for (let i = 0; i < n; i++) {
 		const parent = tree.parents[i] as number;
-		children.get(parent)?.push(i);
-		const x = tree.xattrs(i).overlay;
-		if (x['origin'] !== undefined) originXattrs.push(x['origin']);
+		const origin = tree.overlayXattr(i, 'origin');
+		if (origin !== undefined) originXattrs.push(origin);
 		if (!tree.isDir(i)) {
 			const st = tree.links(i) > 1 ? tree.stat(i) : undefined;
 			// Whiteouts are all links of one shared inode in work/: not a hard-link group worth listing.
@@ -160,12 +160,12 @@ export async function scanInChunks(
 		}
 		const name = tree.name(i);
 		dirRels.set(i, `${dirRels.get(parent) ?? ''}/${name}`);
-		children.set(i, []);
+		upperDirs.push(i);
 		const above = origins.get(parent);
-		const r = x['redirect'];
+		const r = tree.overlayXattr(i, 'redirect');
 		origins.set(
 			i,
-			x['opaque'] === 'y'
+			tree.overlayXattr(i, 'opaque') === 'y'
 				? undefined
 				: r?.startsWith('/')
 					? r.replace(/\/+$/, '')
@@ -179,7 +179,6 @@ export async function scanInChunks(
 	const linked = new Map<string, string[]>();
 	for (const [key, at] of linkedAt) linked.set(key, at.map(relOf).sort(byText));
 	sink.preview?.({linked, origins: originXattrs});
-	const upperDirs = [-1, ...[...children.keys()].filter((i) => i >= 0)];
 	// Lower dirs' own stats from the bulk read, by path (a wanted name's comes back with its hit:
 	// FoundName): what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
@@ -198,13 +197,13 @@ export async function scanInChunks(
 			else if (!had.includes(names)) had.push(names);
 		};
 		for (const i of upperDirs) {
-			const x = i < 0 ? undefined : tree.xattrs(i).overlay;
-			const whole = x !== undefined && (x['opaque'] === 'y' || x['redirect'] !== undefined);
-			const kids = children.get(i) as number[];
+			const whole =
+				i >= 0 && (tree.overlayXattr(i, 'opaque') === 'y' || tree.overlayXattr(i, 'redirect') !== undefined);
+			const kids = childrenOf(i);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
 			const siblings: string[] = [];
 			for (const k of kids) {
-				const r = tree.xattrs(k).overlay['redirect'];
+				const r = tree.overlayXattr(k, 'redirect');
 				if (r !== undefined && isSiblingName(r)) siblings.push(r);
 			}
 			const names = tree.nameList(kids, siblings);
@@ -253,7 +252,7 @@ export async function scanInChunks(
 			problems.push({path: job.rel, message: `cannot read this directory: ${dirError}`});
 			return;
 		}
-		const kids = children.get(job.index) ?? [];
+		const kids = childrenOf(job.index);
 		const items: Item[] = [];
 		// Only a change set compares names (lowerDelta): no set of every name otherwise.
 		const names = input.forDiff ? new Set<string>() : undefined;
@@ -478,6 +477,28 @@ export async function scanInChunks(
 }
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
+
+/**
+ Each dir's children by index (-1: the root's), in walk order, from the parent links: two
+ Int32Arrays for the whole tree, not an array per dir.
+ */
+function childLists(parents: ArrayLike<number>, n: number): (dir: number) => Int32Array {
+	// Counted at [parent + 2], summed so [p + 1] starts p's range, then advanced past it by the
+	// fill: p's children end up in [ends[p], ends[p + 1]) (the root's from 0).
+	const ends = new Int32Array(n + 2);
+	for (let i = 0; i < n; i++) {
+		const at = (parents[i] as number) + 2;
+		ends[at] = (ends[at] as number) + 1;
+	}
+	for (let k = 2; k < n + 2; k++) ends[k] = (ends[k] as number) + (ends[k - 1] as number);
+	const kids = new Int32Array(n);
+	for (let i = 0; i < n; i++) {
+		const at = (parents[i] as number) + 1;
+		kids[ends[at] as number] = i;
+		ends[at] = (ends[at] as number) + 1;
+	}
+	return (dir) => kids.subarray(dir < 0 ? 0 : (ends[dir] as number), ends[dir + 1] as number);
+}
 
 /** A relative redirect within one dir (the kernel's for a rename there): its name was prefetched with the dir's. */
 const isSiblingName = (r: string): boolean => !r.includes('/');
