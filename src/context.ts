@@ -101,7 +101,8 @@ function jsonFast(value: unknown, indent: string): string {
 	let wrapped = value;
 	for (let i = 0; i < levels; i++) wrapped = [wrapped];
 	let s = JSON.stringify(wrapped, null, 2) ?? 'null';
-	if (loneSurrogate.test(s)) s = jsonText(wrapped);
+	// includes() first: a plain search of megabytes is several times faster than the regex.
+	if (s.includes('\\u') && loneSurrogate.test(s)) s = jsonText(wrapped);
 	const cut = levels * (levels + 1);
 	return levels === 0 ? s : s.slice(cut + indent.length, s.length - cut);
 }

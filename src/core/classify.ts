@@ -27,11 +27,20 @@ export function compareWithLower(
 /** ovl_fb: version, magic 0xfb, len, flags, fid type, uuid[16], fid. Returns a readable summary. */
 export function describeOrigin(hex: string): string {
 	if (hex === '') return 'empty (copied up, origin unknown)';
+	// The scan gives lowercase hex: read it in place (a Buffer per copy-up was most of this).
+	if (hex.length >= 42 && hex.length % 2 === 0 && lowerHex.test(hex)) {
+		if (hex.slice(2, 4) !== 'fb') return `unparsed handle ${hex}`;
+		const uuid = hex.slice(10, 42);
+		return `fh type ${parseInt(hex.slice(8, 10), 16)} uuid ${uuid === nullUuid ? 'null' : uuid} fid ${hex.slice(42)}`;
+	}
 	const b = Buffer.from(hex, 'hex');
 	if (b.length < 21 || b[1] !== 0xfb) return `unparsed handle ${hex}`;
 	const uuid = b.subarray(5, 21).toString('hex');
 	return `fh type ${b[4]} uuid ${/^0+$/.test(uuid) ? 'null' : uuid} fid ${b.subarray(21).toString('hex')}`;
 }
+
+const lowerHex = /^[0-9a-f]+$/;
+const nullUuid = '0'.repeat(32);
 
 /** metacopy xattr: empty, or {version 0, len, flags, digest algo, digest}. */
 export function parseMetacopy(hex: string): {digest?: string; valid: boolean} {

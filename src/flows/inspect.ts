@@ -60,7 +60,12 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 		},
 		chunk(raws) {
 			for (const raw of raws) {
-				if (wanted.size > 0) for (const h of raw.shadows) if (h.stat.type !== 'dir') shadowHits.push(h);
+				// Only hits noteLowerInodes would keep (indexed: shadows arrays are of two kinds, frozen or not).
+				if (wanted.size > 0)
+					for (let k = 0; k < raw.shadows.length; k++) {
+						const h = raw.shadows[k] as LowerHit;
+						if (h.stat.type !== 'dir' && wanted.has(h.stat.ino)) shadowHits.push(h);
+					}
 				const e = classifyEntry(raw);
 				// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
 				const key = raw.stat.nlink > 1 && raw.stat.type !== 'dir' ? `${raw.stat.dev}:${raw.stat.ino}` : undefined;

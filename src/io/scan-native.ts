@@ -80,7 +80,7 @@ function xattrsOf(d: ScanData, r: Recs, e: number, ns: Ns, path: () => string, f
 		const vlen = d.xattrs[x + 3] as number;
 		const vat = d.xattrs[x + 2] as number;
 		if (d.xattrs[x + 4]) failures.push({path: path(), code: errName(d.xattrs[x + 4] as number)});
-		xattrEntry(ns, name, vlen < 0 ? undefined : d.bytes.subarray(vat, vat + vlen), out);
+		xattrEntry(ns, name, vlen < 0 ? undefined : d.bytes, out, vat, vat + vlen);
 	}
 	return out;
 }

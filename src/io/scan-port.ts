@@ -117,12 +117,16 @@ export function xattrEntry(
 	name: string,
 	value: Buffer | undefined,
 	out: {overlay: Record<string, string>; other: string[]},
+	/** The value's bytes within `value` (the native port's one buffer of every value). */
+	start = 0,
+	end = value?.length ?? 0,
 ): void {
-	const prefix = `${ns}.overlay.`;
+	const prefix = prefixes[ns];
 	if (name.startsWith(prefix)) {
 		const key = name.slice(prefix.length);
-		out.overlay[key] = value === undefined ? '' : textXattrs.has(key) ? value.toString('utf8') : value.toString('hex');
+		out.overlay[key] = value === undefined ? '' : value.toString(textXattrs.has(key) ? 'utf8' : 'hex', start, end);
 	} else if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) {
-		out.other.push(`${name}=${value?.toString('hex') ?? ''}`);
+		out.other.push(`${name}=${value?.toString('hex', start, end) ?? ''}`);
 	}
 }
+const prefixes = {trusted: 'trusted.overlay.', user: 'user.overlay.'} as const;
