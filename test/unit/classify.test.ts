@@ -151,6 +151,15 @@ describe('helpers', () => {
 		expect(originInode(origin)).toBe(0x2151);
 		expect(originInode('00ff')).toBeUndefined();
 	});
+	test('origin handles read in place agree with the bytes read as a Buffer', () => {
+		const uuid = '0123456789abcdef0123456789abcdef';
+		const handle = `00fb2100${'02'}${uuid}${'aabbccdd'}`;
+		expect(describeOrigin(handle)).toBe(`fh type 2 uuid ${uuid} fid aabbccdd`);
+		// Upper-case hex (not what the scan gives) takes the Buffer path to the same text.
+		expect(describeOrigin(handle.toUpperCase())).toBe(`fh type 2 uuid ${uuid} fid aabbccdd`);
+		expect(describeOrigin(`00fa2100${'02'}${uuid}`)).toBe(`unparsed handle 00fa2100${'02'}${uuid}`);
+		expect(describeOrigin('00fb21')).toBe('unparsed handle 00fb21');
+	});
 	test('parseMetacopy', () => {
 		expect(parseMetacopy('')).toEqual({valid: true});
 		expect(parseMetacopy('000501')).toEqual({valid: false});
