@@ -103,7 +103,7 @@ const followed = (p: string): Buffer => {
 	return b[b.length - 1] === 0x2f ? b : Buffer.concat([b, Buffer.from('/')]);
 };
 
-/** Splits a list in two halves run at once: the pool has threads for both cores. */
+/** Splits a long list in two halves run at once (the pool has threads for both cores); a short one is one call. */
 async function halves(
 	api: NativeApi,
 	m: number,
@@ -112,7 +112,7 @@ async function halves(
 	f: number,
 	wanted?: readonly (Buffer | null)[],
 ): Promise<ScanData[]> {
-	if (bytes.length < 256 && !(wanted && bytes.length > 1)) return [await api.scan(m, bytes, ns, f, null, wanted)];
+	if (bytes.length < 256) return [await api.scan(m, bytes, ns, f, null, wanted)];
 	const mid = bytes.length >> 1;
 	return Promise.all([
 		api.scan(m, bytes.slice(0, mid), ns, f, null, wanted?.slice(0, mid)),

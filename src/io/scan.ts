@@ -183,6 +183,7 @@ export async function scanInChunks(
 	// FoundName): what pass 2 need not ask for again.
 	const known = new Map<string, StatLite>();
 	let newest = 0;
+	let prefetch: Prefetch | undefined;
 	if (upperDirs.length * regular.length <= prefetchLimit) {
 		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
 		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
@@ -224,15 +225,30 @@ export async function scanInChunks(
 			return lists && (lists.length === 1 ? lists[0] : Buffer.concat(lists));
 		});
 		wantedAt.clear();
-		const {dirs, failures, newestMs} = await port.readDirs(wantPaths, ns, regular.length, wanted);
-		newest = newestMs;
-		lowers.prefetch(dirs);
-		for (const [dir, listing] of dirs) {
-			if (listing?.self) known.set(dir, listing.self);
-		}
-		xattrErrors.push(...failures);
+		prefetch = prefetchInBatches(port, ns, regular.length, wantPaths, wanted);
 	}
-	for (const stat of known.values()) if (stat.mtimeMs > newest) newest = stat.mtimeMs;
+	/** Takes in the prefetched listings up to the one a dir of `ctx` is in. */
+	async function prefetched(ctx: readonly CtxDir[]): Promise<void> {
+		if (!prefetch) return;
+		let need = -1;
+		for (const d of ctx) need = Math.max(need, prefetch.batchOf.get(d.path) ?? -1);
+		await takeUpTo(need);
+	}
+	/** Batches are taken in order and when pass 1 needs them, never as they arrive: the same report every run. */
+	async function takeUpTo(need: number): Promise<void> {
+		if (!prefetch) return;
+		while (prefetch.taken <= need) {
+			const {dirs, failures, newestMs} = await (prefetch.batches[prefetch.taken++] as Prefetch['batches'][number]);
+			if (newestMs > newest) newest = newestMs;
+			lowers.prefetch(dirs);
+			for (const [dir, listing] of dirs) {
+				if (!listing?.self) continue;
+				known.set(dir, listing.self);
+				if (listing.self.mtimeMs > newest) newest = listing.self.mtimeMs;
+			}
+			xattrErrors.push(...failures);
+		}
+	}
 
 	// Pass 1, from memory (and the rare sync read): which lower paths each entry needs, entry by
 	// entry in path order. Siblings come in name order, and a dir's subtree where "name/" sorts:
@@ -313,6 +329,7 @@ export async function scanInChunks(
 		sortedBy(items, (item) => item.key);
 		frames.push({items, at: 0});
 	};
+	await prefetched(rootCtx);
 	open({index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx});
 	while (frames.length > 0) {
 		const frame = frames[frames.length - 1] as {readonly items: Item[]; at: number};
@@ -322,6 +339,8 @@ export async function scanInChunks(
 		}
 		const item = frame.items[frame.at++] as Item;
 		if (item.job) {
+			await prefetched(item.job.merge);
+			if (input.forDiff) await prefetched(item.job.view);
 			open(item.job);
 			continue;
 		}
@@ -335,6 +354,8 @@ export async function scanInChunks(
 		}
 	}
 	if (pending.length > 0 || merges.length > 0) sink.chunk(await pairChunk(pending, merges.splice(0)));
+	// Listings no lookup came to still count (their dirs' mtimes, their xattr failures).
+	if (prefetch) await takeUpTo(prefetch.batches.length - 1);
 	releaseWalkFds();
 	return {
 		lowerDirsRead: lowers.dirsRead,
@@ -481,6 +502,53 @@ export async function scanInChunks(
 }
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
+
+/** Lower listings read ahead, in batches that come one after another while pass 1 runs. */
+type Prefetch = {
+	readonly batches: readonly ReturnType<ScanPort['readDirs']>[];
+	/** Each wanted dir's batch. */
+	readonly batchOf: ReadonlyMap<string, number>;
+	/** Batches taken in so far (always in order). */
+	taken: number;
+};
+
+/** The first batch small (pass 1 starts on it), then doubling, up to what one native call reads on one thread. */
+const firstBatch = 8;
+const batchMax = 128;
+
+/**
+ Reads the wanted lower dirs in batches chained one after another: the native port reads each on
+ one thread of the pool while the main thread pairs and classifies what came before (two cores:
+ one reads, one classifies; a single call on both threads left the main thread idle meanwhile).
+ */
+function prefetchInBatches(
+	port: ScanPort,
+	ns: 'trusted' | 'user',
+	roots: number,
+	paths: readonly string[],
+	wanted: readonly (NameList | undefined)[],
+): Prefetch {
+	const batches: ReturnType<ScanPort['readDirs']>[] = [];
+	const batchOf = new Map<string, number>();
+	let previous: Promise<unknown> = Promise.resolve();
+	// The layer roots (the first `roots` paths, which readDirs may follow) all go in the first batch.
+	for (
+		let from = 0, size = Math.max(firstBatch, roots);
+		from < paths.length;
+		from += size, size = Math.min(size * 2, batchMax)
+	) {
+		const to = Math.min(paths.length, from + size);
+		const b = batches.length;
+		for (let k = from; k < to; k++) batchOf.set(paths[k] as string, b);
+		const batch = previous.then(() =>
+			port.readDirs(paths.slice(from, to), ns, from === 0 ? roots : 0, wanted.slice(from, to)),
+		);
+		// A failed batch fails where it is taken in; the next one starts anyway.
+		previous = batch.catch(() => undefined);
+		batches.push(batch);
+	}
+	return {batches, batchOf, taken: 0};
+}
 
 /**
  Each dir's children by index (-1: the root's), in walk order, from the parent links: two
