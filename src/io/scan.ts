@@ -397,9 +397,11 @@ export async function scanInChunks(
 		}
 		for (const p of xattrPaths) statPaths.delete(p);
 		const probed = new Map<string, Probed>();
+		// Most chunks have nothing left to ask (their lower dirs' reads gave it): no call then.
+		const none = {found: new Map<string, Probed>(), failures: []};
 		const [statted, xattred] = await Promise.all([
-			port.probe([...statPaths], ns, false),
-			port.probe([...xattrPaths], ns, true),
+			statPaths.size > 0 ? port.probe([...statPaths], ns, false) : none,
+			xattrPaths.size > 0 ? port.probe([...xattrPaths], ns, true) : none,
 		]);
 		const stats = new Map<string, StatLite>();
 		for (const [p, {stat}] of statted.found) {
