@@ -23,6 +23,8 @@ export type ScanInput = {
 	readonly forDiff?: boolean;
 	/** Entries per chunk (tests make it small to cross chunk boundaries everywhere). */
 	readonly chunk?: number;
+	/** Lower dirs per prefetch batch (default: 8, doubling to 128; tests take 1 to cross every boundary). */
+	readonly prefetchBatch?: number;
 };
 
 /** What a scan found besides its entries. */
@@ -225,7 +227,7 @@ export async function scanInChunks(
 			return lists && (lists.length === 1 ? lists[0] : Buffer.concat(lists));
 		});
 		wantedAt.clear();
-		prefetch = prefetchInBatches(port, ns, regular.length, wantPaths, wanted);
+		prefetch = prefetchInBatches(port, ns, regular.length, wantPaths, wanted, input.prefetchBatch);
 	}
 	/** Takes in the prefetched listings up to the one a dir of `ctx` is in. */
 	async function prefetched(ctx: readonly CtxDir[]): Promise<void> {
@@ -529,15 +531,16 @@ function prefetchInBatches(
 	roots: number,
 	paths: readonly string[],
 	wanted: readonly (NameList | undefined)[],
+	fixed?: number,
 ): Prefetch {
 	const batches: ReturnType<ScanPort['readDirs']>[] = [];
 	const batchOf = new Map<string, number>();
 	let previous: Promise<unknown> = Promise.resolve();
 	// The layer roots (the first `roots` paths, which readDirs may follow) all go in the first batch.
 	for (
-		let from = 0, size = Math.max(firstBatch, roots);
+		let from = 0, size = Math.max(fixed ?? firstBatch, roots);
 		from < paths.length;
-		from += size, size = Math.min(size * 2, batchMax)
+		from += size, size = fixed ?? Math.min(size * 2, batchMax)
 	) {
 		const to = Math.min(paths.length, from + size);
 		const b = batches.length;

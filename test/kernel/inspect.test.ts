@@ -418,6 +418,38 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(filtered.find((e) => e.path === '/zz')?.copyUp?.fromLayer).toBe(1);
 	});
 
+	test('a wide upper over two lowers: lower dirs read ahead in many batches, renamed and opaque dirs among them', async () => {
+		// 40 dirs in each lower: with both a change set's and a merge's lower paths wanted, the
+		// prefetch crosses several batch boundaries (and, with prefetchBatch 1, every one).
+		const tree = (tag: string): Record<string, string> => {
+			const t: Record<string, string> = {};
+			for (let d = 0; d < 40; d++) for (let f = 0; f < 4; f++) t[`d${d}/f${f}`] = `${tag}${d}.${f}`;
+			return t;
+		};
+		await setup([tree('one'), tree('two')], ['redirect_dir=on', 'metacopy=on', 'index=off']);
+		for (let d = 0; d < 40; d++) {
+			appendFileSync(m(`d${d}/f0`), ' more');
+			chmodSync(m(`d${d}/f1`), 0o600);
+			rmSync(m(`d${d}/f2`));
+			writeFileSync(m(`d${d}/new`), 'new');
+		}
+		for (let d = 0; d < 5; d++) renameSync(m(`d${d}`), m(`r${d}`));
+		for (let d = 5; d < 10; d++) {
+			rmSync(m(`d${d}`), {recursive: true});
+			mkdirSync(m(`d${d}`));
+			writeFileSync(m(`d${d}/only`), 'only');
+		}
+		const r = await inspect();
+		const count = (k: string): number => r.entries.filter((e) => e.kind === k).length;
+		// d5…d9 were emptied and made again (opaque): their copy-ups went with them.
+		expect(count('copy-up')).toBe(35);
+		expect(count('metacopy')).toBe(35);
+		expect(entry(r, '/r3').kind).toBe('redirect-dir');
+		expect(entry(r, '/r3/f0').kind).toBe('copy-up');
+		expect(entry(r, '/d7').kind).toBe('opaque-dir');
+		expect(r.changes?.changes.filter((c) => c.op === 'D').length).toBeGreaterThan(30);
+	});
+
 	test('offline inspection with --upper/--lower, symlinks and fifos, and the JSON schema', async () => {
 		await setup([{t: 'target', 'd/': ''}, {}]);
 		symlinkSync('t', m('link'));
