@@ -11,12 +11,16 @@ if (process.argv.length === 3 && process.argv[2] === '--version') {
 	const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
 	process.stdout.write(`${pkg.version}\n`);
 } else {
-	const {installInterruptHandler} = await import('./interrupt.js');
+	// Loaded together: one after another, each import waited for its own reads (~5 ms of umount).
+	const [{installInterruptHandler}, {rawArgs}, {fastCommand}] = await Promise.all([
+		import('./interrupt.js'),
+		import('./io/argv.js'),
+		import('./fast-path.js'),
+	]);
 	installInterruptHandler();
-	const {rawArgs} = await import('./io/argv.js');
 	const args = rawArgs(process.argv.slice(2));
 	// The plain forms of ls, mount, umount, inspect and diff skip yargs (src/fast-path.ts).
-	const fast = (await import('./fast-path.js')).fastCommand(args);
+	const fast = fastCommand(args);
 	const run = fast ?? (async () => (await import('./cli.js')).runCli(args));
 	process.exitCode = await run().catch((error: unknown) => {
 		const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
