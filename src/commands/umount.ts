@@ -5,8 +5,9 @@ import {overlayTarget} from './overlay-target.js';
 
 /** `ovl umount`: only overlays; when busy, say who holds it. */
 export async function umountCommand(o: {merged: string; lazy: boolean}, ctx: Context): Promise<void> {
-	const target = await overlayTarget(o.merged, ctx.cwd, await ctx.deps.mountinfo());
-	const done = await umountFlow(target, o.lazy, ctx.deps);
+	const entries = await ctx.deps.mountinfo();
+	const target = await overlayTarget(o.merged, ctx.cwd, entries);
+	const done = await umountFlow(target, o.lazy, ctx.deps, entries);
 	const how = o.lazy ? ' (lazily: it goes away once nothing uses it)' : '';
 	emit(ctx, {
 		json: {...done, unmounted: true},

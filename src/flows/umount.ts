@@ -2,13 +2,22 @@ import {exitCodes} from '../core/exit-codes.js';
 import {withArticle} from '../core/bytes.js';
 import {OvlError} from '../core/errors.js';
 import {decodeOverlay, notMounted, topMountAt} from '../core/mountinfo.js';
+import type {MountInfoEntry} from '../core/types.js';
 import type {Deps} from './deps.js';
 
 export type Unmounted = {readonly schema: 'ovl.umount/v1'; readonly merged: string; readonly lazy: boolean};
 
-/** Unmounts the overlay on `target` (canonical), only an overlay; when busy, names who holds it. */
-export async function umountFlow(target: string, lazy: boolean, deps: Deps): Promise<Unmounted> {
-	const entries = await deps.mountinfo();
+/**
+ Unmounts the overlay on `target` (canonical), only an overlay; when busy, names who holds it.
+ `read`: the mount table the caller just read to find `target`, not read a second time.
+ */
+export async function umountFlow(
+	target: string,
+	lazy: boolean,
+	deps: Deps,
+	read?: readonly MountInfoEntry[],
+): Promise<Unmounted> {
+	const entries = read ?? (await deps.mountinfo());
 	const top = topMountAt(entries, target);
 	if (!top) throw notMounted(target, entries);
 	if (!decodeOverlay(top))
