@@ -160,7 +160,7 @@ function walkNames(d: ScanData, r: Recs): Pick<WalkedTree, 'name' | 'nameList'> 
  A partial listing's stats and xattrs, decoded from its records when a hit asks: made up front
  for 10⁵ lower names they were 20 MB of objects held for the whole scan.
  */
-function given(
+function onDemand(
 	d: ScanData,
 	r: Recs,
 	ns: Ns,
@@ -284,8 +284,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					const st = stat(r, i);
 					found.set(p, withXattrs ? {stat: st, xattrs: xattrsOf(d, r, i, ns, () => p, failures)} : {stat: st});
 				}
-				const n = r.n;
-				base += n;
+				base += r.n;
 			}
 			return {found, failures};
 		},
@@ -332,7 +331,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 						const self = at >= roots ? stat(r, i) : undefined;
 						dirs.set(
 							dir,
-							partial ? {names, opaque, ...given(d, r, ns, dir, partial), ...(self ? {self} : {})} : {names, opaque},
+							partial ? {names, opaque, ...onDemand(d, r, ns, dir, partial), ...(self ? {self} : {})} : {names, opaque},
 						);
 						continue;
 					}
