@@ -7,12 +7,12 @@ import type {Report} from '../core/report.js';
 import {filterKinds, inspectFlow, inspectInto} from '../flows/inspect.js';
 import {JsonSpool} from '../io/json-spool.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
-import {formatFindings} from '../ui/findings.js';
 import {scanProgress} from '../ui/progress.js';
-import {plainChanges} from '../ui/inspect-text.js';
 import {emit} from '../output.js';
-import {showReport} from './report-view.js';
 import {overlayTarget} from './overlay-target.js';
+
+// The views (report-view and the text of findings and changes) load only for people: --json,
+// what scripts run on big uppers, does without them.
 
 export type LayerArgs = {
 	readonly merged: string | undefined;
@@ -110,8 +110,21 @@ export async function inspectCommand(
 	const full = await inspectFlow(located, {withChanges: false, onProgress: progress.onProgress});
 	progress.done();
 	const report = filterKinds(full, kinds);
+	const {showReport} = await import('./report-view.js');
 	await showReport(ctx, report, {json: report, located, all: full});
 	return strictExit(report, o.strict);
+}
+
+/** The text of changes and findings, loaded when a person or a pipe will read it. */
+async function textViews(): Promise<{
+	plainChanges: typeof import('../ui/inspect-text.js').plainChanges;
+	formatFindings: typeof import('../ui/findings.js').formatFindings;
+}> {
+	const [{plainChanges}, {formatFindings}] = await Promise.all([
+		import('../ui/inspect-text.js'),
+		import('../ui/findings.js'),
+	]);
+	return {plainChanges, formatFindings};
 }
 
 /** `ovl diff`: Added / Changed / Deleted / Renamed between the lowers and the merged view. */
@@ -128,9 +141,10 @@ export async function diffCommand(
 	progress.done();
 	const set = report.changes ?? {changes: [], renames: []};
 	const {mount, findings} = report;
+	const text = ctx.mode === 'json' ? undefined : await textViews();
 	emit(ctx, {
 		json: {schema: 'ovl.diff/v1', mount, changes: set.changes, renames: set.renames, findings},
-		plain: () => ({out: plainChanges(set, o.all), err: formatFindings(findings, ctx.style)}),
+		plain: () => (text ? {out: text.plainChanges(set, o.all), err: text.formatFindings(findings, ctx.style)} : {}),
 	});
 	return strictExit(report, o.strict);
 }
