@@ -519,11 +519,14 @@ type Prefetch = {
 /** The first batch small (pass 1 starts on it), then doubling, up to what one native call reads on one thread. */
 const firstBatch = 8;
 const batchMax = 128;
+/** Batches read at once: warm, one core reads while the other classifies; cold, two hide more of the disk. */
+const inFlight = 2;
 
 /**
- Reads the wanted lower dirs in batches chained one after another: the native port reads each on
- one thread of the pool while the main thread pairs and classifies what came before (two cores:
- one reads, one classifies; a single call on both threads left the main thread idle meanwhile).
+ Reads the wanted lower dirs in batches, each starting when the one `inFlight` before it is done:
+ the native port reads each on one thread of the pool while the main thread pairs and classifies
+ what came before (a single call on both threads left the main thread idle meanwhile). Cold, two
+ at once were ~90 ms faster on the 100k fixture than one; warm, the same.
  */
 function prefetchInBatches(
 	port: ScanPort,
@@ -535,7 +538,7 @@ function prefetchInBatches(
 ): Prefetch {
 	const batches: ReturnType<ScanPort['readDirs']>[] = [];
 	const batchOf = new Map<string, number>();
-	let previous: Promise<unknown> = Promise.resolve();
+	const settled: Promise<unknown>[] = [];
 	// The layer roots (the first `roots` paths, which readDirs may follow) all go in the first batch.
 	for (
 		let from = 0, size = Math.max(fixed ?? firstBatch, roots);
@@ -545,11 +548,11 @@ function prefetchInBatches(
 		const to = Math.min(paths.length, from + size);
 		const b = batches.length;
 		for (let k = from; k < to; k++) batchOf.set(paths[k] as string, b);
-		const batch = previous.then(() =>
+		const batch = (settled[b - inFlight] ?? Promise.resolve()).then(() =>
 			port.readDirs(paths.slice(from, to), ns, from === 0 ? roots : 0, wanted.slice(from, to)),
 		);
-		// A failed batch fails where it is taken in; the next one starts anyway.
-		previous = batch.catch(() => undefined);
+		// A failed batch fails where it is taken in; the next ones start anyway.
+		settled.push(batch.catch(() => undefined));
 		batches.push(batch);
 	}
 	return {batches, batchOf, taken: 0};
