@@ -105,7 +105,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit) {
 
 // A new zeroed record; its index is j->recs.len - 1 (a pointer into recs moves when it grows).
 static rec_t *new_rec(out_t *j) {
-	if (grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + 1, sizeof(rec_t))) {
+	// Parents are 32-bit record indices.
+	if (j->recs.len >= INT32_MAX || grow((void **)&j->recs.p, &j->recs.cap, j->recs.len + 1, sizeof(rec_t))) {
 		j->oom = 1;
 		return NULL;
 	}
@@ -127,7 +128,8 @@ static double put_bytes(out_t *j, const char *s, size_t n) {
 
 // An entry name into the names buffer, '/'-terminated so JS can split them all at once.
 static uint32_t put_name(out_t *j, const char *s, size_t n) {
-	if (grow((void **)&j->names.p, &j->names.cap, j->names.len + n + 1, 1)) {
+	// A record keeps its name's offset in 32 bits: past 4 GiB of names the scan fails (ENOMEM), never wraps.
+	if (j->names.len + n + 1 > UINT32_MAX || grow((void **)&j->names.p, &j->names.cap, j->names.len + n + 1, 1)) {
 		j->oom = 1;
 		return 0;
 	}
@@ -508,7 +510,8 @@ static void append_task(out_t *o, task_t *t) {
 	int32_t rbase = (int32_t)o->recs.len;
 	uint32_t xbase = (uint32_t)(o->xattrs.len / XREC), nbase = (uint32_t)o->names.len;
 	double bbase = (double)o->bytes.len;
-	if (o->oom || grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(rec_t)) ||
+	if (o->oom || o->names.len + s->names.len > UINT32_MAX || o->recs.len + s->recs.len > INT32_MAX ||
+	    grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(rec_t)) ||
 	    grow((void **)&o->xattrs.p, &o->xattrs.cap, o->xattrs.len + s->xattrs.len, sizeof(double)) ||
 	    grow((void **)&o->bytes.p, &o->bytes.cap, o->bytes.len + s->bytes.len, 1) ||
 	    grow((void **)&o->names.p, &o->names.cap, o->names.len + s->names.len, 1)) {
