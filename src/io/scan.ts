@@ -205,8 +205,8 @@ export async function scanInChunks(
 			const kids = childrenOf(i);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
 			const siblings: string[] = [];
-			for (const k of kids) {
-				const r = tree.overlayXattr(k, 'redirect');
+			for (let j = 0; j < kids.length; j++) {
+				const r = tree.overlayXattr(kids[j] as number, 'redirect');
 				if (r !== undefined && isSiblingName(r)) siblings.push(r);
 			}
 			const names = tree.nameList(kids, siblings);
@@ -274,7 +274,8 @@ export async function scanInChunks(
 		const items: Item[] = [];
 		// Only a change set compares names (lowerDelta): no set of every name otherwise.
 		const names = input.forDiff ? new Set<string>() : undefined;
-		for (const i of kids) {
+		for (let k = 0; k < kids.length; k++) {
+			const i = kids[k] as number;
 			const name = tree.name(i);
 			const rel = `${job.rel}/${name}`;
 			names?.add(name);
