@@ -11,7 +11,7 @@ if (process.argv.length === 3 && process.argv[2] === '--version') {
 	const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
 	process.stdout.write(`${pkg.version}\n`);
 } else {
-	// Loaded together: one after another, each import waited for its own reads (~5 ms of umount).
+	// Loaded together: one after another, each import waited for its own reads (a few ms of every call).
 	const [{installInterruptHandler}, {rawArgs}, {fastCommand}] = await Promise.all([
 		import('./interrupt.js'),
 		import('./io/argv.js'),
