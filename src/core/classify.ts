@@ -223,14 +223,21 @@ function classifyDir(
 export const isOrphanCopy = (e: Entry): boolean =>
 	e.kind === 'copy-up' && e.copyUp !== undefined && e.copyUp.fromLayer === 0;
 
+/** What linkOrigin needs of a lower file: kept for 10⁵ of them through a scan, so no whole stat. */
+export type OriginHit = {readonly layer: number; readonly path: string; readonly size: number};
+
 /** Records the lower files an entry shadows by inode (the last one seen wins), those `wanted` only when given. */
 export function noteLowerInodes(
 	raw: Pick<RawEntry, 'shadows'>,
-	byInode: Map<number, LowerHit>,
+	byInode: Map<number, OriginHit>,
 	wanted?: ReadonlySet<number>,
 ): void {
-	for (const h of raw.shadows)
-		if (h.stat.type !== 'dir' && (wanted === undefined || wanted.has(h.stat.ino))) byInode.set(h.stat.ino, h);
+	// Indexed: shadows arrays are of two kinds (the frozen empty one, or not).
+	for (let k = 0; k < raw.shadows.length; k++) {
+		const h = raw.shadows[k] as LowerHit;
+		if (h.stat.type !== 'dir' && (wanted === undefined || wanted.has(h.stat.ino)))
+			byInode.set(h.stat.ino, {layer: h.layer, path: h.path, size: h.stat.size});
+	}
 }
 
 /**
@@ -241,7 +248,7 @@ export function noteLowerInodes(
 export function linkOrigin(
 	e: Entry,
 	raw: RawEntry,
-	byInode: ReadonlyMap<number, LowerHit>,
+	byInode: ReadonlyMap<number, OriginHit>,
 	originInode: (hex: string | undefined) => number | undefined,
 ): Entry {
 	if (!isOrphanCopy(e) || !e.copyUp) return e;
@@ -254,6 +261,6 @@ export function linkOrigin(
 			...e.reasons.filter((r) => !r.startsWith('origin recorded but')),
 			`origin is lower ${hit.layer}'s ${hit.path} (renamed or linked after copy-up)`,
 		],
-		copyUp: {...e.copyUp, fromLayer: hit.layer, fromPath: hit.path, lowerSize: hit.stat.size},
+		copyUp: {...e.copyUp, fromLayer: hit.layer, fromPath: hit.path, lowerSize: hit.size},
 	};
 }

@@ -1,7 +1,7 @@
 import {exitCodes} from '../core/exit-codes.js';
-import {classifyEntry, isOrphanCopy, linkOrigin, noteLowerInodes} from '../core/classify.js';
+import {classifyEntry, isOrphanCopy, linkOrigin, noteLowerInodes, type OriginHit} from '../core/classify.js';
 import {diffEntries, originInode, type ChangeSet} from '../core/diff.js';
-import type {Entry, EntryKind, LowerHit, ScannedEntry} from '../core/entry.js';
+import type {Entry, EntryKind, ScannedEntry} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {finding} from '../core/finding.js';
 import {entryFindings, factFindings, summaryTally, xattrHint, type Report} from '../core/report.js';
@@ -43,9 +43,8 @@ export type EntrySink = {
 export async function observeInto(input: ScanInput, sink: EntrySink, port?: ScanPort): Promise<ScanTotals> {
 	let linked: ReadonlyMap<string, readonly string[]> = new Map();
 	let wanted: ReadonlySet<number> = new Set();
-	// The lower files entries shadow, for linkOrigin: a map by inode is made at the end, and only
-	// when some copy-up was orphaned (most uppers have none).
-	const shadowHits: LowerHit[] = [];
+	// The lower files entries shadow whose inode some origin names, for linkOrigin at the end.
+	const byInode = new Map<number, OriginHit>();
 	const held: {index: number; e: Entry; raw: ScannedEntry; key: string | undefined}[] = [];
 	let index = 0;
 	const grouped = (e: Entry, key: string | undefined): Entry => {
@@ -60,12 +59,7 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 		},
 		chunk(raws) {
 			for (const raw of raws) {
-				// Only hits noteLowerInodes would keep (indexed: shadows arrays are of two kinds, frozen or not).
-				if (wanted.size > 0)
-					for (let k = 0; k < raw.shadows.length; k++) {
-						const h = raw.shadows[k] as LowerHit;
-						if (h.stat.type !== 'dir' && wanted.has(h.stat.ino)) shadowHits.push(h);
-					}
+				if (wanted.size > 0) noteLowerInodes(raw, byInode, wanted);
 				const e = classifyEntry(raw);
 				// Only an inode with more than one link can be met twice: keys (and groups) for those alone.
 				const key = raw.stat.nlink > 1 && raw.stat.type !== 'dir' ? `${raw.stat.dev}:${raw.stat.ino}` : undefined;
@@ -76,9 +70,6 @@ export async function observeInto(input: ScanInput, sink: EntrySink, port?: Scan
 			}
 		},
 	});
-	if (held.length === 0) return totals;
-	const byInode = new Map<number, LowerHit>();
-	noteLowerInodes({shadows: shadowHits}, byInode, wanted);
 	for (const h of held) sink.settle(h.index, grouped(linkOrigin(h.e, h.raw, byInode, originInode), h.key));
 	return totals;
 }

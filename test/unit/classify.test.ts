@@ -7,6 +7,7 @@ import {
 	linkOrigin,
 	noteLowerInodes,
 	parseMetacopy,
+	type OriginHit,
 } from '../../src/core/classify.js';
 import {resolveRedirect} from '../../src/core/paths.js';
 import {collapseChanges, diffEntries, originInode} from '../../src/core/diff.js';
@@ -174,7 +175,7 @@ describe('helpers', () => {
 		const moved = raw('/new', st('file'), {origin});
 		const orphan = classifyEntry(moved);
 		expect(isOrphanCopy(orphan)).toBe(true);
-		const byInode = new Map<number, LowerHit>();
+		const byInode = new Map<number, OriginHit>();
 		// Only the inodes some origin names are kept.
 		noteLowerInodes(whiteout, byInode, new Set([0x2151]));
 		noteLowerInodes(raw('/x', st('file'), {}, [hit(1, 'file', {ino: 9})]), byInode, new Set([0x2151]));
