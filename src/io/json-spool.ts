@@ -4,6 +4,30 @@ import {StringDecoder} from 'node:string_decoder';
 import {arraySlice, jsonElements, ownJson, type OwnJson} from '../context.js';
 import {fsError, randomHex} from './beneath.js';
 
+/** open(2)'s O_TMPFILE (Node does not export it): __O_TMPFILE, with O_DIRECTORY as Linux requires. */
+const O_TMPFILE = 0o20000000 | O.O_DIRECTORY;
+
+/**
+ A temp file in $TMPDIR that no name leads to: O_TMPFILE where the filesystem has it (nothing is
+ left behind even by a SIGKILL), else a new name (O_EXCL, O_NOFOLLOW) unlinked at once.
+ */
+function openSpillFile(): number {
+	const dir = tmpdir();
+	try {
+		return openSync(dir, O_TMPFILE | O.O_RDWR, 0o600);
+	} catch {
+		const file = `${dir}/.ovl-spool-${process.pid}-${randomHex(6)}`;
+		const fd = openSync(file, O.O_RDWR | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
+		try {
+			unlinkSync(file);
+		} catch (error) {
+			closeSync(fd);
+			throw error;
+		}
+		return fd;
+	}
+}
+
 /** Text kept in memory up to this many characters; past it, the spool goes to a temp file. */
 const spillAt = 16 << 20;
 
@@ -95,13 +119,9 @@ export class JsonSpool implements OwnJson {
 
 	/** Moves the text so far to a new unlinked temp file; held places become byte offsets. */
 	private spill(): void {
-		const file = `${tmpdir()}/.ovl-spool-${process.pid}-${randomHex(6)}`;
 		try {
-			this.fd = openSync(file, O.O_RDWR | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
-			unlinkSync(file);
+			this.fd = openSpillFile();
 		} catch {
-			if (this.fd !== undefined) closeSync(this.fd);
-			this.fd = undefined;
 			this.spillFailed = true;
 			return;
 		}

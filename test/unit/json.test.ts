@@ -1,3 +1,6 @@
+import {mkdtempSync, readdirSync, readlinkSync, rmSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {describe, expect, test} from 'vitest';
 import {jsonPieces, jsonText} from '../../src/context.js';
 import {decodePath} from '../../src/core/bytes.js';
@@ -97,6 +100,35 @@ describe('a spooled array (inspect --json)', () => {
 		} finally {
 			empty.close();
 			one.close();
+		}
+	});
+
+	test('the spilled text has no name in $TMPDIR at any moment (O_TMPFILE): a SIGKILL leaves nothing', () => {
+		const had = process.env['TMPDIR'];
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'ovl-spool-'));
+		process.env['TMPDIR'] = dir;
+		try {
+			const spool = spooled();
+			expect(spool.onDisk).toBe(true);
+			expect(readdirSync(dir)).toEqual([]);
+			// The open file is one the kernel made without a name: /proc shows "#<inode> (deleted)".
+			const open = readdirSync('/proc/self/fd')
+				.map((fd) => {
+					try {
+						return readlinkSync(`/proc/self/fd/${fd}`);
+					} catch {
+						return '';
+					}
+				})
+				.filter((target) => target.startsWith(`${dir}/`));
+			expect(open).toHaveLength(1);
+			expect(open[0]).toMatch(/\/#\d+ \(deleted\)$/);
+			expect([...jsonPieces(doc(spool))].join('')).toBe(jsonText(doc(items)));
+			spool.close();
+		} finally {
+			if (had === undefined) delete process.env['TMPDIR'];
+			else process.env['TMPDIR'] = had;
+			rmSync(dir, {recursive: true, force: true});
 		}
 	});
 
