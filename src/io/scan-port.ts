@@ -102,8 +102,12 @@ export type ScanPort = {
 		roots: number,
 		/** Per path, the only names wanted (undefined: all of them): see DirListing.stats. */
 		wanted?: readonly (NameList | undefined)[],
-		/** newestMs: the newest mtime among the wanted names' stats (0: none). */
-	): Promise<{dirs: Map<string, DirListing | undefined>; failures: XattrFailure[]; newestMs: number}>;
+	): Promise<{
+		dirs: Map<string, DirListing | undefined>;
+		failures: XattrFailure[];
+		/** The newest mtime among the wanted names' stats (0: none). */
+		newestMs: number;
+	}>;
 };
 
 export type Ns = 'trusted' | 'user';

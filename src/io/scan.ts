@@ -143,6 +143,8 @@ export async function scanInChunks(
 	// Where each upper dir's merge context lies in the lowers (pass 1's DirJob.origin, from the
 	// walk's xattrs alone): its own path, or below a redirect; none below an opaque dir.
 	const origins = new Map<number, string | undefined>([[-1, '']]);
+	// Dirs that are opaque or redirected: their merge is not the lower-only view at their path.
+	const remerged = new Set<number>();
 	const linkedAt = new Map<string, number[]>();
 	const originXattrs: string[] = [];
 	for (let i = 0; i < n; i++) {
@@ -165,9 +167,11 @@ export async function scanInChunks(
 		upperDirs.push(i);
 		const above = origins.get(parent);
 		const r = tree.overlayXattr(i, 'redirect');
+		const opaque = tree.overlayXattr(i, 'opaque') === 'y';
+		if (opaque || r !== undefined) remerged.add(i);
 		origins.set(
 			i,
-			tree.overlayXattr(i, 'opaque') === 'y'
+			opaque
 				? undefined
 				: r?.startsWith('/')
 					? r.replace(/\/+$/, '')
@@ -200,8 +204,7 @@ export async function scanInChunks(
 			else if (!had.includes(names)) had.push(names);
 		};
 		for (const i of upperDirs) {
-			const whole =
-				i >= 0 && (tree.overlayXattr(i, 'opaque') === 'y' || tree.overlayXattr(i, 'redirect') !== undefined);
+			const whole = remerged.has(i);
 			const kids = childrenOf(i);
 			// A relative redirect names a sibling: a metacopy's data, or a renamed dir's origin.
 			const siblings: string[] = [];
