@@ -73,6 +73,12 @@ typedef struct {
 	bytes_t names; // entry names, each followed by '/' (which no name holds)
 	int oom;
 	rec_t *main_recs; // MODE_TREE tasks: the job's records, where a task root's errno goes
+	// MODE_TREE paired with the lower layers (pair_dir): their roots, top first, and what was found
+	char **lowers;
+	size_t nlowers;
+	recs_t hits; // lower entries by each upper entry's name (or its sibling redirect's)
+	recs_t ctxs; // each upper dir's merge context: the lower dirs the kernel merges under it
+	double dirs_read;
 	char path[PATH_MAX + 256];
 } out_t;
 
@@ -241,7 +247,7 @@ static void free_thread_buffers(void) {
 	list_cap = val_cap = 0;
 }
 
-static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
+static void read_xattrs(out_t *j, recs_t *in, size_t rec_at, const where_t *w) {
 	if (!list && grow((void **)&list, &list_cap, 4096, 1)) return;
 	if (!val && grow((void **)&val, &val_cap, 4096, 1)) return;
 	ssize_t n;
@@ -255,10 +261,10 @@ static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
 		}
 	}
 	if (n < 0) {
-		if (errno != ENOTSUP && errno != ENOENT) j->recs.p[rec_at].xattr_err = errno;
+		if (errno != ENOTSUP && errno != ENOENT) in->p[rec_at].xattr_err = errno;
 		return;
 	}
-	j->recs.p[rec_at].xfirst = (uint32_t)(j->xattrs.len / XREC);
+	in->p[rec_at].xfirst = (uint32_t)(j->xattrs.len / XREC);
 	size_t count = 0, plen = strlen(j->ns_prefix);
 	for (ssize_t i = 0; i < n;) {
 		const char *name = list + i;
@@ -274,7 +280,7 @@ static void read_xattrs(out_t *j, size_t rec_at, const where_t *w) {
 		}
 		count++;
 	}
-	j->recs.p[rec_at].xcount = (uint32_t)count;
+	in->p[rec_at].xcount = (uint32_t)count;
 }
 
 // A path l*xattr can take for `name` in the dir open as `dirfd` whose path is j->path[0..plen):
@@ -354,26 +360,371 @@ static ssize_t entry(out_t *j, int dfd, size_t plen, const char *name, int32_t p
 	if ((j->flags & F_XATTRS) && !(S_ISCHR(st->st_mode) && st->st_rdev == 0)) {
 		char alt[64 + NAME_MAX];
 		where_t w = {dfd, name, xattr_path(j, plen, dfd, name, alt, sizeof alt)};
-		read_xattrs(j, at, &w);
+		read_xattrs(j, &j->recs, at, &w);
 	}
 	return (ssize_t)at;
 }
 
-// One directory of the tree (open as `fd`, path j->path[0..plen), record `parent`), depth first.
-static void walk(out_t *j, int fd, size_t plen, int32_t parent) {
+static mode_t dt_mode(unsigned char t);
+
+// ---- Pairing the walk with the lower layers (MODE_TREE with lowers) ----
+// Each upper dir is looked up in its merge context as the kernel's lookup would: every lower dir
+// of the context is read once for the names the upper dir holds (and its children's sibling
+// redirects), each name found is fstatat'd beneath that dir, and a child dir's context is made of
+// the dirs found for it, top first, up to a non-dir or after an opaque one. A whiteout ends a
+// name's hits. Output, per upper entry, in `hits`: rec_t with parent = the upper record, extra =
+// the lower's position (0: top), name_off = HIT_* flags, name_len = the whiteout check's errno;
+// xattrs (HIT_XATTRS) only on a name's top hit under an upper entry that is not a whiteout: the
+// one a copy-up is compared with or a metacopy's data is read from;
+// per upper dir, in `ctxs`: one rec_t per dir of its context with its fstat, opaque xattr, extra =
+// position. A hit or a context dir that cannot be read is data (stat_err), as elsewhere.
+enum { HIT_REDIRECT = 1, HIT_WHITEOUT = 2, HIT_XATTRS = 4 };
+
+typedef struct {
+	int32_t pos;
+	char *path;
+} cand_t;
+
+typedef struct {
+	cand_t *p;
+	size_t n;
+} cands_t;
+
+static void free_cands(cands_t *c) {
+	for (size_t i = 0; i < c->n; i++) free(c->p[i].path);
+	free(c->p);
+	c->p = NULL;
+	c->n = 0;
+}
+
+static int push_cand(cands_t *c, int32_t pos, const char *dir, const char *name) {
+	size_t dl = strlen(dir), nl = name ? strlen(name) : 0;
+	char *p = malloc(dl + nl + 2);
+	cand_t *q = realloc(c->p, (c->n + 1) * sizeof *q);
+	if (!p || !q) {
+		free(p);
+		if (q) c->p = q;
+		return -1;
+	}
+	c->p = q;
+	memcpy(p, dir, dl);
+	size_t at = dl;
+	if (name) {
+		if (!dl || p[dl - 1] != '/') p[at++] = '/';
+		memcpy(p + at, name, nl);
+		at += nl;
+	}
+	p[at] = 0;
+	c->p[c->n++] = (cand_t){pos, p};
+	return 0;
+}
+
+// One overlay xattr of the live namespace on record `rec`: its value (in j->bytes) and length.
+static const char *own_xattr(out_t *j, const rec_t *r, const char *key, ssize_t *len) {
+	size_t plen = strlen(j->ns_prefix), klen = strlen(key);
+	for (uint32_t k = 0; k < r->xcount; k++) {
+		const double *x = j->xattrs.p + (size_t)(r->xfirst + k) * XREC;
+		const char *name = j->bytes.p + (size_t)x[0];
+		if ((size_t)x[1] != plen + klen || memcmp(name, j->ns_prefix, plen) || memcmp(name + plen, key, klen)) continue;
+		*len = (ssize_t)x[3];
+		return x[3] < 0 ? "" : j->bytes.p + (size_t)x[2];
+	}
+	return NULL;
+}
+
+// The open context of one upper dir: the candidates opened in order, each recorded; with `stop`,
+// none after an opaque one (the root's context is every layer).
+typedef struct {
+	int fd;
+	int32_t pos;
+	int xwhiteouts;
+	const char *path; // borrowed from the candidates
+} ctxdir_t;
+
+static size_t open_ctx(out_t *j, int32_t dir_rec, const cands_t *c, int stop, ctxdir_t *out) {
+	char opaque_name[64];
+	snprintf(opaque_name, sizeof opaque_name, "%sopaque", j->ns_prefix);
+	size_t n = 0;
+	for (size_t k = 0; k < c->n && !j->oom; k++) {
+		if (grow((void **)&j->ctxs.p, &j->ctxs.cap, j->ctxs.len + 1, sizeof(rec_t))) {
+			j->oom = 1;
+			break;
+		}
+		rec_t *r = j->ctxs.p + j->ctxs.len++;
+		memset(r, 0, sizeof *r);
+		r->parent = dir_rec;
+		r->extra = c->p[k].pos;
+		ctxdir_t *d = out + n++;
+		*d = (ctxdir_t){-1, c->p[k].pos, 0, c->p[k].path};
+		d->fd = open(c->p[k].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (d->fd < 0) {
+			r->stat_err = errno;
+			continue;
+		}
+		struct stat st;
+		if (fstat(d->fd, &st) == 0) fill_stat(r, &st);
+		char val[256];
+		ssize_t ov = fgetxattr(d->fd, opaque_name, val, sizeof val);
+		if (ov >= 0) {
+			size_t at = j->ctxs.len - 1;
+			uint32_t xf = (uint32_t)(j->xattrs.len / XREC);
+			put_xattr(j, opaque_name, val, ov, 0);
+			j->ctxs.p[at].xfirst = xf;
+			j->ctxs.p[at].xcount = 1;
+			d->xwhiteouts = ov == 1 && val[0] == 'x';
+			if (stop && ov == 1 && val[0] == 'y') break;
+		} else if (errno != ENODATA && errno != ENOTSUP) {
+			j->ctxs.p[j->ctxs.len - 1].xattr_err = errno;
+		}
+	}
+	return n;
+}
+
+typedef struct {
+	const char *name;
+	uint32_t child;
+	uint32_t kind;
+} look_t;
+
+// The path of `name` in context dir `c` for l*xattr (when the *at calls are missing).
+static void lower_path(char *p, size_t size, const ctxdir_t *c, const char *name) {
+	size_t dl = strlen(c->path);
+	if (snprintf(p, size, "%s%s%s", c->path, dl && c->path[dl - 1] == '/' ? "" : "/", name) >= (int)size)
+		snprintf(p, size, "/proc/self/fd/%d/%s", c->fd, name);
+}
+
+static int by_look(const void *a, const void *b) {
+	return strcmp(((const look_t *)a)->name, ((const look_t *)b)->name);
+}
+
+typedef struct {
+	uint32_t child, kind;
+	int32_t order; // position of the context dir it was found in
+	rec_t r;
+} found_t;
+
+static int by_found(const void *a, const void *b) {
+	const found_t *x = a, *y = b;
+	if (x->child != y->child) return x->child < y->child ? -1 : 1;
+	if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+// A sibling redirect (one component, not . or ..) of child record `rec`, or NULL.
+static const char *sibling_redirect(out_t *j, size_t rec, ssize_t *len) {
+	const char *r = own_xattr(j, j->recs.p + rec, "redirect", len);
+	if (!r || *len <= 0 || memchr(r, '/', (size_t)*len) || memchr(r, 0, (size_t)*len)) return NULL;
+	if ((*len == 1 && r[0] == '.') || (*len == 2 && r[0] == '.' && r[1] == '.')) return NULL;
+	return r;
+}
+
+// The hits of the `n` children (records at[i], -1: not stat'd) of one upper dir in its open
+// context `ctx`, appended to j->hits sorted by child, own name before redirect, top first.
+static void pair_dir(out_t *j, ctxdir_t *ctx, size_t nctx, char **names, const ssize_t *at, size_t n, char **rnames) {
+	char whiteout_name[64];
+	snprintf(whiteout_name, sizeof whiteout_name, "%swhiteout", j->ns_prefix);
+	look_t *looks = malloc((2 * n + 1) * sizeof *looks);
+	found_t *found = NULL;
+	size_t nlooks = 0, nfound = 0, fcap = 0;
+	if (!looks) {
+		j->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (at[i] < 0) continue;
+		looks[nlooks++] = (look_t){names[i], (uint32_t)i, 0};
+		if (rnames[i]) looks[nlooks++] = (look_t){rnames[i], (uint32_t)i, HIT_REDIRECT};
+	}
+	qsort(looks, nlooks, sizeof *looks, by_look);
+	for (size_t k = 0; k < nctx && nlooks && !j->oom; k++) {
+		if (ctx[k].fd < 0) continue;
+		int dup_fd = fcntl(ctx[k].fd, F_DUPFD_CLOEXEC, 0);
+		DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+		if (!d) {
+			if (dup_fd >= 0) close(dup_fd);
+			continue;
+		}
+		j->dirs_read++;
+		struct dirent *e;
+		while ((e = readdir(d)) && !j->oom) {
+			look_t key = {e->d_name, 0, 0};
+			look_t *hit = bsearch(&key, looks, nlooks, sizeof *looks, by_look);
+			if (!hit) continue;
+			while (hit > looks && strcmp(hit[-1].name, e->d_name) == 0) hit--;
+			rec_t r;
+			memset(&r, 0, sizeof r);
+			r.extra = ctx[k].pos;
+			struct stat st;
+			int whiteout = 0;
+			if (fstatat(ctx[k].fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				fill_stat(&r, &st);
+				whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+			} else {
+				// Gone since its dir was read: its type from the dir, never a whiteout.
+				r.stat_err = errno;
+				mode_t m = e->d_type == DT_CHR ? S_IFCHR : dt_mode(e->d_type);
+				r.mode = m ? m : S_IFREG;
+				r.rdev = 1;
+			}
+			if (!r.stat_err && ctx[k].xwhiteouts && S_ISREG(st.st_mode)) {
+				char p[PATH_MAX + 1];
+				lower_path(p, sizeof p, &ctx[k], e->d_name);
+				where_t w = {ctx[k].fd, e->d_name, p};
+				if (get_at(&w, whiteout_name, NULL, 0) >= 0) whiteout = 1;
+				else if (errno != ENODATA && errno != ENOTSUP) r.name_len = errno;
+			}
+			if (whiteout) r.name_off = HIT_WHITEOUT;
+			for (; hit < looks + nlooks && strcmp(hit->name, e->d_name) == 0; hit++) {
+				if (grow((void **)&found, &fcap, nfound + 1, sizeof *found)) {
+					j->oom = 1;
+					break;
+				}
+				found[nfound] = (found_t){hit->child, hit->kind, (int32_t)k, r};
+				found[nfound].r.parent = (int32_t)at[hit->child];
+				found[nfound].r.name_off |= hit->kind;
+				nfound++;
+			}
+		}
+		closedir(d);
+	}
+	if (nfound) qsort(found, nfound, sizeof *found, by_found);
+	// A whiteout ends its name's hits: it and what lies below it are not given.
+	for (size_t f = 0; f < nfound && !j->oom;) {
+		size_t g = f;
+		int ended = 0;
+		for (; g < nfound && found[g].child == found[f].child && found[g].kind == found[f].kind; g++) {
+			if (ended || (found[g].r.name_off & HIT_WHITEOUT)) {
+				ended = 1;
+				continue;
+			}
+			const rec_t *up = j->recs.p + found[g].r.parent;
+			int upper_whiteout = S_ISCHR(up->mode) && up->rdev == 0;
+			if (g == f && !upper_whiteout && !found[g].r.stat_err && (j->flags & F_XATTRS)) {
+				const ctxdir_t *c = &ctx[found[g].order];
+				const char *name = found[g].kind ? rnames[found[g].child] : names[found[g].child];
+				char p[PATH_MAX + 1];
+				lower_path(p, sizeof p, c, name);
+				where_t w = {c->fd, name, p};
+				recs_t one = {&found[g].r, 1, 1};
+				read_xattrs(j, &one, 0, &w);
+				found[g].r.name_off |= HIT_XATTRS;
+			}
+			if (grow((void **)&j->hits.p, &j->hits.cap, j->hits.len + 1, sizeof(rec_t))) {
+				j->oom = 1;
+				break;
+			}
+			j->hits.p[j->hits.len++] = found[g].r;
+		}
+		f = g;
+	}
+	free(found);
+	free(looks);
+}
+
+// The context candidates of child dir `i` (record `rec`) from its hits (j->hits[from, to)):
+// none under an opaque upper dir; a redirect's from the layers' roots or its sibling's hits;
+// else its own name's dirs, up to a non-dir.
+static void child_cands(out_t *j, const ctxdir_t *ctx, size_t nctx, size_t rec, const char *name, size_t from, size_t to, cands_t *out) {
+	ssize_t len;
+	const char *opaque = own_xattr(j, j->recs.p + rec, "opaque", &len);
+	if (opaque && len == 1 && opaque[0] == 'y') return;
+	const char *r = own_xattr(j, j->recs.p + rec, "redirect", &len);
+	char value[PATH_MAX];
+	if (r && (len <= 0 || (size_t)len >= sizeof value || memchr(r, 0, (size_t)len))) return;
+	if (r) {
+		memcpy(value, r, (size_t)len);
+		value[len] = 0;
+	}
+	if (r && value[0] == '/') {
+		// From each layer's root: missing there, the next layer; a non-dir ends it. Lexically, as
+		// the JS side joins it; a . or .. component names nothing (the kernel's lookup refuses them).
+		char norm[PATH_MAX];
+		size_t nl = 0;
+		for (char *save = NULL, *c = strtok_r(value, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+			if (!strcmp(c, ".") || !strcmp(c, "..")) return;
+			size_t cl = strlen(c);
+			if (nl + cl + 2 >= sizeof norm) return;
+			if (nl) norm[nl++] = '/';
+			memcpy(norm + nl, c, cl);
+			nl += cl;
+		}
+		norm[nl] = 0;
+		for (size_t L = 0; L < j->nlowers; L++) {
+			char p[PATH_MAX * 2];
+			snprintf(p, sizeof p, "%s%s", j->lowers[L], norm);
+			struct stat st;
+			if (fstatat(AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+			if (!S_ISDIR(st.st_mode)) break;
+			if (push_cand(out, (int32_t)L, p, NULL)) j->oom = 1;
+		}
+		return;
+	}
+	size_t vlen = r ? (size_t)len : 0;
+	if (r && (memchr(value, '/', vlen) || !strcmp(value, ".") || !strcmp(value, ".."))) return;
+	uint32_t kind = r ? HIT_REDIRECT : 0;
+	for (size_t h = from; h < to; h++) {
+		const rec_t *x = j->hits.p + h;
+		if ((size_t)x->parent != rec || (x->name_off & HIT_REDIRECT) != kind) continue;
+		if ((x->mode & S_IFMT) != S_IFDIR) break;
+		const char *dir = NULL;
+		for (size_t k = 0; k < nctx; k++)
+			if (ctx[k].pos == x->extra) dir = ctx[k].path;
+		if (dir && push_cand(out, x->extra, dir, r ? value : name)) j->oom = 1;
+	}
+}
+
+// One upper dir's listing paired: `cands` opened as its context, its children's hits, and each
+// child dir's candidates (cc[i]); the context's fds are closed again.
+static void pair_children(out_t *j, int32_t dir_rec, const cands_t *cands, int stop, char **names, const ssize_t *at, const int *isdir, size_t n, cands_t *cc) {
+	ctxdir_t *ctx = malloc((cands->n + 1) * sizeof *ctx);
+	char **rnames = calloc(n + 1, sizeof *rnames);
+	if (!ctx || !rnames) {
+		free(ctx);
+		free(rnames);
+		j->oom = 1;
+		return;
+	}
+	size_t nctx = open_ctx(j, dir_rec, cands, stop, ctx);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t len;
+		const char *r = at[i] < 0 ? NULL : sibling_redirect(j, (size_t)at[i], &len);
+		if (r) rnames[i] = strndup(r, (size_t)len);
+	}
+	size_t from = j->hits.len;
+	if (n) pair_dir(j, ctx, nctx, names, at, n, rnames);
+	for (size_t i = 0; i < n && !j->oom; i++)
+		if (isdir[i]) child_cands(j, ctx, nctx, (size_t)at[i], names[i], from, j->hits.len, &cc[i]);
+	for (size_t k = 0; k < nctx; k++)
+		if (ctx[k].fd >= 0) close(ctx[k].fd);
+	for (size_t i = 0; i < n; i++) free(rnames[i]);
+	free(rnames);
+	free(ctx);
+}
+
+// One directory of the tree (open as `fd`, path j->path[0..plen), record `parent`), depth first:
+// its entries first, then (when `cands`) their lower hits, then its subdirectories.
+static void walk(out_t *j, int fd, size_t plen, int32_t parent, const cands_t *cands, int stop) {
 	size_t n;
 	int err;
 	char **names = list_dir(fd, &n, &err);
 	if (err && parent >= 0) j->recs.p[parent].extra = err;
 	else if (err && parent <= -2) j->main_recs[-2 - parent].extra = err; // a task's root
 	else if (err) j->oom = -err; // the root itself: the whole scan fails
+	ssize_t *at = malloc((n + 1) * sizeof *at);
+	int *isdir = calloc(n + 1, sizeof *isdir);
+	cands_t *cc = calloc(n + 1, sizeof *cc);
+	if (!at || !isdir || !cc) j->oom = 1;
 	for (size_t i = 0; i < n && !j->oom; i++) {
 		struct stat st;
-		ssize_t at = entry(j, fd, plen, names[i], parent, &st);
-		if (at < 0 || !S_ISDIR(st.st_mode)) continue;
+		at[i] = entry(j, fd, plen, names[i], parent, &st);
+		isdir[i] = at[i] >= 0 && S_ISDIR(st.st_mode);
+	}
+	if (cands && !j->oom) pair_children(j, parent, cands, stop, names, at, isdir, n, cc);
+	for (size_t i = 0; i < n && !j->oom; i++) {
+		if (!isdir[i]) continue;
 		int cfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0) {
-			j->recs.p[at].extra = errno;
+			j->recs.p[at[i]].extra = errno;
 			continue;
 		}
 		size_t nlen = strlen(names[i]), clen = LONG;
@@ -382,9 +733,14 @@ static void walk(out_t *j, int fd, size_t plen, int32_t parent) {
 			memcpy(j->path + plen + 1, names[i], nlen + 1);
 			clen = plen + 1 + nlen;
 		}
-		walk(j, cfd, clen, (int32_t)at);
+		walk(j, cfd, clen, (int32_t)at[i], cands ? &cc[i] : NULL, 1);
 		close(cfd);
 	}
+	if (cc)
+		for (size_t i = 0; i < n; i++) free_cands(&cc[i]);
+	free(cc);
+	free(isdir);
+	free(at);
 	free_names(names, n);
 }
 
@@ -399,6 +755,8 @@ typedef struct {
 	char *path; // NULL: too long to track (xattrs go through /proc/self/fd)
 	size_t plen;
 	int32_t rec; // -1: the root
+	cands_t cands; // paired: its merge context's candidates (the root's: every lower root)
+	int stop;      // whether an opaque lower dir ends its context (not at the root)
 } open_dir_t;
 
 typedef struct {
@@ -406,6 +764,7 @@ typedef struct {
 	char *name;
 	const open_dir_t *parent;
 	int32_t rec;
+	cands_t cands;
 	out_t out;
 } task_t;
 
@@ -421,6 +780,8 @@ static void init_out(out_t *o, const out_t *like, rec_t *main_recs) {
 	o->progress = like->progress;
 	o->seen = like->seen;
 	o->main_recs = main_recs;
+	o->lowers = like->lowers;
+	o->nlowers = like->nlowers;
 }
 
 // The entries of one open dir into `o`; its subdirectories become tasks.
@@ -435,10 +796,18 @@ static int read_level_dir(out_t *o, const open_dir_t *d, task_t **tasks, size_t 
 	char **names = list_dir(d->fd, &n, &err);
 	if (err && d->rec >= 0) o->recs.p[d->rec].extra = err;
 	else if (err) o->oom = -err;
+	ssize_t *at = malloc((n + 1) * sizeof *at);
+	int *isdir = calloc(n + 1, sizeof *isdir);
+	cands_t *cc = calloc(n + 1, sizeof *cc);
+	if (!at || !isdir || !cc) o->oom = 1;
 	for (size_t i = 0; i < n && !o->oom; i++) {
 		struct stat st;
-		ssize_t at = entry(o, d->fd, plen, names[i], d->rec, &st);
-		if (at < 0 || !S_ISDIR(st.st_mode)) continue;
+		at[i] = entry(o, d->fd, plen, names[i], d->rec, &st);
+		isdir[i] = at[i] >= 0 && S_ISDIR(st.st_mode);
+	}
+	if (o->lowers && !o->oom) pair_children(o, d->rec, &d->cands, d->stop, names, at, isdir, n, cc);
+	for (size_t i = 0; i < n && !o->oom; i++) {
+		if (!isdir[i]) continue;
 		if (grow((void **)tasks, cap, *ntasks + 1, sizeof(task_t))) {
 			o->oom = 1;
 			break;
@@ -449,8 +818,15 @@ static int read_level_dir(out_t *o, const open_dir_t *d, task_t **tasks, size_t 
 		t->parent = d;
 		t->name = names[i];
 		names[i] = NULL; // the task owns it now
-		t->rec = (int32_t)at;
+		t->rec = (int32_t)at[i];
+		t->cands = cc[i];
+		cc[i] = (cands_t){NULL, 0};
 	}
+	if (cc)
+		for (size_t i = 0; i < n; i++) free_cands(&cc[i]);
+	free(cc);
+	free(isdir);
+	free(at);
 	free_names(names, n);
 	return o->oom ? -1 : 0;
 }
@@ -473,7 +849,7 @@ static void run_task(job_t *jb, task_t *t) {
 		jb->out.recs.p[t->rec].extra = errno;
 		return;
 	}
-	walk(&t->out, fd, task_path(t, t->out.path), -2 - t->rec);
+	walk(&t->out, fd, task_path(t, t->out.path), -2 - t->rec, jb->out.lowers ? &t->cands : NULL, 1);
 	close(fd);
 }
 
@@ -498,6 +874,9 @@ static void free_task_out(task_t *t) {
 	free(t->out.xattrs.p);
 	free(t->out.bytes.p);
 	free(t->out.names.p);
+	free(t->out.hits.p);
+	free(t->out.ctxs.p);
+	t->out.hits.p = t->out.ctxs.p = NULL;
 	t->out.recs.p = NULL;
 	t->out.xattrs.p = NULL;
 	t->out.bytes.p = t->out.names.p = NULL;
@@ -511,6 +890,8 @@ static void append_task(out_t *o, task_t *t) {
 	uint32_t xbase = (uint32_t)(o->xattrs.len / XREC), nbase = (uint32_t)o->names.len;
 	double bbase = (double)o->bytes.len;
 	if (o->oom || o->names.len + s->names.len > UINT32_MAX || o->recs.len + s->recs.len > INT32_MAX ||
+	    grow((void **)&o->hits.p, &o->hits.cap, o->hits.len + s->hits.len, sizeof(rec_t)) ||
+	    grow((void **)&o->ctxs.p, &o->ctxs.cap, o->ctxs.len + s->ctxs.len, sizeof(rec_t)) ||
 	    grow((void **)&o->recs.p, &o->recs.cap, o->recs.len + s->recs.len, sizeof(rec_t)) ||
 	    grow((void **)&o->xattrs.p, &o->xattrs.cap, o->xattrs.len + s->xattrs.len, sizeof(double)) ||
 	    grow((void **)&o->bytes.p, &o->bytes.cap, o->bytes.len + s->bytes.len, 1) ||
@@ -524,6 +905,19 @@ static void append_task(out_t *o, task_t *t) {
 		r->name_off += nbase;
 		r->xfirst += xbase;
 	}
+	// Hits and contexts name their upper record as entries name their parent.
+	recs_t *lower[2] = {&s->hits, &s->ctxs};
+	for (int a = 0; a < 2; a++)
+		for (size_t k = 0; k < lower[a]->len; k++) {
+			rec_t *r = lower[a]->p + k;
+			r->parent = r->parent <= -2 ? -2 - r->parent : r->parent + rbase;
+			r->xfirst += xbase;
+		}
+	if (s->hits.len) memcpy(o->hits.p + o->hits.len, s->hits.p, s->hits.len * sizeof(rec_t));
+	if (s->ctxs.len) memcpy(o->ctxs.p + o->ctxs.len, s->ctxs.p, s->ctxs.len * sizeof(rec_t));
+	o->hits.len += s->hits.len;
+	o->ctxs.len += s->ctxs.len;
+	o->dirs_read += s->dirs_read;
 	for (size_t k = 0; k < s->xattrs.len; k += XREC) {
 		double *x = s->xattrs.p + k;
 		x[0] += bbase;
@@ -550,7 +944,9 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 		close(root_fd);
 		return;
 	}
-	dirs[ndirs++] = (open_dir_t){root_fd, plen == LONG ? NULL : strndup(o->path, plen), plen, -1};
+	dirs[ndirs++] = (open_dir_t){root_fd, plen == LONG ? NULL : strndup(o->path, plen), plen, -1, {NULL, 0}, 0};
+	for (size_t L = 0; L < jb->out.nlowers && !o->oom; L++)
+		if (push_cand(&dirs[0].cands, (int32_t)L, jb->out.lowers[L], NULL)) o->oom = 1;
 	if (read_level_dir(o, &dirs[0], &tasks, &ntasks, &cap) == 0) {
 		// Few subdirectories: read them here too, so their children are what is shared out.
 		for (int level = 1; level < LEVELS_MAX && ntasks > 0 && ntasks < TASKS_ENOUGH && !o->oom; level++) {
@@ -568,10 +964,14 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 				char buf[4096];
 				size_t clen = task_path(t, buf);
 				open_dir_t *d = &dirs[ndirs++];
-				*d = (open_dir_t){fd, clen == LONG ? NULL : strndup(buf, clen), clen, t->rec};
+				*d = (open_dir_t){fd, clen == LONG ? NULL : strndup(buf, clen), clen, t->rec, t->cands, 1};
+				t->cands = (cands_t){NULL, 0};
 				read_level_dir(o, d, &tasks, &ntasks, &cap);
 			}
-			for (size_t i = 0; i < nlevel; i++) free(level_tasks[i].name);
+			for (size_t i = 0; i < nlevel; i++) {
+				free(level_tasks[i].name);
+				free_cands(&level_tasks[i].cands);
+			}
 			free(level_tasks);
 		}
 	}
@@ -596,12 +996,14 @@ static void walk_tree(job_t *jb, int root_fd, size_t plen) {
 	}
 	for (size_t i = 0; i < ntasks; i++) {
 		free(tasks[i].name);
+		free_cands(&tasks[i].cands);
 		free_task_out(&tasks[i]);
 	}
 	free(tasks);
 	for (size_t i = 0; i < ndirs; i++) {
 		close(dirs[i].fd);
 		free(dirs[i].path);
+		free_cands(&dirs[i].cands);
 	}
 	free(dirs);
 }
@@ -622,7 +1024,7 @@ static void stat_paths(job_t *jb) {
 		fill_stat(r, &st);
 		if ((j->flags & F_XATTRS) && !(S_ISCHR(st.st_mode) && st.st_rdev == 0)) {
 			where_t w = {-1, NULL, jb->paths[i]};
-			read_xattrs(j, at, &w);
+			read_xattrs(j, &j->recs, at, &w);
 		}
 	}
 }
@@ -743,7 +1145,7 @@ static void read_dirs(job_t *jb) {
 				if (snprintf(p, sizeof p, "%s/%s", jb->paths[i], name) >= (int)sizeof p)
 					snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd(d), name);
 				where_t w = {dirfd(d), name, p};
-				read_xattrs(j, at, &w);
+				read_xattrs(j, &j->recs, at, &w);
 			}
 			if (j->progress) j->progress[0] += 1;
 			errno = 0;
@@ -781,6 +1183,10 @@ static void execute(napi_env env, void *data) {
 
 static void free_job(napi_env env, job_t *j) {
 	free(j->root);
+	for (size_t i = 0; i < j->out.nlowers; i++) free(j->out.lowers[i]);
+	free(j->out.lowers);
+	free(j->out.hits.p);
+	free(j->out.ctxs.p);
 	for (size_t i = 0; i < j->npaths; i++) free(j->paths[i]);
 	free(j->paths);
 	if (j->wanted)
@@ -846,6 +1252,16 @@ static void complete(napi_env env, napi_status status, void *data) {
 		napi_set_named_property(env, result, "xattrs", f64_array(env, &j->out.xattrs));
 		napi_set_named_property(env, result, "bytes", buffer(env, &j->out.bytes));
 		napi_set_named_property(env, result, "names", buffer(env, &j->out.names));
+		if (j->out.lowers) {
+			nums_t hits = {(double *)j->out.hits.p, j->out.hits.len * REC_DOUBLES, 0};
+			nums_t ctxs = {(double *)j->out.ctxs.p, j->out.ctxs.len * REC_DOUBLES, 0};
+			j->out.hits.p = j->out.ctxs.p = NULL;
+			napi_value dr;
+			napi_create_double(env, j->out.dirs_read, &dr);
+			napi_set_named_property(env, result, "hits", f64_array(env, &hits));
+			napi_set_named_property(env, result, "ctxs", f64_array(env, &ctxs));
+			napi_set_named_property(env, result, "dirsRead", dr);
+		}
 		napi_resolve_deferred(env, j->deferred, result);
 	}
 	napi_delete_async_work(env, j->work);
@@ -919,6 +1335,19 @@ napi_value ovl_scan(napi_env env, napi_callback_info info) {
 	if (napi_get_value_int32(env, a[3], &j->out.flags) != napi_ok) return bad(env, j);
 	if (j->mode == MODE_TREE) {
 		if (!(j->root = copy_buffer(env, a[1]))) return bad(env, j);
+		napi_valuetype lt = napi_undefined;
+		if (argc >= 6) napi_typeof(env, a[5], &lt);
+		if (lt != napi_null && lt != napi_undefined) {
+			uint32_t n;
+			if (napi_get_array_length(env, a[5], &n) != napi_ok || n == 0) return bad(env, j);
+			if (!(j->out.lowers = calloc(n, sizeof(char *)))) return bad(env, j);
+			for (uint32_t i = 0; i < n; i++) {
+				napi_value el;
+				if (napi_get_element(env, a[5], i, &el) != napi_ok) return bad(env, j);
+				if (!(j->out.lowers[i] = copy_buffer(env, el))) return bad(env, j);
+				j->out.nlowers = i + 1;
+			}
+		}
 	} else {
 		uint32_t n;
 		if (napi_get_array_length(env, a[1], &n) != napi_ok) return bad(env, j);

@@ -37,8 +37,8 @@ export type NativeApi = {
 		ns: string,
 		flags: number,
 		progress: Float64Array | null,
-		/** Mode 2: per dir, the only names wanted (NUL-ended), or null for all. */
-		wanted?: readonly (Buffer | null)[],
+		/** Mode 2: per dir, the only names wanted (NUL-ended), or null for all; mode 0: the lower roots to pair with. */
+		wanted?: readonly (Buffer | null)[] | null,
 	): Promise<ScanData>;
 };
 
@@ -51,6 +51,10 @@ export type ScanData = {
 	readonly bytes: Buffer;
 	/** Entry names in record order, each followed by '/'. */
 	readonly names: Buffer;
+	/** Mode 0 with lowers: each entry's lower hits and each dir's merge context (rec_t records). */
+	readonly hits?: Float64Array;
+	readonly ctxs?: Float64Array;
+	readonly dirsRead?: number;
 };
 
 export type NativeStatus = {readonly loaded: boolean; readonly reason: string};

@@ -11,6 +11,9 @@ import {
 	type DirListing,
 	type KnownXattrs,
 	type Ns,
+	type PairedDir,
+	type PairedHit,
+	type PairedLowers,
 	type Probed,
 	type ScanPort,
 	type WalkedTree,
@@ -34,7 +37,7 @@ const XREC = 5;
 /** One result's records: entry k's doubles at f[12k + field], its 32-bit fields at i[24k + field]. */
 type Recs = {readonly f: Float64Array; readonly i: Int32Array; readonly n: number};
 
-function recsOf(d: ScanData): Recs {
+function recsOf(d: {readonly recs: Float64Array}): Recs {
 	const f = d.recs;
 	return {f, i: new Int32Array(f.buffer, f.byteOffset, f.length * 2), n: f.length / 12};
 }
@@ -187,15 +190,80 @@ function onDemand(
 	};
 }
 
+/**
+ The walk's lower lookups, decoded when pass 1 asks. Hits come sorted by their upper entry (a
+ dir's children are recorded before its subdirs are walked), so an entry's are found by a binary
+ search; contexts by a map of each dir's range.
+ */
+function pairedOf(d: ScanData, ns: Ns): PairedLowers | undefined {
+	if (!d.hits || !d.ctxs) return undefined;
+	const h = recsOf({recs: d.hits});
+	const c = recsOf({recs: d.ctxs});
+	const ranges = new Map<number, [number, number]>();
+	for (let k = 0; k < c.n; k++) {
+		const dir = i32(c, k, PARENT);
+		const range = ranges.get(dir);
+		if (range) range[1] = k + 1;
+		else ranges.set(dir, [k, k + 1]);
+	}
+	const noHits: readonly PairedHit[] = Object.freeze([]);
+	const first = (i: number): number => {
+		let lo = 0;
+		let hi = h.n;
+		while (lo < hi) {
+			const mid = (lo + hi) >> 1;
+			if (i32(h, mid, PARENT) < i) lo = mid + 1;
+			else hi = mid;
+		}
+		return lo;
+	};
+	const xd = {xattrs: d.xattrs, bytes: d.bytes} as ScanData;
+	return {
+		dirsRead: d.dirsRead ?? 0,
+		ctx(dir) {
+			const range = ranges.get(dir);
+			if (!range) return [];
+			const out: PairedDir[] = [];
+			for (let k = range[0]; k < range[1]; k++) {
+				const err = i32(c, k, XATTR_ERR);
+				const base = {pos: i32(c, k, EXTRA), ...(err ? {xattrError: errName(err)} : {})};
+				out.push(i32(c, k, STAT_ERR) ? base : {...base, stat: stat(c, k)});
+			}
+			return out;
+		},
+		hits(i, redirect) {
+			let out: PairedHit[] | undefined;
+			for (let k = first(i); k < h.n && i32(h, k, PARENT) === i; k++) {
+				// name_off: HIT_REDIRECT 1, HIT_XATTRS 4 (native/scan.c).
+				if ((i32(h, k, NAME_OFF) & 1) !== (redirect ? 1 : 0)) continue;
+				const failures: XattrFailure[] = [];
+				const read = (i32(h, k, NAME_OFF) & 4) !== 0;
+				const wErr = i32(h, k, NAME_LEN);
+				const hit: PairedHit = {
+					pos: i32(h, k, EXTRA),
+					type: fileTypeOfMode(u32(h, k, MODE)),
+					...(i32(h, k, STAT_ERR) ? {} : {stat: stat(h, k)}),
+					...(read ? {xattrs: xattrsOf(xd, h, k, ns, () => '', failures)} : {}),
+					xattrErrors: failures.map((f) => f.code),
+					...(wErr ? {whiteoutError: errName(wErr)} : {}),
+				};
+				(out ??= []).push(hit);
+			}
+			return out ?? noHits;
+		},
+	};
+}
+
 export function nativeScanPort(api: NativeApi): ScanPort {
 	return {
 		name: 'native',
-		async walk(root, ns, progress) {
+		async walk(root, ns, progress, lowers) {
 			const counter = new Float64Array(1);
 			const timer = progress ? setInterval(() => progress(counter[0] as number), 100) : undefined;
 			let d: ScanData;
 			try {
-				d = await api.scan(mode.tree, followed(root), ns, flags.xattrs | flags.otherValues, counter);
+				const pairWith = lowers && lowers.length > 0 ? lowers.map(followed) : null;
+				d = await api.scan(mode.tree, followed(root), ns, flags.xattrs | flags.otherValues, counter, pairWith);
 			} catch (error) {
 				return {
 					count: 0,
@@ -241,6 +309,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				if (i32(recs, i, EXTRA)) dirErrors.set(i, errName(i32(recs, i, EXTRA)));
 			}
 			const prefixed = new Map<string, Buffer>();
+			const paired = pairedOf(d, ns);
 			return {
 				count: n,
 				name,
@@ -269,6 +338,7 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 				},
 				dirErrors,
 				xattrFailures,
+				...(paired ? {paired} : {}),
 			} satisfies WalkedTree;
 		},
 		async probe(paths, ns, withXattrs) {

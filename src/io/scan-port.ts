@@ -1,5 +1,5 @@
 import {decodePath, encodePath} from '../core/bytes.js';
-import type {StatLite} from '../core/entry.js';
+import type {FileType, StatLite} from '../core/entry.js';
 import type {LowerDirEntry} from './lower-dirs.js';
 
 // The syscall side of a scan, in three bulk calls: the native scanner (native/scan.c, off the
@@ -41,6 +41,42 @@ export type WalkedTree = {
 	readonly xattrFailures: readonly XattrFailure[];
 	/** When the root itself could not be read. */
 	readonly rootError?: string;
+	/** The walk's own lookups in the lowers, when the port made them (ScanPort.walk's `lowers`). */
+	readonly paired?: PairedLowers;
+};
+
+/**
+ Each upper dir looked up in its lower layers by the walk itself, as the kernel's lookup does:
+ what pass 1 otherwise asks of LowerDirs. Lowers are named by their position in the list the
+ walk was given (0: top); paths are the scan's to make.
+ */
+export type PairedLowers = {
+	/** Upper dir `dir`'s merge context (-1: the root's), top first. */
+	ctx(dir: number): readonly PairedDir[];
+	/** The lower entries holding entry i's name (`redirect`: its sibling redirect's), top first, up to a whiteout. */
+	hits(i: number, redirect: boolean): readonly PairedHit[];
+	readonly dirsRead: number;
+};
+
+export type PairedDir = {
+	readonly pos: number;
+	/** Absent when the dir could not be opened. */
+	readonly stat?: StatLite;
+	/** Why its opaque xattr could not be read. */
+	readonly xattrError?: string;
+};
+
+export type PairedHit = {
+	readonly pos: number;
+	readonly type: FileType;
+	/** Absent when its lstat failed (gone since its dir was read). */
+	readonly stat?: StatLite;
+	/** Read for a name's top hit only (what a copy-up is compared with, a metacopy's data). */
+	readonly xattrs?: XattrSet;
+	/** What failed reading its xattrs (errno codes). */
+	readonly xattrErrors: readonly string[];
+	/** Why the whiteout xattr (in a dir marked opaque=x) could not be read. */
+	readonly whiteoutError?: string;
 };
 
 /** Names wanted in one dir: each encoded (bytes, as on disk) and ended by a NUL; repeats allowed. */
@@ -85,7 +121,8 @@ export type DirListing = {
 
 export type ScanPort = {
 	readonly name: 'native' | 'js';
-	walk(root: string, ns: Ns, progress?: (scanned: number) => void): Promise<WalkedTree>;
+	/** With `lowers` (regular lower roots, top first) a port may pair the walk with them (WalkedTree.paired). */
+	walk(root: string, ns: Ns, progress?: (scanned: number) => void, lowers?: readonly string[]): Promise<WalkedTree>;
 	/** lstat (and, with xattrs, the xattrs) of each path; a path that is not there is absent from the map. */
 	probe(
 		paths: readonly string[],

@@ -8,7 +8,7 @@ import {LowerDirs, childPath, statLite, type FoundName} from './lower-dirs.js';
 import {native, nativeStatus} from './native.js';
 import {jsScanPort, jsXattrs} from './scan-js.js';
 import {nativeScanPort} from './scan-native.js';
-import type {KnownXattrs, NameList, Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
+import type {KnownXattrs, NameList, PairedLowers, Probed, ScanPort, XattrFailure, XattrSet} from './scan-port.js';
 import {lstatPath, releaseWalkFds, sysPath} from './walk-fs.js';
 
 export type ScanInput = {
@@ -131,7 +131,10 @@ export async function scanInChunks(
 	const rootCtx: CtxDir[] = regular.map((l) => ({layer: l.layer, path: l.path}));
 	const problems: {path: string; message: string}[] = [];
 	const onProgress = input.onProgress;
-	const tree = await port.walk(input.upper, ns, onProgress && ((n) => onProgress(n, '')));
+	// A change set compares lower-only views as well: the walk pairs an inspect's merge only.
+	const pairWith = input.forDiff || regular.length === 0 ? undefined : regular.map((l) => l.path);
+	const tree = await port.walk(input.upper, ns, onProgress && ((n) => onProgress(n, '')), pairWith);
+	const paired = tree.paired;
 	// By path: the native walk's threads meet entries in another order than the JS walk.
 	const xattrErrors: XattrFailure[] = [...tree.xattrFailures].sort((a, b) => byText(a.path, b.path));
 	if (tree.rootError) problems.push({path: '/', message: `cannot read the upper dir: ${tree.rootError}`});
@@ -190,7 +193,7 @@ export async function scanInChunks(
 	const known = new Map<string, StatLite>();
 	let newest = 0;
 	let prefetch: Prefetch | undefined;
-	if (upperDirs.length * regular.length <= prefetchLimit) {
+	if (!paired && upperDirs.length * regular.length <= prefetchLimit) {
 		// Each lower dir is read for the names its lookups will ask (with their lstats, from the
 		// open dir): at the upper dir's merge context (its origin) and, for a change set, at its own
 		// path too; a change set needs whole listings below an opaque or renamed upper dir.
@@ -243,14 +246,9 @@ export async function scanInChunks(
 	async function takeUpTo(need: number): Promise<void> {
 		if (!prefetch) return;
 		while (prefetch.taken <= need) {
-			const {dirs, failures, newestMs} = await (prefetch.batches[prefetch.taken++] as Prefetch['batches'][number]);
-			if (newestMs > newest) newest = newestMs;
+			const {dirs, failures} = await (prefetch.batches[prefetch.taken++] as Prefetch['batches'][number]);
 			lowers.prefetch(dirs);
-			for (const [dir, listing] of dirs) {
-				if (!listing?.self) continue;
-				known.set(dir, listing.self);
-				if (listing.self.mtimeMs > newest) newest = listing.self.mtimeMs;
-			}
+			for (const [dir, listing] of dirs) if (listing?.self) known.set(dir, listing.self);
 			xattrErrors.push(...failures);
 		}
 	}
@@ -289,7 +287,7 @@ export async function scanInChunks(
 			}
 			const {overlay, other} = tree.xattrs(i);
 			// A child's name was wanted in every dir of its parent's merge and view (the prefetch).
-			const shadows = lowers.hits(job.merge, name, true);
+			const shadows = paired ? pairedHits(paired, job, i, name, false) : lowers.hits(job.merge, name, true);
 			const before = input.forDiff ? lowers.hits(job.view, name, true)[0] : undefined;
 			const top = shadows[0];
 			const isWhiteout = stat.type === 'char' && stat.rdev === 0;
@@ -306,23 +304,25 @@ export async function scanInChunks(
 				data =
 					r !== undefined && r.startsWith('/')
 						? {absolute: resolveRedirect(rel, r)}
-						: {hit: r !== undefined ? lowers.hits(job.merge, r, isSiblingName(r))[0] : top};
+						: {hit: r === undefined ? top : siblingHit(job, i, r)};
 			}
 			if (input.forDiff && isWhiteout && before?.type === 'dir')
 				raw.hidden = [...lowers.tree(lowers.childCtx(job.view, name), rel).keys()];
 			let redirect: CtxDir[] | undefined;
 			let sub: DirJob | undefined;
 			if (stat.type === 'dir') {
-				const view = lowers.childCtx(job.view, name, true);
 				let merge: CtxDir[];
 				let origin = `${job.origin}/${name}`;
 				const r = overlay['redirect'];
-				if (overlay['opaque'] === 'y') merge = [];
+				// The walk's context is the kernel's whatever made it (opaque, redirect, plain).
+				const fromWalk = paired && pairedCtx(paired, job, i, name, overlay['opaque'] === 'y' ? undefined : r);
+				const view = fromWalk ?? lowers.childCtx(job.view, name, true);
+				if (overlay['opaque'] === 'y') merge = fromWalk ?? [];
 				else if (r !== undefined) {
-					merge = redirect = redirectCtx(job, r);
+					merge = redirect = fromWalk ?? redirectCtx(job, r);
 					origin = r.startsWith('/') ? r.replace(/\/+$/, '') : `${job.origin}/${r}`;
 					raw.redirectOrigin = origin;
-				} else merge = lowers.childCtx(job.merge, name, true);
+				} else merge = fromWalk ?? lowers.childCtx(job.merge, name, true);
 				sub = {index: i, rel, origin, merge, view};
 			}
 			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
@@ -336,6 +336,10 @@ export async function scanInChunks(
 		frames.push({items, at: 0});
 	};
 	await prefetched(rootCtx);
+	// The layer roots' own stats are lstat'd with the first chunk (a root may be a symlink the walk followed).
+	if (paired)
+		for (const d of paired.ctx(-1))
+			if (d.xattrError) xattrErrors.push({path: rootCtx[d.pos]?.path ?? '', code: d.xattrError});
 	open({index: -1, rel: '', origin: '', merge: rootCtx, view: rootCtx});
 	while (frames.length > 0) {
 		const frame = frames[frames.length - 1] as {readonly items: Item[]; at: number};
@@ -364,11 +368,55 @@ export async function scanInChunks(
 	if (prefetch) await takeUpTo(prefetch.batches.length - 1);
 	releaseWalkFds();
 	return {
-		lowerDirsRead: lowers.dirsRead,
+		lowerDirsRead: lowers.dirsRead + (paired?.dirsRead ?? 0),
 		problems,
-		xattrErrors: [...xattrErrors, ...lowers.errors],
+		// By path: the walk's pairing and LowerDirs meet lower failures in another order.
+		xattrErrors: sortedBy([...xattrErrors, ...lowers.errors], (x) => x.path),
 		newestLowerMtimeMs: newest,
 	};
+
+	/** The lower dir of `job`'s merge context in the lower at position `pos`. */
+	function dirAt(job: DirJob, pos: number): string {
+		const layer = (regular[pos] as LayerRef).layer;
+		return job.merge.find((d) => d.layer === layer)?.path ?? '';
+	}
+
+	/** Entry i's hits from the walk's pairing, as LowerDirs.hits gives them. */
+	function pairedHits(p: PairedLowers, job: DirJob, i: number, name: string, redirect: boolean): readonly FoundName[] {
+		const hits = p.hits(i, redirect);
+		if (hits.length === 0) return noFound;
+		return hits.map((h) => {
+			const hitPath = childPath(dirAt(job, h.pos), name);
+			if (h.whiteoutError) xattrErrors.push({path: hitPath, code: h.whiteoutError});
+			const failures = h.xattrErrors.map((code) => ({path: hitPath, code}));
+			const layer = (regular[h.pos] as LayerRef).layer;
+			if (!h.stat) return {layer, path: hitPath, type: h.type};
+			return h.xattrs
+				? {layer, path: hitPath, type: h.type, stat: h.stat, known: {set: h.xattrs, failures}}
+				: {layer, path: hitPath, type: h.type, stat: h.stat};
+		});
+	}
+
+	/** A metacopy's data under a relative redirect: the top lower entry of that name (a sibling's, or none). */
+	function siblingHit(job: DirJob, i: number, r: string): FoundName | undefined {
+		if (!isSiblingName(r)) return paired ? undefined : lowers.hits(job.merge, r, false)[0];
+		return paired ? pairedHits(paired, job, i, r, true)[0] : lowers.hits(job.merge, r, true)[0];
+	}
+
+	/** Dir i's merge context from the walk's pairing; its dirs' stats become known. */
+	function pairedCtx(p: PairedLowers, job: DirJob, i: number, name: string, redirect: string | undefined): CtxDir[] {
+		const out: CtxDir[] = [];
+		for (const d of p.ctx(i)) {
+			const layer = regular[d.pos] as LayerRef;
+			const at = redirect?.startsWith('/')
+				? path.join(layer.path, redirect)
+				: childPath(dirAt(job, d.pos), redirect ?? name);
+			out.push({layer: layer.layer, path: at});
+			if (d.stat) known.set(at, d.stat);
+			if (d.xattrError) xattrErrors.push({path: at, code: d.xattrError});
+		}
+		return out;
+	}
 
 	/** Passes 2 and 3 for one chunk: its lower paths' stats (and xattrs where compared) in two bulk calls, then its entries. */
 	async function pairChunk(
@@ -377,7 +425,16 @@ export async function scanInChunks(
 	): Promise<ScannedEntry[]> {
 		const statPaths = new Set<string>();
 		const xattrPaths = new Set<string>();
-		for (const merge of mergeDirs) for (const d of merge) if (!known.has(d.path)) statPaths.add(d.path);
+		// The newest lower mtime counts what the merge looks at: its dirs and the entries found in them.
+		const seen = (st: StatLite | undefined): void => {
+			if (st && st.mtimeMs > newest) newest = st.mtimeMs;
+		};
+		for (const merge of mergeDirs)
+			for (const d of merge) {
+				const k = known.get(d.path);
+				if (k) seen(k);
+				else statPaths.add(d.path);
+			}
 		// A hit the lower dir's bulk read gave a stat (and xattrs) is not asked again; what failed
 		// reading its xattrs is reported once.
 		const reported = new Set<string>();
@@ -393,7 +450,10 @@ export async function scanInChunks(
 			for (let k = 0; k < p.shadows.length; k++) {
 				const h = p.shadows[k] as FoundName;
 				if (!h.stat) statPaths.add(h.path);
+				else seen(h.stat);
 			}
+			if (p.data && 'hit' in p.data) seen(p.data.hit?.stat);
+			seen(p.before?.stat);
 			if (p.redirect) for (const d of p.redirect) if (!known.has(d.path)) statPaths.add(d.path);
 			if (p.data && 'hit' in p.data && p.data.hit) wantXattrs(p.data.hit);
 			const top = p.shadows[0];
@@ -496,6 +556,8 @@ export async function scanInChunks(
 
 	function redirectCtx(job: DirJob, value: string): CtxDir[] {
 		if (!value.startsWith('/')) return lowers.childCtx(job.merge, value, isSiblingName(value));
+		// A . or .. component names nothing: the kernel's lookup refuses them (and the walk's pairing does).
+		if (value.split('/').some((c) => c === '.' || c === '..')) return [];
 		const out: CtxDir[] = [];
 		for (const l of regular) {
 			const p = path.join(l.path, value);
@@ -510,6 +572,7 @@ export async function scanInChunks(
 }
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
+const noFound: readonly FoundName[] = Object.freeze([]);
 
 /** Lower listings read ahead, in batches that come one after another while pass 1 runs. */
 type Prefetch = {
