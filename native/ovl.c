@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <linux/openat2.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +371,12 @@ napi_value ovl_scan(napi_env env, napi_callback_info info); // native/scan.c
 napi_value ovl_spawn(napi_env env, napi_callback_info info); // native/spawn.c
 
 static napi_value init(napi_env env, napi_value exports) {
+#ifdef __GLIBC__
+	// A scan's big arrays (a walk task's records, hits, names) mmapped from 64 KiB, and the
+	// threshold fixed: glibc's moving one put them in the pool threads' heaps, where the tasks'
+	// freed outputs stayed resident while the joined copy grew (1M-entry walk: 294 -> 210 MB).
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
 	napi_property_descriptor props[] = {
 		{"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_default, NULL},
 		{"mknodat", NULL, js_mknodat, NULL, NULL, NULL, napi_default, NULL},
