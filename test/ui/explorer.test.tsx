@@ -19,7 +19,8 @@ import {Explorer} from '../../src/ui/Explorer.js';
 import {explorerStep, initialExplorerState, splitKeys, type ExplorerState} from '../../src/ui/explorer-state.js';
 import type {EntryKind} from '../../src/core/entry.js';
 import type {LayerDetail} from '../../src/ui/model.js';
-import {bigReport, sampleReport} from '../helpers/report-fixture.js';
+import {classifyEntry} from '../../src/core/classify.js';
+import {bigReport, sampleReport, st} from '../helpers/report-fixture.js';
 import {timeScale, waitUntil} from '../helpers/wait.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 30 * timeScale));
@@ -412,6 +413,29 @@ describe('flattenTree and initialExpanded', () => {
 					checked += rows.length;
 				}
 		expect(checked).toBeGreaterThan(10_000);
+	});
+	test('a query the dir path holds counts its leaves whole, capitals, sigmas and siblings sharing the prefix too', () => {
+		const paths = ['/ΑΣ', '/ΑΣ/x', '/ΑΣ/Σ', '/ΑΣ.b', '/ΑΣ.b/y', '/Etc', '/Etc/HOSTS', '/etc2', '/etc2/e', '/etc2/z'];
+		const t = buildTree(
+			paths.map((p) =>
+				classifyEntry({
+					path: p,
+					stat: st(p.split('/').length === 2 ? 'dir' : 'file'),
+					xattrs: {},
+					otherXattrs: [],
+					shadows: [],
+				}),
+			),
+		);
+		for (const search of ['σ', 'ς', 'Σ', 'ασ', 'ασ/', 'etc', 'ETC', 'etc2/', '/', 'e', 'hosts'])
+			for (const mode of ['merged', 'upper', 'all'] as const) {
+				const v = {expanded: new Set<string>(), mode, kinds: undefined, search};
+				const list = rowList(t, v);
+				expect(list.slice().map((r) => `${r.node.path}${r.expanded ? '/' : ''}`)).toEqual(
+					reference(t, undefined, search, mode),
+				);
+				expect(list.length).toBe(reference(t, undefined, search, mode).length);
+			}
 	});
 	test('buildTree: the same tree whatever order the entries come in, lowers under a whiteout included', () => {
 		const lowers = [
