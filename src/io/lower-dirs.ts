@@ -130,7 +130,7 @@ export class LowerDirs {
 		wanted: readonly string[],
 		self: boolean,
 		readXattrs: (p: string, ns: 'trusted' | 'user', failures: XattrFailure[]) => XattrSet,
-	): (DirListing & {readonly newestMs: number}) | undefined {
+	): DirListing | undefined {
 		let dirents: {name: string; dirent: Dirent<Buffer>}[];
 		try {
 			dirents = readdirTyped(dir);
@@ -138,7 +138,6 @@ export class LowerDirs {
 			return undefined;
 		}
 		const want = new Set(wanted);
-		let newestMs = 0;
 		const names = new Map<string, LowerDirEntry>();
 		const stats = new Map<string, StatLite>();
 		const xattrs = new Map<string, {set: XattrSet; failures: XattrFailure[]}>();
@@ -148,7 +147,6 @@ export class LowerDirs {
 			const st = lstatPath(childPath(dir, d.name));
 			const type = st ? fileTypeOfMode(st.mode) : (direntType(d.dirent) ?? 'file');
 			if (st) stats.set(d.name, statLite(st));
-			if (st && st.mtimeMs > newestMs) newestMs = st.mtimeMs;
 			const whiteout =
 				type === 'char'
 					? st?.rdev === 0
@@ -160,7 +158,7 @@ export class LowerDirs {
 			}
 		}
 		const own = self ? lstatPath(dir) : undefined;
-		return {names, opaque, stats, xattrs, newestMs, ...(own ? {self: statLite(own)} : {})};
+		return {names, opaque, stats, xattrs, ...(own ? {self: statLite(own)} : {})};
 	}
 
 	/** One directory's names and types (whiteouts marked), and its opaque xattr; undefined when unreadable. */

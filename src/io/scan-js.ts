@@ -106,14 +106,10 @@ export const jsScanPort: ScanPort = {
 	readDirs(paths, ns, roots, wanted) {
 		const dirs = new Map<string, DirListing | undefined>();
 		const lowers = new LowerDirs(ns);
-		let newestMs = 0;
 		paths.forEach((p, i) => {
 			const list = wanted?.[i];
-			if (!list) return void dirs.set(p, lowers.readListing(p));
-			const listing = lowers.readWanted(p, namesIn(list), i >= roots, jsXattrs);
-			dirs.set(p, listing);
-			if (listing && listing.newestMs > newestMs) newestMs = listing.newestMs;
+			dirs.set(p, list ? lowers.readWanted(p, namesIn(list), i >= roots, jsXattrs) : lowers.readListing(p));
 		});
-		return Promise.resolve({dirs, failures: [...lowers.errors], newestMs});
+		return Promise.resolve({dirs, failures: [...lowers.errors]});
 	},
 };

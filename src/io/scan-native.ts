@@ -361,7 +361,6 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 		async readDirs(paths, ns, roots, wanted) {
 			const dirs = new Map<string, DirListing | undefined>();
 			const failures: XattrFailure[] = [];
-			let newestMs = 0;
 			let base = 0;
 			const bytes = paths.map((p, i) => (i < roots ? followed(p) : encodePath(p)));
 			const want = wanted?.map((list) => list ?? null);
@@ -414,14 +413,11 @@ export function nativeScanPort(api: NativeApi): ScanPort {
 					const type = fileTypeOfMode(u32(r, i, MODE));
 					const whiteout = (type === 'char' && r.f[i * 12 + RDEV] === 0) || extra === 1;
 					names.set(name, whiteout ? 'whiteout' : type);
-					if (stats && !i32(r, i, STAT_ERR)) {
-						stats.set(name, whiteout ? -1 - i : i);
-						if ((r.f[i * 12 + MTIME] as number) > newestMs) newestMs = r.f[i * 12 + MTIME] as number;
-					}
+					if (stats && !i32(r, i, STAT_ERR)) stats.set(name, whiteout ? -1 - i : i);
 				}
 				base += listed;
 			}
-			return {dirs, failures, newestMs};
+			return {dirs, failures};
 		},
 	};
 }

@@ -142,8 +142,6 @@ export type ScanPort = {
 	): Promise<{
 		dirs: Map<string, DirListing | undefined>;
 		failures: XattrFailure[];
-		/** The newest mtime among the wanted names' stats (0: none). */
-		newestMs: number;
 	}>;
 };
 
