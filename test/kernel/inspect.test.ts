@@ -531,6 +531,33 @@ describeKernel('ovl inspect on real overlays', () => {
 		expect(lax.exitCode).toBe(0);
 	});
 
+	test('a redirect with a . or .. component names nothing, in both scanners and the walk pairing', async () => {
+		await makeTree(p('l1'), {'d/f': 'f', 'e/g': 'g'});
+		const redirects: Record<string, string> = {a: '/d/../e', b: '/./d', c: '/d', s: 'd', t: '..', v: '.', w: 'e/'};
+		for (const [name, value] of Object.entries(redirects)) {
+			mkdirSync(p('u', name), {recursive: true});
+			writeFileSync(p('u', name, 'f'), 'upper');
+			setXattrSync(p('u', name), 'trusted.overlay.redirect', value);
+		}
+		mkdirSync(p('w'));
+		const located = await locateOffline(p('u'), [p('l1')], p('w'), false);
+		for (const withChanges of [false, true]) {
+			const native = await inspectFlow(located, {withChanges});
+			const js = await inspectFlow(located, {withChanges, port: jsScanPort});
+			expect(js.entries).toEqual(native.entries);
+			expect(js.findings).toEqual(native.findings);
+			const layers = (rel: string): readonly number[] | undefined => {
+				const e = entry(native, rel);
+				return e.kind === 'redirect-dir' ? e.redirect.originLayers : undefined;
+			};
+			expect([layers('/c'), layers('/s')]).toEqual([[1], [1]]);
+			for (const rel of ['/a', '/b', '/t', '/v']) expect(layers(rel), rel).toEqual([]);
+			// A file below a dir whose redirect names nothing shadows nothing.
+			expect(entry(native, '/a/f').shadows).toEqual([]);
+			expect(entry(native, '/c/f').shadows).toEqual([1]);
+		}
+	});
+
 	test('userxattr overlay made in a user namespace, inspected offline with --userxattr', async () => {
 		await makeTree(p('l1'), {a: 'a', 'd/f': 'f'});
 		await makeTree(p('l2'), {});
