@@ -116,8 +116,9 @@ const chunkSize = 2048;
 
 /**
  scanLayers a chunk at a time, in path order, so that a consumer that writes entries as they come
- (inspect --json) holds one chunk, not 10⁶ entries. A change set's pass compares whole dirs
- after their children (lowerDelta): with forDiff everything is one chunk.
+ (inspect --json, diff) holds one chunk, not 10⁶ entries. A change set's pass adds to a renamed
+ or opaque dir's entry what it hides and reveals (lowerDelta): its chunk ends after its children
+ are opened.
  */
 export async function scanInChunks(
 	input: ScanInput,
@@ -257,9 +258,13 @@ export async function scanInChunks(
 	// entry in path order. Siblings come in name order, and a dir's subtree where "name/" sorts:
 	// "a", "a.b", "a/c" (a '.' sorts before '/').
 	let pending: Pending[] = [];
+	// A change set's dirs in this chunk by path: lowerDelta adds what a dir hides and reveals to its entry.
 	const index = new Map<string, number>();
 	const deltas: {job: DirJob; names: ReadonlySet<string>}[] = [];
-	const limit = input.forDiff ? Infinity : Math.max(1, input.chunk ?? chunkSize);
+	// Dir entries of this chunk whose children are not opened yet: their delta is not known, so no
+	// chunk ends before it is ("a" waits for "a/", after "a.b" and its subtree).
+	let awaiting = 0;
+	const limit = Math.max(1, input.chunk ?? chunkSize);
 	type Item = {readonly key: string; readonly entry?: Pending; readonly job?: DirJob};
 	const frames: {readonly items: Item[]; at: number}[] = [];
 	// Each dir's merge context is stat'd with its chunk (the newest lower mtime counts it).
@@ -352,15 +357,19 @@ export async function scanInChunks(
 			await prefetched(item.job.merge);
 			if (input.forDiff) await prefetched(item.job.view);
 			open(item.job);
+			if (input.forDiff) awaiting--;
 			continue;
 		}
 		const entry = item.entry as Pending;
-		// Where a change set's lowerDelta finds a dir's entry (everything is one chunk then).
-		if (input.forDiff && entry.raw.stat.type === 'dir') index.set(entry.raw.path, pending.length);
+		if (input.forDiff && entry.raw.stat.type === 'dir') {
+			index.set(entry.raw.path, pending.length);
+			awaiting++;
+		}
 		pending.push(entry);
-		if (pending.length >= limit) {
+		if (pending.length >= limit && awaiting === 0) {
 			sink.chunk(await pairChunk(pending, merges.splice(0)));
 			pending = [];
+			index.clear();
 		}
 	}
 	if (pending.length > 0 || merges.length > 0) sink.chunk(await pairChunk(pending, merges.splice(0)));
