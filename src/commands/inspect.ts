@@ -4,7 +4,7 @@ import {entryKinds, type EntryKind} from '../core/entry.js';
 import {UsageError} from '../core/errors.js';
 import {exitCodes} from '../core/exit-codes.js';
 import type {Report} from '../core/report.js';
-import {filterKinds, inspectFlow, inspectInto} from '../flows/inspect.js';
+import {diffFlow, filterKinds, inspectFlow, inspectInto} from '../flows/inspect.js';
 import {JsonSpool} from '../io/json-spool.js';
 import {locateMount, locateOffline, type Located} from '../io/locate.js';
 import {scanProgress} from '../ui/progress.js';
@@ -133,18 +133,16 @@ export async function diffCommand(
 	ctx: Context,
 ): Promise<number> {
 	const progress = scanProgress(ctx.mode !== 'json' && ctx.stderrTTY, ctx.err);
-	const report = await inspectFlow(await locate(o, ctx), {
-		withChanges: true,
+	const {head, changes: set} = await diffFlow(await locate(o, ctx), {
 		content: o.content,
 		onProgress: progress.onProgress,
 	});
 	progress.done();
-	const set = report.changes ?? {changes: [], renames: []};
-	const {mount, findings} = report;
+	const {mount, findings} = head;
 	const text = ctx.mode === 'json' ? undefined : await textViews();
 	emit(ctx, {
 		json: {schema: 'ovl.diff/v1', mount, changes: set.changes, renames: set.renames, findings},
 		plain: () => (text ? {out: text.plainChanges(set, o.all), err: text.formatFindings(findings, ctx.style)} : {}),
 	});
-	return strictExit(report, o.strict);
+	return strictExit(head, o.strict);
 }

@@ -1,6 +1,6 @@
 import {exitCodes} from '../core/exit-codes.js';
 import {classifyEntry, isOrphanCopy, linkOrigin, noteLowerInodes, type OriginHit} from '../core/classify.js';
-import {diffEntries, originInode, type ChangeSet} from '../core/diff.js';
+import {changeSetBuilder, diffEntries, originInode, type ChangeSet} from '../core/diff.js';
 import type {Entry, EntryKind, ScannedEntry} from '../core/entry.js';
 import {OvlError} from '../core/errors.js';
 import {finding} from '../core/finding.js';
@@ -200,17 +200,17 @@ export async function inspectInto(
 	return {schema: 'ovl.inspect/v1', mount: located.facts, summary: tally.result(space), findings};
 }
 
-/** `ovl inspect` and `ovl diff`: locate's result → observation → summary, findings (→ change set). */
+/** `ovl inspect`: locate's result → observation → summary, findings (→ change set). */
 export async function inspectFlow(located: Located, options: InspectOptions): Promise<Report> {
-	const raws: ScannedEntry[] = [];
 	const entries: Entry[] = [];
+	const changes = options.withChanges ? changeSetBuilder() : undefined;
 	const head = await inspectInto(
 		located,
 		{...options, forDiff: options.withChanges},
 		{
 			entry(e, raw) {
 				entries.push(e);
-				if (options.withChanges) raws.push(raw);
+				changes?.add(raw, e);
 			},
 			settle(index, e) {
 				entries[index] = e;
@@ -218,14 +218,24 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 		},
 	);
 	const {schema, mount, summary, findings} = head;
-	return {
-		schema,
-		mount,
-		summary,
-		entries,
-		findings,
-		...(options.withChanges ? {changes: diffEntries(raws, entries)} : {}),
-	};
+	return {schema, mount, summary, entries, findings, ...(changes ? {changes: changes.result()} : {})};
+}
+
+/**
+ `ovl diff`: the change set and the findings, the entries let go as they come (a held entry's
+ kind is final when given: the change set needs nothing settle changes).
+ */
+export async function diffFlow(
+	located: Located,
+	options: Omit<InspectOptions, 'withChanges'>,
+): Promise<{readonly head: ReportHead; readonly changes: ChangeSet}> {
+	const changes = changeSetBuilder();
+	const head = await inspectInto(
+		located,
+		{...options, forDiff: true},
+		{entry: (e, raw) => changes.add(raw, e), settle() {}},
+	);
+	return {head, changes: changes.result()};
 }
 
 const commitPending = (upper: string): boolean => lstatPath(journalPath(upper)) !== undefined;

@@ -221,6 +221,35 @@ describe('diffEntries', () => {
 			'R /ren from /gone',
 		]);
 	});
+	test('each change is tagged with the first rename at it or an ancestor, never a sibling sharing a prefix', () => {
+		const entries: ScannedEntry[] = [];
+		for (let n = 0; n < 30; n++) {
+			entries.push(
+				scanned(raw(`/d${n}`, st('char', {perm: 0}), {}, [hit(1, 'dir')]), {
+					before: st('dir', {ino: 1000 + n}),
+					hidden: [`/d${n}/f`],
+				}),
+			);
+			// Renamed twice over: /r<n> from /d<n>, and /r<n>/in from /d<n + 1> (the second claim on it).
+			entries.push(
+				scanned(raw(`/r${n}`, st('dir'), {redirect: `/d${n}`}, [], {redirectHits: [hit(1, 'dir')]}), {
+					revealed: [{path: `/r${n}/f`, hit: st('file'), same: false}],
+				}),
+			);
+			entries.push(
+				scanned(raw(`/r${n}/in`, st('dir'), {redirect: `/d${(n + 1) % 30}`}, [], {redirectHits: [hit(1, 'dir')]})),
+			);
+		}
+		const set = diffEntries(entries, entries.map(classifyEntry));
+		expect(set.renames.length).toBe(60);
+		const under = (p: string, root: string): boolean => p === root || p.startsWith(`${root}/`);
+		for (const c of set.changes) {
+			const r = set.renames.find((x) => under(c.path, x.from) || under(c.path, x.to));
+			expect(c.rename, c.path).toBe(r && c.op !== 'C' ? `${r.from} → ${r.to}` : undefined);
+		}
+		expect(set.changes.find((c) => c.path === '/d1/f')?.rename).toBe('/d1 → /r0/in');
+		expect(set.changes.find((c) => c.path === '/r10/in')?.rename).toBe('/d10 → /r10');
+	});
 	test('a same-size file with a new mtime: data may differ, unless --content compared it', () => {
 		const touched = (extra: Partial<ScannedEntry> = {}): ScannedEntry =>
 			scanned(raw('/f', st('file', {mtimeMs: 2000}), {origin}, [hit(1, 'file')]), {before: st('file'), ...extra});
