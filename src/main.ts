@@ -4,29 +4,22 @@ import {exitCodes} from './core/exit-codes.js';
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 must be set before it is ever imported.
 if (process.env['NO_COLOR'] && process.env['FORCE_COLOR'] === undefined) process.env['FORCE_COLOR'] = '0';
 
-// `ovl --version` is the start-up benchmark and what scripts probe: answered before anything else
-// loads (an ASCII argument: comparing process.argv needs none of io/argv.ts's byte handling).
-if (process.argv.length === 3 && process.argv[2] === '--version') {
-	const {readFileSync} = await import('node:fs');
-	const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
-	process.stdout.write(`${pkg.version}\n`);
-} else {
-	// Loaded together: one after another, each import waited for its own reads (a few ms of every call).
-	const [{installInterruptHandler}, {rawArgs}, {fastCommand}] = await Promise.all([
-		import('./interrupt.js'),
-		import('./io/argv.js'),
-		import('./fast-path.js'),
-	]);
-	installInterruptHandler();
-	const args = rawArgs(process.argv.slice(2));
-	// The plain forms of ls, mount, umount, inspect and diff skip yargs (src/fast-path.ts).
-	const fast = fastCommand(args);
-	const run = fast ?? (async () => (await import('./cli.js')).runCli(args));
-	process.exitCode = await run().catch((error: unknown) => {
-		const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-		process.stderr.write(
-			`ovl: internal error: ${detail}\nThis is a bug in ovl; please report it with the command you ran.\n`,
-		);
-		return exitCodes.failure;
-	});
-}
+// `ovl --version` is answered by bin/ovl.js before this loads.
+// Loaded together: one after another, each import waited for its own reads (a few ms of every call).
+const [{installInterruptHandler}, {rawArgs}, {fastCommand}] = await Promise.all([
+	import('./interrupt.js'),
+	import('./io/argv.js'),
+	import('./fast-path.js'),
+]);
+installInterruptHandler();
+const args = rawArgs(process.argv.slice(2));
+// The plain forms of ls, mount, umount, inspect and diff skip yargs (src/fast-path.ts).
+const fast = fastCommand(args);
+const run = fast ?? (async () => (await import('./cli.js')).runCli(args));
+process.exitCode = await run().catch((error: unknown) => {
+	const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+	process.stderr.write(
+		`ovl: internal error: ${detail}\nThis is a bug in ovl; please report it with the command you ran.\n`,
+	);
+	return exitCodes.failure;
+});
