@@ -207,6 +207,7 @@ function pairedOf(d: ScanData, ns: Ns): PairedLowers | undefined {
 		else ranges.set(dir, [k, k + 1]);
 	}
 	const noHits: readonly PairedHit[] = Object.freeze([]);
+	const noErrors: readonly string[] = Object.freeze([]);
 	const first = (i: number): number => {
 		let lo = 0;
 		let hi = h.n;
@@ -236,15 +237,17 @@ function pairedOf(d: ScanData, ns: Ns): PairedLowers | undefined {
 			for (let k = first(i); k < h.n && i32(h, k, PARENT) === i; k++) {
 				// name_off: HIT_REDIRECT 1, HIT_XATTRS 4 (native/scan.c).
 				if ((i32(h, k, NAME_OFF) & 1) !== (redirect ? 1 : 0)) continue;
+				// Most hits have no failure: one shared empty list, not two arrays each.
 				const failures: XattrFailure[] = [];
 				const read = (i32(h, k, NAME_OFF) & 4) !== 0;
 				const wErr = i32(h, k, NAME_LEN);
+				const xattrs = read ? xattrsOf(xd, h, k, ns, () => '', failures) : undefined;
 				const hit: PairedHit = {
 					pos: i32(h, k, EXTRA),
 					type: fileTypeOfMode(u32(h, k, MODE)),
 					...(i32(h, k, STAT_ERR) ? {} : {stat: stat(h, k)}),
-					...(read ? {xattrs: xattrsOf(xd, h, k, ns, () => '', failures)} : {}),
-					xattrErrors: failures.map((f) => f.code),
+					...(xattrs ? {xattrs} : {}),
+					xattrErrors: failures.length === 0 ? noErrors : failures.map((f) => f.code),
 					...(wErr ? {whiteoutError: errName(wErr)} : {}),
 				};
 				(out ??= []).push(hit);

@@ -397,7 +397,7 @@ export async function scanInChunks(
 		return hits.map((h) => {
 			const hitPath = childPath(dirAt(job, h.pos), name);
 			if (h.whiteoutError) xattrErrors.push({path: hitPath, code: h.whiteoutError});
-			const failures = h.xattrErrors.map((code) => ({path: hitPath, code}));
+			const failures = h.xattrErrors.length === 0 ? noFailures : h.xattrErrors.map((code) => ({path: hitPath, code}));
 			const layer = (regular[h.pos] as LayerRef).layer;
 			if (!h.stat) return {layer, path: hitPath, type: h.type};
 			return h.xattrs
@@ -582,6 +582,7 @@ export async function scanInChunks(
 
 const noShadows: readonly LowerHit[] = Object.freeze([]);
 const noFound: readonly FoundName[] = Object.freeze([]);
+const noFailures: readonly XattrFailure[] = Object.freeze([]);
 
 /** Lower listings read ahead, in batches that come one after another while pass 1 runs. */
 type Prefetch = {
