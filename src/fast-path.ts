@@ -5,12 +5,22 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 // The forms of the commands scripts and test suites call hundreds of times run without yargs,
 // which costs ~110 ms of start-up on every call: `ls`, `umount [--lazy] M`, `mount` with a stack
-// dir or layer flags, `inspect M`, `diff M`, each with --json or --plain. They are read by Node's
+// dir or layer flags, `inspect` and `diff` of a mount point or offline layers (with their own
+// flags), each with --json or --plain. They are read by Node's
 // own strict parseArgs; anything it would read differently from yargs (an unknown flag, --help,
 // --verbose, a repeated single-valued flag, an empty value, a value that looks like an option,
 // `--`) goes through the full parser, so errors and help come from one place.
 
 const modes = {json: {type: 'boolean'}, plain: {type: 'boolean'}} as const;
+/** inspect's and diff's offline layers, as cli/shared.ts layerOptions defines them. */
+const layerFlags = {
+	upper: {type: 'string'},
+	lower: {type: 'string', multiple: true},
+	work: {type: 'string'},
+	userxattr: {type: 'boolean'},
+	root: {type: 'string'},
+} as const;
+const strict = {strict: {type: 'boolean'}} as const;
 
 const specs = {
 	ls: {options: modes, positionals: 0},
@@ -29,8 +39,11 @@ const specs = {
 		},
 		positionals: 2,
 	},
-	inspect: {options: modes, positionals: 1},
-	diff: {options: modes, positionals: 1},
+	inspect: {options: {...modes, ...layerFlags, ...strict, kind: {type: 'string'}}, positionals: 1},
+	diff: {
+		options: {...modes, ...layerFlags, ...strict, all: {type: 'boolean'}, content: {type: 'boolean'}},
+		positionals: 1,
+	},
 } satisfies Record<string, {options: ParseArgsOptionsConfig; positionals: number}>;
 
 type Parsed = {values: Record<string, unknown>; words: string[]};
@@ -84,23 +97,33 @@ export function fastCommand(args: readonly string[]): (() => Promise<number>) | 
 				return mountCommand({...input, dryRun: v['dry-run'] === true, force: v['force'] === true}, c);
 			});
 	const [target] = words;
-	if (target === undefined) return undefined;
-	if (cmd === 'umount')
+	if (cmd === 'umount' && target !== undefined)
 		return () =>
 			run(mode, async (c) =>
 				(await import('./commands/umount.js')).umountCommand({merged: target, lazy: v['lazy'] === true}, c),
 			);
-	const layers = {merged: target, upper: undefined, lowers: [], work: undefined, userxattr: false, root: undefined};
-	if (cmd === 'inspect')
+	const layers = {
+		merged: target,
+		upper: str(v['upper']),
+		lowers: list(v['lower']),
+		work: str(v['work']),
+		userxattr: v['userxattr'] === true,
+		root: str(v['root']),
+	};
+	// Neither a mount point nor an upper: the full parser says what is missing.
+	if (layers.merged === undefined && layers.upper === undefined) return undefined;
+	const strictExit = v['strict'] === true;
+	if (cmd === 'inspect') {
+		const kinds = list(v['kind'] === undefined ? [] : [v['kind']]);
 		return () =>
 			run(mode, async (c) =>
-				(await import('./commands/inspect.js')).inspectCommand({...layers, kinds: [], strict: false}, c),
+				(await import('./commands/inspect.js')).inspectCommand({...layers, kinds, strict: strictExit}, c),
 			);
-	if (cmd === 'diff')
-		return () =>
-			run(mode, async (c) =>
-				(await import('./commands/inspect.js')).diffCommand({...layers, all: false, strict: false, content: false}, c),
-			);
+	}
+	if (cmd === 'diff') {
+		const flags = {all: v['all'] === true, strict: strictExit, content: v['content'] === true};
+		return () => run(mode, async (c) => (await import('./commands/inspect.js')).diffCommand({...layers, ...flags}, c));
+	}
 	return undefined;
 }
 

@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs';
 import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, test} from 'vitest';
@@ -86,9 +86,10 @@ describe('conventions', () => {
 		expect(lab.stdout.split('\n')).toEqual(expect.arrayContaining(['blog', 'copy-up-cost', '--keep']));
 		expect(lab.stderr).toBe('');
 	});
-	test('the fast path (ls, umount, mount, inspect M, diff M without yargs) answers exactly as the full parser does', async () => {
+	test('the fast path (ls, umount, mount, inspect and diff, without yargs) answers exactly as the full parser does', async () => {
 		// --verbose is not a fast-path flag: the same command then goes through yargs.
 		for (const d of ['fa', 'fb', 'fu', 'fw', 'fm']) mkdirSync(path.join(dir, d), {recursive: true});
+		writeFileSync(path.join(dir, 'fu', 'new'), 'new');
 		const layers = ['--lower', 'fa', '--lower=fb', '--upper', 'fu', '--work', 'fw'];
 		for (const args of [
 			['mount', ...layers, 'fm', '--dry-run'],
@@ -108,6 +109,16 @@ describe('conventions', () => {
 			['inspect', '--json', path.join(dir, 'nope')],
 			['inspect', dir, '--plain'],
 			['diff', '--json', dir],
+			// Offline layers (no free space in these forms: other tests write to the same disk).
+			['inspect', '--plain', '--upper', 'fu', '--lower', 'fa', '--lower=fb', '--work', 'fw', '--strict'],
+			['inspect', '--plain', '--upper', 'fu', '--lower', 'fa', '--kind', 'new,whiteout'],
+			['inspect', '--json', '--upper', 'fu', '--lower', 'fa', '--kind', 'bogus'],
+			['inspect', '--json', '--upper', 'fu', '--lower', 'fa', '--kind', 'new', '--kind', 'whiteout'],
+			['inspect', '--json', '--lower', 'fa'],
+			['inspect', '--plain', 'fm', '--upper', 'fu', '--lower', 'fa'],
+			['diff', '--json', '--upper', 'fu', '--lower', 'fa', '--all', '--content', '--strict'],
+			['diff', '--plain', '--upper', 'fu', '--lower', 'fb', '--userxattr', '--root', dir],
+			['diff', '--plain', '--upper', 'fu', '--no-userxattr', '--lower', 'fa'],
 		]) {
 			const fast = await runOvl(args, {cwd: dir});
 			const full = await runOvl([...args, '--verbose'], {cwd: dir});

@@ -104,13 +104,16 @@ describe('no Ink where it is not wanted', () => {
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect(r.stdout + r.stderr).not.toContain('\u001B');
 	});
-	test.each([[['ls', '--json']], [['ls']], [['umount', '/nonexistent-ovl-mount']]])(
-		'ovl %j loads neither yargs nor execa (the fast path)',
-		async (args) => {
-			const noYargs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/forbid-yargs.mjs');
-			const r = await execa(process.execPath, ['--import', noYargs, ovlBin, ...args], {cwd: dir, reject: false});
-			expect(r.stderr).not.toContain('FORBIDDEN');
-			expect([0, 2]).toContain(r.exitCode);
-		},
-	);
+	test.each([
+		[['ls', '--json']],
+		[['ls']],
+		[['umount', '/nonexistent-ovl-mount']],
+		[['inspect', '--upper', 'u', '--lower', 'l1', '--lower', 'l2', '--json']],
+		[['diff', '--upper', 'u', '--lower', 'l1', '--plain', '--all']],
+	])('ovl %j loads neither yargs nor execa (the fast path)', async (args) => {
+		const noYargs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/forbid-yargs.mjs');
+		const r = await execa(process.execPath, ['--import', noYargs, ovlBin, ...args], {cwd: dir, reject: false});
+		expect(r.stderr).not.toContain('FORBIDDEN');
+		expect([0, 2]).toContain(r.exitCode);
+	});
 });
