@@ -32,4 +32,10 @@ export default tseslint.config(
 			},
 		},
 	},
+	{
+		// The bin is CommonJS (bin/package.json): --version answers before any ES module loads.
+		files: ['bin/*.js'],
+		languageOptions: {sourceType: 'commonjs', globals: {require: 'readonly', __dirname: 'readonly'}},
+		rules: {'@typescript-eslint/no-require-imports': 'off'},
+	},
 );

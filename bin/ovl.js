@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `ovl --version` is the start-up benchmark and what scripts probe: answered here, before the
-// CLI's first module loads (each module of an ESM chain is a few ms).
+// CommonJS (bin/package.json): `ovl --version`, the start-up benchmark and what scripts probe, is
+// answered before any ES module loads (the ESM loader alone is a few ms); the CLI is dist/main.js.
 if (process.argv.length === 3 && process.argv[2] === '--version') {
-	const {readFileSync} = await import('node:fs');
-	const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+	const {readFileSync} = require('node:fs');
+	const pkg = JSON.parse(readFileSync(require('node:path').join(__dirname, '..', 'package.json'), 'utf8'));
 	process.stdout.write(`${pkg.version}\n`);
-} else await import('../dist/main.js');
+} else void import('../dist/main.js');
