@@ -57,11 +57,16 @@ function strictParse(spec: {options: ParseArgsOptionsConfig; positionals: number
 		return undefined;
 	}
 	const seen = new Set<string>();
-	for (const t of parsed.tokens) {
+	for (const [i, t] of parsed.tokens.entries()) {
 		if (t.kind === 'option-terminator') return undefined;
 		if (t.kind === 'positional' && (t.value === '' || t.value.startsWith('-'))) return undefined;
 		if (t.kind !== 'option') continue;
-		if (t.value === '') return undefined;
+		// yargs leaves a lone '-' out and refuses the flag as empty.
+		if (t.value === '' || t.value === '-') return undefined;
+		// yargs reads `--json false` as the flag's value; parseArgs as a flag and a positional.
+		const next = parsed.tokens[i + 1];
+		if (spec.options[t.name]?.type === 'boolean' && next?.kind === 'positional' && /^(true|false)$/.test(next.value))
+			return undefined;
 		if (!spec.options[t.name]?.multiple && seen.has(t.name)) return undefined;
 		seen.add(t.name);
 	}

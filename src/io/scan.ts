@@ -379,8 +379,9 @@ export async function scanInChunks(
 	return {
 		lowerDirsRead: lowers.dirsRead + (paired?.dirsRead ?? 0),
 		problems,
-		// By path: the walk's pairing and LowerDirs meet lower failures in another order.
-		xattrErrors: sortedBy([...xattrErrors, ...lowers.errors], (x) => x.path),
+		// By path: the walk's pairing and LowerDirs meet lower failures in another order. Once
+		// each: a lower path two chunks ask about (or one read again before its batch) fails twice.
+		xattrErrors: onceEach(sortedBy([...xattrErrors, ...lowers.errors], (x) => x.path)),
 		newestLowerMtimeMs: newest,
 	};
 
@@ -659,6 +660,15 @@ function childLists(parents: ArrayLike<number>, n: number): (dir: number) => Int
 
 /** A relative redirect within one dir (the kernel's for a rename there): its name was prefetched with the dir's. */
 const isSiblingName = (r: string): boolean => !r.includes('/');
+
+/** Each (path, errno) once, in order. */
+function onceEach(failures: readonly XattrFailure[]): XattrFailure[] {
+	const seen = new Set<string>();
+	return failures.filter((f) => {
+		const key = `${f.code}\0${f.path}`;
+		return seen.has(key) ? false : (seen.add(key), true);
+	});
+}
 
 /** push(...xs) without the argument-count limit of a spread. */
 function pushAll<T>(to: T[], xs: readonly T[]): void {

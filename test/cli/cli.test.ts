@@ -119,6 +119,14 @@ describe('conventions', () => {
 			['diff', '--json', '--upper', 'fu', '--lower', 'fa', '--all', '--content', '--strict'],
 			['diff', '--plain', '--upper', 'fu', '--lower', 'fb', '--userxattr', '--root', dir],
 			['diff', '--plain', '--upper', 'fu', '--no-userxattr', '--lower', 'fa'],
+			// yargs reads a boolean's next word true/false as its value, and refuses a lone '-' as empty.
+			['diff', '--upper', 'fu', '--lower', 'fa', '--json', 'false'],
+			['inspect', '--plain', '--upper', 'fu', '--lower', 'fa', '--strict', 'true'],
+			['umount', '--lazy', 'true'],
+			['mount', ...layers, '--dry-run', 'false'],
+			['inspect', '--plain', '--upper', '-', '--lower', 'fa'],
+			['inspect', '--plain', '--upper', 'fu', '--lower', 'fa', '--root', '-'],
+			['mount', '--lower', 'fa', '--upper', '-', '--work', 'fw', '--dry-run', 'fm'],
 		]) {
 			const fast = await runOvl(args, {cwd: dir});
 			const full = await runOvl([...args, '--verbose'], {cwd: dir});

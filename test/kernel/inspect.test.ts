@@ -25,6 +25,7 @@ import {inspectFlow} from '../../src/flows/inspect.js';
 import {locateMount, locateOffline} from '../../src/io/locate.js';
 import {scannerStatus} from '../../src/io/scan.js';
 import {jsScanPort} from '../../src/io/scan-js.js';
+import type {ScanPort} from '../../src/io/scan-port.js';
 import {describeKernel, kernelAtLeast} from '../helpers/kernel.js';
 import {makeTree, mountOverlay, umount} from '../helpers/overlay.js';
 import {runOvl} from '../helpers/run-ovl.js';
@@ -557,6 +558,31 @@ describeKernel('ovl inspect on real overlays', () => {
 			// A file below a dir whose redirect names nothing shadows nothing.
 			expect(entry(native, '/a/f').shadows).toEqual([]);
 			expect(entry(native, '/c/f').shadows).toEqual([1]);
+		}
+	});
+
+	test('a lower xattr failure that two chunks meet is reported once', async () => {
+		// lower a/f is the before of /a/f (opaque /a) and the shadow of /b/f (/b renamed from /a).
+		await makeTree(p('l1'), {'a/f': 'lower'});
+		await makeTree(p('u'), {'a/f': 'new', 'b/f': 'lower'});
+		setXattrSync(p('u', 'a'), 'trusted.overlay.opaque', 'y');
+		setXattrSync(p('u', 'b'), 'trusted.overlay.redirect', '/a');
+		mkdirSync(p('w'));
+		const bad = p('l1', 'a', 'f');
+		// As an EIO reading its xattrs would be: the failure comes with each probe that asks.
+		const port: ScanPort = {
+			...jsScanPort,
+			async probe(paths, ns, withXattrs) {
+				const r = await jsScanPort.probe(paths, ns, withXattrs);
+				return withXattrs && paths.includes(bad) ? {...r, failures: [...r.failures, {path: bad, code: 'EIO'}]} : r;
+			},
+		};
+		const located = await locateOffline(p('u'), [p('l1')], p('w'), false);
+		// A change set compares both lower files' xattrs (inspect alone takes them from the dir's read).
+		for (const chunk of [1, 3, undefined]) {
+			const r = await inspectFlow(located, {withChanges: true, port, ...(chunk ? {chunk} : {})});
+			const unreadable = r.findings.filter((f) => f.code === 'OVL_XATTR_UNREADABLE').map((f) => f.path);
+			expect(unreadable, `chunk ${chunk}`).toEqual([bad]);
 		}
 	});
 
