@@ -5,11 +5,11 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 // The forms of the commands scripts and test suites call hundreds of times run without yargs,
 // which costs ~110 ms of start-up on every call: `ls`, `umount [--lazy] M`, `mount` with a stack
-// dir or layer flags, `inspect` and `diff` of a mount point or offline layers (with their own
-// flags), each with --json or --plain. They are read by Node's
-// own strict parseArgs; anything it would read differently from yargs (an unknown flag, --help,
-// --verbose, a repeated single-valued flag, an empty value, a value that looks like an option,
-// `--`) goes through the full parser, so errors and help come from one place.
+// dir or layer flags, `inspect` and `diff` of a mount point or of offline layers (with their own
+// flags), each with --json or --plain. They are read by Node's own strict parseArgs; anything it
+// would read differently from yargs (an unknown flag, --help, --verbose, a repeated single-valued
+// flag, an empty value or '-', a value that looks like an option, a flag then true/false, `--`)
+// goes through the full parser, so errors and help come from one place.
 
 const modes = {json: {type: 'boolean'}, plain: {type: 'boolean'}} as const;
 /** inspect's and diff's offline layers, as cli/shared.ts layerOptions defines them. */
@@ -119,7 +119,8 @@ export function fastCommand(args: readonly string[]): (() => Promise<number>) | 
 	if (layers.merged === undefined && layers.upper === undefined) return undefined;
 	const strictExit = v['strict'] === true;
 	if (cmd === 'inspect') {
-		const kinds = list(v['kind'] === undefined ? [] : [v['kind']]);
+		const kind = str(v['kind']);
+		const kinds = kind === undefined ? [] : [kind];
 		return () =>
 			run(mode, async (c) =>
 				(await import('./commands/inspect.js')).inspectCommand({...layers, kinds, strict: strictExit}, c),

@@ -222,8 +222,8 @@ export async function inspectFlow(located: Located, options: InspectOptions): Pr
 }
 
 /**
- `ovl diff`: the change set and the findings, the entries let go as they come (a held entry's
- kind is final when given: the change set needs nothing settle changes).
+ `ovl diff`: the change set and the findings, the entries let go as they come. A held entry goes
+ to the change set when it is given: settling changes its copy-up payload, which the set never reads.
  */
 export async function diffFlow(
 	located: Located,

@@ -117,8 +117,8 @@ const chunkSize = 2048;
 /**
  scanLayers a chunk at a time, in path order, so that a consumer that writes entries as they come
  (inspect --json, diff) holds one chunk, not 10⁶ entries. A change set's pass adds to a renamed
- or opaque dir's entry what it hides and reveals (lowerDelta): its chunk ends after its children
- are opened.
+ or opaque dir's entry what it hides and reveals (lowerDelta): no chunk ends between such an entry
+ and the opening of its children.
  */
 export async function scanInChunks(
 	input: ScanInput,
@@ -258,14 +258,18 @@ export async function scanInChunks(
 	// entry in path order. Siblings come in name order, and a dir's subtree where "name/" sorts:
 	// "a", "a.b", "a/c" (a '.' sorts before '/').
 	let pending: Pending[] = [];
-	// A change set's dirs in this chunk by path: lowerDelta adds what a dir hides and reveals to its entry.
+	// Where the upper changed a dir's merge (opaque, redirect), a change set records what its
+	// lower-provided names lose and gain (lowerDelta), on the dir's own entry.
+	const hasDelta = (job: DirJob): boolean => input.forDiff === true && job.rel !== '' && !sameCtx(job.merge, job.view);
+	// Those dirs of this chunk by path, for lowerDelta to find their entries.
 	const index = new Map<string, number>();
 	const deltas: {job: DirJob; names: ReadonlySet<string>}[] = [];
-	// Dir entries of this chunk whose children are not opened yet: their delta is not known, so no
+	// Those dirs of this chunk whose children are not opened yet: their delta is not known, so no
 	// chunk ends before it is ("a" waits for "a/", after "a.b" and its subtree).
 	let awaiting = 0;
 	const limit = Math.max(1, input.chunk ?? chunkSize);
-	type Item = {readonly key: string; readonly entry?: Pending; readonly job?: DirJob};
+	/** An entry (with, for a dir, the job that opens it), or a dir's job, where "name/" sorts. */
+	type Item = {readonly key: string; readonly entry?: Pending; readonly opens?: DirJob; readonly job?: DirJob};
 	const frames: {readonly items: Item[]; at: number}[] = [];
 	// Each dir's merge context is stat'd with its chunk (the newest lower mtime counts it).
 	const merges: (readonly CtxDir[])[] = [];
@@ -331,12 +335,11 @@ export async function scanInChunks(
 				sub = {index: i, rel, origin, merge, view};
 			}
 			const wantBeforeXattrs = before !== undefined && !isWhiteout && before.path !== top?.path;
-			items.push({key: name, entry: {raw, shadows, before, redirect, data, wantShadowXattrs, wantBeforeXattrs}});
+			const entry = {raw, shadows, before, redirect, data, wantShadowXattrs, wantBeforeXattrs};
+			items.push(sub ? {key: name, entry, opens: sub} : {key: name, entry});
 			if (sub) items.push({key: `${name}/`, job: sub});
 		}
-		// Where the upper changed the merge (opaque, redirect), the lower-provided names differ
-		// between the new view and the lower-only view: record what disappears and what appears.
-		if (names && !sameCtx(job.merge, job.view) && job.rel !== '') deltas.push({job, names});
+		if (names && hasDelta(job)) deltas.push({job, names});
 		sortedBy(items, (item) => item.key);
 		frames.push({items, at: 0});
 	};
@@ -357,11 +360,11 @@ export async function scanInChunks(
 			await prefetched(item.job.merge);
 			if (input.forDiff) await prefetched(item.job.view);
 			open(item.job);
-			if (input.forDiff) awaiting--;
+			if (hasDelta(item.job)) awaiting--;
 			continue;
 		}
 		const entry = item.entry as Pending;
-		if (input.forDiff && entry.raw.stat.type === 'dir') {
+		if (item.opens && hasDelta(item.opens)) {
 			index.set(entry.raw.path, pending.length);
 			awaiting++;
 		}
