@@ -449,14 +449,10 @@ export async function scanInChunks(
 				else statPaths.add(d.path);
 			}
 		// A hit the lower dir's bulk read gave a stat (and xattrs) is not asked again; what failed
-		// reading its xattrs is reported once.
-		const reported = new Set<string>();
+		// reading its xattrs is reported (once each, at the end of the scan: onceEach).
 		const wantXattrs = (h: FoundName): void => {
 			if (!h.stat || !h.known) return void xattrPaths.add(h.path);
-			if (h.known.failures.length > 0 && !reported.has(h.path)) {
-				reported.add(h.path);
-				xattrErrors.push(...h.known.failures);
-			}
+			xattrErrors.push(...h.known.failures);
 		};
 		for (const p of chunk) {
 			// Indexed: for-of over shadows that are sometimes the frozen empty array was a tenth of this pass.
